@@ -1,0 +1,86 @@
+"""chainrule: a small, readable, NumPy-native automatic differentiation library.
+
+Reverse mode (``Tensor.backward``), forward mode (``jvp``), function transforms (``grad``,
+``vjp``, ``jacobian``, ``hessian``, ...), custom ``Function``s and gradient checking.
+"""
+
+from .tensor import (
+    Tensor,
+    arange,
+    as_tensor,
+    detect_anomaly,
+    enable_grad,
+    eye,
+    full,
+    is_grad_enabled,
+    linspace,
+    manual_seed,
+    no_grad,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    set_grad_enabled,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .ops import (
+    abs,
+    add,
+    broadcast_to,
+    clip,
+    concatenate,
+    cos,
+    div,
+    dot,
+    exp,
+    expand_dims,
+    getitem,
+    linear,
+    log,
+    log_softmax,
+    logsumexp,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mul,
+    neg,
+    outer,
+    pow,
+    relu,
+    reshape,
+    sigmoid,
+    sign,
+    sin,
+    softmax,
+    sqrt,
+    square,
+    squeeze,
+    stack,
+    sub,
+    sum,
+    take_along_axis,
+    tanh,
+    transpose,
+    var,
+    where,
+)
+
+from .function import Context, Function
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
+from .transforms import (
+    checkpoint,
+    grad,
+    hessian,
+    hvp,
+    jacobian,
+    jvp,
+    value_and_grad,
+    vjp,
+)
+
+__version__ = "0.1.0"

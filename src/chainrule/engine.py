@@ -1,0 +1,482 @@
+"""The engine: graph nodes, the reverse (backward) walk and the forward-mode (tangent) walk.
+
+Both walks are iterative: nodes are visited in order of their creation number, which is a
+topological order because a node is always created after the nodes it consumes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import weakref
+from typing import Any, Callable
+
+import numpy as np
+
+from .primitives import Primitive
+
+_next_seq = itertools.count().__next__
+
+# Input tuples for primitives that save no input values, shared by all their nodes.
+_NO_INPUTS = tuple((None,) * n for n in range(8))
+
+
+class Node:
+    """One recorded application of a primitive: the vertex of the computational graph.
+
+    ``edges[i]`` says where the gradient for input ``i`` goes: the ``Node`` that produced
+    it, the leaf ``Tensor`` itself, or ``None`` when that input needs no gradient.
+    ``inputs``/``out`` hold only the values the primitive's rules read; they are released
+    after a backward pass unless ``retain_graph=True``.
+    """
+
+    __slots__ = (
+        "prim",
+        "edges",
+        "inputs",
+        "out",
+        "params",
+        "seq",
+        "shape",
+        "dtype",
+        "hooks",
+        "retained",
+        "freed",
+        "name",
+        "__weakref__",
+    )
+
+    def __init__(self, prim, edges, inputs, out, params, shape, dtype):
+        self.prim = prim
+        self.edges = edges
+        self.inputs = inputs
+        self.out = out
+        self.params = params
+        self.seq = _next_seq()
+        self.shape = shape
+        self.dtype = dtype
+        self.hooks = None
+        self.retained = None
+        self.freed = False
+        self.name = None
+
+    def __repr__(self) -> str:
+        return f"<Node {self.prim.name} #{self.seq} shape={self.shape}>"
+
+    def saved_nbytes(self) -> int:
+        """Bytes of array data this node keeps alive for its rules (0 once freed)."""
+        total = 0
+        seen: set[int] = set()
+        values = list(self.inputs or ())
+        values.append(self.out)
+        for v in values:
+            if isinstance(v, (np.ndarray, np.generic)) and id(v) not in seen:
+                seen.add(id(v))
+                total += v.nbytes
+        return total
+
+
+def _freed_error(node: Node) -> RuntimeError:
+    return RuntimeError(
+        f"backward through the graph a second time: the values that node "
+        f"'{node.prim.name}' saved for backward were freed by the first backward(). "
+        f"Pass retain_graph=True to the first backward() if you need to backward twice."
+    )
+
+
+def sum_to_shape(g: Any, shape: tuple, prim: Primitive, index: int) -> Any:
+    """Undo broadcasting: sum an (array) gradient back to the input's ``shape``.
+
+    This is the one place where broadcasting is undone; rules never do it themselves.
+    """
+    gshape = g.shape
+    lead = len(gshape) - len(shape)
+    if lead < 0:
+        raise RuntimeError(
+            f"internal: VJP rule of '{prim.name}' for input {index} returned shape {gshape}, "
+            f"smaller than the input's shape {shape}"
+        )
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))
+    keep = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if keep:
+        g = g.sum(axis=keep, keepdims=True)
+    if g.shape != shape:
+        raise RuntimeError(
+            f"internal: VJP rule of '{prim.name}' for input {index} returned shape {gshape}, "
+            f"which does not broadcast to the input's shape {shape}"
+        )
+    return g
+
+
+class _Check:
+    """Anomaly detection state (set by ``detect_anomaly``)."""
+
+    enabled = False
+
+
+def check_finite(value: Any, where: str) -> None:
+    """Raise ``FloatingPointError`` naming ``where`` if ``value`` holds a NaN or Inf."""
+    data = value.data if hasattr(value, "_node") else value
+    arr = np.asarray(data)
+    if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+        kind = "NaN" if np.isnan(arr).any() else "Inf"
+        raise FloatingPointError(f"{where} produced {kind} (shape {arr.shape}, dtype {arr.dtype})")
+
+
+# --------------------------------------------------------------------------- reverse mode
+
+
+def backward(
+    roots: list,
+    seeds: list,
+    *,
+    retain_graph: bool,
+    create_graph: bool,
+    targets: "list[Node] | set[Node] | None" = None,
+) -> dict[Node, Any] | None:
+    """Send ``seeds`` (upstream gradients of ``roots``) backward through the graph.
+
+    Without ``targets`` the gradients accumulate into the ``.grad`` of the leaves (the
+    object API). With ``targets`` (nodes) nothing is written anywhere: the total gradient
+    reaching each target is returned (the function transforms), and nodes created before
+    the earliest target are not visited at all.
+    """
+    from .tensor import Tensor
+
+    if targets is not None:
+        targets = set(targets)
+    if create_graph:
+        return _backward_recorded(roots, seeds, retain_graph, targets, Tensor)
+
+    adj: dict[Node, Any] = {}
+    heap: list = []
+    leaf_grads: dict = {}
+    push = heapq.heappush
+    pop = heapq.heappop
+    min_seq = min(t.seq for t in targets) if targets else -1
+    results: dict[Node, Any] = {}
+    anomaly = _Check.enabled
+
+    for root, seed in zip(roots, seeds):
+        node = root._node
+        if node is None:
+            if targets is None and root._rg:
+                prev = leaf_grads.get(root)
+                leaf_grads[root] = seed if prev is None else prev + seed
+            continue
+        prev = adj.get(node)
+        if prev is None:
+            adj[node] = seed
+            push(heap, (-node.seq, node))
+        else:
+            adj[node] = prev + seed
+
+    while heap:
+        node = pop(heap)[1]
+        g = adj.pop(node)
+        if node.freed:
+            raise _freed_error(node)
+        if node.hooks is not None:
+            g = _run_hooks(node.hooks, g, Tensor)
+        if node.retained is not None:
+            _store_retained(node, g, Tensor)
+        if targets is not None and node.seq >= min_seq and node in targets:
+            results[node] = g
+        prim = node.prim
+        vjps = prim.vjps
+        inputs = node.inputs
+        ans = node.out
+        params = node.params
+        whole = None
+        if prim.vjp_all is not None:
+            whole = _call_vjp_all(prim, g, ans, inputs, params, node.edges)
+        for i, edge in enumerate(node.edges):
+            if edge is None:
+                continue
+            if type(edge) is Node:
+                if edge.seq < min_seq:
+                    continue
+                shape = edge.shape
+                dtype = edge.dtype
+            else:
+                if targets is not None:
+                    continue
+                data = edge.data
+                shape = data.shape
+                dtype = data.dtype
+            if whole is not None:
+                gi = whole[i]
+                if gi is None:
+                    continue
+            elif params is None:
+                gi = vjps[i](g, ans, *inputs)
+            else:
+                gi = vjps[i](g, ans, *inputs, **params)
+            if gi.shape != shape:
+                gi = sum_to_shape(gi, shape, prim, i)
+            if gi.dtype is not dtype and gi.dtype != dtype:
+                gi = gi.astype(dtype)
+            if anomaly:
+                check_finite(gi, f"backward of '{prim.name}' (gradient for input {i})")
+            if type(edge) is Node:
+                prev = adj.get(edge)
+                if prev is None:
+                    adj[edge] = gi
+                    push(heap, (-edge.seq, edge))
+                else:
+                    adj[edge] = prev + gi
+            else:
+                prev = leaf_grads.get(edge)
+                leaf_grads[edge] = gi if prev is None else prev + gi
+        if not retain_graph:
+            _free(node)
+
+    if targets is not None:
+        return results
+    _accumulate_leaves(leaf_grads, seeds, Tensor)
+    return None
+
+
+def _call_vjp_all(prim: Primitive, g: Any, ans: Any, inputs: tuple, params: Any, edges: tuple):
+    needed = tuple(e is not None for e in edges)
+    return prim.vjp_all(g, ans, inputs, params or {}, needed)
+
+
+def _free(node: Node) -> None:
+    node.inputs = None
+    node.out = None
+    node.edges = ()
+    node.freed = True
+
+
+def _run_hooks(hooks: list[Callable], g: Any, Tensor: type) -> Any:
+    recorded = isinstance(g, Tensor)
+    for hook in hooks:
+        result = hook(g if recorded else Tensor._wrap(g))
+        if result is not None:
+            g = result if recorded else np.asarray(getattr(result, "data", result))
+    return g
+
+
+def _store_retained(node: Node, g: Any, Tensor: type) -> None:
+    tensor = node.retained()
+    if tensor is None:
+        return
+    value = g if isinstance(g, Tensor) else Tensor._wrap(np.array(g, copy=True))
+    tensor.grad = value if tensor.grad is None else tensor.grad + value
+
+
+def _accumulate_leaves(leaf_grads: dict, seeds: list, Tensor: type) -> None:
+    # A gradient array may be shared (add passes its upstream gradient to both inputs, a
+    # reshape returns a view) or read-only (broadcast_to): .grad always gets an array of
+    # its own, copied only when sharing or read-only-ness makes that necessary.
+    given: set[int] = {id(s) for s in seeds}
+    for leaf, g in leaf_grads.items():
+        if leaf._hooks:
+            g = _run_hooks(leaf._hooks, g, Tensor)
+        if not isinstance(g, np.ndarray):
+            g = np.array(g)
+        elif (
+            id(g) in given
+            or (g.base is not None and id(g.base) in given)
+            or not g.flags.writeable
+        ):
+            g = g.copy()
+        given.add(id(g))
+        if g.base is not None:
+            given.add(id(g.base))
+        if leaf.grad is None:
+            leaf.grad = Tensor._wrap(g)
+        else:
+            leaf.grad = Tensor._wrap(leaf.grad.data + g)
+
+
+def _wrap_saved(value: Any, edge: Any, Tensor: type) -> Any:
+    """A saved input as a Tensor connected to the graph (for recorded rules)."""
+    if value is None or edge is None:
+        return value
+    if type(edge) is Node:
+        return Tensor._from_node(value, edge)
+    return edge  # the leaf itself
+
+
+def _backward_recorded(roots, seeds, retain_graph, targets, Tensor) -> dict | None:
+    """The backward pass with every rule recorded (``create_graph=True``)."""
+    from . import rules as P
+    from .tensor import enable_grad
+
+    adj: dict[Node, Any] = {}
+    heap: list = []
+    leaf_grads: dict = {}
+    min_seq = min(t.seq for t in targets) if targets else -1
+    results: dict[Node, Any] = {}
+    anomaly = _Check.enabled
+
+    with enable_grad():
+        for root, seed in zip(roots, seeds):
+            seed = seed if isinstance(seed, Tensor) else Tensor._wrap(seed)
+            node = root._node
+            if node is None:
+                if targets is None and root._rg:
+                    prev = leaf_grads.get(root)
+                    leaf_grads[root] = seed if prev is None else prev + seed
+                continue
+            prev = adj.get(node)
+            if prev is None:
+                adj[node] = seed
+                heapq.heappush(heap, (-node.seq, node))
+            else:
+                adj[node] = prev + seed
+
+        while heap:
+            node = heapq.heappop(heap)[1]
+            g = adj.pop(node)
+            if node.freed:
+                raise _freed_error(node)
+            if node.hooks is not None:
+                g = _run_hooks(node.hooks, g, Tensor)
+            if node.retained is not None:
+                _store_retained(node, g, Tensor)
+            if targets is not None and node.seq >= min_seq and node in targets:
+                results[node] = g
+            prim = node.prim
+            edges = node.edges
+            inputs = tuple(
+                _wrap_saved(v, e, Tensor) for v, e in zip(node.inputs, edges)
+            )
+            ans = None if node.out is None else Tensor._from_node(node.out, node)
+            params = node.params or {}
+            whole = None
+            if prim.vjp_all is not None:
+                whole = _call_vjp_all(prim, g, ans, inputs, params, edges)
+            for i, edge in enumerate(edges):
+                if edge is None:
+                    continue
+                if type(edge) is Node:
+                    if edge.seq < min_seq:
+                        continue
+                    shape, dtype = edge.shape, edge.dtype
+                else:
+                    if targets is not None:
+                        continue
+                    shape, dtype = edge.data.shape, edge.data.dtype
+                if whole is not None:
+                    gi = whole[i]
+                    if gi is None:
+                        continue
+                else:
+                    gi = prim.vjps[i](g, ans, *inputs, **params)
+                if not isinstance(gi, Tensor):
+                    gi = Tensor._wrap(np.asarray(gi))
+                if gi.shape != shape:
+                    sum_to_shape(np.empty(gi.shape, dtype=bool), shape, prim, i)  # validates
+                    gi = P.sum_to(gi, shape=shape, in_shape=gi.shape)
+                if gi.dtype != dtype:
+                    gi = P.astype(gi, dtype=dtype)
+                if anomaly:
+                    check_finite(gi, f"backward of '{prim.name}' (gradient for input {i})")
+                if type(edge) is Node:
+                    prev = adj.get(edge)
+                    if prev is None:
+                        adj[edge] = gi
+                        heapq.heappush(heap, (-edge.seq, edge))
+                    else:
+                        adj[edge] = prev + gi
+                else:
+                    prev = leaf_grads.get(edge)
+                    leaf_grads[edge] = gi if prev is None else prev + gi
+            if not retain_graph:
+                _free(node)
+
+        if targets is not None:
+            return results
+        for leaf, g in leaf_grads.items():
+            if leaf._hooks:
+                g = _run_hooks(leaf._hooks, g, Tensor)
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
+    return None
+
+
+# --------------------------------------------------------------------------- forward mode
+
+
+def forward_tangents(
+    outputs: list[Node | None], seeds: dict[Node, Any], recorded: bool
+) -> list[Any]:
+    """Push tangents forward from ``seeds`` (node -> tangent) to ``outputs``.
+
+    Walks the recorded graph in creation order and applies each primitive's JVP rule:
+    forward mode proper, never built from reverse mode. A node none of whose inputs
+    carries a tangent gets none (a symbolic zero: nothing is computed or stored).
+    Returns one tangent per output (``None`` where it is zero).
+    """
+    from . import rules as P
+    from .tensor import Tensor, enable_grad
+
+    if not seeds:
+        return [None] * len(outputs)
+    min_seq = min(n.seq for n in seeds)
+    # Collect the nodes between the seeds and the outputs (iteratively).
+    found: dict[Node, None] = {}
+    stack = [n for n in outputs if n is not None and n.seq >= min_seq]
+    while stack:
+        node = stack.pop()
+        if node in found:
+            continue
+        found[node] = None
+        for edge in node.edges:
+            if type(edge) is Node and edge.seq >= min_seq and edge not in found:
+                stack.append(edge)
+    order = sorted(found, key=lambda n: n.seq)
+    tangents: dict[Node, Any] = dict(seeds)
+    anomaly = _Check.enabled
+    with enable_grad():
+        for node in order:
+            if node in seeds:
+                continue
+            if node.freed:
+                raise _freed_error(node)
+            prim = node.prim
+            edges = node.edges
+            if recorded:
+                inputs = tuple(_wrap_saved(v, e, Tensor) for v, e in zip(node.inputs, edges))
+                ans = None if node.out is None else Tensor._from_node(node.out, node)
+            else:
+                inputs = node.inputs
+                ans = node.out
+            params = node.params or {}
+            total = None
+            if prim.jvp_all is not None:
+                ins = tuple(tangents.get(e) if type(e) is Node else None for e in edges)
+                if any(t is not None for t in ins):
+                    total = prim.jvp_all(ins, ans, inputs, params)
+            else:
+                for i, edge in enumerate(edges):
+                    t = tangents.get(edge) if type(edge) is Node else None
+                    if t is None:
+                        continue
+                    contrib = prim.jvps[i](t, ans, *inputs, **params)
+                    total = contrib if total is None else total + contrib
+            if total is None:
+                continue
+            if recorded:
+                if not isinstance(total, Tensor):
+                    total = Tensor._wrap(np.asarray(total))
+                if total.shape != node.shape:
+                    total = P.broadcast_to(total, shape=node.shape)
+                if total.dtype != node.dtype:
+                    total = P.astype(total, dtype=node.dtype)
+            else:
+                if total.shape != node.shape:
+                    total = np.broadcast_to(total, node.shape)
+                if total.dtype != node.dtype:
+                    total = total.astype(node.dtype)
+            if anomaly:
+                check_finite(total, f"forward-mode (JVP) rule of '{prim.name}'")
+            tangents[node] = total
+    return [None if n is None else tangents.get(n) for n in outputs]
+
+
+def weak(obj: Any) -> Any:
+    return weakref.ref(obj)

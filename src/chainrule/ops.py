@@ -1,0 +1,512 @@
+"""The public operations (``cr.exp``, ``cr.sum``, ``cr.matmul``, ...): argument checks
+with clear errors, then a primitive application; plus the ops composed from primitives.
+
+Every function accepts Tensors, ndarrays or Python numbers and returns a Tensor.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import rules as P
+from .tensor import Tensor, _binary, _unary, _wrap, apply, as_tensor
+
+
+def _as(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else as_tensor(x)
+
+
+def _norm_axis(op: str, axis: Any, shape: tuple) -> Any:
+    """Validate ``axis`` (None, int or tuple of ints) against ``shape``; returns it with
+    negative axes kept as given (NumPy accepts them) but duplicates rejected."""
+    if axis is None:
+        return None
+    ndim = len(shape)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    seen = set()
+    for a in axes:
+        if not isinstance(a, (int, np.integer)):
+            raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
+        if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor of shape {shape}")
+        if ndim and a % ndim in seen:
+            raise ValueError(f"{op}: axis {a} is repeated in {axis!r}")
+        seen.add(a % ndim if ndim else a)
+    if ndim == 0:
+        return None
+    return int(axis) if isinstance(axis, (int, np.integer)) else tuple(int(a) for a in axes)
+
+
+# --------------------------------------------------------------------------- elementwise
+
+
+def add(a: Any, b: Any) -> Tensor:
+    return _binary(P.add, _as(a), b)
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    return _binary(P.sub, _as(a), b)
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    return _binary(P.mul, _as(a), b)
+
+
+def div(a: Any, b: Any) -> Tensor:
+    return _binary(P.div, _as(a), b)
+
+
+def pow(a: Any, b: Any) -> Tensor:
+    return _binary(P.pow, _as(a), b)
+
+
+def neg(x: Any) -> Tensor:
+    return _unary(P.neg, _as(x))
+
+
+def exp(x: Any) -> Tensor:
+    """Elementwise e**x.
+
+    >>> import chainrule as cr
+    >>> cr.exp(cr.tensor(0.0))
+    tensor(1.)
+    """
+    return _unary(P.exp, _as(x))
+
+
+def log(x: Any) -> Tensor:
+    """Natural logarithm (x > 0)."""
+    return _unary(P.log, _as(x))
+
+
+def sqrt(x: Any) -> Tensor:
+    return _unary(P.sqrt, _as(x))
+
+
+def tanh(x: Any) -> Tensor:
+    return _unary(P.tanh, _as(x))
+
+
+def sigmoid(x: Any) -> Tensor:
+    """1 / (1 + exp(-x)), computed without overflow."""
+    return _unary(P.sigmoid, _as(x))
+
+
+def relu(x: Any) -> Tensor:
+    """max(x, 0); its gradient at 0 is 0."""
+    return _unary(P.relu, _as(x))
+
+
+def abs(x: Any) -> Tensor:
+    """|x|; its gradient at 0 is 0."""
+    return _unary(P.abs, _as(x))
+
+
+def sin(x: Any) -> Tensor:
+    return _unary(P.sin, _as(x))
+
+
+def cos(x: Any) -> Tensor:
+    return _unary(P.cos, _as(x))
+
+
+def square(x: Any) -> Tensor:
+    x = _as(x)
+    return _binary(P.mul, x, x)
+
+
+def _bound(v: Any) -> Any:
+    if v is None:
+        return None
+    return np.asarray(v.data if isinstance(v, Tensor) else v)
+
+
+def clip(x: Any, lo: Any = None, hi: Any = None) -> Tensor:
+    """Limit values to [lo, hi] (either may be None); the gradient passes where
+    lo <= x <= hi, bounds included."""
+    x = _as(x)
+    lo, hi = _bound(lo), _bound(hi)
+    if lo is not None and hi is not None and np.any(lo > hi):
+        raise ValueError(f"clip: lo must not exceed hi (got lo={lo}, hi={hi})")
+    return apply(P.clip, (x,), {"lo": lo, "hi": hi})
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise larger value; the gradient goes to the larger argument, split evenly
+    at ties."""
+    return _binary(P.maximum, _as(a), b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise smaller value; the gradient goes to the smaller argument, split evenly
+    at ties."""
+    return _binary(P.minimum, _as(a), b)
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """``a`` where ``cond`` is true, else ``b`` (broadcast together); not differentiable
+    in ``cond``."""
+    c = np.asarray(cond.data if isinstance(cond, Tensor) else cond)
+    if c.dtype != bool:
+        c = c.astype(bool)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = as_tensor(a)
+    return apply(P.where, (c, a, b))
+
+
+# --------------------------------------------------------------------------- reductions
+
+
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Sum over ``axis`` (None: all axes).
+
+    >>> import chainrule as cr
+    >>> cr.tensor([[1.0, 2.0], [3.0, 4.0]]).sum(axis=0)
+    tensor([4., 6.])
+    """
+    x = _as(x)
+    axis = _norm_axis("sum", axis, x.shape)
+    return apply(P.sum, (x,), {"axis": axis, "keepdims": bool(keepdims), "shape": x.shape})
+
+
+def _count(shape: tuple, axis: Any) -> int:
+    if axis is None:
+        return int(np.prod(shape, dtype=np.int64))
+    axes = (axis,) if isinstance(axis, int) else axis
+    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Arithmetic mean over ``axis`` (None: all axes)."""
+    x = _as(x)
+    axis = _norm_axis("mean", axis, x.shape)
+    n = _count(x.shape, axis)
+    if n == 0:
+        raise ValueError(f"mean: no elements to average over (shape {x.shape}, axis {axis})")
+    return sum(x, axis, keepdims) / n
+
+
+def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Variance over ``axis`` (``ddof=1`` for the unbiased estimate)."""
+    x = _as(x)
+    axis = _norm_axis("var", axis, x.shape)
+    n = _count(x.shape, axis)
+    if n - ddof <= 0:
+        raise ValueError(f"var: {n} elements are too few for ddof={ddof}")
+    centered = x - mean(x, axis, keepdims=True)
+    return sum(centered * centered, axis, keepdims) / (n - ddof)
+
+
+def _reduce_extreme(prim: Any, name: str, x: Any, axis: Any, keepdims: bool) -> Tensor:
+    x = _as(x)
+    axis = _norm_axis(name, axis, x.shape)
+    if x.size == 0:
+        raise ValueError(f"{name}: cannot reduce an empty tensor (shape {x.shape})")
+    return apply(prim, (x,), {"axis": axis, "keepdims": bool(keepdims)})
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Largest value over ``axis``; the gradient goes to the arg-max (split evenly among
+    tied maxima)."""
+    return _reduce_extreme(P.max, "max", x, axis, keepdims)
+
+
+def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Smallest value over ``axis``; the gradient goes to the arg-min (split evenly among
+    tied minima)."""
+    return _reduce_extreme(P.min, "min", x, axis, keepdims)
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(x))) over ``axis``, computed without overflow."""
+    return _reduce_extreme(P.logsumexp, "logsumexp", x, axis, keepdims)
+
+
+def _single_axis(op: str, axis: Any, shape: tuple) -> int:
+    if not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
+    if len(shape) == 0:
+        raise ValueError(f"{op}: needs at least one dimension, got a 0-d tensor")
+    _norm_axis(op, axis, shape)
+    return int(axis)
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``axis`` (stable)."""
+    x = _as(x)
+    return apply(P.softmax, (x,), {"axis": _single_axis("softmax", axis, x.shape)})
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along ``axis`` (stable)."""
+    x = _as(x)
+    return apply(P.log_softmax, (x,), {"axis": _single_axis("log_softmax", axis, x.shape)})
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+def _shape_arg(op: str, shape: Sequence[Any]) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    out = []
+    for s in shape:
+        if not isinstance(s, (int, np.integer)):
+            raise TypeError(f"{op}: shape entries must be ints, got {shape!r}")
+        out.append(int(s))
+    return tuple(out)
+
+
+def reshape(x: Any, *shape: Any) -> Tensor:
+    """Same data, new shape: separate ints or one tuple, with at most one -1."""
+    x = _as(x)
+    new = _shape_arg("reshape", shape)
+    if builtins.sum(1 for s in new if s == -1) > 1:
+        raise ValueError(f"reshape: only one dimension can be -1, got {new}")
+    if builtins.any(s < -1 for s in new):
+        raise ValueError(f"reshape: negative dimension in {new}")
+    known = int(np.prod([s for s in new if s != -1], dtype=np.int64))
+    if -1 in new:
+        if known == 0 or x.size % known:
+            raise ValueError(
+                f"reshape: cannot reshape tensor of shape {x.shape} ({x.size} elements) "
+                f"into shape {new}"
+            )
+        new = tuple(x.size // known if s == -1 else s for s in new)
+    elif known != x.size:
+        raise ValueError(
+            f"reshape: cannot reshape tensor of shape {x.shape} ({x.size} elements) into "
+            f"shape {new} ({known} elements)"
+        )
+    if new == x.shape:
+        return x
+    return apply(P.reshape, (x,), {"shape": new, "in_shape": x.shape})
+
+
+def transpose(x: Any, *axes: Any) -> Tensor:
+    """Permute axes (reverse them when none are given)."""
+    x = _as(x)
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    if not axes:
+        axes = tuple(range(x.ndim))[::-1]
+    axes = tuple(int(a) % builtins.max(x.ndim, 1) for a in axes)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(f"transpose: axes {axes} are not a permutation for shape {x.shape}")
+    if axes == tuple(range(x.ndim)):
+        return x
+    return apply(P.transpose, (x,), {"axes": axes})
+
+
+def expand_dims(x: Any, axis: int) -> Tensor:
+    """Insert a length-1 axis at ``axis``."""
+    x = _as(x)
+    nd = x.ndim + 1
+    if not -nd <= axis < nd:
+        raise ValueError(f"expand_dims: axis {axis} is out of range for shape {x.shape}")
+    shape = list(x.shape)
+    shape.insert(axis % nd, 1)
+    return reshape(x, tuple(shape))
+
+
+def squeeze(x: Any, axis: Any = None) -> Tensor:
+    """Remove length-1 axes (all of them, or those in ``axis``)."""
+    x = _as(x)
+    if axis is None:
+        return reshape(x, tuple(s for s in x.shape if s != 1))
+    axis = _norm_axis("squeeze", axis, x.shape)
+    axes = {a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)}
+    for a in axes:
+        if x.shape[a] != 1:
+            raise ValueError(f"squeeze: axis {a} has size {x.shape[a]}, not 1 (shape {x.shape})")
+    return reshape(x, tuple(s for i, s in enumerate(x.shape) if i not in axes))
+
+
+def broadcast_to(x: Any, shape: Any) -> Tensor:
+    """View ``x`` with NumPy broadcasting to ``shape``."""
+    x = _as(x)
+    shape = _shape_arg("broadcast_to", (shape,) if isinstance(shape, int) else tuple(shape))
+    try:
+        np.broadcast_shapes(x.shape, shape)
+        if len(shape) < x.ndim or np.broadcast_shapes(x.shape, shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
+    if shape == x.shape:
+        return x
+    return apply(P.broadcast_to, (x,), {"shape": shape})
+
+
+def concatenate(ts: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    ts = [_as(t) for t in ts]
+    if not ts:
+        raise ValueError("concatenate: needs at least one tensor")
+    nd = ts[0].ndim
+    if nd == 0:
+        raise ValueError("concatenate: 0-d tensors cannot be concatenated (use stack)")
+    _norm_axis("concatenate", axis, ts[0].shape)
+    axis = axis % nd
+    for i, t in enumerate(ts):
+        same = t.ndim == nd and builtins.all(
+            a == b for k, (a, b) in enumerate(zip(t.shape, ts[0].shape)) if k != axis
+        )
+        if not same:
+            raise ValueError(
+                f"concatenate: tensor {i} has shape {t.shape}, which does not match shape "
+                f"{ts[0].shape} of tensor 0 outside axis {axis}"
+            )
+    sizes = tuple(t.shape[axis] for t in ts)
+    return apply(P.concatenate, tuple(ts), {"axis": axis, "sizes": sizes})
+
+
+def stack(ts: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors of one shape along a new axis."""
+    ts = [_as(t) for t in ts]
+    if not ts:
+        raise ValueError("stack: needs at least one tensor")
+    for i, t in enumerate(ts):
+        if t.shape != ts[0].shape:
+            raise ValueError(
+                f"stack: tensor {i} has shape {t.shape}, but tensor 0 has shape {ts[0].shape}"
+            )
+    nd = ts[0].ndim + 1
+    if not -nd <= axis < nd:
+        raise ValueError(f"stack: axis {axis} is out of range for {nd}-d result")
+    return concatenate([expand_dims(t, axis) for t in ts], axis=axis % nd)
+
+
+# --------------------------------------------------------------------------- indexing
+
+
+def _index_arrays(index: Any) -> Any:
+    """Replace Tensors and lists inside an index by ndarrays."""
+    if isinstance(index, tuple):
+        return tuple(_index_part(p) for p in index)
+    return _index_part(index)
+
+
+def _index_part(p: Any) -> Any:
+    if isinstance(p, Tensor):
+        p = p.data
+    if isinstance(p, list):
+        p = np.asarray(p)
+    if isinstance(p, np.ndarray) and p.dtype.kind not in "biu":
+        raise IndexError(f"getitem: index arrays must be integer or boolean, got {p.dtype}")
+    return p
+
+
+def getitem(x: Any, index: Any) -> Tensor:
+    """``x[index]`` with ints, slices, None, ..., integer arrays and boolean masks; the
+    gradient scatters back (repeated indices accumulate)."""
+    x = _as(x)
+    index = _index_arrays(index)
+    try:
+        x.data[index]
+    except IndexError as e:
+        raise IndexError(f"getitem: {e} (tensor shape {x.shape})") from None
+    return apply(P.getitem, (x,), {"index": index, "shape": x.shape})
+
+
+def take_along_axis(x: Any, indices: Any, axis: int) -> Tensor:
+    """Pick values along ``axis`` at ``indices`` (like ``np.take_along_axis``)."""
+    x = _as(x)
+    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    if idx.dtype.kind not in "iu":
+        raise IndexError(f"take_along_axis: indices must be integers, got {idx.dtype}")
+    axis = _single_axis("take_along_axis", axis, x.shape)
+    if idx.ndim != x.ndim:
+        raise ValueError(
+            f"take_along_axis: indices (shape {idx.shape}) need as many dimensions as x "
+            f"(shape {x.shape})"
+        )
+    n = x.shape[axis]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(
+            f"take_along_axis: index {int(idx.max()) if idx.max() >= n else int(idx.min())} "
+            f"is out of bounds for axis {axis} with size {n}"
+        )
+    idx = np.where(idx < 0, idx + n, idx) if idx.size and idx.min() < 0 else idx
+    return apply(P.take_along_axis, (x,), {"indices": idx, "axis": axis, "shape": x.shape})
+
+
+# --------------------------------------------------------------------------- linear algebra
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with NumPy's rules (1-D operands, batched stacks, broadcasting)."""
+    a, b = _as(a), _as(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(
+            f"matmul: operands must have at least one dimension, got shapes {a.shape} and "
+            f"{b.shape} (use * for scalars)"
+        )
+    ka = a.shape[-1]
+    kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if ka != kb:
+        raise ValueError(
+            f"matmul: shapes {a.shape} and {b.shape} are not aligned: the last axis of a "
+            f"({ka}) must equal the {'only' if b.ndim == 1 else 'second-to-last'} axis of "
+            f"b ({kb})"
+        )
+    try:
+        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"matmul: batch dimensions of shapes {a.shape} and {b.shape} do not broadcast"
+        ) from None
+    return apply(P.matmul, (a, b))
+
+
+def dot(a: Any, b: Any) -> Tensor:
+    """``np.dot`` for 0-, 1- and 2-D operands (scalar product, inner product, matmul)."""
+    a, b = _as(a), _as(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    if a.ndim > 2 or b.ndim > 2:
+        raise ValueError(
+            f"dot: operands of shapes {a.shape} and {b.shape}: only 0-, 1- and 2-D operands "
+            f"are supported; use matmul for stacks of matrices"
+        )
+    return matmul(a, b)
+
+
+def outer(a: Any, b: Any) -> Tensor:
+    """Outer product of the flattened operands."""
+    a, b = reshape(_as(a), -1), reshape(_as(b), -1)
+    return reshape(a, -1, 1) * reshape(b, 1, -1)
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """``x @ weight.T + bias`` with ``weight`` of shape (out, in), in one primitive."""
+    x, weight = _as(x), _as(weight)
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out, in), got shape {weight.shape}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: input of shape {x.shape} does not match weight of shape "
+            f"{weight.shape}: the last axis of the input must be {weight.shape[1]}"
+        )
+    if bias is None:
+        return matmul(x, weight.T)
+    bias = _as(bias)
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(
+            f"linear: bias must have shape ({weight.shape[0]},) to match weight "
+            f"{weight.shape}, got {bias.shape}"
+        )
+    return apply(P.linear, (x, weight, bias))
+
+
+def sign(x: Any) -> Tensor:
+    """Elementwise sign (not differentiable: a constant)."""
+    return _wrap(np.sign(_as(x).data))
+
+
+def moveaxis_front(x: Tensor, n_front: int, n_back: int) -> Tensor:
+    """Move the first ``n_front`` axes of ``x`` behind the remaining ``n_back`` ones."""
+    axes = tuple(range(n_front, n_front + n_back)) + tuple(range(n_front))
+    return transpose(x, axes) if axes else x
