@@ -84,3 +84,28 @@ from .transforms import (
 )
 
 __version__ = "0.1.0"
+
+# Submodules and names loaded on first use, so `import chainrule` stays light (NumPy only):
+# the training stack, tracing/pictures and attacks import only when asked for.
+_LAZY = {
+    "nn": ("chainrule.nn", None),
+    "optim": ("chainrule.optim", None),
+    "data": ("chainrule.data", None),
+    "attacks": ("chainrule.attacks", None),
+    "save": ("chainrule.serialization", "save"),
+    "load": ("chainrule.serialization", "load"),
+    "trace": ("chainrule.tracing", "trace"),
+    "Graph": ("chainrule.tracing", "Graph"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module_name, attr = _LAZY[name]
+        module = importlib.import_module(module_name)
+        value = module if attr is None else getattr(module, attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")

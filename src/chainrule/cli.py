@@ -37,7 +37,7 @@ def _load_commands() -> None:
     # Each optional command module registers itself; a missing one is simply absent.
     import importlib
 
-    for module in ("chainrule.train_cli", "chainrule.trace.cli", "chainrule.attacks_cli"):
+    for module in ("chainrule.train_cli", "chainrule.tracing.cli", "chainrule.attacks_cli"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as e:
