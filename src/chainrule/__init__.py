@@ -4,27 +4,8 @@ Reverse mode (``Tensor.backward``), forward mode (``jvp``), function transforms 
 ``vjp``, ``jacobian``, ``hessian``, ...), custom ``Function``s and gradient checking.
 """
 
-from .tensor import (
-    Tensor,
-    arange,
-    as_tensor,
-    detect_anomaly,
-    enable_grad,
-    eye,
-    full,
-    is_grad_enabled,
-    linspace,
-    manual_seed,
-    no_grad,
-    ones,
-    ones_like,
-    rand,
-    randn,
-    set_grad_enabled,
-    tensor,
-    zeros,
-    zeros_like,
-)
+from .function import Context, Function
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
 from .ops import (
     abs,
     add,
@@ -69,9 +50,27 @@ from .ops import (
     var,
     where,
 )
-
-from .function import Context, Function
-from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
+from .tensor import (
+    Tensor,
+    arange,
+    as_tensor,
+    detect_anomaly,
+    enable_grad,
+    eye,
+    full,
+    is_grad_enabled,
+    linspace,
+    manual_seed,
+    no_grad,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    set_grad_enabled,
+    tensor,
+    zeros,
+    zeros_like,
+)
 from .transforms import (
     checkpoint,
     grad,

@@ -9,7 +9,8 @@ from __future__ import annotations
 import heapq
 import itertools
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -133,7 +134,7 @@ def backward(
     *,
     retain_graph: bool,
     create_graph: bool,
-    targets: "list[Node] | set[Node] | None" = None,
+    targets: list[Node] | set[Node] | None = None,
 ) -> dict[Node, Any] | None:
     """Send ``seeds`` (upstream gradients of ``roots``) backward through the graph.
 
@@ -278,9 +279,7 @@ def _accumulate_leaves(leaf_grads: dict, seeds: list, Tensor: type) -> None:
         if not isinstance(g, np.ndarray):
             g = np.array(g)
         elif (
-            id(g) in given
-            or (g.base is not None and id(g.base) in given)
-            or not g.flags.writeable
+            id(g) in given or (g.base is not None and id(g.base) in given) or not g.flags.writeable
         ):
             g = g.copy()
         given.add(id(g))
@@ -342,9 +341,7 @@ def _backward_recorded(roots, seeds, retain_graph, targets, Tensor) -> dict | No
                 results[node] = g
             prim = node.prim
             edges = node.edges
-            inputs = tuple(
-                _wrap_saved(v, e, Tensor) for v, e in zip(node.inputs, edges)
-            )
+            inputs = tuple(_wrap_saved(v, e, Tensor) for v, e in zip(node.inputs, edges))
             ans = None if node.out is None else Tensor._from_node(node.out, node)
             params = node.params or {}
             whole = None

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-
 from .engine import Node
 from .primitives import Primitive
 from .tensor import Tensor, _from_node, _wrap, is_grad_enabled, no_grad

@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,8 +26,9 @@ def _float64_inputs(inputs: Any) -> list[Any]:
         if isinstance(arr, (np.ndarray, np.generic, float, int, list)):
             arr = _to_array(arr)
             if arr.dtype.kind in "fc":
-                out.append(np.array(arr, dtype=np.complex128 if arr.dtype.kind == "c"
-                                    else np.float64))
+                out.append(
+                    np.array(arr, dtype=np.complex128 if arr.dtype.kind == "c" else np.float64)
+                )
                 continue
         out.append(arr)  # non-float inputs are passed through unchanged
     return out
@@ -106,8 +108,7 @@ def _analytic_jacobian(f: Callable, values: list[Any], diff: list[int]) -> list[
         grads = vjp_fn(seeds[0] if not isinstance(out, tuple) else tuple(seeds))
         for r, g in zip(rows, grads):
             r.append(np.ravel(g.data))
-    return [np.stack(r, axis=0) if r else np.zeros((0, values[k].size)) for r, k in
-            zip(rows, diff)]
+    return [np.stack(r, axis=0) if r else np.zeros((0, values[k].size)) for r, k in zip(rows, diff)]
 
 
 def gradcheck(
@@ -186,8 +187,10 @@ def gradgradcheck(
         rng = np.random.default_rng(seed)
         cts = [rng.standard_normal(np.shape(o.data)) for o in outs]
     else:
-        cts = [np.asarray(getattr(c, "data", c), dtype=np.float64) for c in
-               (grad_outputs if isinstance(grad_outputs, (tuple, list)) else [grad_outputs])]
+        cts = [
+            np.asarray(getattr(c, "data", c), dtype=np.float64)
+            for c in (grad_outputs if isinstance(grad_outputs, (tuple, list)) else [grad_outputs])
+        ]
     diff = [i for i, v in enumerate(values) if isinstance(v, np.ndarray) and v.dtype.kind in "fc"]
 
     def first_order(*xs: Any) -> tuple:
@@ -201,5 +204,6 @@ def gradgradcheck(
         ct = [_wrap(c) for c in cts]
         return vjp_fn(ct[0] if not isinstance(out, tuple) else tuple(ct))
 
-    return gradcheck(first_order, values, eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception)
+    return gradcheck(
+        first_order, values, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception
+    )

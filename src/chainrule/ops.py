@@ -7,7 +7,8 @@ Every function accepts Tensors, ndarrays or Python numbers and returns a Tensor.
 from __future__ import annotations
 
 import builtins
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -6,12 +6,13 @@ pull a gradient back (VJP) and push a tangent forward (JVP). ``rules.py`` fills 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 Rule = Callable[..., Any]
 
 #: Every primitive by name: the table that the registry test walks.
-REGISTRY: dict[str, "Primitive"] = {}
+REGISTRY: dict[str, Primitive] = {}
 
 
 class Primitive:
@@ -107,9 +108,6 @@ class PerInput:
             return rule(g, ans, *inputs, index=i, **params)
 
         return bound
-
-    def __len__(self) -> int:  # pragma: no cover - only for introspection
-        return 0
 
 
 # Filled by tensor.py when it is imported: primitives must not import it (it imports us).

@@ -49,13 +49,13 @@ def _reduced_keepdims(v: Any, axis: Any, ndim: int, keepdims: bool) -> Any:
     if keepdims or axis is None and np.ndim(_raw(v)) == ndim:
         return v
     if axis is None:
-        return reshape(v, shape=(1,) * ndim)
+        return reshape_to(v, (1,) * ndim)
     axes = (axis,) if np.isscalar(axis) else tuple(axis)
     axes = sorted(a % ndim for a in axes)
     shape = list(v.shape)
     for a in axes:
         shape.insert(a, 1)
-    return reshape(v, shape=tuple(shape))
+    return reshape_to(v, tuple(shape))
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -232,9 +232,7 @@ def _sigmoid_impl(x: Any) -> Any:
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-sigmoid = def_elementwise(
-    "sigmoid", _sigmoid_impl, lambda ans, x: ans * (1 - ans), save="output"
-)
+sigmoid = def_elementwise("sigmoid", _sigmoid_impl, lambda ans, x: ans * (1 - ans), save="output")
 sin = def_elementwise("sin", np.sin, lambda ans, x: cos(x), save="input")
 cos = def_elementwise("cos", np.cos, lambda ans, x: -sin(x), save="input")
 
@@ -277,9 +275,7 @@ sum = Primitive(
         ),
     ),
     jvps=(
-        lambda t, ans, x, axis, keepdims, shape: sum(
-            t, axis=axis, keepdims=keepdims, shape=shape
-        ),
+        lambda t, ans, x, axis, keepdims, shape: sum(t, axis=axis, keepdims=keepdims, shape=shape),
     ),
     save_inputs=False,
     linear=True,
@@ -340,8 +336,10 @@ logsumexp = Primitive(
     "logsumexp",
     _logsumexp_impl,
     vjps=(
-        lambda g, ans, x, axis, keepdims: _reduced_keepdims(g, axis, np.ndim(_raw(x)), keepdims)
-        * _softmax_of(x, ans, axis, keepdims),
+        lambda g, ans, x, axis, keepdims: (
+            _reduced_keepdims(g, axis, np.ndim(_raw(x)), keepdims)
+            * _softmax_of(x, ans, axis, keepdims)
+        ),
     ),
     jvps=(
         lambda t, ans, x, axis, keepdims: sum(
@@ -391,7 +389,7 @@ softmax = Primitive(
 # --------------------------------------------------------------------------- shapes
 
 
-def _reshape_impl(x: Any, shape: tuple, in_shape: tuple = ()) -> Any:
+def _reshape_impl(x: Any, shape: tuple, in_shape: tuple) -> Any:
     return np.reshape(x, shape)
 
 
@@ -403,8 +401,8 @@ def reshape_to(v: Any, shape: tuple) -> Any:
 reshape = Primitive(
     "reshape",
     _reshape_impl,
-    vjps=(lambda g, ans, x, shape, in_shape=(): reshape(g, shape=in_shape, in_shape=shape),),
-    jvps=(lambda t, ans, x, shape, in_shape=(): reshape(t, shape=shape, in_shape=in_shape),),
+    vjps=(lambda g, ans, x, shape, in_shape: reshape(g, shape=in_shape, in_shape=shape),),
+    jvps=(lambda t, ans, x, shape, in_shape: reshape(t, shape=shape, in_shape=in_shape),),
     save_inputs=False,
     linear=True,
 )

@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import numbers
 import weakref
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ _anomaly = False
 _new = object.__new__
 
 
-def _wrap(data: Any) -> "Tensor":
+def _wrap(data: Any) -> Tensor:
     """A Tensor around ``data`` with no graph (internal fast constructor: no checks)."""
     t = _new(Tensor)
     t.data = data
@@ -32,7 +33,7 @@ def _wrap(data: Any) -> "Tensor":
     return t
 
 
-def _from_node(data: Any, node: Node) -> "Tensor":
+def _from_node(data: Any, node: Node) -> Tensor:
     """A Tensor for the output of ``node`` (internal fast constructor)."""
     t = _new(Tensor)
     t.data = data
@@ -93,7 +94,7 @@ def _broadcast_error(prim: primitives.Primitive, arrays: tuple) -> ValueError:
     return ValueError(f"{prim.name}: operands with shapes {shapes} cannot be broadcast together")
 
 
-def apply(prim: primitives.Primitive, args: tuple, params: dict | None = None) -> "Tensor":
+def apply(prim: primitives.Primitive, args: tuple, params: dict | None = None) -> Tensor:
     """Apply ``prim`` to Tensors / array-likes; record a node when a gradient may be needed."""
     arrays = []
     needs_grad = False
@@ -125,7 +126,7 @@ def apply(prim: primitives.Primitive, args: tuple, params: dict | None = None) -
     return _from_node(out, node)
 
 
-def _unary(prim: primitives.Primitive, x: "Tensor") -> "Tensor":
+def _unary(prim: primitives.Primitive, x: Tensor) -> Tensor:
     xd = x.data
     out = prim.impl(xd)
     if _anomaly:
@@ -144,7 +145,7 @@ def _unary(prim: primitives.Primitive, x: "Tensor") -> "Tensor":
     return _wrap(out)
 
 
-def _binary(prim: primitives.Primitive, a: Any, b: Any) -> "Tensor":
+def _binary(prim: primitives.Primitive, a: Any, b: Any) -> Tensor:
     """``prim(a, b)`` where at least one of ``a``, ``b`` is a Tensor (the hot path)."""
     if isinstance(a, Tensor):
         ad = a.data
@@ -251,11 +252,11 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def T(self) -> "Tensor":
+    def T(self) -> Tensor:
         return self.transpose()
 
     @property
-    def mT(self) -> "Tensor":
+    def mT(self) -> Tensor:
         """Transpose of the last two axes (batched matrices)."""
         if self.ndim < 2:
             raise ValueError(f"mT: needs at least 2 dimensions, got shape {self.shape}")
@@ -279,7 +280,7 @@ class Tensor:
         self._rg = bool(flag)
 
     @property
-    def grad(self) -> "Tensor | None":
+    def grad(self) -> Tensor | None:
         return self._grad
 
     @grad.setter
@@ -323,15 +324,15 @@ class Tensor:
         arr = np.asarray(self.data, dtype=dtype)
         return arr.copy() if copy else arr
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """Same data, no graph: a new leaf that does not require grad."""
         return _wrap(self.data)
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         self.requires_grad = requires_grad
         return self
 
-    def astype(self, dtype: Any) -> "Tensor":
+    def astype(self, dtype: Any) -> Tensor:
         """Cast (differentiable between floating dtypes)."""
         dtype = np.dtype(dtype)
         if dtype == self.dtype:
@@ -340,13 +341,13 @@ class Tensor:
             return _wrap(self.data.astype(dtype))
         return apply(P.astype, (self,), {"dtype": dtype})
 
-    def float(self) -> "Tensor":
+    def float(self) -> Tensor:
         return self.astype(np.float32)
 
-    def double(self) -> "Tensor":
+    def double(self) -> Tensor:
         return self.astype(np.float64)
 
-    def copy(self) -> "Tensor":
+    def copy(self) -> Tensor:
         """A differentiable copy with its own memory."""
         return apply(P.copy, (self,))
 
@@ -398,7 +399,7 @@ class Tensor:
         if self._node is not None:
             self._node.retained = weakref.ref(self)
 
-    def register_hook(self, hook: Callable[["Tensor"], "Tensor | None"]) -> _HookHandle:
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> _HookHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned Tensor
         replaces the gradient."""
         if not self._rg:
@@ -415,53 +416,53 @@ class Tensor:
         return _HookHandle(hooks, hook)
 
     # ------------------------------------------------------------------ arithmetic
-    def __add__(self, other: Any) -> "Tensor":
+    def __add__(self, other: Any) -> Tensor:
         return _binary(P.add, self, other)
 
-    def __radd__(self, other: Any) -> "Tensor":
+    def __radd__(self, other: Any) -> Tensor:
         return _binary(P.add, other, self)
 
-    def __sub__(self, other: Any) -> "Tensor":
+    def __sub__(self, other: Any) -> Tensor:
         return _binary(P.sub, self, other)
 
-    def __rsub__(self, other: Any) -> "Tensor":
+    def __rsub__(self, other: Any) -> Tensor:
         return _binary(P.sub, other, self)
 
-    def __mul__(self, other: Any) -> "Tensor":
+    def __mul__(self, other: Any) -> Tensor:
         return _binary(P.mul, self, other)
 
-    def __rmul__(self, other: Any) -> "Tensor":
+    def __rmul__(self, other: Any) -> Tensor:
         return _binary(P.mul, other, self)
 
-    def __truediv__(self, other: Any) -> "Tensor":
+    def __truediv__(self, other: Any) -> Tensor:
         return _binary(P.div, self, other)
 
-    def __rtruediv__(self, other: Any) -> "Tensor":
+    def __rtruediv__(self, other: Any) -> Tensor:
         return _binary(P.div, other, self)
 
-    def __pow__(self, other: Any) -> "Tensor":
+    def __pow__(self, other: Any) -> Tensor:
         return _binary(P.pow, self, other)
 
-    def __rpow__(self, other: Any) -> "Tensor":
+    def __rpow__(self, other: Any) -> Tensor:
         return _binary(P.pow, other, self)
 
-    def __matmul__(self, other: Any) -> "Tensor":
+    def __matmul__(self, other: Any) -> Tensor:
         return ops.matmul(self, other)
 
-    def __rmatmul__(self, other: Any) -> "Tensor":
+    def __rmatmul__(self, other: Any) -> Tensor:
         return ops.matmul(other, self)
 
-    def __neg__(self) -> "Tensor":
+    def __neg__(self) -> Tensor:
         return _unary(P.neg, self)
 
-    def __pos__(self) -> "Tensor":
+    def __pos__(self) -> Tensor:
         return self
 
-    def __abs__(self) -> "Tensor":
+    def __abs__(self) -> Tensor:
         return _unary(P.abs, self)
 
     # Comparisons give boolean tensors and are not differentiable.
-    def _compare(self, ufunc: np.ufunc, other: Any) -> "Tensor":
+    def _compare(self, ufunc: np.ufunc, other: Any) -> Tensor:
         od = other.data if isinstance(other, Tensor) else _constant(other, ufunc.__name__)
         try:
             return _wrap(ufunc(self.data, od))
@@ -471,37 +472,37 @@ class Tensor:
                 f"cannot be broadcast together"
             ) from None
 
-    def __lt__(self, other: Any) -> "Tensor":
+    def __lt__(self, other: Any) -> Tensor:
         return self._compare(np.less, other)
 
-    def __le__(self, other: Any) -> "Tensor":
+    def __le__(self, other: Any) -> Tensor:
         return self._compare(np.less_equal, other)
 
-    def __gt__(self, other: Any) -> "Tensor":
+    def __gt__(self, other: Any) -> Tensor:
         return self._compare(np.greater, other)
 
-    def __ge__(self, other: Any) -> "Tensor":
+    def __ge__(self, other: Any) -> Tensor:
         return self._compare(np.greater_equal, other)
 
-    def __eq__(self, other: Any) -> "Tensor":  # type: ignore[override]
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         return self._compare(np.equal, other)
 
-    def __ne__(self, other: Any) -> "Tensor":  # type: ignore[override]
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
         return self._compare(np.not_equal, other)
 
-    def __invert__(self) -> "Tensor":
+    def __invert__(self) -> Tensor:
         if self.dtype.kind not in "biu":
             raise TypeError(f"~: needs a boolean or integer tensor, got dtype {self.dtype}")
         return _wrap(np.invert(self.data))
 
-    def __and__(self, other: Any) -> "Tensor":
+    def __and__(self, other: Any) -> Tensor:
         return self._compare(np.logical_and, other)
 
-    def __or__(self, other: Any) -> "Tensor":
+    def __or__(self, other: Any) -> Tensor:
         return self._compare(np.logical_or, other)
 
     # ------------------------------------------------------------------ indexing
-    def __getitem__(self, index: Any) -> "Tensor":
+    def __getitem__(self, index: Any) -> Tensor:
         return ops.getitem(self, index)
 
     def __setitem__(self, index: Any, value: Any) -> None:
@@ -520,7 +521,7 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
-    def __iter__(self) -> Iterator["Tensor"]:
+    def __iter__(self) -> Iterator[Tensor]:
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         for i in range(self.shape[0]):
@@ -551,9 +552,7 @@ class Tensor:
         return repr(self) if not spec else format(str(self), spec)
 
     def __repr__(self) -> str:
-        body = np.array2string(
-            np.asarray(self.data), separator=", ", prefix="tensor(", precision=4
-        )
+        body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(", precision=4)
         extras = []
         if self.dtype not in (np.float64, np.int64, np.bool_):
             extras.append(f"dtype={self.dtype}")
@@ -569,103 +568,103 @@ class Tensor:
     def all(self) -> bool:
         return bool(np.all(self.data))
 
-    def argmax(self, axis: int | None = None) -> "Tensor":
+    def argmax(self, axis: int | None = None) -> Tensor:
         return _wrap(np.argmax(self.data, axis=axis))
 
-    def argmin(self, axis: int | None = None) -> "Tensor":
+    def argmin(self, axis: int | None = None) -> Tensor:
         return _wrap(np.argmin(self.data, axis=axis))
 
     # ------------------------------------------------------------------ elementwise
-    def exp(self) -> "Tensor":
+    def exp(self) -> Tensor:
         return _unary(P.exp, self)
 
-    def log(self) -> "Tensor":
+    def log(self) -> Tensor:
         return _unary(P.log, self)
 
-    def sqrt(self) -> "Tensor":
+    def sqrt(self) -> Tensor:
         return _unary(P.sqrt, self)
 
-    def tanh(self) -> "Tensor":
+    def tanh(self) -> Tensor:
         return _unary(P.tanh, self)
 
-    def sigmoid(self) -> "Tensor":
+    def sigmoid(self) -> Tensor:
         return _unary(P.sigmoid, self)
 
-    def relu(self) -> "Tensor":
+    def relu(self) -> Tensor:
         return _unary(P.relu, self)
 
-    def abs(self) -> "Tensor":
+    def abs(self) -> Tensor:
         return _unary(P.abs, self)
 
-    def sin(self) -> "Tensor":
+    def sin(self) -> Tensor:
         return _unary(P.sin, self)
 
-    def cos(self) -> "Tensor":
+    def cos(self) -> Tensor:
         return _unary(P.cos, self)
 
-    def square(self) -> "Tensor":
+    def square(self) -> Tensor:
         return _binary(P.mul, self, self)
 
-    def clip(self, lo: Any = None, hi: Any = None) -> "Tensor":
+    def clip(self, lo: Any = None, hi: Any = None) -> Tensor:
         return ops.clip(self, lo, hi)
 
-    def maximum(self, other: Any) -> "Tensor":
+    def maximum(self, other: Any) -> Tensor:
         return ops.maximum(self, other)
 
-    def minimum(self, other: Any) -> "Tensor":
+    def minimum(self, other: Any) -> Tensor:
         return ops.minimum(self, other)
 
     # ------------------------------------------------------------------ reductions
-    def sum(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return ops.sum(self, axis, keepdims)
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return ops.mean(self, axis, keepdims)
 
-    def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> "Tensor":
+    def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
         return ops.var(self, axis, keepdims, ddof)
 
-    def max(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return ops.max(self, axis, keepdims)
 
-    def min(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return ops.min(self, axis, keepdims)
 
-    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> "Tensor":
+    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return ops.logsumexp(self, axis, keepdims)
 
-    def softmax(self, axis: int = -1) -> "Tensor":
+    def softmax(self, axis: int = -1) -> Tensor:
         return ops.softmax(self, axis)
 
-    def log_softmax(self, axis: int = -1) -> "Tensor":
+    def log_softmax(self, axis: int = -1) -> Tensor:
         return ops.log_softmax(self, axis)
 
     # ------------------------------------------------------------------ shapes
-    def reshape(self, *shape: Any) -> "Tensor":
+    def reshape(self, *shape: Any) -> Tensor:
         return ops.reshape(self, *shape)
 
-    def view(self, *shape: Any) -> "Tensor":
+    def view(self, *shape: Any) -> Tensor:
         return ops.reshape(self, *shape)
 
-    def flatten(self) -> "Tensor":
+    def flatten(self) -> Tensor:
         return ops.reshape(self, -1)
 
-    def transpose(self, *axes: Any) -> "Tensor":
+    def transpose(self, *axes: Any) -> Tensor:
         return ops.transpose(self, *axes)
 
-    def expand_dims(self, axis: Any) -> "Tensor":
+    def expand_dims(self, axis: Any) -> Tensor:
         return ops.expand_dims(self, axis)
 
-    def squeeze(self, axis: Any = None) -> "Tensor":
+    def squeeze(self, axis: Any = None) -> Tensor:
         return ops.squeeze(self, axis)
 
-    def broadcast_to(self, shape: Any) -> "Tensor":
+    def broadcast_to(self, shape: Any) -> Tensor:
         return ops.broadcast_to(self, shape)
 
-    def matmul(self, other: Any) -> "Tensor":
+    def matmul(self, other: Any) -> Tensor:
         return ops.matmul(self, other)
 
-    def dot(self, other: Any) -> "Tensor":
+    def dot(self, other: Any) -> Tensor:
         return ops.dot(self, other)
 
 
@@ -825,17 +824,13 @@ def _rng(seed: Any) -> np.random.Generator:
     return _default_rng if seed is None else np.random.default_rng(seed)
 
 
-def randn(
-    *shape: Any, dtype: Any = None, seed: Any = None, requires_grad: bool = False
-) -> Tensor:
+def randn(*shape: Any, dtype: Any = None, seed: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples (float64 unless ``dtype``); ``seed`` makes them repeatable."""
     data = _rng(seed).standard_normal(_shape_args(shape))
     return _leaf(data.astype(dtype or np.float64, copy=False), requires_grad)
 
 
-def rand(
-    *shape: Any, dtype: Any = None, seed: Any = None, requires_grad: bool = False
-) -> Tensor:
+def rand(*shape: Any, dtype: Any = None, seed: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) (float64 unless ``dtype``)."""
     data = _rng(seed).random(_shape_args(shape))
     return _leaf(data.astype(dtype or np.float64, copy=False), requires_grad)

@@ -9,7 +9,8 @@ transforms (``grad(grad(f))``) never confuse the inner and the outer variable.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -71,8 +72,9 @@ def _outputs(op: str, out: Any) -> tuple[list[Tensor], bool]:
         return list(out), False
     if isinstance(out, (np.ndarray, np.generic, float, int)):
         return [_as_tensor(out)], True
-    raise TypeError(f"{op}: the function must return a Tensor or a tuple of Tensors, got "
-                    f"{type(out).__name__}")
+    raise TypeError(
+        f"{op}: the function must return a Tensor or a tuple of Tensors, got {type(out).__name__}"
+    )
 
 
 def _recorded(*values: Any) -> bool:
@@ -155,8 +157,10 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
                 f"use vjp or jacobian for non-scalar outputs"
             )
         if out.dtype.kind not in "fc":
-            raise TypeError(f"grad: the function's output has dtype {out.dtype}; it must be "
-                            f"floating-point to be differentiated")
+            raise TypeError(
+                f"grad: the function's output has dtype {out.dtype}; it must be "
+                f"floating-point to be differentiated"
+            )
         grads = _reverse([out], [None], aliases, recorded, retain=recorded)
         value = _finish(out, recorded)
         if isinstance(argnums, int):
@@ -186,7 +190,10 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
 
 def _reverse(
-    outs: list[Tensor], cotangents: list[Any], aliases: list[Tensor], recorded: bool,
+    outs: list[Tensor],
+    cotangents: list[Any],
+    aliases: list[Tensor],
+    recorded: bool,
     retain: bool,
 ) -> list[Tensor]:
     """Gradients of ``outs`` (seeded with ``cotangents``; None = ones) at ``aliases``."""
@@ -203,9 +210,12 @@ def _reverse(
     targets = [a._node for a in aliases]
     found: dict = {}
     if roots:
-        found = engine.backward(
-            roots, seeds, retain_graph=retain, create_graph=recorded, targets=targets
-        ) or {}
+        found = (
+            engine.backward(
+                roots, seeds, retain_graph=retain, create_graph=recorded, targets=targets
+            )
+            or {}
+        )
     grads = []
     for a in aliases:
         g = found.get(a._node)
@@ -249,13 +259,13 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
 # --------------------------------------------------------------------------- forward mode
 
 
-def _forward(outs: list[Tensor], aliases: list[Tensor], tangents: list[Any],
-             recorded: bool) -> list[Tensor]:
+def _forward(
+    outs: list[Tensor], aliases: list[Tensor], tangents: list[Any], recorded: bool
+) -> list[Tensor]:
     seeds = {a._node: t for a, t in zip(aliases, tangents)}
     result = engine.forward_tangents([o._node for o in outs], seeds, recorded)
     return [
-        _zeros_for(o, recorded) if t is None else _finish(t, recorded)
-        for o, t in zip(outs, result)
+        _zeros_for(o, recorded) if t is None else _finish(t, recorded) for o, t in zip(outs, result)
     ]
 
 
@@ -340,13 +350,13 @@ def _jacobian_rev(out: Tensor, aliases: list[Tensor], recorded: bool) -> list[Te
         seed = np.zeros(out.size, dtype=out.dtype)
         seed[k] = 1
         seed = seed.reshape(out.shape)
-        grads = _reverse([out], [_wrap(seed) if recorded else seed], aliases, recorded,
-                         retain=True)
+        grads = _reverse([out], [_wrap(seed) if recorded else seed], aliases, recorded, retain=True)
         for r, g in zip(rows, grads):
             r.append(g)
     return [
-        _stack_rows(r, out.shape + a.shape, recorded) if r else
-        _wrap(np.zeros(out.shape + a.shape, dtype=out.dtype))
+        _stack_rows(r, out.shape + a.shape, recorded)
+        if r
+        else _wrap(np.zeros(out.shape + a.shape, dtype=out.dtype))
         for r, a in zip(rows, aliases)
     ]
 
@@ -419,9 +429,12 @@ def _checkpoint_vjp(g: Any, ans: Any, inputs: tuple, params: dict, needed: tuple
     recorded = isinstance(g, Tensor)
     aliases = []
     args = []
-    for v, need in zip(values, needed):
+    for v, saved, need in zip(values, inputs, needed):
         if need:
-            a = _make_alias(_wrap(v), "checkpoint", len(args))
+            # Recorded: start from the graph-connected input, so the gradient can be
+            # differentiated again with respect to it.
+            base = saved if recorded and isinstance(saved, Tensor) else _wrap(v)
+            a = _make_alias(base, "checkpoint", len(args))
             aliases.append(a)
             args.append(a)
         else:
@@ -438,9 +451,10 @@ def _checkpoint_jvp(tangents: tuple, ans: Any, inputs: tuple, params: dict) -> A
     fn, values = params["fn"], params["values"]
     recorded = any(isinstance(t, Tensor) for t in tangents)
     aliases, seeds, args = [], [], []
-    for i, (v, t) in enumerate(zip(values, tangents)):
+    for i, (v, saved, t) in enumerate(zip(values, inputs, tangents)):
         if t is not None:
-            a = _make_alias(_wrap(v), "checkpoint", i)
+            base = saved if recorded and isinstance(saved, Tensor) else _wrap(v)
+            a = _make_alias(base, "checkpoint", i)
             aliases.append(a)
             seeds.append(t)
             args.append(a)
@@ -495,7 +509,12 @@ def checkpoint(f: Callable, *args: Any) -> Tensor:
     edges = tuple((a._node or a) if n else None for a, n in zip(args, needs))
     saved = tuple(v if isinstance(v, (np.ndarray, np.generic)) else None for v in values)
     node = Node(
-        checkpoint_prim, edges, saved, None, {"fn": f, "values": values},
-        out.shape, out.dtype,
+        checkpoint_prim,
+        edges,
+        saved,
+        None,
+        {"fn": f, "values": values},
+        out.shape,
+        out.dtype,
     )
     return _from_node(out.data, node)
