@@ -1,0 +1,37 @@
+"""chainrule.nn: modules (Linear, Sequential, activations), initialisers and losses.
+
+``cr.nn.functional`` holds the stateless functions; ``cr.nn.init`` the initialisers.
+"""
+
+from . import functional, init
+from .layers import (
+    ACTIVATIONS,
+    Dropout,
+    Flatten,
+    Identity,
+    Linear,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+    mlp,
+)
+from .module import IncompatibleKeys, Module, Parameter
+
+__all__ = [
+    "ACTIVATIONS",
+    "Dropout",
+    "Flatten",
+    "Identity",
+    "IncompatibleKeys",
+    "Linear",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+    "functional",
+    "init",
+    "mlp",
+]

@@ -1,0 +1,246 @@
+"""Module and Parameter: the containers that hold a model's trainable tensors.
+
+Parameters are discovered by walking attributes (and lists, tuples and dicts of them), so a
+model is plain Python: assign layers to attributes and ``parameters()`` finds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A leaf Tensor that a Module owns and an optimizer updates (``requires_grad=True``).
+
+    Parameters
+    ----------
+    data:
+        Initial value (a Tensor's data is shared, not copied). Must be floating point.
+    requires_grad:
+        Whether gradients are accumulated into ``.grad`` (default True).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> w = cr.nn.Parameter([1.0, 2.0])
+    >>> isinstance(w, cr.Tensor), w.requires_grad
+    (True, True)
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True) -> None:
+        super().__init__(data, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict(..., strict=False)`` could not match (PyTorch's return value)."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+def _children_of(name: str, value: Any) -> Iterator[tuple[str, Any]]:
+    """Yield (qualified name, Module or Parameter) found in one attribute value."""
+    if isinstance(value, (Module, Parameter)):
+        yield name, value
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            if isinstance(item, (Module, Parameter)):
+                yield f"{name}.{i}", item
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (Module, Parameter)):
+                yield f"{name}.{key}", item
+
+
+class Module:
+    """Base class of layers and models: subclass it, set layers as attributes, define
+    ``forward``.
+
+    Parameters are found through attributes holding a ``Parameter``, a ``Module``, or a
+    list, tuple or dict of them, in attribute order.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> class TwoLayer(cr.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.hidden = cr.nn.Linear(4, 8, seed=0)
+    ...         self.out = cr.nn.Linear(8, 3, seed=1)
+    ...     def forward(self, x):
+    ...         return self.out(cr.relu(self.hidden(x)))
+    >>> net = TwoLayer()
+    >>> [name for name, _ in net.named_parameters()]
+    ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
+    >>> net(cr.ones(2, 4, dtype="float32")).shape
+    (2, 3)
+    """
+
+    training = True  # class-level default, see __init__
+
+    def __init__(self) -> None:
+        # Set through __dict__ so that subclasses that forget super().__init__() still
+        # work: ``training`` falls back to the class attribute below.
+        self.__dict__["training"] = True
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------------ discovery
+    def _direct(self) -> Iterator[tuple[str, Any]]:
+        for attr, value in vars(self).items():
+            yield from _children_of(attr, value)
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The immediate sub-modules with their attribute names."""
+        for name, item in self._direct():
+            if isinstance(item, Module):
+                yield name, item
+
+    def children(self) -> Iterator[Module]:
+        for _name, child in self.named_children():
+            yield child
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and all sub-modules, depth first, each once."""
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            kids = [(f"{name}.{n}" if name else n, m) for n, m in module.named_children()]
+            stack.extend(reversed(kids))
+
+    def modules(self) -> Iterator[Module]:
+        for _name, module in self.named_modules():
+            yield module
+
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        """(qualified name, Parameter) pairs, e.g. ``('0.weight', ...)``; a parameter
+        shared by two layers is listed once, under its first name."""
+        seen: set[int] = set()
+        modules = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for mod_name, module in modules:
+            for name, item in module._direct():
+                if isinstance(item, Parameter) and id(item) not in seen:
+                    seen.add(id(item))
+                    yield (f"{mod_name}.{name}" if mod_name else name), item
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """All parameters (each once), in a stable order: what an optimizer is given."""
+        for _name, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    # ------------------------------------------------------------------ modes and grads
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode here and in every sub-module (Dropout reads it)."""
+        for module in self.modules():
+            module.__dict__["training"] = bool(mode)
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode: same as ``train(False)``."""
+        return self.train(False)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the parameters' gradients (to None, as PyTorch does by default)."""
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = np.zeros_like(p.data)
+
+    def apply(self, fn: Any) -> Module:
+        """Call ``fn(module)`` on every sub-module and this one (e.g. custom init)."""
+        for module in list(self.modules())[::-1]:
+            fn(module)
+        return self
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Tensor]:
+        """Name -> detached Tensor sharing the parameter's data (like PyTorch: copy it,
+        or save it, to keep a snapshot)."""
+        return {name: p.detach() for name, p in self.named_parameters()}
+
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True
+    ) -> IncompatibleKeys:
+        """Copy values from ``state_dict`` (Tensors or arrays) into the parameters.
+
+        With ``strict=True`` a missing or unexpected key raises ``RuntimeError`` listing
+        them; a value of the wrong shape always raises ``RuntimeError`` naming the key and
+        both shapes (PyTorch's behaviour). Nothing changes unless every check passes.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"load_state_dict: expected a dict of name -> array, got "
+                f"{type(state_dict).__name__}"
+            )
+        own = dict(self.named_parameters())
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append(f"missing keys {missing}")
+            if unexpected:
+                parts.append(f"unexpected keys {unexpected}")
+            raise RuntimeError(
+                f"load_state_dict for {type(self).__name__}: "
+                + "; ".join(parts)
+                + f" (the model has {list(own)})"
+            )
+        updates = []
+        for name, p in own.items():
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if arr.shape != p.shape:
+                raise RuntimeError(
+                    f"load_state_dict for {type(self).__name__}: size mismatch for "
+                    f"'{name}': the state dict has shape {arr.shape}, the model has "
+                    f"shape {p.shape}"
+                )
+            if arr.dtype.kind not in "biufc":
+                raise TypeError(f"load_state_dict: '{name}' has non-numeric dtype {arr.dtype}")
+            updates.append((p, arr))
+        for p, arr in updates:
+            # A fresh array (not an in-place write) so graphs that saved the old value
+            # keep seeing it; optimizers hold the Parameter objects, not the arrays.
+            p.data = np.array(arr, dtype=p.dtype, copy=True)
+        return IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------ printing
+    def extra_repr(self) -> str:
+        """One line of settings shown inside ``repr`` (override in layers)."""
+        return ""
+
+    def __repr__(self) -> str:
+        kids = list(self.named_children())
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not kids:
+            return head + ")"
+        lines = [head]
+        for name, child in kids:
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        return "\n".join(lines) + "\n)"

@@ -1,0 +1,20 @@
+"""chainrule.optim: optimizers (SGD with momentum/Nesterov, Adam, AdamW) and learning-rate
+schedules (StepLR, CosineAnnealingLR), with PyTorch's interface and state_dict layout.
+"""
+
+from . import lr_scheduler
+from .adam import Adam, AdamW
+from .lr_scheduler import CosineAnnealingLR, LRScheduler, StepLR
+from .optimizer import Optimizer
+from .sgd import SGD
+
+__all__ = [
+    "SGD",
+    "Adam",
+    "AdamW",
+    "Optimizer",
+    "LRScheduler",
+    "StepLR",
+    "CosineAnnealingLR",
+    "lr_scheduler",
+]

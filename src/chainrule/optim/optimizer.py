@@ -1,0 +1,223 @@
+"""The Optimizer base class: parameter groups, per-parameter state, zero_grad, and a
+``state_dict``/``load_state_dict`` pair in PyTorch's layout so training can resume.
+
+Subclasses implement ``_update(group, param, grad, state)`` on plain arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from ..tensor import Tensor, enable_grad
+
+
+def _check_hyper(
+    op: str,
+    name: str,
+    value: Any,
+    low: float = 0.0,
+    high: float | None = None,
+    high_open: bool = False,
+) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: {name} must be a number, got {value!r}") from None
+    bad_high = high is not None and (value >= high if high_open else value > high)
+    if not np.isfinite(value) or value < low or bad_high:
+        bracket = ")" if high_open else "]"
+        limit = f"[{low}, {high}{bracket}" if high is not None else f">= {low}"
+        raise ValueError(f"{op}: invalid {name} {value}: must be {limit}")
+    return value
+
+
+class Optimizer:
+    """Base class of optimizers (PyTorch's interface).
+
+    Parameters
+    ----------
+    params:
+        An iterable of Tensors (e.g. ``model.parameters()``), or of dicts, each with a
+        ``"params"`` list and hyperparameters overriding ``defaults`` for that group.
+    defaults:
+        Default hyperparameters of every group.
+    """
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        self.defaults = dict(defaults)
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"{type(self).__name__}: params must be an iterable of Tensors (e.g. "
+                f"model.parameters()), got a single Tensor; wrap it in a list"
+            )
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        """Add parameters with their own hyperparameters (e.g. no weight decay on biases)."""
+        name = type(self).__name__
+        if not isinstance(group, dict) or "params" not in group:
+            raise TypeError(f"{name}: a parameter group must be a dict with a 'params' entry")
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name}: parameter {i} is a {type(p).__name__}, not a Tensor")
+            if not p.requires_grad or not p.is_leaf:
+                raise ValueError(
+                    f"{name}: parameter {i} (shape {p.shape}) must be a leaf tensor with "
+                    f"requires_grad=True"
+                )
+            if id(p) in seen:
+                raise ValueError(f"{name}: parameter {i} (shape {p.shape}) appears twice")
+            seen.add(id(p))
+        full = dict(self.defaults)
+        full.update({k: v for k, v in group.items() if k != "params"})
+        full["params"] = params
+        self._validate_group(full)
+        self.param_groups.append(full)
+
+    def _validate_group(self, group: dict[str, Any]) -> None:
+        """Check a group's hyperparameters (subclasses raise ValueError naming them)."""
+
+    # ------------------------------------------------------------------ the update
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear gradients: to None (PyTorch's default; the next backward allocates) or
+        to zeros."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad = np.zeros_like(p.data)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient, in place, recording no graph.
+
+        ``closure`` (optional) re-evaluates the model and returns the loss.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                grad = p.grad
+                if grad is None:
+                    continue
+                state = self.state.get(p)
+                if state is None:
+                    state = self.state[p] = {}
+                data = p.data
+                if not data.flags.writeable:
+                    # e.g. a broadcast view: give the parameter an array of its own.
+                    data = p.data = np.array(data, copy=True)
+                self._update(group, data, grad.data, state)
+        return loss
+
+    def _update(
+        self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, Any]
+    ) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """A snapshot: ``{"state": {index: {name: value}}, "param_groups": [...]}`` with
+        parameters referred to by their position (PyTorch's layout); arrays are copies."""
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            ids = []
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+                ids.append(index[id(p)])
+            packed["params"] = ids
+            groups.append(packed)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p in self.state and self.state[p]:
+                    state[index[id(p)]] = {
+                        k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v)
+                        for k, v in self.state[p].items()
+                    }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore hyperparameters and state saved by ``state_dict`` (or ``cr.load``).
+
+        Raises ``ValueError`` naming what does not match: the number of groups, of
+        parameters in a group, or the shape of a state array."""
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
+            keys = list(state_dict) if isinstance(state_dict, dict) else type(state_dict)
+            raise ValueError(
+                f"{name}.load_state_dict: expected a dict with keys 'state' and "
+                f"'param_groups', got {keys}"
+            )
+        saved_groups = list(state_dict["param_groups"])
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"{name}.load_state_dict: the state dict has {len(saved_groups)} parameter "
+                f"groups, this optimizer has {len(self.param_groups)}"
+            )
+        by_index: dict[int, Tensor] = {}
+        for g, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            ids = list(saved["params"])
+            if len(ids) != len(group["params"]):
+                raise ValueError(
+                    f"{name}.load_state_dict: group {g} has {len(ids)} parameters in the "
+                    f"state dict but {len(group['params'])} in this optimizer"
+                )
+            for i, p in zip(ids, group["params"]):
+                by_index[int(i)] = p
+        new_state: dict[Tensor, dict[str, Any]] = {}
+        for key, values in dict(state_dict["state"]).items():
+            i = int(key)
+            if i not in by_index:
+                raise ValueError(
+                    f"{name}.load_state_dict: state for parameter {i}, which no group has"
+                )
+            p = by_index[i]
+            restored = {}
+            for k, v in dict(values).items():
+                if isinstance(v, (np.ndarray, Tensor)):
+                    arr = np.asarray(v.data if isinstance(v, Tensor) else v)
+                    if arr.ndim == 0 and k == "step":
+                        restored[k] = int(arr)
+                        continue
+                    if arr.shape != p.shape:
+                        raise ValueError(
+                            f"{name}.load_state_dict: state '{k}' of parameter {i} has "
+                            f"shape {arr.shape}, but the parameter has shape {p.shape}"
+                        )
+                    restored[k] = np.array(arr, dtype=p.dtype, copy=True)
+                else:
+                    restored[k] = v
+            new_state[p] = restored
+        for saved, group in zip(saved_groups, self.param_groups):
+            for k, v in saved.items():
+                if k != "params":
+                    group[k] = tuple(v) if isinstance(v, list) else v
+        self.state = new_state
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for k in sorted(group):
+                if k != "params":
+                    lines.append(f"    {k}: {group[k]}")
+        return "\n".join(lines) + "\n)"
