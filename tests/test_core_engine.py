@@ -50,7 +50,7 @@ def test_backward_frees_saved_values():
     node = y._node
     assert node.saved_nbytes() > 0
     loss.backward()
-    assert node.saved_nbytes() == 0 and node.edges == ()
+    assert node.saved_nbytes() == 0 and node.freed
 
 
 def test_non_scalar_backward_needs_a_gradient():

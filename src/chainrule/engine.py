@@ -18,6 +18,24 @@ from .primitives import Primitive
 
 _next_seq = itertools.count().__next__
 
+#: Gradient hooks of leaf tensors, by id (kept off the Tensor itself, which stays small;
+#: not a WeakKeyDictionary, because Tensor's == is elementwise). Entries go with the tensor.
+LEAF_HOOKS: dict[int, tuple[Any, list]] = {}
+
+
+def leaf_hooks(tensor: Any, create: bool = False) -> list | None:
+    """The hook list of a leaf tensor (made on request)."""
+    entry = LEAF_HOOKS.get(id(tensor))
+    if entry is not None and entry[0]() is tensor:
+        return entry[1]
+    if not create:
+        return None
+    key = id(tensor)
+    ref = weakref.ref(tensor, lambda _, key=key: LEAF_HOOKS.pop(key, None))
+    LEAF_HOOKS[key] = (ref, [])
+    return LEAF_HOOKS[key][1]
+
+
 # Input tuples for primitives that save no input values, shared by all their nodes.
 _NO_INPUTS = tuple((None,) * n for n in range(8))
 
@@ -27,25 +45,13 @@ class Node:
 
     ``edges[i]`` says where the gradient for input ``i`` goes: the ``Node`` that produced
     it, the leaf ``Tensor`` itself, or ``None`` when that input needs no gradient.
-    ``inputs``/``out`` hold only the values the primitive's rules read; they are released
-    after a backward pass unless ``retain_graph=True``.
+    ``inputs``/``out`` hold only the values the primitive's rules read; they (and the
+    edges) are released after a backward pass unless ``retain_graph=True``.
     """
 
-    __slots__ = (
-        "prim",
-        "edges",
-        "inputs",
-        "out",
-        "params",
-        "seq",
-        "shape",
-        "dtype",
-        "hooks",
-        "retained",
-        "freed",
-        "name",
-        "__weakref__",
-    )
+    # Creating nodes is on every operation's path, so the slots are few: rarely used
+    # per-node state (hooks, a retained tensor, a display name) lives in ``extra``.
+    __slots__ = ("prim", "edges", "inputs", "out", "params", "seq", "shape", "dtype", "extra")
 
     def __init__(self, prim, edges, inputs, out, params, shape, dtype):
         self.prim = prim
@@ -56,10 +62,27 @@ class Node:
         self.seq = _next_seq()
         self.shape = shape
         self.dtype = dtype
-        self.hooks = None
-        self.retained = None
-        self.freed = False
-        self.name = None
+        self.extra = None
+
+    def _get(self, key: str) -> Any:
+        return None if self.extra is None else self.extra.get(key)
+
+    def _set(self, key: str, value: Any) -> None:
+        if self.extra is None:
+            self.extra = {}
+        self.extra[key] = value
+
+    hooks = property(lambda self: self._get("hooks"), lambda self, v: self._set("hooks", v))
+    retained = property(
+        lambda self: self._get("retained"), lambda self, v: self._set("retained", v)
+    )
+    #: A display name (tracing uses it for the user's variable names).
+    name = property(lambda self: self._get("name"), lambda self, v: self._set("name", v))
+
+    @property
+    def freed(self) -> bool:
+        """True once a backward pass released this node's saved values and edges."""
+        return self.edges is None
 
     def __repr__(self) -> str:
         return f"<Node {self.prim.name} #{self.seq} shape={self.shape}>"
@@ -175,63 +198,76 @@ def backward(
 
     while heap:
         node = pop(heap)[1]
-        g = adj.pop(node)
-        if node.freed:
-            raise _freed_error(node)
-        if node.hooks is not None:
-            g = _run_hooks(node.hooks, g, Tensor)
-        if node.retained is not None:
-            _store_retained(node, g, Tensor)
-        if targets is not None and node.seq >= min_seq and node in targets:
-            results[node] = g
-        prim = node.prim
-        vjps = prim.vjps
-        inputs = node.inputs
-        ans = node.out
-        params = node.params
-        whole = None
-        if prim.vjp_all is not None:
-            whole = _call_vjp_all(prim, g, ans, inputs, params, node.edges)
-        for i, edge in enumerate(node.edges):
-            if edge is None:
-                continue
-            if type(edge) is Node:
-                if edge.seq < min_seq:
+        while node is not None:
+            g = adj.pop(node)
+            edges = node.edges
+            if edges is None:
+                raise _freed_error(node)
+            if node.extra is not None:
+                g = _hooks_and_retain(node, g, Tensor)
+            if targets is not None and node in targets:
+                results[node] = g
+            prim = node.prim
+            vjps = prim.vjps
+            inputs = node.inputs
+            ans = node.out
+            params = node.params
+            whole = None
+            if prim.vjp_all is not None:
+                whole = _call_vjp_all(prim, g, ans, inputs, params, edges)
+            # The first input node to receive a gradient is not pushed on the heap right
+            # away: if nothing else is pending it is exactly what the heap would pop next,
+            # so a chain is walked without heap traffic.
+            ready = None
+            i = -1
+            for edge in edges:
+                i += 1
+                if edge is None:
                     continue
-                shape = edge.shape
-                dtype = edge.dtype
-            else:
-                if targets is not None:
-                    continue
-                data = edge.data
-                shape = data.shape
-                dtype = data.dtype
-            if whole is not None:
-                gi = whole[i]
-                if gi is None:
-                    continue
-            elif params is None:
-                gi = vjps[i](g, ans, *inputs)
-            else:
-                gi = vjps[i](g, ans, *inputs, **params)
-            if gi.shape != shape:
-                gi = sum_to_shape(gi, shape, prim, i)
-            if gi.dtype is not dtype and gi.dtype != dtype:
-                gi = gi.astype(dtype)
-            if anomaly:
-                check_finite(gi, f"backward of '{prim.name}' (gradient for input {i})")
-            if type(edge) is Node:
-                prev = adj.get(edge)
-                if prev is None:
-                    adj[edge] = gi
-                    push(heap, (-edge.seq, edge))
+                if type(edge) is Node:
+                    if edge.seq < min_seq:
+                        continue
+                    shape = edge.shape
+                    dtype = edge.dtype
                 else:
-                    adj[edge] = prev + gi
-            else:
-                prev = leaf_grads.get(edge)
-                leaf_grads[edge] = gi if prev is None else prev + gi
-        if not retain_graph:
-            _free(node)
+                    if targets is not None:
+                        continue
+                    data = edge.data
+                    shape = data.shape
+                    dtype = data.dtype
+                if whole is not None:
+                    gi = whole[i]
+                    if gi is None:
+                        continue
+                elif params is None:
+                    gi = vjps[i](g, ans, *inputs)
+                else:
+                    gi = vjps[i](g, ans, *inputs, **params)
+                if gi.shape != shape:
+                    gi = sum_to_shape(gi, shape, prim, i)
+                if gi.dtype is not dtype and gi.dtype != dtype:
+                    gi = gi.astype(dtype)
+                if anomaly:
+                    check_finite(gi, f"backward of '{prim.name}' (gradient for input {i})")
+                if type(edge) is Node:
+                    prev = adj.get(edge)
+                    if prev is not None:
+                        adj[edge] = prev + gi
+                    else:
+                        adj[edge] = gi
+                        if ready is None:
+                            ready = edge
+                        else:
+                            push(heap, (-edge.seq, edge))
+                else:
+                    prev = leaf_grads.get(edge)
+                    leaf_grads[edge] = gi if prev is None else prev + gi
+            if not retain_graph:
+                node.inputs = node.out = node.edges = None
+            if ready is not None and heap:
+                push(heap, (-ready.seq, ready))
+                ready = None
+            node = ready
 
     if targets is not None:
         return results
@@ -247,8 +283,16 @@ def _call_vjp_all(prim: Primitive, g: Any, ans: Any, inputs: tuple, params: Any,
 def _free(node: Node) -> None:
     node.inputs = None
     node.out = None
-    node.edges = ()
-    node.freed = True
+    node.edges = None
+
+
+def _hooks_and_retain(node: Node, g: Any, Tensor: type) -> Any:
+    hooks = node.hooks
+    if hooks:
+        g = _run_hooks(hooks, g, Tensor)
+    if node.retained is not None:
+        _store_retained(node, g, Tensor)
+    return g
 
 
 def _run_hooks(hooks: list[Callable], g: Any, Tensor: type) -> Any:
@@ -274,8 +318,9 @@ def _accumulate_leaves(leaf_grads: dict, seeds: list, Tensor: type) -> None:
     # its own, copied only when sharing or read-only-ness makes that necessary.
     given: set[int] = {id(s) for s in seeds}
     for leaf, g in leaf_grads.items():
-        if leaf._hooks:
-            g = _run_hooks(leaf._hooks, g, Tensor)
+        hooks = leaf_hooks(leaf) if LEAF_HOOKS else None
+        if hooks:
+            g = _run_hooks(hooks, g, Tensor)
         if not isinstance(g, np.ndarray):
             g = np.array(g)
         elif (
@@ -331,13 +376,11 @@ def _backward_recorded(roots, seeds, retain_graph, targets, Tensor) -> dict | No
         while heap:
             node = heapq.heappop(heap)[1]
             g = adj.pop(node)
-            if node.freed:
+            if node.edges is None:
                 raise _freed_error(node)
-            if node.hooks is not None:
-                g = _run_hooks(node.hooks, g, Tensor)
-            if node.retained is not None:
-                _store_retained(node, g, Tensor)
-            if targets is not None and node.seq >= min_seq and node in targets:
+            if node.extra is not None:
+                g = _hooks_and_retain(node, g, Tensor)
+            if targets is not None and node in targets:
                 results[node] = g
             prim = node.prim
             edges = node.edges
@@ -389,8 +432,9 @@ def _backward_recorded(roots, seeds, retain_graph, targets, Tensor) -> dict | No
         if targets is not None:
             return results
         for leaf, g in leaf_grads.items():
-            if leaf._hooks:
-                g = _run_hooks(leaf._hooks, g, Tensor)
+            hooks = leaf_hooks(leaf) if LEAF_HOOKS else None
+            if hooks:
+                g = _run_hooks(hooks, g, Tensor)
             leaf.grad = g if leaf.grad is None else leaf.grad + g
     return None
 
@@ -421,6 +465,8 @@ def forward_tangents(
         node = stack.pop()
         if node in found:
             continue
+        if node.edges is None:
+            raise _freed_error(node)
         found[node] = None
         for edge in node.edges:
             if type(edge) is Node and edge.seq >= min_seq and edge not in found:
@@ -432,8 +478,6 @@ def forward_tangents(
         for node in order:
             if node in seeds:
                 continue
-            if node.freed:
-                raise _freed_error(node)
             prim = node.prim
             edges = node.edges
             if recorded:
@@ -473,7 +517,3 @@ def forward_tangents(
                 check_finite(total, f"forward-mode (JVP) rule of '{prim.name}'")
             tangents[node] = total
     return [None if n is None else tangents.get(n) for n in outputs]
-
-
-def weak(obj: Any) -> Any:
-    return weakref.ref(obj)

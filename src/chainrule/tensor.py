@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import engine, primitives
-from .engine import _NO_INPUTS, Node
+from .engine import _NO_INPUTS, Node, leaf_hooks
 
 _grad_enabled = True
 _anomaly = False
@@ -29,7 +29,6 @@ def _wrap(data: Any) -> Tensor:
     t._grad = None
     t._rg = False
     t._node = None
-    t._hooks = None
     return t
 
 
@@ -40,7 +39,6 @@ def _from_node(data: Any, node: Node) -> Tensor:
     t._grad = None
     t._rg = True
     t._node = node
-    t._hooks = None
     return t
 
 
@@ -127,53 +125,64 @@ def apply(prim: primitives.Primitive, args: tuple, params: dict | None = None) -
 
 
 def _unary(prim: primitives.Primitive, x: Tensor) -> Tensor:
-    xd = x.data
-    out = prim.impl(xd)
-    if _anomaly:
-        engine.check_finite(out, f"forward of '{prim.name}'")
-    if x._rg and _grad_enabled:
-        node = Node(
-            prim,
-            (x._node or x,),
-            (xd,) if prim.save_inputs else (None,),
-            out if prim.save_output else None,
-            None,
-            out.shape,
-            out.dtype,
-        )
-        return _from_node(out, node)
-    return _wrap(out)
+    """``prim(x)`` for a unary elementwise primitive."""
+    return _METHODS[prim.name](x)
+
+
+def _unary_method(prim: primitives.Primitive) -> Callable[[Tensor], Tensor]:
+    """The method applying unary ``prim`` (one frame per call: this is the hot path)."""
+    impl = prim.impl
+    save_inputs, save_output = prim.save_inputs, prim.save_output
+
+    def method(self: Tensor) -> Tensor:
+        xd = self.data
+        out = impl(xd)
+        if _anomaly:
+            engine.check_finite(out, f"forward of '{prim.name}'")
+        if self._rg and _grad_enabled:
+            node = Node(
+                prim,
+                (self._node or self,),
+                (xd,) if save_inputs else _NO_INPUTS[1],
+                out if save_output else None,
+                None,
+                out.shape,
+                out.dtype,
+            )
+            return _from_node(out, node)
+        return _wrap(out)
+
+    method.__name__ = prim.name
+    method.__doc__ = f"Elementwise {prim.name} (differentiable)."
+    return method
+
+
+def _operand(value: Any, prim: primitives.Primitive) -> tuple[Any, Any]:
+    """(array value, gradient edge) of an operand that may or may not be a Tensor."""
+    if isinstance(value, Tensor):
+        return value.data, ((value._node or value) if value._rg else None)
+    return _constant(value, prim.name), None
 
 
 def _binary(prim: primitives.Primitive, a: Any, b: Any) -> Tensor:
-    """``prim(a, b)`` where at least one of ``a``, ``b`` is a Tensor (the hot path)."""
-    if isinstance(a, Tensor):
-        ad = a.data
-        arg = a._rg
-        ea = (a._node or a) if arg else None
-    else:
-        ad = _constant(a, prim.name)
-        arg = False
-        ea = None
-    if isinstance(b, Tensor):
-        bd = b.data
-        brg = b._rg
-        eb = (b._node or b) if brg else None
-    else:
-        bd = _constant(b, prim.name)
-        brg = False
-        eb = None
+    """``prim(a, b)`` where at least one of ``a``, ``b`` is a Tensor."""
+    ad, ea = _operand(a, prim)
+    bd, eb = _operand(b, prim)
+    return _finish_binary(prim, ad, bd, ea, eb)
+
+
+def _finish_binary(prim: primitives.Primitive, ad: Any, bd: Any, ea: Any, eb: Any) -> Tensor:
     try:
         out = prim.impl(ad, bd)
     except ValueError:
         raise _broadcast_error(prim, (ad, bd)) from None
     if _anomaly:
         engine.check_finite(out, f"forward of '{prim.name}'")
-    if (arg or brg) and _grad_enabled:
+    if (ea is not None or eb is not None) and _grad_enabled:
         node = Node(
             prim,
             (ea, eb),
-            (ad, bd) if prim.save_inputs else (None, None),
+            (ad, bd) if prim.save_inputs else _NO_INPUTS[2],
             out if prim.save_output else None,
             None,
             out.shape,
@@ -181,6 +190,52 @@ def _binary(prim: primitives.Primitive, a: Any, b: Any) -> Tensor:
         )
         return _from_node(out, node)
     return _wrap(out)
+
+
+def _binary_method(prim: primitives.Primitive, reflected: bool) -> Callable:
+    """The operator method for ``prim`` (``self op other``, or ``other op self`` when
+    ``reflected``). The common case (a Tensor with an ndarray, a number or a Tensor) runs
+    in this one frame: it is the hottest path in the library."""
+    impl = prim.impl
+    save_inputs, save_output = prim.save_inputs, prim.save_output
+
+    def method(self: Tensor, other: Any) -> Tensor:
+        sd = self.data
+        se = (self._node or self) if self._rg else None
+        kind = type(other)
+        if kind is Tensor:
+            od = other.data
+            oe = (other._node or other) if other._rg else None
+        elif kind is np.ndarray or kind is float or kind is int:
+            od = other
+            oe = None
+        else:
+            od, oe = _operand(other, prim)
+        if reflected:
+            ad, bd, ea, eb = od, sd, oe, se
+        else:
+            ad, bd, ea, eb = sd, od, se, oe
+        if _anomaly:
+            return _finish_binary(prim, ad, bd, ea, eb)
+        try:
+            out = impl(ad, bd)
+        except ValueError:
+            raise _broadcast_error(prim, (ad, bd)) from None
+        if (ea is not None or eb is not None) and _grad_enabled:
+            node = Node(
+                prim,
+                (ea, eb),
+                (ad, bd) if save_inputs else _NO_INPUTS[2],
+                out if save_output else None,
+                None,
+                out.shape,
+                out.dtype,
+            )
+            return _from_node(out, node)
+        return _wrap(out)
+
+    method.__name__ = f"__{'r' if reflected else ''}{prim.name}__"
+    return method
 
 
 class _HookHandle:
@@ -191,8 +246,10 @@ class _HookHandle:
         self._fn = fn
 
     def remove(self) -> None:
-        if self._fn in self._hooks:
-            self._hooks.remove(self._fn)
+        for i, fn in enumerate(self._hooks):
+            if fn is self._fn:
+                del self._hooks[i]
+                break
 
 
 class Tensor:
@@ -216,7 +273,7 @@ class Tensor:
     tensor([2., 4.])
     """
 
-    __slots__ = ("data", "_grad", "_rg", "_node", "_hooks", "__weakref__")
+    __slots__ = ("data", "_grad", "_rg", "_node", "__weakref__")
     # NumPy defers to our reflected operators instead of treating a Tensor as an object.
     __array_ufunc__ = None
     __array_priority__ = 1000.0
@@ -230,7 +287,6 @@ class Tensor:
         self._grad = None
         self._rg = False
         self._node = None
-        self._hooks = None
         if requires_grad:
             self.requires_grad = True
 
@@ -405,9 +461,7 @@ class Tensor:
         if not self._rg:
             raise RuntimeError("register_hook: tensor does not require grad")
         if self._node is None:
-            if self._hooks is None:
-                self._hooks = []
-            hooks = self._hooks
+            hooks = leaf_hooks(self, create=True)
         else:
             if self._node.hooks is None:
                 self._node.hooks = []
@@ -416,50 +470,14 @@ class Tensor:
         return _HookHandle(hooks, hook)
 
     # ------------------------------------------------------------------ arithmetic
-    def __add__(self, other: Any) -> Tensor:
-        return _binary(P.add, self, other)
-
-    def __radd__(self, other: Any) -> Tensor:
-        return _binary(P.add, other, self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return _binary(P.sub, self, other)
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return _binary(P.sub, other, self)
-
-    def __mul__(self, other: Any) -> Tensor:
-        return _binary(P.mul, self, other)
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return _binary(P.mul, other, self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return _binary(P.div, self, other)
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        return _binary(P.div, other, self)
-
-    def __pow__(self, other: Any) -> Tensor:
-        return _binary(P.pow, self, other)
-
-    def __rpow__(self, other: Any) -> Tensor:
-        return _binary(P.pow, other, self)
-
     def __matmul__(self, other: Any) -> Tensor:
         return ops.matmul(self, other)
 
     def __rmatmul__(self, other: Any) -> Tensor:
         return ops.matmul(other, self)
 
-    def __neg__(self) -> Tensor:
-        return _unary(P.neg, self)
-
     def __pos__(self) -> Tensor:
         return self
-
-    def __abs__(self) -> Tensor:
-        return _unary(P.abs, self)
 
     # Comparisons give boolean tensors and are not differentiable.
     def _compare(self, ufunc: np.ufunc, other: Any) -> Tensor:
@@ -575,33 +593,6 @@ class Tensor:
         return _wrap(np.argmin(self.data, axis=axis))
 
     # ------------------------------------------------------------------ elementwise
-    def exp(self) -> Tensor:
-        return _unary(P.exp, self)
-
-    def log(self) -> Tensor:
-        return _unary(P.log, self)
-
-    def sqrt(self) -> Tensor:
-        return _unary(P.sqrt, self)
-
-    def tanh(self) -> Tensor:
-        return _unary(P.tanh, self)
-
-    def sigmoid(self) -> Tensor:
-        return _unary(P.sigmoid, self)
-
-    def relu(self) -> Tensor:
-        return _unary(P.relu, self)
-
-    def abs(self) -> Tensor:
-        return _unary(P.abs, self)
-
-    def sin(self) -> Tensor:
-        return _unary(P.sin, self)
-
-    def cos(self) -> Tensor:
-        return _unary(P.cos, self)
-
     def square(self) -> Tensor:
         return _binary(P.mul, self, self)
 
@@ -840,3 +831,23 @@ primitives.bind(Tensor, apply)
 
 from . import ops  # noqa: E402  (ops and rules need Tensor defined first)
 from . import rules as P  # noqa: E402
+
+#: The operator and elementwise methods, built from the rule table; ``_unary`` uses them.
+_METHODS: dict[str, Callable] = {}
+
+
+def _install_operators() -> None:
+    """Attach the arithmetic operators and elementwise methods to Tensor."""
+    pairs = [("add", P.add), ("sub", P.sub), ("mul", P.mul), ("truediv", P.div), ("pow", P.pow)]
+    for name, prim in pairs:
+        setattr(Tensor, f"__{name}__", _binary_method(prim, reflected=False))
+        setattr(Tensor, f"__r{name}__", _binary_method(prim, reflected=True))
+    for prim in [P.neg, P.exp, P.log, P.sqrt, P.tanh, P.sigmoid, P.relu, P.abs, P.sin, P.cos]:
+        _METHODS[prim.name] = _unary_method(prim)
+        if prim is not P.neg:
+            setattr(Tensor, prim.name, _METHODS[prim.name])
+    Tensor.__neg__ = _METHODS["neg"]
+    Tensor.__abs__ = _METHODS["abs"]
+
+
+_install_operators()
