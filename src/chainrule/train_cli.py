@@ -1,0 +1,629 @@
+"""The ``chainrule train`` command: train an MLP (or the lectures' linear classifier) on a
+dataset with a live progress bar, then save the weights, the metrics and PNG plots.
+
+``train(config)`` does the work and can be called from Python; ``run(args)`` is the CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cli import COMMANDS, UsageError
+
+LOSSES = ("softmax", "svm")
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("cosine", "step", "none")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on (saved to ``metrics.json``)."""
+
+    dataset: str = "digits"
+    hidden: list[int] = field(default_factory=lambda: [128])
+    activation: str = "relu"
+    loss: str = "softmax"
+    optimizer: str = "sgd"
+    lr: float | None = None  # None: 0.05 for SGD, 0.001 for Adam
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    batch_size: int = 64
+    epochs: int = 100
+    seed: int = 0
+    test_size: float = 0.2
+    samples: int = 1000
+    noise: float | None = None
+    standardize: bool = True
+    data_dir: str | None = None
+    dtype: str = "float32"
+    out: str | None = None  # None: runs/<dataset>
+    plots: bool = True
+    progress: str = "auto"  # auto (rich on a terminal), rich, plain, none
+
+    @property
+    def learning_rate(self) -> float:
+        if self.lr is not None:
+            return self.lr
+        return 0.05 if self.optimizer == "sgd" else 1e-3
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.out) if self.out else Path("runs") / self.dataset
+
+
+# ---------------------------------------------------------------------- the CLI
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    d = TrainConfig()
+    p.add_argument(
+        "--dataset",
+        default=d.dataset,
+        help="digits (default; needs scikit-learn), moons, circles, spirals, or "
+        "mnist (IDX files in --data-dir)",
+    )
+    p.add_argument(
+        "--hidden",
+        default="128",
+        help="hidden layer sizes, comma-separated (default 128); 'none' trains "
+        "the lectures' linear classifier",
+    )
+    p.add_argument("--activation", default=d.activation, help="relu (default), tanh, sigmoid")
+    p.add_argument(
+        "--loss",
+        default=d.loss,
+        help="softmax (cross-entropy, default) or svm (multiclass hinge loss)",
+    )
+    p.add_argument("--optimizer", default=d.optimizer, help="sgd (default) or adam")
+    p.add_argument(
+        "--lr",
+        default=None,
+        help="learning rate (default 0.05 for sgd, 0.001 for adam)",
+    )
+    p.add_argument(
+        "--momentum",
+        default=d.momentum,
+        help="SGD momentum (default 0.9; 0 for plain SGD)",
+    )
+    p.add_argument("--nesterov", action="store_true", help="Nesterov momentum (SGD)")
+    p.add_argument("--weight-decay", default=d.weight_decay, help="L2 weight decay (default 1e-4)")
+    p.add_argument(
+        "--schedule",
+        default=d.schedule,
+        help="learning-rate schedule: cosine (default), step, none",
+    )
+    p.add_argument("--batch-size", default=d.batch_size, help="default 64")
+    p.add_argument("--epochs", default=d.epochs, help="default 100")
+    p.add_argument(
+        "--seed",
+        default=d.seed,
+        help="seed for data, split, initialisation and shuffling (default 0)",
+    )
+    p.add_argument(
+        "--test-size",
+        default=d.test_size,
+        help="held-out fraction (default 0.2; mnist uses its own test set)",
+    )
+    p.add_argument(
+        "--samples",
+        default=d.samples,
+        help="samples in a generated 2-D dataset (default 1000)",
+    )
+    p.add_argument(
+        "--noise",
+        default=None,
+        help="noise of a generated dataset (default: the dataset's own)",
+    )
+    p.add_argument(
+        "--no-standardize",
+        dest="standardize",
+        action="store_false",
+        help="do not rescale features to zero mean and unit variance",
+    )
+    p.add_argument("--data-dir", default=None, help="folder with the MNIST IDX files")
+    p.add_argument("--dtype", default=d.dtype, help="float32 (default) or float64")
+    p.add_argument("--out", default=None, help="output folder (default runs/<dataset>)")
+    p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the PNGs")
+    p.add_argument(
+        "--progress",
+        default=d.progress,
+        help="auto (default: a live bar on a terminal, else one line per "
+        "epoch), rich, plain or none",
+    )
+
+
+def _choice(option: str, value: str, allowed: Any) -> str:
+    value = str(value).lower()
+    if value not in allowed:
+        raise UsageError(f"{option}: unknown value {value!r}; choose one of {', '.join(allowed)}")
+    return value
+
+
+def _number(option: str, value: Any, kind: type) -> Any:
+    """``value`` (a string from the command line, or a default) as ``kind``."""
+    if value is None or isinstance(value, kind):
+        return value
+    try:
+        return kind(value)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise UsageError(f"{option}: expected {what}, got {value!r}") from None
+
+
+def _parse_hidden(text: str) -> list[int]:
+    text = text.strip().lower()
+    if text in ("", "none", "0", "linear"):
+        return []
+    sizes = []
+    for part in text.replace(" ", ",").split(","):
+        if not part:
+            continue
+        try:
+            size = int(part)
+        except ValueError:
+            size = 0
+        if size <= 0 or str(size) != part.lstrip("+"):
+            raise UsageError(
+                f"--hidden: {part!r} is not a positive integer (give sizes like 256,128, or "
+                f"'none' for a linear classifier)"
+            )
+        sizes.append(size)
+    return sizes
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Validate the parsed options; every problem is a one-line ``UsageError``."""
+    from .data import DATASETS
+    from .nn import ACTIVATIONS
+
+    def positive(option: str, value: float, allow_zero: bool = False) -> None:
+        if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+            need = ">= 0" if allow_zero else "> 0"
+            raise UsageError(f"{option}: must be {need}, got {value}")
+
+    config = TrainConfig(
+        dataset=_choice("--dataset", args.dataset, list(DATASETS)),
+        hidden=_parse_hidden(args.hidden),
+        activation=_choice("--activation", args.activation, list(ACTIVATIONS)),
+        loss=_choice("--loss", args.loss, LOSSES),
+        optimizer=_choice("--optimizer", args.optimizer, OPTIMIZERS),
+        lr=_number("--lr", args.lr, float),
+        momentum=_number("--momentum", args.momentum, float),
+        nesterov=args.nesterov,
+        weight_decay=_number("--weight-decay", args.weight_decay, float),
+        schedule=_choice("--schedule", args.schedule, SCHEDULES),
+        batch_size=_number("--batch-size", args.batch_size, int),
+        epochs=_number("--epochs", args.epochs, int),
+        seed=_number("--seed", args.seed, int),
+        test_size=_number("--test-size", args.test_size, float),
+        samples=_number("--samples", args.samples, int),
+        noise=_number("--noise", args.noise, float),
+        standardize=args.standardize,
+        data_dir=args.data_dir,
+        dtype=_choice("--dtype", args.dtype, ("float32", "float64")),
+        out=args.out,
+        plots=args.plots,
+        progress=_choice("--progress", args.progress, ("auto", "rich", "plain", "none")),
+    )
+    if config.lr is not None:
+        positive("--lr", config.lr)
+    if not (0.0 <= config.momentum < 1.0):
+        raise UsageError(f"--momentum: must be in [0, 1), got {config.momentum}")
+    if config.nesterov and (config.optimizer != "sgd" or config.momentum == 0):
+        raise UsageError("--nesterov: needs --optimizer sgd and --momentum > 0")
+    positive("--weight-decay", config.weight_decay, allow_zero=True)
+    if config.batch_size < 1:
+        raise UsageError(f"--batch-size: must be >= 1, got {config.batch_size}")
+    if config.seed < 0:
+        raise UsageError(f"--seed: must be >= 0, got {config.seed}")
+    if config.epochs < 1:
+        raise UsageError(f"--epochs: must be >= 1, got {config.epochs}")
+    if not 0.0 < config.test_size < 1.0:
+        raise UsageError(f"--test-size: must be between 0 and 1, got {config.test_size}")
+    if config.samples < 10:
+        raise UsageError(f"--samples: must be >= 10, got {config.samples}")
+    if config.noise is not None:
+        positive("--noise", config.noise, allow_zero=True)
+    if config.dataset == "mnist" and not config.data_dir:
+        raise UsageError("--dataset mnist: needs --data-dir, the folder with the IDX files")
+    if config.out_dir.exists() and not config.out_dir.is_dir():
+        raise UsageError(f"--out: '{config.out_dir}' exists and is not a folder")
+    if config.progress == "rich" and not _has_rich():
+        raise UsageError(
+            "--progress rich: rich is not installed (pip install 'chainrule[progress]')"
+        )
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    train(config)
+    return 0
+
+
+COMMANDS["train"] = (
+    "train an MLP (or a linear classifier) and save weights, metrics and plots",
+    add_arguments,
+    run,
+)
+
+
+# ---------------------------------------------------------------------- progress
+
+
+def _has_rich() -> bool:
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class _Reporter:
+    """Plain progress: one line per epoch (every k-th epoch for long runs)."""
+
+    def __init__(self, config: TrainConfig, n_batches: int, write: Callable[[str], Any]):
+        self.epochs = config.epochs
+        self.every = max(1, math.ceil(config.epochs / 20))
+        self.write = write
+
+    def __enter__(self) -> _Reporter:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+    def batch(self) -> None:
+        pass
+
+    def epoch(self, row: dict[str, Any]) -> None:
+        e = row["epoch"]
+        if e % self.every == 0 or e == self.epochs or e == 1:
+            self.write(_epoch_line(row, self.epochs))
+
+
+class _Silent(_Reporter):
+    def epoch(self, row: dict[str, Any]) -> None:
+        pass
+
+
+class _RichReporter(_Reporter):
+    """A live bar over all batches, with the last epoch's loss, accuracy and speed."""
+
+    def __init__(self, config: TrainConfig, n_batches: int, write: Callable[[str], Any]):
+        super().__init__(config, n_batches, write)
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[stats]}"),
+        )
+        self.task = self.progress.add_task(
+            "train", total=config.epochs * n_batches, epoch=1, epochs=config.epochs, stats=""
+        )
+
+    def __enter__(self) -> _RichReporter:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    def batch(self) -> None:
+        self.progress.advance(self.task)
+
+    def epoch(self, row: dict[str, Any]) -> None:
+        stats = (
+            f"loss {row['loss']:.4f}  train {100 * row['train_acc']:.1f}%  "
+            f"test {100 * row['test_acc']:.1f}%  {row['samples_per_s']:,.0f} samples/s"
+        )
+        self.progress.update(self.task, epoch=min(row["epoch"] + 1, self.epochs), stats=stats)
+
+
+def _epoch_line(row: dict[str, Any], epochs: int) -> str:
+    width = len(str(epochs))
+    return (
+        f"epoch {row['epoch']:>{width}}/{epochs}  loss {row['loss']:.4f}  "
+        f"train acc {100 * row['train_acc']:5.1f}%  test acc {100 * row['test_acc']:5.1f}%  "
+        f"{row['samples_per_s']:>9,.0f} samples/s"
+    )
+
+
+def _reporter(config: TrainConfig, n_batches: int, write: Callable[[str], Any]) -> _Reporter:
+    mode = config.progress
+    if mode == "auto":
+        mode = "rich" if sys.stdout.isatty() and _has_rich() else "plain"
+    if mode == "none":
+        return _Silent(config, n_batches, write)
+    if mode == "rich":
+        return _RichReporter(config, n_batches, write)
+    return _Reporter(config, n_batches, write)
+
+
+# ---------------------------------------------------------------------- training
+
+
+def _load(config: TrainConfig) -> Any:
+    from .data import IDXError, MissingDependencyError, load_dataset
+
+    try:
+        return load_dataset(
+            config.dataset,
+            seed=config.seed,
+            test_size=config.test_size,
+            n_samples=config.samples,
+            noise=config.noise,
+            data_dir=config.data_dir,
+            dtype=np.dtype(config.dtype),
+        )
+    except (MissingDependencyError, FileNotFoundError, IDXError) as e:
+        raise UsageError(str(e)) from None
+    except ValueError as e:
+        raise UsageError(f"--dataset {config.dataset}: {e}") from None
+
+
+def _evaluate(model: Any, X: np.ndarray, y: np.ndarray, batch: int = 4096) -> float:
+    import chainrule as cr
+
+    correct = 0
+    with cr.no_grad():
+        for start in range(0, len(y), batch):
+            scores = model(cr.as_tensor(X[start : start + batch])).data
+            correct += int(np.sum(np.argmax(scores, axis=1) == y[start : start + batch]))
+    return correct / max(len(y), 1)
+
+
+def train(config: TrainConfig, write: Callable[[str], Any] = print) -> dict[str, Any]:
+    """Train as ``config`` says; write ``model.npz``, ``metrics.json`` and the PNGs into
+    ``config.out_dir``; return the metrics (also what ``metrics.json`` holds).
+
+    >>> from chainrule.train_cli import TrainConfig, train
+    >>> result = train(TrainConfig(dataset="moons", epochs=5, plots=False, progress="none",
+    ...                            out="/tmp/chainrule-doctest"), write=lambda s: None)
+    >>> result["final"]["test_acc"] > 0.8
+    True
+    """
+    import chainrule as cr
+    from chainrule import nn, optim
+    from chainrule.data import DataLoader
+
+    F = nn.functional
+    split = _load(config)
+    X_train, X_test = split.X_train, split.X_test
+    mean = std = None
+    if config.standardize:
+        # Statistics of the training part only; the test part is scaled the same way.
+        mean = X_train.mean(axis=0)
+        std = X_train.std(axis=0) + 1e-2  # + 1e-2: constant pixels (digits' borders)
+        X_train = ((X_train - mean) / std).astype(config.dtype)
+        X_test = ((X_test - mean) / std).astype(config.dtype)
+
+    sizes = [split.n_features, *config.hidden, split.n_classes]
+    model = nn.mlp(sizes, activation=config.activation, dtype=config.dtype, seed=config.seed)
+    loss_fn = F.cross_entropy if config.loss == "softmax" else F.svm_loss
+    if config.optimizer == "sgd":
+        opt: Any = optim.SGD(
+            model.parameters(),
+            lr=config.learning_rate,
+            momentum=config.momentum,
+            nesterov=config.nesterov,
+            weight_decay=config.weight_decay,
+        )
+    else:
+        opt = optim.Adam(
+            model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+    if config.schedule == "cosine":
+        scheduler: Any = optim.CosineAnnealingLR(opt, T_max=config.epochs)
+    elif config.schedule == "step":
+        scheduler = optim.StepLR(opt, step_size=max(1, config.epochs // 3), gamma=0.1)
+    else:
+        scheduler = None
+    loader = DataLoader(
+        (X_train, split.y_train), batch_size=config.batch_size, shuffle=True, seed=config.seed
+    )
+
+    n_params = sum(p.size for p in model.parameters())
+    arch = "-".join(str(s) for s in sizes)
+    kind = "linear classifier" if not config.hidden else f"MLP ({config.activation})"
+    write(
+        f"chainrule train: {split.name} ({len(split.y_train)} train / {len(split.y_test)} "
+        f"test), {kind} {arch} ({n_params:,} parameters), {config.loss} loss, "
+        f"{config.optimizer} lr {config.learning_rate:g}, {config.epochs} epochs"
+    )
+    history: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    train_seconds = 0.0
+    with _reporter(config, len(loader), write) as reporter:
+        for epoch in range(1, config.epochs + 1):
+            model.train()
+            lr = opt.param_groups[0]["lr"]
+            total_loss = 0.0
+            correct = 0
+            seen = 0
+            t0 = time.perf_counter()
+            for xb, yb in loader:
+                scores = model(xb)
+                loss = loss_fn(scores, yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                n = len(yb.data)
+                total_loss += loss.item() * n
+                correct += int(np.sum(np.argmax(scores.data, axis=1) == yb.data))
+                seen += n
+                reporter.batch()
+            seconds = time.perf_counter() - t0
+            train_seconds += seconds
+            if scheduler is not None:
+                scheduler.step()
+            model.eval()
+            row = {
+                "epoch": epoch,
+                "loss": total_loss / seen,
+                "train_acc": correct / seen,
+                "test_acc": _evaluate(model, X_test, split.y_test),
+                "lr": lr,
+                "seconds": seconds,
+                "samples_per_s": seen / seconds if seconds > 0 else float("inf"),
+            }
+            if not math.isfinite(row["loss"]):
+                raise UsageError(
+                    f"the loss became {row['loss']} at epoch {epoch}; lower --lr "
+                    f"(now {config.learning_rate:g})"
+                )
+            history.append(row)
+            reporter.epoch(row)
+    final = {
+        "train_acc": _evaluate(model, X_train, split.y_train),
+        "test_acc": _evaluate(model, X_test, split.y_test),
+        "seconds": time.perf_counter() - started,
+        "train_seconds": train_seconds,
+        "samples_per_s": len(split.y_train) * config.epochs / train_seconds,
+    }
+    write(
+        f"final: train accuracy {100 * final['train_acc']:.2f}%, test accuracy "
+        f"{100 * final['test_acc']:.2f}% ({final['seconds']:.1f} s, "
+        f"{final['samples_per_s']:,.0f} samples/s)"
+    )
+    out = config.out_dir
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--out: cannot create '{out}': {e.strerror}") from None
+    # The saved weights take raw features: the standardisation is folded into layer 0.
+    state = _export_state(model, mean, std)
+    cr.save(state, out / "model.npz")
+    result = {
+        "config": asdict(config) | {"lr": config.learning_rate, "sizes": sizes},
+        "history": history,
+        "final": final,
+    }
+    (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    write(f"saved weights to {out / 'model.npz'} and metrics to {out / 'metrics.json'}")
+    if config.plots:
+        written = _plots(model, split, X_train, X_test, history, out, config)
+        for path in written:
+            write(f"wrote {path}")
+    return result
+
+
+def _export_state(model: Any, mean: Any, std: Any) -> dict[str, np.ndarray]:
+    """The model's state dict for raw inputs: W' = W / std, b' = b - W' @ mean."""
+    state = {name: np.array(t.data, copy=True) for name, t in model.state_dict().items()}
+    if mean is None:
+        return state
+    w, b = state["0.weight"], state["0.bias"]
+    w_raw = (w / std).astype(w.dtype)
+    state["0.weight"] = w_raw
+    state["0.bias"] = (b - w_raw @ mean).astype(b.dtype)
+    return state
+
+
+# ---------------------------------------------------------------------- plots
+
+
+def _plots(
+    model: Any,
+    split: Any,
+    X_train: np.ndarray,
+    X_test: np.ndarray,
+    history: list[dict[str, Any]],
+    out: Path,
+    config: TrainConfig,
+) -> list[Path]:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        print(
+            "note: matplotlib is not installed, so no plots were drawn "
+            "(pip install 'chainrule[viz]')",
+            file=sys.stderr,
+        )
+        return []
+    written = [_plot_curves(Figure, history, out / "curves.png", config)]
+    if split.n_features == 2:
+        written.append(_plot_boundary(Figure, model, split, X_train, X_test, out / "boundary.png"))
+    return written
+
+
+def _plot_curves(
+    Figure: Any, history: list[dict[str, Any]], path: Path, config: TrainConfig
+) -> Path:
+    epochs = [r["epoch"] for r in history]
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    ax_loss.plot(epochs, [r["loss"] for r in history], color="tab:blue")
+    ax_loss.set(xlabel="epoch", ylabel=f"training loss ({config.loss})", title="loss")
+    if all(r["loss"] > 0 for r in history):  # the SVM loss can reach exactly 0
+        ax_loss.set_yscale("log")
+    ax_acc.plot(epochs, [100 * r["train_acc"] for r in history], label="train")
+    ax_acc.plot(epochs, [100 * r["test_acc"] for r in history], label="test")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    ax_acc.legend()
+    ax_acc.grid(alpha=0.3)
+    fig.suptitle(f"chainrule train: {config.dataset}")
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def _plot_boundary(
+    Figure: Any, model: Any, split: Any, X_train: np.ndarray, X_test: np.ndarray, path: Path
+) -> Path:
+    import chainrule as cr
+
+    # The grid lives in the standardised space the model sees; axes show those units.
+    both = np.concatenate([X_train, X_test])
+    lo, hi = both.min(axis=0) - 0.5, both.max(axis=0) + 0.5
+    xs, ys = np.linspace(lo[0], hi[0], 300), np.linspace(lo[1], hi[1], 300)
+    gx, gy = np.meshgrid(xs, ys)
+    grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(X_train.dtype)
+    with cr.no_grad():
+        pred = np.argmax(model(cr.as_tensor(grid)).data, axis=1).reshape(gx.shape)
+    fig = Figure(figsize=(6, 5.5), layout="constrained")
+    ax = fig.subplots()
+    ax.contourf(
+        gx, gy, pred, levels=np.arange(split.n_classes + 1) - 0.5, cmap="coolwarm", alpha=0.35
+    )
+    ax.scatter(
+        X_train[:, 0],
+        X_train[:, 1],
+        c=split.y_train,
+        cmap="coolwarm",
+        s=8,
+        edgecolors="none",
+        label="train",
+    )
+    ax.scatter(
+        X_test[:, 0],
+        X_test[:, 1],
+        c=split.y_test,
+        cmap="coolwarm",
+        s=18,
+        marker="^",
+        edgecolors="k",
+        linewidths=0.4,
+        label="test",
+    )
+    ax.set(
+        title=f"decision boundary: {split.name}",
+        xlabel="x1 (standardised)",
+        ylabel="x2 (standardised)",
+    )
+    ax.legend(loc="upper right")
+    fig.savefig(path, dpi=100)
+    return path
