@@ -17,6 +17,7 @@ import numpy as np
 from .primitives import Primitive
 
 _next_seq = itertools.count().__next__
+_new_object = object.__new__
 
 #: Gradient hooks of leaf tensors, by id (kept off the Tensor itself, which stays small;
 #: not a WeakKeyDictionary, because Tensor's == is elementwise). Entries go with the tensor.
@@ -63,6 +64,22 @@ class Node:
         self.shape = shape
         self.dtype = dtype
         self.extra = None
+
+    @staticmethod
+    def new(prim, edges, inputs, out, shape, dtype) -> "Node":
+        """``Node(prim, edges, inputs, out, None, shape, dtype)`` for the per-operation hot
+        paths: a plain function call, cheaper than instantiating through the class."""
+        node = _new_object(Node)
+        node.prim = prim
+        node.edges = edges
+        node.inputs = inputs
+        node.out = out
+        node.params = None
+        node.seq = _next_seq()
+        node.shape = shape
+        node.dtype = dtype
+        node.extra = None
+        return node
 
     def _get(self, key: str) -> Any:
         return None if self.extra is None else self.extra.get(key)
@@ -196,16 +213,17 @@ def backward(
         else:
             adj[node] = prev + seed
 
+    functional = targets is not None
     while heap:
         node = pop(heap)[1]
+        g = adj.pop(node)
         while node is not None:
-            g = adj.pop(node)
             edges = node.edges
             if edges is None:
                 raise _freed_error(node)
             if node.extra is not None:
                 g = _hooks_and_retain(node, g, Tensor)
-            if targets is not None and node in targets:
+            if functional and node in targets:
                 results[node] = g
             prim = node.prim
             vjps = prim.vjps
@@ -217,20 +235,22 @@ def backward(
                 whole = _call_vjp_all(prim, g, ans, inputs, params, edges)
             # The first input node to receive a gradient is not pushed on the heap right
             # away: if nothing else is pending it is exactly what the heap would pop next,
-            # so a chain is walked without heap traffic.
-            ready = None
+            # so a chain is walked without heap or dict traffic.
+            ready = ready_g = None
+            n_inputs = len(edges)
             i = -1
             for edge in edges:
                 i += 1
                 if edge is None:
                     continue
-                if type(edge) is Node:
-                    if edge.seq < min_seq:
+                is_node = type(edge) is Node
+                if is_node:
+                    if functional and edge.seq < min_seq:
                         continue
                     shape = edge.shape
                     dtype = edge.dtype
                 else:
-                    if targets is not None:
+                    if functional:
                         continue
                     data = edge.data
                     shape = data.shape
@@ -239,35 +259,42 @@ def backward(
                     gi = whole[i]
                     if gi is None:
                         continue
-                elif params is None:
-                    gi = vjps[i](g, ans, *inputs)
-                else:
+                elif params is not None:
                     gi = vjps[i](g, ans, *inputs, **params)
+                elif n_inputs == 2:  # spelled out: plain calls are faster than *inputs
+                    gi = vjps[i](g, ans, inputs[0], inputs[1])
+                elif n_inputs == 1:
+                    gi = vjps[i](g, ans, inputs[0])
+                else:
+                    gi = vjps[i](g, ans, *inputs)
                 if gi.shape != shape:
                     gi = sum_to_shape(gi, shape, prim, i)
                 if gi.dtype is not dtype and gi.dtype != dtype:
                     gi = gi.astype(dtype)
                 if anomaly:
                     check_finite(gi, f"backward of '{prim.name}' (gradient for input {i})")
-                if type(edge) is Node:
-                    prev = adj.get(edge)
+                if is_node:
+                    if edge is ready:
+                        ready_g = ready_g + gi
+                        continue
+                    prev = adj.get(edge) if adj else None
                     if prev is not None:
                         adj[edge] = prev + gi
+                    elif ready is None:
+                        ready, ready_g = edge, gi
                     else:
                         adj[edge] = gi
-                        if ready is None:
-                            ready = edge
-                        else:
-                            push(heap, (-edge.seq, edge))
+                        push(heap, (-edge.seq, edge))
                 else:
                     prev = leaf_grads.get(edge)
                     leaf_grads[edge] = gi if prev is None else prev + gi
             if not retain_graph:
                 node.inputs = node.out = node.edges = None
             if ready is not None and heap:
+                adj[ready] = ready_g
                 push(heap, (-ready.seq, ready))
                 ready = None
-            node = ready
+            node, g = ready, ready_g
 
     if targets is not None:
         return results

@@ -17,6 +17,8 @@ import numpy as np
 from . import engine, primitives
 from .engine import _NO_INPUTS, Node, leaf_hooks
 
+new_node = Node.new
+
 _grad_enabled = True
 _anomaly = False
 _new = object.__new__
@@ -140,16 +142,20 @@ def _unary_method(prim: primitives.Primitive) -> Callable[[Tensor], Tensor]:
         if _anomaly:
             engine.check_finite(out, f"forward of '{prim.name}'")
         if self._rg and _grad_enabled:
-            node = Node(
+            node = new_node(
                 prim,
                 (self._node or self,),
                 (xd,) if save_inputs else _NO_INPUTS[1],
                 out if save_output else None,
-                None,
                 out.shape,
                 out.dtype,
             )
-            return _from_node(out, node)
+            t = _new(Tensor)  # _from_node, inlined: this line runs once per operation
+            t.data = out
+            t._grad = None
+            t._rg = True
+            t._node = node
+            return t
         return _wrap(out)
 
     method.__name__ = prim.name
@@ -222,16 +228,20 @@ def _binary_method(prim: primitives.Primitive, reflected: bool) -> Callable:
         except ValueError:
             raise _broadcast_error(prim, (ad, bd)) from None
         if (ea is not None or eb is not None) and _grad_enabled:
-            node = Node(
+            node = new_node(
                 prim,
                 (ea, eb),
                 (ad, bd) if save_inputs else _NO_INPUTS[2],
                 out if save_output else None,
-                None,
                 out.shape,
                 out.dtype,
             )
-            return _from_node(out, node)
+            t = _new(Tensor)  # _from_node, inlined: this line runs once per operation
+            t.data = out
+            t._grad = None
+            t._rg = True
+            t._node = node
+            return t
         return _wrap(out)
 
     method.__name__ = f"__{'r' if reflected else ''}{prim.name}__"
