@@ -788,6 +788,7 @@ def forward_code(graph: Graph, name: str | None = None) -> str:
     >>> print(cr.trace(f, -2, 5, -4).forward_code())
     import numpy as np
     <BLANKLINE>
+    <BLANKLINE>
     def f(x, y, z):
         q = x + y
         f = q * z

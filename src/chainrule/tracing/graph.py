@@ -348,12 +348,41 @@ def trace(f: Callable, *args: Any, **kwargs: Any) -> Graph:
         )
     out_name, transformed = _function_name(f)
     inputs = {k: v for k, v in names.items() if isinstance(v, Tensor)}
+    _names_from_scope(f, recorder)
     graph = _build(outputs, inputs, recorder, out_name)
     graph.name = out_name if out_name != "out" else "f"
     if transformed and hasattr(f, "__wrapped__"):
         # grad(f) is named grad_f: the function that computes f's gradient.
         graph.name = f"{out_name}_{_function_name(f.__wrapped__)[0]}"
     return graph
+
+
+def _names_from_scope(f: Callable, recorder: _LocalNames) -> None:
+    """Names for tensors ``f`` reads from its closure or module (weights, biases)."""
+    seen: set[int] = set()
+    while f is not None and id(f) not in seen:
+        seen.add(id(f))
+        scopes: list[dict[str, Any]] = []
+        closure = getattr(f, "__closure__", None) or ()
+        code = getattr(f, "__code__", None)
+        if code is not None and closure:
+            cells = {}
+            for cname, cell in zip(code.co_freevars, closure):
+                try:
+                    cells[cname] = cell.cell_contents
+                except ValueError:  # an empty cell
+                    continue
+            scopes.append(cells)
+        if code is not None and not _is_library_code(code.co_filename):
+            scopes.append(getattr(f, "__globals__", {}))
+        for scope in scopes:
+            for sname, value in list(scope.items()):
+                if isinstance(value, Tensor) and value._node is None and sname.isidentifier():
+                    if value._rg:
+                        recorder.leaves.setdefault(id(value), sname)
+                    else:
+                        recorder.constants.setdefault(id(value.data), sname)
+        f = getattr(f, "__wrapped__", None)
 
 
 # --------------------------------------------------------------------------- building
@@ -548,6 +577,8 @@ def _build(
             # Same primitive, same inputs: exactly the value the forward pass computed.
             params = node.params or {}
             value = node.prim.impl(*in_values, **params)
+        if value is not None:
+            value = np.asarray(value)
         var = Var(
             claimed.get(node) or namer.claim(None, node.prim.name),
             node.prim.name,
@@ -694,7 +725,7 @@ class Graph:
         for var in self.nodes:
             var.grad = None
             if var.is_op:
-                var.value = _run_forward(var)
+                var.value = np.asarray(_run_forward(var))
         self.steps = []
         return self.value
 
