@@ -172,8 +172,13 @@ def _original_flags(prim: Primitive) -> tuple[bool, bool]:
     return _saved_flags.get(prim.name, (prim.save_inputs, prim.save_output))
 
 
+_EXAMPLES_FILE = os.path.join(_PACKAGE_DIR, "tracing", "examples.py")
+
+
 def _is_library_code(filename: str) -> bool:
-    return os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep)
+    """chainrule's own frames (not the user's); the lecture examples count as user code."""
+    path = os.path.abspath(filename)
+    return path.startswith(_PACKAGE_DIR + os.sep) and path != _EXAMPLES_FILE
 
 
 class _LocalNames:
@@ -280,7 +285,11 @@ def _as_input(value: Any) -> Any:
 def _function_name(f: Callable) -> tuple[str, bool]:
     """(name for the output, whether ``f`` is a chainrule transform such as ``grad(g)``)."""
     code = getattr(f, "__code__", None)
-    if code is not None and _is_library_code(code.co_filename):
+    if (
+        code is not None
+        and os.path.basename(code.co_filename) == "transforms.py"
+        and _is_library_code(code.co_filename)
+    ):
         qual = getattr(code, "co_qualname", code.co_name)
         return qual.split(".")[0], True
     fname = getattr(f, "__name__", "")
