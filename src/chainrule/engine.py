@@ -66,7 +66,7 @@ class Node:
         self.extra = None
 
     @staticmethod
-    def new(prim, edges, inputs, out, shape, dtype) -> "Node":
+    def new(prim, edges, inputs, out, shape, dtype) -> Node:
         """``Node(prim, edges, inputs, out, None, shape, dtype)`` for the per-operation hot
         paths: a plain function call, cheaper than instantiating through the class."""
         node = _new_object(Node)
@@ -183,8 +183,7 @@ def backward(
     reaching each target is returned (the function transforms), and nodes created before
     the earliest target are not visited at all.
     """
-    from .tensor import Tensor
-
+    Tensor = _tensor_class()
     if targets is not None:
         targets = set(targets)
     if create_graph:
@@ -234,8 +233,8 @@ def backward(
             if prim.vjp_all is not None:
                 whole = _call_vjp_all(prim, g, ans, inputs, params, edges)
             # The first input node to receive a gradient is not pushed on the heap right
-            # away: if nothing else is pending it is exactly what the heap would pop next,
-            # so a chain is walked without heap or dict traffic.
+            # away: if it was created after everything pending, it is exactly what the
+            # heap would pop next, so chains are walked without heap or dict traffic.
             ready = ready_g = None
             n_inputs = len(edges)
             i = -1
@@ -290,7 +289,8 @@ def backward(
                     leaf_grads[edge] = gi if prev is None else prev + gi
             if not retain_graph:
                 node.inputs = node.out = node.edges = None
-            if ready is not None and heap:
+            if ready is not None and heap and heap[0][0] < -ready.seq:
+                # something pending was created later: it must be processed first
                 adj[ready] = ready_g
                 push(heap, (-ready.seq, ready))
                 ready = None
@@ -305,6 +305,19 @@ def backward(
 def _call_vjp_all(prim: Primitive, g: Any, ans: Any, inputs: tuple, params: Any, edges: tuple):
     needed = tuple(e is not None for e in edges)
     return prim.vjp_all(g, ans, inputs, params or {}, needed)
+
+
+_LATE: dict[str, Any] = {}
+
+
+def _tensor_class() -> type:
+    """Tensor, imported on first use (tensor.py imports this module)."""
+    cls = _LATE.get("Tensor")
+    if cls is None:
+        from .tensor import Tensor
+
+        cls = _LATE["Tensor"] = Tensor
+    return cls
 
 
 def _free(node: Node) -> None:
@@ -342,25 +355,29 @@ def _store_retained(node: Node, g: Any, Tensor: type) -> None:
 def _accumulate_leaves(leaf_grads: dict, seeds: list, Tensor: type) -> None:
     # A gradient array may be shared (add passes its upstream gradient to both inputs, a
     # reshape returns a view) or read-only (broadcast_to): .grad always gets an array of
-    # its own, copied only when sharing or read-only-ness makes that necessary.
+    # its own, copied only when sharing or read-only-ness makes that necessary. Shapes
+    # were checked where each gradient was made, so the slot is set directly.
     given: set[int] = {id(s) for s in seeds}
+    wrap = Tensor._wrap
     for leaf, g in leaf_grads.items():
-        hooks = leaf_hooks(leaf) if LEAF_HOOKS else None
-        if hooks:
-            g = _run_hooks(hooks, g, Tensor)
-        if not isinstance(g, np.ndarray):
+        if LEAF_HOOKS:
+            hooks = leaf_hooks(leaf)
+            if hooks:
+                g = _run_hooks(hooks, g, Tensor)
+        if type(g) is np.ndarray:
+            base = g.base
+            if id(g) in given or (base is not None and id(base) in given) or not (
+                g.flags.writeable
+            ):
+                g = g.copy()
+                base = None
+            given.add(id(g))
+            if base is not None:
+                given.add(id(base))
+        elif not isinstance(g, np.generic):  # NumPy scalars are immutable: never copied
             g = np.array(g)
-        elif (
-            id(g) in given or (g.base is not None and id(g.base) in given) or not g.flags.writeable
-        ):
-            g = g.copy()
-        given.add(id(g))
-        if g.base is not None:
-            given.add(id(g.base))
-        if leaf.grad is None:
-            leaf.grad = Tensor._wrap(g)
-        else:
-            leaf.grad = Tensor._wrap(leaf.grad.data + g)
+        old = leaf._grad
+        leaf._grad = wrap(g) if old is None else wrap(old.data + g)
 
 
 def _wrap_saved(value: Any, edge: Any, Tensor: type) -> Any:

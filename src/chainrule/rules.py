@@ -8,6 +8,7 @@ Each subgradient choice at a kink is commented where it is made.
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -63,10 +64,12 @@ def _reduced_keepdims(v: Any, axis: Any, ndim: int, keepdims: bool) -> Any:
 
 
 # --------------------------------------------------------------------------- arithmetic
+# The arithmetic primitives compute with Python's operators rather than calling the ufuncs:
+# the same ufunc runs for arrays, and 0-d values take NumPy's fast scalar path.
 
 add = Primitive(
     "add",
-    np.add,
+    operator.add,
     vjps=(lambda g, ans, x, y: g, lambda g, ans, x, y: g),
     jvps=(lambda t, ans, x, y: t, lambda t, ans, x, y: t),
     save_inputs=False,
@@ -75,7 +78,7 @@ add = Primitive(
 
 sub = Primitive(
     "sub",
-    np.subtract,
+    operator.sub,
     vjps=(lambda g, ans, x, y: g, lambda g, ans, x, y: -g),
     jvps=(lambda t, ans, x, y: t, lambda t, ans, x, y: -t),
     save_inputs=False,
@@ -84,7 +87,7 @@ sub = Primitive(
 
 neg = Primitive(
     "neg",
-    np.negative,
+    operator.neg,
     vjps=(lambda g, ans, x: -g,),
     jvps=(lambda t, ans, x: -t,),
     save_inputs=False,
@@ -93,14 +96,14 @@ neg = Primitive(
 
 mul = Primitive(
     "mul",
-    np.multiply,
+    operator.mul,
     vjps=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x),
     jvps=(lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t),
 )
 
 div = Primitive(
     "div",
-    np.true_divide,
+    operator.truediv,
     vjps=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y),
     jvps=(lambda t, ans, x, y: t / y, lambda t, ans, x, y: -t * ans / y),
     save_output=True,
@@ -116,15 +119,26 @@ def _log_base(x: Any) -> Any:
     return log(x)
 
 
+def _power_local_grad(x: Any, y: Any) -> Any:
+    """d(x**y)/dx = y x**(y-1); for the common constant exponents 2 and 1 without calling
+    power (np.power is several times slower than a multiply)."""
+    if type(y) is int or type(y) is float:
+        if y == 2:
+            return 2 * x
+        if y == 1:
+            return 1.0
+    return y * x ** (y - 1)
+
+
 pow = Primitive(
     "pow",
-    np.power,
+    operator.pow,
     vjps=(
-        lambda g, ans, x, y: g * y * x ** (y - 1),
+        lambda g, ans, x, y: g * _power_local_grad(x, y),
         lambda g, ans, x, y: g * ans * _log_base(x),
     ),
     jvps=(
-        lambda t, ans, x, y: t * y * x ** (y - 1),
+        lambda t, ans, x, y: t * _power_local_grad(x, y),
         lambda t, ans, x, y: t * ans * _log_base(x),
     ),
     save_output=True,
@@ -250,15 +264,24 @@ cos = def_elementwise("cos", np.cos, lambda ans, x: -sin(x), save="input")
 
 
 def _relu_impl(x: Any) -> Any:
-    return np.maximum(x, 0)
+    if type(x) is np.ndarray:
+        return np.maximum(x, 0)
+    return x if x > 0 else x - x  # a scalar: 0 (not -0.0), and NaN stays NaN
+
+
+def _relu_pass(g: Any, ans: Any) -> Any:
+    # relu'(0) is taken as 0: the gradient passes only where the output is positive.
+    positive = _raw(ans) > 0
+    if type(positive) is np.ndarray:
+        return where(positive, g, 0)
+    return g if positive else g * 0
 
 
 relu = Primitive(
     "relu",
     _relu_impl,
-    # relu'(0) is taken as 0: the gradient passes only where the output is positive.
-    vjps=(lambda g, ans, x: where(_raw(ans) > 0, g, 0),),
-    jvps=(lambda t, ans, x: where(_raw(ans) > 0, t, 0),),
+    vjps=(lambda g, ans, x: _relu_pass(g, ans),),
+    jvps=(lambda t, ans, x: _relu_pass(t, ans),),
     save_inputs=False,
     save_output=True,
 )
@@ -278,14 +301,20 @@ def _sum_impl(x: Any, axis: Any, keepdims: bool, shape: tuple) -> Any:
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
+def _sum_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool, shape: tuple) -> Any:
+    # Every summed element gets the upstream gradient: put the reduced axes back and
+    # broadcast. A full reduction's gradient is 0-d and broadcasts as it is.
+    if axis is not None:
+        g = _reduced_keepdims(g, axis, len(shape), keepdims)
+    if isinstance(g, Tensor):
+        return broadcast_to(g, shape=shape)
+    return np.broadcast_to(g, shape)
+
+
 sum = Primitive(
     "sum",
     _sum_impl,
-    vjps=(
-        lambda g, ans, x, axis, keepdims, shape: broadcast_to(
-            _reduced_keepdims(g, axis, len(shape), keepdims), shape=shape
-        ),
-    ),
+    vjps=(_sum_vjp,),
     jvps=(
         lambda t, ans, x, axis, keepdims, shape: sum(t, axis=axis, keepdims=keepdims, shape=shape),
     ),
@@ -630,6 +659,11 @@ def _matmul_grads(g: Any, a: Any, b: Any, which: int) -> Any:
     a_vec, b_vec = a.ndim == 1, b.ndim == 1
     if a_vec and b_vec:  # inner product: g is a scalar
         return g * b if which == 0 else g * a
+    # matrix @ vector and vector @ matrix, directly (matrix-vector products, no reshapes)
+    if b_vec and a.ndim == 2:
+        return expand(g, -1) * b if which == 0 else matmul(a.T, g)
+    if a_vec and b.ndim == 2:
+        return matmul(b, g) if which == 0 else expand(a, -1) * g
     # Promote vectors to matrices the way matmul does, then drop the added axis again.
     g2 = g
     if a_vec:

@@ -64,6 +64,12 @@ def _to_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
     return arr
 
 
+def _stored(arr: np.ndarray) -> Any:
+    """How a Tensor holds its value: an ndarray, or for 0-d a NumPy scalar (what NumPy's
+    own 0-d operations return, and much faster to compute with)."""
+    return arr[()] if arr.ndim == 0 else arr
+
+
 def _constant(value: Any, opname: str) -> Any:
     """The array-level value of a non-Tensor operand (Python scalars stay weakly typed)."""
     t = type(value)
@@ -293,7 +299,7 @@ class Tensor:
     _from_node = staticmethod(_from_node)
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
-        self.data = _to_array(data, dtype)
+        self.data = _stored(_to_array(data, dtype))
         self._grad = None
         self._rg = False
         self._node = None
@@ -351,14 +357,16 @@ class Tensor:
 
     @grad.setter
     def grad(self, value: Any) -> None:
-        if value is not None:
-            if not isinstance(value, Tensor):
-                value = _wrap(_to_array(value))
-            if value.shape != self.shape:
-                raise RuntimeError(
-                    f"grad: assigned gradient has shape {value.shape}, "
-                    f"but the tensor has shape {self.shape}"
-                )
+        if value is None:  # zero_grad on every parameter every step: keep it cheap
+            self._grad = None
+            return
+        if not isinstance(value, Tensor):
+            value = _wrap(_stored(_to_array(value)))
+        if value.shape != self.shape:
+            raise RuntimeError(
+                f"grad: assigned gradient has shape {value.shape}, "
+                f"but the tensor has shape {self.shape}"
+            )
         self._grad = value
 
     @property
@@ -542,7 +550,7 @@ class Tensor:
         # Copy on write: graphs that saved the old array keep seeing the old values.
         data = np.array(self.data, copy=True)
         data[ops._index_arrays(index)] = value.data if isinstance(value, Tensor) else value
-        self.data = data
+        self.data = _stored(data)
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -750,7 +758,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     >>> cr.tensor([1, 2]).dtype
     dtype('int64')
     """
-    t = _wrap(_to_array(data, dtype, copy=True))
+    t = _wrap(_stored(_to_array(data, dtype, copy=True)))
     if requires_grad:
         t.requires_grad = True
     return t
@@ -760,7 +768,7 @@ def as_tensor(data: Any, dtype: Any = None) -> Tensor:
     """``data`` as a Tensor, sharing memory with an ndarray when possible."""
     if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
         return data
-    return _wrap(_to_array(data, dtype))
+    return _wrap(_stored(_to_array(data, dtype)))
 
 
 def _shape_args(shape: tuple) -> tuple:
@@ -773,7 +781,7 @@ def _shape_args(shape: tuple) -> tuple:
 
 
 def _leaf(data: np.ndarray, requires_grad: bool) -> Tensor:
-    t = _wrap(data)
+    t = _wrap(_stored(data))
     if requires_grad:
         t.requires_grad = True
     return t
