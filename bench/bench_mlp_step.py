@@ -155,7 +155,7 @@ def main() -> None:
             impls["PyTorch (raw tensors)"] = TorchMLP()
         except ImportError:
             pass
-        fns = {name: (lambda m=m: m.step(X, y)) for name, m in impls.items()}
+        fns = {name: (lambda m=m, X=X, y=y: m.step(X, y)) for name, m in impls.items()}
         times = interleaved(fns, repeats=11, number=20 if batch == 128 else 50)
         base = times["hand-written NumPy"]
         rows = [(name, t, "ms") for name, t in times.items()]
