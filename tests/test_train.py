@@ -196,3 +196,18 @@ def test_cli_mnist_from_idx_files(tmp_path):
     proc = _cli("--dataset", "mnist", "--data-dir", str(tmp_path), cwd=tmp_path)
     assert proc.returncode == 2 and "bad magic number" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_missing_optional_extras_degrade_gracefully(tmp_path, monkeypatch, capsys):
+    from chainrule.cli import main
+
+    for name in ("sklearn", "matplotlib", "rich"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+    assert main(["train", "--out", str(tmp_path / "d")]) == 2
+    assert "the 'digits' dataset needs scikit-learn" in capsys.readouterr().err
+    args = ["train", "--dataset", "moons", "--samples", "100", "--epochs", "2"]
+    assert main([*args, "--out", str(tmp_path / "m")]) == 0
+    assert "matplotlib is not installed" in capsys.readouterr().err
+    assert {p.name for p in (tmp_path / "m").iterdir()} == {"model.npz", "metrics.json"}
+    assert main([*args, "--progress", "rich", "--out", str(tmp_path / "r")]) == 2
+    assert "rich is not installed" in capsys.readouterr().err
