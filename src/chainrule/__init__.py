@@ -62,6 +62,7 @@ from .tensor import (
     linspace,
     manual_seed,
     no_grad,
+    observe_nodes,
     ones,
     ones_like,
     rand,

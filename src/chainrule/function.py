@@ -10,7 +10,7 @@ import numpy as np
 
 from .engine import Node
 from .primitives import Primitive
-from .tensor import Tensor, _from_node, _wrap, is_grad_enabled, no_grad
+from .tensor import Tensor, _from_node, _observers, _wrap, is_grad_enabled, no_grad, notify_node
 
 
 class Context:
@@ -105,6 +105,8 @@ class Function:
             out.shape,
             out.dtype,
         )
+        if _observers:
+            notify_node(node, tuple(values), out)
         return _from_node(out, node)
 
 

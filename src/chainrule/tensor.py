@@ -21,7 +21,39 @@ new_node = Node.new
 
 _grad_enabled = True
 _anomaly = False
+#: Callbacks ``fn(node, input_values, output)`` told about every node recorded (tracing).
+_observers: list[Callable[[Node, tuple, Any], None]] = []
+#: True while anomaly detection or an observer needs every operation to take the checked
+#: path; the hot paths test only this one flag.
+_slow = False
 _new = object.__new__
+
+
+def _refresh_slow() -> None:
+    global _slow
+    _slow = _anomaly or bool(_observers)
+
+
+def notify_node(node: Node, inputs: tuple, out: Any) -> None:
+    """Tell the observers (see ``observe_nodes``) about a newly recorded node."""
+    for callback in list(_observers):
+        callback(node, inputs, out)
+
+
+@contextlib.contextmanager
+def observe_nodes(callback: Callable[[Node, tuple, Any], None]) -> Iterator[None]:
+    """Call ``callback(node, input_values, output)`` for every node recorded inside.
+
+    Nodes keep only the values their rules need; an observer sees all of them (constants
+    such as the 2 in ``x + 2`` included). Tracing uses this to draw and replay graphs.
+    """
+    _observers.append(callback)
+    _refresh_slow()
+    try:
+        yield
+    finally:
+        _observers.remove(callback)
+        _refresh_slow()
 
 
 def _wrap(data: Any) -> Tensor:
@@ -129,6 +161,8 @@ def apply(prim: primitives.Primitive, args: tuple, params: dict | None = None) -
         out.shape,
         out.dtype,
     )
+    if _observers:
+        notify_node(node, tuple(arrays), out)
     return _from_node(out, node)
 
 
@@ -143,10 +177,10 @@ def _unary_method(prim: primitives.Primitive) -> Callable[[Tensor], Tensor]:
     save_inputs, save_output = prim.save_inputs, prim.save_output
 
     def method(self: Tensor) -> Tensor:
+        if _slow:
+            return apply(prim, (self,))
         xd = self.data
         out = impl(xd)
-        if _anomaly:
-            engine.check_finite(out, f"forward of '{prim.name}'")
         if self._rg and _grad_enabled:
             node = new_node(
                 prim,
@@ -200,6 +234,8 @@ def _finish_binary(prim: primitives.Primitive, ad: Any, bd: Any, ea: Any, eb: An
             out.shape,
             out.dtype,
         )
+        if _observers:
+            notify_node(node, (ad, bd), out)
         return _from_node(out, node)
     return _wrap(out)
 
@@ -227,7 +263,7 @@ def _binary_method(prim: primitives.Primitive, reflected: bool) -> Callable:
             ad, bd, ea, eb = od, sd, oe, se
         else:
             ad, bd, ea, eb = sd, od, se, oe
-        if _anomaly:
+        if _slow:
             return _finish_binary(prim, ad, bd, ea, eb)
         try:
             out = impl(ad, bd)
@@ -738,11 +774,13 @@ def detect_anomaly() -> Iterator[None]:
     saved = _anomaly, engine._Check.enabled
     _anomaly = True
     engine._Check.enabled = True
+    _refresh_slow()
     try:
         with np.errstate(all="ignore"):
             yield
     finally:
         _anomaly, engine._Check.enabled = saved
+        _refresh_slow()
 
 
 # ---------------------------------------------------------------------- creation

@@ -18,7 +18,16 @@ from . import engine
 from . import rules as P
 from .engine import Node
 from .primitives import Primitive
-from .tensor import Tensor, _from_node, _to_array, _wrap, enable_grad, no_grad
+from .tensor import (
+    Tensor,
+    _from_node,
+    _observers,
+    _to_array,
+    _wrap,
+    enable_grad,
+    no_grad,
+    notify_node,
+)
 
 #: How many transforms are currently evaluating their function. Inside one, results are
 #: recorded (differentiable again), because an outer transform may differentiate them.
@@ -48,6 +57,8 @@ def _make_alias(x: Any, op: str, position: int) -> Tensor:
         )
     edge = (x._node or x) if x.requires_grad else None
     node = Node(alias, (edge,), (None,), None, None, x.shape, x.dtype)
+    if _observers:
+        notify_node(node, (x.data,), x.data)
     return _from_node(x.data, node)
 
 
@@ -517,4 +528,6 @@ def checkpoint(f: Callable, *args: Any) -> Tensor:
         out.shape,
         out.dtype,
     )
+    if _observers:
+        notify_node(node, tuple(values), out.data)
     return _from_node(out.data, node)

@@ -24,7 +24,7 @@ import numpy as np
 from .. import engine
 from ..engine import Node
 from ..primitives import REGISTRY, Primitive
-from ..tensor import Tensor, enable_grad
+from ..tensor import Tensor, enable_grad, observe_nodes
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -92,72 +92,32 @@ class Step:
 
 _record_lock = threading.RLock()
 _record_depth = 0
-_saved_flags: dict[str, tuple[bool, bool]] = {}
-_saved_methods: dict[str, Any] = {}
 #: node -> (input values, output value) of binary operators, filled while tracing.
 _captured: dict[Node, tuple[tuple, Any]] = {}
 
-# Tensor's operator methods are built once with their primitive's save flags baked in
-# (the hot path), so flipping the flags does not reach them: while tracing they are
-# wrapped to note their operands (constants such as the 2 in ``x + 2`` included).
-_OPERATORS = ("add", "sub", "mul", "truediv", "pow", "matmul")
 
-
-def _capturing(method: Callable, reflected: bool) -> Callable:
-    def traced(self: Tensor, other: Any) -> Any:
-        out = method(self, other)
-        node = getattr(out, "_node", None)
-        if node is not None and node not in _captured:
-            if isinstance(other, Tensor):
-                od = other.data
-            elif isinstance(other, (list, tuple)):
-                od = np.asarray(other)
-            else:
-                od = other
-            pair = (od, self.data) if reflected else (self.data, od)
-            _captured[node] = (pair, out.data)
-        return out
-
-    traced.__name__ = getattr(method, "__name__", "op")
-    return traced
+def _capture(node: Node, inputs: tuple, out: Any) -> None:
+    with _record_lock:
+        _captured.setdefault(node, (tuple(inputs), out))
 
 
 @contextlib.contextmanager
 def _keep_everything() -> Iterator[None]:
-    """While tracing, every primitive application keeps its input and output values.
+    """While tracing, note every recorded node's input and output values.
 
     The engine keeps only what each rule needs, so a node of ``x + 2`` forgets the 2 and its
-    own result; the picture, the table and the generated code need all of them. Registered
-    primitives are told to save everything, and Tensor's operator methods are wrapped to
-    note their operands; both are put back afterwards (memory reports use the original
-    flags, not these).
+    own result; the picture, the table and the generated code need all of them. The core's
+    node observer (``cr.observe_nodes``) reports them as the nodes are made.
     """
     global _record_depth
     with _record_lock:
-        if _record_depth == 0:
-            for pname, prim in REGISTRY.items():
-                _saved_flags[pname] = (prim.save_inputs, prim.save_output)
-                prim.save_inputs = True
-                prim.save_output = True
-            for op in _OPERATORS:
-                for dunder, reflected in ((f"__{op}__", False), (f"__r{op}__", True)):
-                    method = Tensor.__dict__.get(dunder)
-                    if method is not None:
-                        _saved_methods[dunder] = method
-                        setattr(Tensor, dunder, _capturing(method, reflected))
         _record_depth += 1
-        try:
+    try:
+        with observe_nodes(_capture):
             yield
-        finally:
+    finally:
+        with _record_lock:
             _record_depth -= 1
-            if _record_depth == 0:
-                for pname, (si, so) in _saved_flags.items():
-                    REGISTRY[pname].save_inputs = si
-                    REGISTRY[pname].save_output = so
-                _saved_flags.clear()
-                for dunder, method in _saved_methods.items():
-                    setattr(Tensor, dunder, method)
-                _saved_methods.clear()
 
 
 def _take_captured(nodes: list[Node]) -> dict[Node, tuple[tuple, Any]]:
@@ -169,7 +129,7 @@ def _take_captured(nodes: list[Node]) -> dict[Node, tuple[tuple, Any]]:
 
 
 def _original_flags(prim: Primitive) -> tuple[bool, bool]:
-    return _saved_flags.get(prim.name, (prim.save_inputs, prim.save_output))
+    return prim.save_inputs, prim.save_output
 
 
 _EXAMPLES_FILE = os.path.join(_PACKAGE_DIR, "tracing", "examples.py")
