@@ -1,0 +1,73 @@
+"""Memory: (1) the extra peak RSS of 10 training steps of the MLP 784-512-256-10 at batch
+4096 float32, over the RSS after setup, for chainrule and the hand-written NumPy step;
+(2) the RSS that ``import chainrule`` adds over ``import numpy``.
+
+Each figure comes from a fresh process (Linux /proc/self/status; the peak is reset after
+setup through /proc/self/clear_refs). Targets (shared/TARGETS.md): <= 67 MiB for (1),
+<= 30 MiB for (2).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+STEP_SCRIPT = r"""
+import gc, sys
+sys.path.insert(0, {here!r})
+import numpy as np
+from bench_mlp_step import make_batch, NumpyMLP, ChainruleRawMLP, ChainruleNNMLP
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1]) / 1024
+impl = {{"numpy": NumpyMLP, "raw": ChainruleRawMLP, "nn": ChainruleNNMLP}}[{which!r}]()
+X, y = make_batch(4096)
+gc.collect()
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the peak-RSS counter
+base = status("VmRSS:")
+for _ in range(10):
+    impl.step(X, y)
+print(status("VmHWM:") - base)
+"""
+
+IMPORT_SCRIPT = r"""
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+import numpy
+before = rss()
+import chainrule
+print(rss() - before)
+"""
+
+
+def run(script: str) -> float:
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    print("extra peak RSS of 10 steps, MLP 784-512-256-10, batch 4096, float32 (MiB)")
+    for which, label in [
+        ("numpy", "hand-written NumPy"),
+        ("raw", "chainrule (raw tensors)"),
+        ("nn", "chainrule (nn + optim)"),
+    ]:
+        runs = sorted(run(STEP_SCRIPT.format(here=str(HERE), which=which)) for _ in range(3))
+        print(f"  {label:<28}{runs[1]:8.1f} MiB  (median of 3; target for chainrule <= 67)")
+    runs = sorted(run(IMPORT_SCRIPT) for _ in range(3))
+    print(
+        f"RSS added by `import chainrule` over `import numpy`: {runs[1]:.1f} MiB "
+        "(median of 3; target <= 30)"
+    )
+
+
+if __name__ == "__main__":
+    main()
