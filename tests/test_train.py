@@ -201,8 +201,12 @@ def test_cli_mnist_from_idx_files(tmp_path):
 def test_missing_optional_extras_degrade_gracefully(tmp_path, monkeypatch, capsys):
     from chainrule.cli import main
 
+    # As if not installed: block the packages and any submodule already imported.
+    for name in list(sys.modules):
+        if name.split(".")[0] in ("sklearn", "matplotlib", "rich"):
+            monkeypatch.setitem(sys.modules, name, None)
     for name in ("sklearn", "matplotlib", "rich"):
-        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+        monkeypatch.setitem(sys.modules, name, None)
     assert main(["train", "--out", str(tmp_path / "d")]) == 2
     assert "the 'digits' dataset needs scikit-learn" in capsys.readouterr().err
     args = ["train", "--dataset", "moons", "--samples", "100", "--epochs", "2"]
