@@ -81,3 +81,18 @@ def test_checker_accepts_a_correct_rule():
 def test_checker_rejects_a_wrong_rule(prim):
     with pytest.raises(AssertionError):
         check_grads(lambda x: apply(prim, (x,)), [np.array([0.3, -1.2, 2.0])])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_fused_cross_entropy_equals_its_composition(reduction):
+    rng = np.random.default_rng(5)
+    x0, labels = rng.standard_normal((4, 5)), np.array([0, 4, 2, 2])
+    fused = cr.tensor(x0, requires_grad=True)
+    composed = cr.tensor(x0, requires_grad=True)
+    a = cr.softmax_cross_entropy(fused, labels, reduction)
+    picked = -cr.take_along_axis(composed.log_softmax(axis=1), labels[:, None], axis=1)[:, 0]
+    b = {"mean": picked.mean(), "sum": picked.sum(), "none": picked}[reduction]
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+    a.sum().backward()
+    b.sum().backward()
+    np.testing.assert_allclose(fused.grad.numpy(), composed.grad.numpy(), rtol=1e-12)

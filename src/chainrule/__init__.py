@@ -38,6 +38,7 @@ from .ops import (
     sign,
     sin,
     softmax,
+    softmax_cross_entropy,
     sqrt,
     square,
     squeeze,

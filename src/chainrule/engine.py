@@ -314,10 +314,25 @@ def _tensor_class() -> type:
     """Tensor, imported on first use (tensor.py imports this module)."""
     cls = _LATE.get("Tensor")
     if cls is None:
-        from .tensor import Tensor
-
-        cls = _LATE["Tensor"] = Tensor
+        _late_bind()
+        cls = _LATE["Tensor"]
     return cls
+
+
+def _late_bind() -> None:
+    # tensor.py and rules.py import this module, so they are bound on first use instead.
+    from . import rules
+    from .tensor import Tensor, enable_grad
+
+    _LATE.update(Tensor=Tensor, rules=rules, enable_grad=enable_grad)
+
+
+def _late(name: str) -> Any:
+    value = _LATE.get(name)
+    if value is None:
+        _late_bind()
+        value = _LATE[name]
+    return value
 
 
 def _free(node: Node) -> None:
@@ -366,8 +381,10 @@ def _accumulate_leaves(leaf_grads: dict, seeds: list, Tensor: type) -> None:
                 g = _run_hooks(hooks, g, Tensor)
         if type(g) is np.ndarray:
             base = g.base
-            if id(g) in given or (base is not None and id(base) in given) or not (
-                g.flags.writeable
+            if (
+                id(g) in given
+                or (base is not None and id(base) in given)
+                or not (g.flags.writeable)
             ):
                 g = g.copy()
                 base = None
@@ -391,8 +408,8 @@ def _wrap_saved(value: Any, edge: Any, Tensor: type) -> Any:
 
 def _backward_recorded(roots, seeds, retain_graph, targets, Tensor) -> dict | None:
     """The backward pass with every rule recorded (``create_graph=True``)."""
-    from . import rules as P
-    from .tensor import enable_grad
+    P = _late("rules")
+    enable_grad = _late("enable_grad")
 
     adj: dict[Node, Any] = {}
     heap: list = []
@@ -428,9 +445,11 @@ def _backward_recorded(roots, seeds, retain_graph, targets, Tensor) -> dict | No
                 results[node] = g
             prim = node.prim
             edges = node.edges
-            inputs = tuple(_wrap_saved(v, e, Tensor) for v, e in zip(node.inputs, edges))
+            inputs = node.inputs
+            if prim.save_inputs or prim.vjp_all is not None:
+                inputs = tuple([_wrap_saved(v, e, Tensor) for v, e in zip(inputs, edges)])
             ans = None if node.out is None else Tensor._from_node(node.out, node)
-            params = node.params or {}
+            params = node.params
             whole = None
             if prim.vjp_all is not None:
                 whole = _call_vjp_all(prim, g, ans, inputs, params, edges)
@@ -449,14 +468,17 @@ def _backward_recorded(roots, seeds, retain_graph, targets, Tensor) -> dict | No
                     gi = whole[i]
                     if gi is None:
                         continue
+                elif params is None:
+                    gi = prim.vjps[i](g, ans, *inputs)
                 else:
                     gi = prim.vjps[i](g, ans, *inputs, **params)
                 if not isinstance(gi, Tensor):
                     gi = Tensor._wrap(np.asarray(gi))
-                if gi.shape != shape:
-                    sum_to_shape(np.empty(gi.shape, dtype=bool), shape, prim, i)  # validates
-                    gi = P.sum_to(gi, shape=shape, in_shape=gi.shape)
-                if gi.dtype != dtype:
+                value = gi.data
+                if value.shape != shape:
+                    sum_to_shape(np.empty(value.shape, dtype=bool), shape, prim, i)  # validates
+                    gi = P.sum_to(gi, shape=shape, in_shape=value.shape)
+                if value.dtype is not dtype and value.dtype != dtype:
                     gi = P.astype(gi, dtype=dtype)
                 if anomaly:
                     check_finite(gi, f"backward of '{prim.name}' (gradient for input {i})")
@@ -486,6 +508,65 @@ def _backward_recorded(roots, seeds, retain_graph, targets, Tensor) -> dict | No
 # --------------------------------------------------------------------------- forward mode
 
 
+def _seq_of(node: Node) -> int:
+    return node.seq
+
+
+def _sweep(order: list, tangents: dict, seeds: dict, recorded: bool, Tensor: type, P: Any) -> None:
+    """Apply the JVP rules node by node in creation order (see ``forward_tangents``)."""
+    anomaly = _Check.enabled
+    get = tangents.get
+    for node in order:
+        if node in seeds:
+            continue
+        prim = node.prim
+        edges = node.edges
+        if recorded:
+            inputs = tuple([_wrap_saved(v, e, Tensor) for v, e in zip(node.inputs, edges)])
+            ans = None if node.out is None else Tensor._from_node(node.out, node)
+        else:
+            inputs = node.inputs
+            ans = node.out
+        params = node.params
+        total = None
+        if prim.jvp_all is not None:
+            ins = tuple([get(e) if type(e) is Node else None for e in edges])
+            if any(t is not None for t in ins):
+                total = prim.jvp_all(ins, ans, inputs, params or {})
+        else:
+            jvps = prim.jvps
+            i = -1
+            for edge in edges:
+                i += 1
+                if type(edge) is not Node:
+                    continue
+                t = get(edge)
+                if t is None:
+                    continue
+                if params is None:
+                    contrib = jvps[i](t, ans, *inputs)
+                else:
+                    contrib = jvps[i](t, ans, *inputs, **params)
+                total = contrib if total is None else total + contrib
+        if total is None:
+            continue  # a symbolic zero: nothing computed or stored
+        if recorded:
+            if not isinstance(total, Tensor):
+                total = Tensor._wrap(np.asarray(total))
+            if total.shape != node.shape:
+                total = P.broadcast_to(total, shape=node.shape)
+            if total.dtype != node.dtype:
+                total = P.astype(total, dtype=node.dtype)
+        else:
+            if total.shape != node.shape:
+                total = np.broadcast_to(total, node.shape)
+            if total.dtype is not node.dtype and total.dtype != node.dtype:
+                total = total.astype(node.dtype)
+        if anomaly:
+            check_finite(total, f"forward-mode (JVP) rule of '{prim.name}'")
+        tangents[node] = total
+
+
 def forward_tangents(
     outputs: list[Node | None], seeds: dict[Node, Any], recorded: bool
 ) -> list[Any]:
@@ -496,9 +577,7 @@ def forward_tangents(
     carries a tangent gets none (a symbolic zero: nothing is computed or stored).
     Returns one tangent per output (``None`` where it is zero).
     """
-    from . import rules as P
-    from .tensor import Tensor, enable_grad
-
+    P, Tensor, enable_grad = _late("rules"), _late("Tensor"), _late("enable_grad")
     if not seeds:
         return [None] * len(outputs)
     min_seq = min(n.seq for n in seeds)
@@ -515,49 +594,11 @@ def forward_tangents(
         for edge in node.edges:
             if type(edge) is Node and edge.seq >= min_seq and edge not in found:
                 stack.append(edge)
-    order = sorted(found, key=lambda n: n.seq)
+    order = sorted(found, key=_seq_of)
     tangents: dict[Node, Any] = dict(seeds)
-    anomaly = _Check.enabled
-    with enable_grad():
-        for node in order:
-            if node in seeds:
-                continue
-            prim = node.prim
-            edges = node.edges
-            if recorded:
-                inputs = tuple(_wrap_saved(v, e, Tensor) for v, e in zip(node.inputs, edges))
-                ans = None if node.out is None else Tensor._from_node(node.out, node)
-            else:
-                inputs = node.inputs
-                ans = node.out
-            params = node.params or {}
-            total = None
-            if prim.jvp_all is not None:
-                ins = tuple(tangents.get(e) if type(e) is Node else None for e in edges)
-                if any(t is not None for t in ins):
-                    total = prim.jvp_all(ins, ans, inputs, params)
-            else:
-                for i, edge in enumerate(edges):
-                    t = tangents.get(edge) if type(edge) is Node else None
-                    if t is None:
-                        continue
-                    contrib = prim.jvps[i](t, ans, *inputs, **params)
-                    total = contrib if total is None else total + contrib
-            if total is None:
-                continue
-            if recorded:
-                if not isinstance(total, Tensor):
-                    total = Tensor._wrap(np.asarray(total))
-                if total.shape != node.shape:
-                    total = P.broadcast_to(total, shape=node.shape)
-                if total.dtype != node.dtype:
-                    total = P.astype(total, dtype=node.dtype)
-            else:
-                if total.shape != node.shape:
-                    total = np.broadcast_to(total, node.shape)
-                if total.dtype != node.dtype:
-                    total = total.astype(node.dtype)
-            if anomaly:
-                check_finite(total, f"forward-mode (JVP) rule of '{prim.name}'")
-            tangents[node] = total
+    if recorded:
+        with enable_grad():
+            _sweep(order, tangents, seeds, True, Tensor, P)
+    else:
+        _sweep(order, tangents, seeds, False, Tensor, P)
     return [None if n is None else tangents.get(n) for n in outputs]

@@ -406,10 +406,9 @@ def getitem(x: Any, index: Any) -> Tensor:
     x = _as(x)
     index = _index_arrays(index)
     try:
-        x.data[index]
+        return apply(P.getitem, (x,), {"index": index, "shape": x.shape})
     except IndexError as e:
         raise IndexError(f"getitem: {e} (tensor shape {x.shape})") from None
-    return apply(P.getitem, (x,), {"index": index, "shape": x.shape})
 
 
 def take_along_axis(x: Any, indices: Any, axis: int) -> Tensor:
@@ -424,14 +423,10 @@ def take_along_axis(x: Any, indices: Any, axis: int) -> Tensor:
             f"take_along_axis: indices (shape {idx.shape}) need as many dimensions as x "
             f"(shape {x.shape})"
         )
-    n = x.shape[axis]
-    if idx.size and (idx.min() < -n or idx.max() >= n):
-        raise IndexError(
-            f"take_along_axis: index {int(idx.max()) if idx.max() >= n else int(idx.min())} "
-            f"is out of bounds for axis {axis} with size {n}"
-        )
-    idx = np.where(idx < 0, idx + n, idx) if idx.size and idx.min() < 0 else idx
-    return apply(P.take_along_axis, (x,), {"indices": idx, "axis": axis, "shape": x.shape})
+    try:
+        return apply(P.take_along_axis, (x,), {"indices": idx, "axis": axis, "shape": x.shape})
+    except IndexError as e:  # NumPy's message names the index, the axis and its size
+        raise IndexError(f"take_along_axis: {e} (tensor shape {x.shape})") from None
 
 
 # --------------------------------------------------------------------------- linear algebra
@@ -453,12 +448,13 @@ def matmul(a: Any, b: Any) -> Tensor:
             f"({ka}) must equal the {'only' if b.ndim == 1 else 'second-to-last'} axis of "
             f"b ({kb})"
         )
-    try:
-        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    except ValueError:
-        raise ValueError(
-            f"matmul: batch dimensions of shapes {a.shape} and {b.shape} do not broadcast"
-        ) from None
+    if a.ndim > 2 or b.ndim > 2:
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(
+                f"matmul: batch dimensions of shapes {a.shape} and {b.shape} do not broadcast"
+            ) from None
     return apply(P.matmul, (a, b))
 
 
@@ -500,6 +496,39 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
             f"{weight.shape}, got {bias.shape}"
         )
     return apply(P.linear, (x, weight, bias))
+
+
+def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy of (N, C) ``logits`` against N integer ``labels`` in one
+    primitive (stable: computed through log-softmax); ``reduction`` is ``"mean"``,
+    ``"sum"`` or ``"none"``.
+
+    >>> import chainrule as cr
+    >>> round(cr.softmax_cross_entropy(cr.tensor([[2.0, 1.0, 0.1]]), [0]).item(), 4)
+    0.417
+    """
+    logits = _as(logits)
+    labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    if logits.ndim != 2:
+        raise ValueError(f"softmax_cross_entropy: logits must be (N, C), got shape {logits.shape}")
+    if labels.shape != (logits.shape[0],) or labels.dtype.kind not in "iu":
+        raise ValueError(
+            f"softmax_cross_entropy: labels must be {logits.shape[0]} integers (one per row "
+            f"of logits {logits.shape}), got shape {labels.shape} dtype {labels.dtype}"
+        )
+    n_classes = logits.shape[1]
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        bad = int(labels.min()) if labels.min() < 0 else int(labels.max())
+        raise IndexError(
+            f"softmax_cross_entropy: label {bad} is out of range for {n_classes} classes"
+        )
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(
+            f"softmax_cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
+        )
+    if reduction == "mean" and labels.size == 0:
+        raise ValueError("softmax_cross_entropy: reduction='mean' over an empty batch")
+    return apply(P.cross_entropy, (logits,), {"labels": labels, "reduction": reduction})
 
 
 def sign(x: Any) -> Tensor:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .engine import sum_to_shape
 from .primitives import PerInput, Primitive
 from .tensor import Tensor
 
@@ -298,7 +299,7 @@ abs = def_elementwise(
 
 
 def _sum_impl(x: Any, axis: Any, keepdims: bool, shape: tuple) -> Any:
-    return np.sum(x, axis=axis, keepdims=keepdims)
+    return x.sum(axis=axis, keepdims=keepdims)  # the method: no Python-level wrapper
 
 
 def _sum_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool, shape: tuple) -> Any:
@@ -335,11 +336,11 @@ def _extreme_weights(x: Any, ans: Any, axis: Any, keepdims: bool) -> np.ndarray:
 
 
 def _max_impl(x: Any, axis: Any, keepdims: bool) -> Any:
-    return np.max(x, axis=axis, keepdims=keepdims)
+    return x.max(axis=axis, keepdims=keepdims)
 
 
 def _min_impl(x: Any, axis: Any, keepdims: bool) -> Any:
-    return np.min(x, axis=axis, keepdims=keepdims)
+    return x.min(axis=axis, keepdims=keepdims)
 
 
 def _extreme_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
@@ -427,6 +428,54 @@ softmax = Primitive(
     save_output=True,
 )
 
+
+def _cross_entropy_impl(x: Any, labels: np.ndarray, reduction: str) -> Any:
+    shifted = x - x.max(axis=1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    losses = -logp[np.arange(len(labels)), labels]
+    if reduction == "none":
+        return losses
+    total = losses.sum()
+    return total if reduction == "sum" else total / len(labels)
+
+
+def _onehot(labels: np.ndarray, n_classes: int, dtype: Any) -> np.ndarray:
+    out = np.zeros((len(labels), n_classes), dtype=dtype)
+    out[np.arange(len(labels)), labels] = 1
+    return out
+
+
+def _per_row(v: Any, reduction: str, n: int) -> Any:
+    """The upstream gradient (or tangent weight) of each sample, as an (N, 1) column."""
+    if reduction == "none":
+        return reshape_to(v, (n, 1))
+    return v / n if reduction == "mean" else v
+
+
+def _cross_entropy_vjp(g: Any, ans: Any, x: Any, labels: np.ndarray, reduction: str) -> Any:
+    # d loss_i / d x_ij = softmax(x)_ij - [j == label_i]
+    residual = softmax(x, axis=1) - _onehot(labels, x.shape[1], _raw(x).dtype)
+    return _per_row(g, reduction, len(labels)) * residual
+
+
+def _cross_entropy_jvp(t: Any, ans: Any, x: Any, labels: np.ndarray, reduction: str) -> Any:
+    residual = softmax(x, axis=1) - _onehot(labels, x.shape[1], _raw(x).dtype)
+    per_sample = sum(t * residual, axis=1, keepdims=False, shape=t.shape)
+    if reduction == "none":
+        return per_sample
+    total = sum(per_sample, axis=None, keepdims=False, shape=per_sample.shape)
+    return total / len(labels) if reduction == "mean" else total
+
+
+cross_entropy = Primitive(
+    "cross_entropy",
+    _cross_entropy_impl,
+    # Softmax cross-entropy of (N, C) logits against integer labels, fused: one node whose
+    # gradient is (softmax - onehot) g, instead of log_softmax + pick + mean.
+    vjps=(_cross_entropy_vjp,),
+    jvps=(_cross_entropy_jvp,),
+)
+
 # --------------------------------------------------------------------------- shapes
 
 
@@ -479,8 +528,6 @@ broadcast_to = Primitive(
 
 
 def _sum_to_impl(x: Any, shape: tuple, in_shape: tuple) -> Any:
-    from .engine import sum_to_shape
-
     return sum_to_shape(x, shape, sum_to, 0)
 
 

@@ -114,15 +114,6 @@ def _constant(value: Any, opname: str) -> Any:
     raise TypeError(f"{opname}: unsupported operand of type {type(value).__name__}")
 
 
-def _edge(t: Any) -> Any:
-    if not isinstance(t, Tensor):
-        return None
-    node = t._node
-    if node is not None:
-        return node
-    return t if t._rg else None
-
-
 def _shape_of(v: Any) -> tuple:
     return getattr(v, "shape", ())
 
@@ -135,13 +126,18 @@ def _broadcast_error(prim: primitives.Primitive, arrays: tuple) -> ValueError:
 def apply(prim: primitives.Primitive, args: tuple, params: dict | None = None) -> Tensor:
     """Apply ``prim`` to Tensors / array-likes; record a node when a gradient may be needed."""
     arrays = []
+    edges = []
     needs_grad = False
     for a in args:
         if isinstance(a, Tensor):
             arrays.append(a.data)
-            needs_grad = needs_grad or a._rg
+            if a._rg:
+                edges.append(a._node or a)
+                needs_grad = True
+                continue
         else:
             arrays.append(_constant(a, prim.name))
+        edges.append(None)
     try:
         out = prim.impl(*arrays, **params) if params else prim.impl(*arrays)
     except ValueError as e:
@@ -154,7 +150,7 @@ def apply(prim: primitives.Primitive, args: tuple, params: dict | None = None) -
         return _wrap(out)
     node = Node(
         prim,
-        tuple(_edge(a) for a in args),
+        tuple(edges),
         tuple(arrays) if prim.save_inputs else _NO_INPUTS[len(arrays)],
         out if prim.save_output else None,
         params or None,

@@ -410,25 +410,38 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
 def hvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
     """Hessian-vector product without forming the Hessian: returns ``(f(*primals), H v)``
-    (forward mode over reverse mode; ``H v`` is a tuple for several primals).
+    (``H v`` is a tuple for several primals).
+
+    Forward mode over reverse mode: the gradient is built as a graph (a recorded backward
+    pass), then tangents ``v`` are pushed through that graph with the JVP rules.
 
     >>> import chainrule as cr
     >>> cr.hvp(lambda x: (x ** 3).sum(), (cr.tensor([1.0, 2.0]),), (cr.tensor([1.0, 0.0]),))
     (tensor(9.), tensor([6., 0.]))
     """
-    primals = tuple(primals)
-    nums = tuple(range(len(primals)))
-    value: list[Tensor] = []
-
-    def gradient(*xs: Any) -> Any:
-        v, g = value_and_grad(f, nums)(*xs)
-        value.append(v)
-        return g
-
-    _, hv = jvp(gradient, primals, tangents)
-    result = hv[0] if len(primals) == 1 else hv
-    v = value[0]
-    return (v if _recorded(*primals, *tangents) else v.detach()), result
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(
+            f"hvp: got {len(primals)} primals but {len(tangents)} tangents; give one "
+            f"tangent per primal"
+        )
+    outer = _recorded(*primals, *tangents)
+    # One alias per primal serves both passes: the reverse pass targets it and the
+    # forward pass starts there.
+    aliases = [_make_alias(p, "hvp", i) for i, p in enumerate(primals)]
+    seeds = [
+        _seed(f"hvp: tangent {i}", t, a, outer) for i, (t, a) in enumerate(zip(tangents, aliases))
+    ]
+    out = _call(f, aliases, {})
+    if not isinstance(out, Tensor) or out.size != 1:
+        raise ValueError(
+            "hvp: the function must return a one-element tensor, got "
+            + (f"shape {out.shape}" if isinstance(out, Tensor) else type(out).__name__)
+        )
+    grads = _reverse([out], [None], aliases, recorded=True, retain=True)
+    hv = _forward(grads, aliases, seeds, outer)
+    value = out if outer else out.detach()
+    return value, (hv[0] if len(primals) == 1 else tuple(hv))
 
 
 # --------------------------------------------------------------------------- checkpoint

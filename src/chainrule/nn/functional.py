@@ -138,14 +138,10 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
     """
     _check_reduction("cross_entropy", reduction)
     logits, labels = _scores_and_targets("cross_entropy", logits, targets)
-    picked = _pick(ops.log_softmax(logits, axis=1), labels)
-    if reduction == "none":
-        return -picked
-    if reduction == "sum":
-        return ops.sum(picked) * -1.0
-    if labels.shape[0] == 0:
+    if reduction == "mean" and labels.shape[0] == 0:
         raise ValueError("cross_entropy: reduction='mean' over an empty batch")
-    return ops.sum(picked) * (-1.0 / labels.shape[0])
+    # One fused primitive (log-softmax, pick, reduce; gradient (softmax - onehot) g).
+    return ops.softmax_cross_entropy(logits, labels, reduction)
 
 
 def _margins(op: str, scores: Any, targets: Any, margin: float) -> tuple[Tensor, np.ndarray]:

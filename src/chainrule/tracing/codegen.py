@@ -78,6 +78,26 @@ def _log_softmax(x, axis):
     shifted = x - np.max(x, axis=axis, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 """,
+    "_cross_entropy": '''
+def _cross_entropy(scores, labels, reduction):
+    """Softmax cross-entropy of (N, C) scores against integer labels."""
+    shifted = scores - np.max(scores, axis=1, keepdims=True)
+    logp = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    losses = -logp[np.arange(len(labels)), labels]
+    if reduction == "none":
+        return losses
+    return losses.sum() if reduction == "sum" else losses.mean()
+''',
+    "_cross_entropy_vjp": '''
+def _cross_entropy_vjp(g, scores, labels, reduction):
+    """Its gradient: (softmax(scores) - onehot(labels)) times each sample's upstream."""
+    p = np.exp(scores - np.max(scores, axis=1, keepdims=True))
+    p /= np.sum(p, axis=1, keepdims=True)
+    p[np.arange(len(labels)), labels] -= 1
+    if reduction == "none":
+        return p * np.reshape(g, (-1, 1))
+    return p * (g / len(labels) if reduction == "mean" else g)
+''',
     "_safe_log": '''
 def _safe_log(x):
     """log x, taken as 0 where x == 0 (there x**y is 0 and its y-gradient too)."""
@@ -517,6 +537,20 @@ CODE: dict[str, CodeRule] = {
             f", {tuple(c.p['shape'])!r})"
         ),
         _per_input(lambda c: (f"{c.g}[{_format_index(c.p['index'], c.gen)}]", False, "in")),
+    ),
+    "cross_entropy": CodeRule(
+        lambda c: (
+            f"{c.use('_cross_entropy')}({c.ins[0]}, {c.gen.array(c.p['labels'])}, "
+            f"{c.p['reduction']!r})"
+        ),
+        _per_input(
+            lambda c: (
+                f"{c.use('_cross_entropy_vjp')}({c.g}, {c.ins[0]}, "
+                f"{c.gen.array(c.p['labels'])}, {c.p['reduction']!r})",
+                True,
+                "in",
+            )
+        ),
     ),
     "take_along_axis": CodeRule(
         lambda c: (
