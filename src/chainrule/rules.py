@@ -399,8 +399,8 @@ logsumexp = Primitive(
 
 
 def _log_softmax_impl(x: Any, axis: int) -> Any:
-    shifted = x - np.max(x, axis=axis, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def _sum_keep(v: Any, axis: int) -> Any:
@@ -418,8 +418,8 @@ log_softmax = Primitive(
 
 
 def _softmax_impl(x: Any, axis: int) -> Any:
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 softmax = Primitive(
