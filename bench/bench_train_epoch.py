@@ -10,14 +10,11 @@ included. Run: python bench/bench_train_epoch.py [--quick]
 from __future__ import annotations
 
 import argparse
-import gc
-import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
 
 import chainrule as cr
+from _timing import interleaved
 
 F = cr.nn.functional
 LR = 0.05
@@ -204,23 +201,6 @@ def check_same_computation(X: np.ndarray, y: np.ndarray, sizes: tuple[int, ...])
         np.testing.assert_allclose(p, q.numpy(), rtol=2e-4, atol=2e-5)
 
 
-def interleaved(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
-    """Median seconds per call, alternating A B A B with a pause so BLAS threads park."""
-    for fn in fns.values():  # warm-up epoch (allocations, caches, momentum buffers)
-        fn()
-    gc.collect()
-    gc.freeze()
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            time.sleep(0.1)
-            t0 = time.perf_counter()
-            fn()
-            samples[name].append(time.perf_counter() - t0)
-    gc.unfreeze()
-    return {name: statistics.median(s) for name, s in samples.items()}
-
-
 def bench(
     title: str, X: np.ndarray, y: np.ndarray, sizes: tuple[int, ...], batch: int, repeats: int
 ) -> float:
@@ -229,7 +209,8 @@ def bench(
     raw_loop = RawChainruleTrainer(X, y, sizes, batch)
     chainrule_loop = ChainruleTrainer(X, y, sizes, batch)
     fns = {"numpy": numpy_loop.epoch, "raw": raw_loop.epoch, "chainrule": chainrule_loop.epoch}
-    times = interleaved(fns, repeats)
+    # one epoch per sample, a 0.1 s pause between blocks so BLAS threads park
+    times = interleaved(fns, repeats=repeats, number=1, pause=0.1)
     steps = -(-len(y) // batch)
     base = times["numpy"]
     arch = "-".join(map(str, sizes))

@@ -54,27 +54,16 @@ class Node:
     # per-node state (hooks, a retained tensor, a display name) lives in ``extra``.
     __slots__ = ("prim", "edges", "inputs", "out", "params", "seq", "shape", "dtype", "extra")
 
-    def __init__(self, prim, edges, inputs, out, params, shape, dtype):
-        self.prim = prim
-        self.edges = edges
-        self.inputs = inputs
-        self.out = out
-        self.params = params
-        self.seq = _next_seq()
-        self.shape = shape
-        self.dtype = dtype
-        self.extra = None
-
     @staticmethod
-    def new(prim, edges, inputs, out, shape, dtype) -> Node:
-        """``Node(prim, edges, inputs, out, None, shape, dtype)`` for the per-operation hot
-        paths: a plain function call, cheaper than instantiating through the class."""
+    def new(prim, edges, inputs, out, shape, dtype, params=None) -> Node:
+        """Make a node (the only constructor: a plain function call, cheaper on the
+        per-operation hot paths than instantiating through the class)."""
         node = _new_object(Node)
         node.prim = prim
         node.edges = edges
         node.inputs = inputs
         node.out = out
-        node.params = None
+        node.params = params
         node.seq = _next_seq()
         node.shape = shape
         node.dtype = dtype

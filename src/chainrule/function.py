@@ -96,14 +96,14 @@ class Function:
             (a._node or a) if (isinstance(a, Tensor) and a.requires_grad) else None for a in args
         )
         shapes = tuple(np.shape(v) for v in values)
-        node = Node(
+        node = Node.new(
             cls._primitive(),
             edges,
             (None,) * len(args),
             None,
-            {"ctx": ctx, "shapes": shapes},
             out.shape,
             out.dtype,
+            {"ctx": ctx, "shapes": shapes},
         )
         if _observers:
             notify_node(node, tuple(values), out)

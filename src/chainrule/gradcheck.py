@@ -84,8 +84,8 @@ def numerical_grad(f: Callable, *inputs: Any, eps: float = 1e-6) -> tuple[np.nda
     return tuple(grads)
 
 
-def _analytic_jacobian(f: Callable, values: list[Any], diff: list[int]) -> list[np.ndarray]:
-    args = [_wrap(v.copy()) if isinstance(v, np.ndarray) else v for v in values]
+def _of_diff_args(f: Callable, args: list[Any], diff: list[int]) -> Callable:
+    """``f`` as a function of the arguments at positions ``diff`` only (others fixed)."""
 
     def partial(*xs: Any) -> Any:
         full = list(args)
@@ -93,7 +93,12 @@ def _analytic_jacobian(f: Callable, values: list[Any], diff: list[int]) -> list[
             full[k] = x
         return f(*full)
 
-    out, vjp_fn = vjp(partial, *[args[k] for k in diff])
+    return partial
+
+
+def _analytic_jacobian(f: Callable, values: list[Any], diff: list[int]) -> list[np.ndarray]:
+    args = [_wrap(v.copy()) if isinstance(v, np.ndarray) else v for v in values]
+    out, vjp_fn = vjp(_of_diff_args(f, args, diff), *[args[k] for k in diff])
     outs = list(out) if isinstance(out, tuple) else [out]
     sizes = [o.size for o in outs]
     rows: list[list[np.ndarray]] = [[] for _ in diff]
@@ -194,13 +199,7 @@ def gradgradcheck(
     diff = [i for i, v in enumerate(values) if isinstance(v, np.ndarray) and v.dtype.kind in "fc"]
 
     def first_order(*xs: Any) -> tuple:
-        def partial(*ds: Any) -> Any:
-            full = list(xs)
-            for k, d in zip(diff, ds):
-                full[k] = d
-            return f(*full)
-
-        _, vjp_fn = vjp(partial, *[xs[k] for k in diff])
+        _, vjp_fn = vjp(_of_diff_args(f, list(xs), diff), *[xs[k] for k in diff])
         ct = [_wrap(c) for c in cts]
         return vjp_fn(ct[0] if not isinstance(out, tuple) else tuple(ct))
 

@@ -148,14 +148,14 @@ def apply(prim: primitives.Primitive, args: tuple, params: dict | None = None) -
         engine.check_finite(out, f"forward of '{prim.name}'")
     if not (needs_grad and _grad_enabled):
         return _wrap(out)
-    node = Node(
+    node = Node.new(
         prim,
         tuple(edges),
         tuple(arrays) if prim.save_inputs else _NO_INPUTS[len(arrays)],
         out if prim.save_output else None,
-        params or None,
         out.shape,
         out.dtype,
+        params or None,
     )
     if _observers:
         notify_node(node, tuple(arrays), out)
@@ -221,12 +221,11 @@ def _finish_binary(prim: primitives.Primitive, ad: Any, bd: Any, ea: Any, eb: An
     if _anomaly:
         engine.check_finite(out, f"forward of '{prim.name}'")
     if (ea is not None or eb is not None) and _grad_enabled:
-        node = Node(
+        node = Node.new(
             prim,
             (ea, eb),
             (ad, bd) if prim.save_inputs else _NO_INPUTS[2],
             out if prim.save_output else None,
-            None,
             out.shape,
             out.dtype,
         )

@@ -56,7 +56,7 @@ def _make_alias(x: Any, op: str, position: int) -> Tensor:
             f"arguments can be differentiated"
         )
     edge = (x._node or x) if x.requires_grad else None
-    node = Node(alias, (edge,), (None,), None, None, x.shape, x.dtype)
+    node = Node.new(alias, (edge,), (None,), None, x.shape, x.dtype)
     if _observers:
         notify_node(node, (x.data,), x.data)
     return _from_node(x.data, node)
@@ -73,6 +73,19 @@ def _argnums_tuple(op: str, argnums: Any, nargs: int) -> tuple[int, ...]:
                 f"argument(s)"
             )
     return tuple(n % nargs for n in nums)
+
+
+def _alias_args(op: str, args: tuple, argnums: Any) -> tuple[list, list[Tensor], bool]:
+    """The call's arguments with those named by ``argnums`` replaced by aliases; also
+    the aliases and whether the derivative must be recorded."""
+    nums = _argnums_tuple(op, argnums, len(args))
+    recorded = _recorded(*(args[i] for i in nums))
+    args = list(args)
+    aliases = []
+    for i in nums:
+        args[i] = _make_alias(args[i], op, i)
+        aliases.append(args[i])
+    return args, aliases, recorded
 
 
 def _outputs(op: str, out: Any) -> tuple[list[Tensor], bool]:
@@ -150,13 +163,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> tuple[Tensor, Any]:
-        nums = _argnums_tuple("grad", argnums, len(args))
-        recorded = _recorded(*(args[i] for i in nums))
-        args = list(args)
-        aliases = []
-        for i in nums:
-            args[i] = _make_alias(args[i], "grad", i)
-            aliases.append(args[i])
+        args, aliases, recorded = _alias_args("grad", args, argnums)
         out = _call(f, args, kwargs)
         if not isinstance(out, Tensor):
             raise TypeError(
@@ -328,13 +335,7 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0, mode: str = "rev") -
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        nums = _argnums_tuple("jacobian", argnums, len(args))
-        recorded = _recorded(*(args[i] for i in nums))
-        args = list(args)
-        aliases = []
-        for i in nums:
-            args[i] = _make_alias(args[i], "jacobian", i)
-            aliases.append(args[i])
+        args, aliases, recorded = _alias_args("jacobian", args, argnums)
         out = _call(f, args, kwargs)
         if not isinstance(out, Tensor):
             out = _as_tensor(out)
@@ -532,14 +533,14 @@ def checkpoint(f: Callable, *args: Any) -> Tensor:
         return out
     edges = tuple((a._node or a) if n else None for a, n in zip(args, needs))
     saved = tuple(v if isinstance(v, (np.ndarray, np.generic)) else None for v in values)
-    node = Node(
+    node = Node.new(
         checkpoint_prim,
         edges,
         saved,
         None,
-        {"fn": f, "values": values},
         out.shape,
         out.dtype,
+        {"fn": f, "values": values},
     )
     if _observers:
         notify_node(node, tuple(values), out.data)
