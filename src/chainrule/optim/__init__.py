@@ -18,3 +18,8 @@ __all__ = [
     "CosineAnnealingLR",
     "lr_scheduler",
 ]
+
+# Second-order methods (issue 5): exact-Hessian Newton and Hessian-free Newton-CG.
+from .newton import Newton, NewtonCG, OptimizeResult, minimize  # noqa: E402
+
+__all__ += ["Newton", "NewtonCG", "OptimizeResult", "minimize"]
