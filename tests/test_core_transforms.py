@@ -210,3 +210,22 @@ def test_checkpoint_saves_memory_between_forward_and_backward():
     assert plain >= 8 * activation  # every tanh output is kept
     assert ckpt <= 1 * activation, (plain, ckpt)  # only the inputs (already owned) + output
     np.testing.assert_allclose(g_ckpt, g_plain, rtol=1e-12)
+
+
+def test_substitute_lets_transforms_differentiate_closures_over_tensors():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    loss = lambda: (w * w).sum() + w[0]  # noqa: E731  (a closure over w)
+
+    def loss_at(v):
+        with cr.substitute([(w, v)]):
+            return loss()
+
+    np.testing.assert_allclose(cr.grad(loss_at)(np.array([3.0, 4.0])).numpy(), [7.0, 8.0])
+    H = cr.hessian(loss_at)(np.array([3.0, 4.0]))
+    np.testing.assert_allclose(H.numpy(), 2 * np.eye(2))
+    # restored afterwards: w is the same leaf with its own value
+    assert w.is_leaf and w.requires_grad and w.numpy().tolist() == [1.0, 2.0]
+    with pytest.raises(ValueError, match=r"substitute: replacement of shape \(3,\)"):
+        with cr.substitute([(w, np.zeros(3))]):
+            pass
+    assert w.numpy().tolist() == [1.0, 2.0]

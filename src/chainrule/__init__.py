@@ -69,6 +69,7 @@ from .tensor import (
     rand,
     randn,
     set_grad_enabled,
+    substitute,
     tensor,
     zeros,
     zeros_like,

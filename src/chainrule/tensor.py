@@ -754,6 +754,46 @@ def is_grad_enabled() -> bool:
 
 
 @contextlib.contextmanager
+def substitute(pairs: Any) -> Iterator[None]:
+    """Inside the block, each tensor in ``pairs`` (``(tensor, replacement)`` pairs) stands
+    for its replacement: same value and same place in the graph. Restored on exit.
+
+    This lets function transforms differentiate code written against existing tensors
+    (a closure over a model's parameters) with respect to new arguments, as PyTorch's
+    ``functional_call`` does for modules.
+
+    >>> import chainrule as cr
+    >>> w = cr.tensor(2.0, requires_grad=True)
+    >>> loss = lambda: w * w
+    >>> def loss_at(v):
+    ...     with cr.substitute([(w, v)]):
+    ...         return loss()
+    >>> cr.grad(loss_at)(3.0)
+    tensor(6.)
+    """
+    pairs = list(pairs)
+    saved = []
+    try:
+        for tensor, replacement in pairs:
+            if not isinstance(tensor, Tensor):
+                raise TypeError(f"substitute: expected Tensors, got {type(tensor).__name__}")
+            replacement = replacement if isinstance(replacement, Tensor) else as_tensor(replacement)
+            if replacement.shape != tensor.shape:
+                raise ValueError(
+                    f"substitute: replacement of shape {replacement.shape} for a tensor of "
+                    f"shape {tensor.shape}"
+                )
+            saved.append((tensor, tensor.data, tensor._node, tensor._rg))
+            tensor.data = replacement.data
+            tensor._node = replacement._node
+            tensor._rg = replacement._rg
+        yield
+    finally:
+        for tensor, data, node, rg in reversed(saved):
+            tensor.data, tensor._node, tensor._rg = data, node, rg
+
+
+@contextlib.contextmanager
 def detect_anomaly() -> Iterator[None]:
     """Raise ``FloatingPointError`` at the first operation (forward or backward) whose
     result holds a NaN or Inf, naming that operation.

@@ -10,15 +10,14 @@ in exactly one step.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .. import transforms
-from ..tensor import Tensor, as_tensor, enable_grad, no_grad
+from ..tensor import Tensor, as_tensor, enable_grad, no_grad, substitute
 from .optimizer import Optimizer, _check_hyper
 
 __all__ = ["Newton", "NewtonCG", "OptimizeResult", "minimize"]
@@ -360,28 +359,14 @@ def minimize(
 # ---------------------------------------------------------------------- optimizer classes
 
 
-@contextmanager
-def _bound(params: Sequence[Tensor], flat: Tensor) -> Iterator[None]:
-    """Make each parameter stand for its slice of ``flat`` while the closure runs.
-
-    The closure computes the loss from the parameters as usual; for the transforms to
-    differentiate it with respect to ``flat`` (the argument they own), each parameter
-    temporarily takes the value and the graph node of its slice. This is the one place
-    optim touches a Tensor's graph slot; everything is restored on exit.
-    """
-    saved = [(p.data, p._node) for p in params]
-    offset = 0
-    try:
-        for p in params:
-            piece = flat[offset : offset + p.size].reshape(p.shape)
-            offset += p.size
-            p.data = piece.data
-            p._node = piece._node
-        yield
-    finally:
-        for p, (data, node) in zip(params, saved):
-            p.data = data
-            p._node = node
+def _bound(params: Sequence[Tensor], flat: Tensor) -> Any:
+    """While the closure runs, each parameter stands for its slice of ``flat`` (the
+    argument the transforms differentiate), through the core's ``cr.substitute``."""
+    pieces, offset = [], 0
+    for p in params:
+        pieces.append((p, flat[offset : offset + p.size].reshape(p.shape)))
+        offset += p.size
+    return substitute(pieces)
 
 
 class _SecondOrder(Optimizer):
