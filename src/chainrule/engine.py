@@ -126,7 +126,9 @@ def sum_to_shape(g: Any, shape: tuple, prim: Primitive, index: int) -> Any:
             f"internal: VJP rule of '{prim.name}' for input {index} returned shape {gshape}, "
             f"smaller than the input's shape {shape}"
         )
-    if lead:
+    if lead == 1:
+        g = g.sum(axis=0)
+    elif lead:
         g = g.sum(axis=tuple(range(lead)))
     keep = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
     if keep:

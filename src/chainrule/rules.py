@@ -457,6 +457,12 @@ def _per_row(v: Any, reduction: str, n: int) -> Any:
 
 def _cross_entropy_vjp(g: Any, ans: Any, x: Any, labels: np.ndarray, reduction: str) -> Any:
     # d loss_i / d x_ij = softmax(x)_ij - [j == label_i]
+    if not isinstance(x, Tensor) and not isinstance(g, Tensor):
+        # arrays (first order): in place on a fresh softmax, as a hand-written backward does
+        p = _softmax_impl(x, 1)
+        p[np.arange(len(labels)), labels] -= 1
+        p *= _per_row(g, reduction, len(labels))
+        return p
     residual = softmax(x, axis=1) - _onehot(labels, x.shape[1], _raw(x).dtype)
     return _per_row(g, reduction, len(labels)) * residual
 
