@@ -513,7 +513,9 @@ def _sweep(order: list, tangents: dict, seeds: dict, recorded: bool, Tensor: typ
         prim = node.prim
         edges = node.edges
         if recorded:
-            inputs = tuple([_wrap_saved(v, e, Tensor) for v, e in zip(node.inputs, edges)])
+            inputs = node.inputs
+            if prim.save_inputs or prim.jvp_all is not None:
+                inputs = tuple([_wrap_saved(v, e, Tensor) for v, e in zip(inputs, edges)])
             ans = None if node.out is None else Tensor._from_node(node.out, node)
         else:
             inputs = node.inputs
@@ -544,9 +546,10 @@ def _sweep(order: list, tangents: dict, seeds: dict, recorded: bool, Tensor: typ
         if recorded:
             if not isinstance(total, Tensor):
                 total = Tensor._wrap(np.asarray(total))
-            if total.shape != node.shape:
+            value = total.data
+            if value.shape != node.shape:
                 total = P.broadcast_to(total, shape=node.shape)
-            if total.dtype != node.dtype:
+            if value.dtype is not node.dtype and value.dtype != node.dtype:
                 total = P.astype(total, dtype=node.dtype)
         else:
             if total.shape != node.shape:

@@ -312,7 +312,16 @@ def _sum_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool, shape: tuple) 
         g = _reduced_keepdims(g, axis, len(shape), keepdims)
     if isinstance(g, Tensor):
         return broadcast_to(g, shape=shape)
+    if axis is None and len(shape) < 3 and _small(shape):
+        return np.full(shape, g)  # small: filling is cheaper than np.broadcast_to's view
     return np.broadcast_to(g, shape)
+
+
+def _small(shape: tuple) -> bool:
+    size = 1
+    for n in shape:
+        size *= n
+    return size <= 65536
 
 
 sum = Primitive(
