@@ -223,9 +223,9 @@ def backward(
             whole = None
             if prim.vjp_all is not None:
                 whole = _call_vjp_all(prim, g, ans, inputs, params, edges)
-            # The first input node to receive a gradient is not pushed on the heap right
-            # away: if it was created after everything pending, it is exactly what the
-            # heap would pop next, so chains are walked without heap or dict traffic.
+            # The latest-made input node to receive its first gradient is not pushed on the
+            # heap right away: if it was created after everything pending, it is exactly
+            # what the heap would pop next, so chains are walked without heap traffic.
             ready = ready_g = None
             n_inputs = len(edges)
             i = -1
@@ -271,6 +271,10 @@ def backward(
                     if prev is not None:
                         adj[edge] = prev + gi
                     elif ready is None:
+                        ready, ready_g = edge, gi
+                    elif edge.seq > ready.seq:  # keep the latest-made one in hand
+                        adj[ready] = ready_g
+                        push(heap, (-ready.seq, ready))
                         ready, ready_g = edge, gi
                     else:
                         adj[edge] = gi
