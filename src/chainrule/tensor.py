@@ -243,43 +243,46 @@ def _binary_method(prim: primitives.Primitive, reflected: bool) -> Callable:
     save_inputs, save_output = prim.save_inputs, prim.save_output
 
     def method(self: Tensor, other: Any) -> Tensor:
-        sd = self.data
-        se = (self._node or self) if self._rg else None
         kind = type(other)
         if kind is Tensor:
             od = other.data
-            oe = (other._node or other) if other._rg else None
+            other_rg = other._rg
         elif kind is np.ndarray or kind is float or kind is int:
             od = other
-            oe = None
+            other_rg = False
         else:
             od, oe = _operand(other, prim)
-        if reflected:
-            ad, bd, ea, eb = od, sd, oe, se
-        else:
-            ad, bd, ea, eb = sd, od, se, oe
+            other_rg = oe is not None
         if _slow:
-            return _finish_binary(prim, ad, bd, ea, eb)
+            se = (self._node or self) if self._rg else None
+            oe = (other._node or other) if other_rg else None
+            if reflected:
+                return _finish_binary(prim, od, self.data, oe, se)
+            return _finish_binary(prim, self.data, od, se, oe)
+        sd = self.data
         try:
-            out = impl(ad, bd)
+            out = impl(od, sd) if reflected else impl(sd, od)
         except ValueError:
-            raise _broadcast_error(prim, (ad, bd)) from None
-        if (ea is not None or eb is not None) and _grad_enabled:
-            node = new_node(
-                prim,
-                (ea, eb),
-                (ad, bd) if save_inputs else _NO_INPUTS[2],
-                out if save_output else None,
-                out.shape,
-                out.dtype,
-            )
-            t = _new(Tensor)  # _from_node, inlined: this line runs once per operation
-            t.data = out
-            t._grad = None
-            t._rg = True
-            t._node = node
-            return t
-        return _wrap(out)
+            pair = (od, sd) if reflected else (sd, od)
+            raise _broadcast_error(prim, pair) from None
+        if not ((self._rg or other_rg) and _grad_enabled):
+            return _wrap(out)
+        # Record: the edges say where each input's gradient goes.
+        se = (self._node or self) if self._rg else None
+        oe = (other._node or other) if other_rg else None
+        if reflected:
+            edges = (oe, se)
+            saved = (od, sd) if save_inputs else _NO_INPUTS[2]
+        else:
+            edges = (se, oe)
+            saved = (sd, od) if save_inputs else _NO_INPUTS[2]
+        node = new_node(prim, edges, saved, out if save_output else None, out.shape, out.dtype)
+        t = _new(Tensor)  # _from_node, inlined: this line runs once per operation
+        t.data = out
+        t._grad = None
+        t._rg = True
+        t._node = node
+        return t
 
     method.__name__ = f"__{'r' if reflected else ''}{prim.name}__"
     return method
