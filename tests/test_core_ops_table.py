@@ -96,3 +96,18 @@ def test_fused_cross_entropy_equals_its_composition(reduction):
     a.sum().backward()
     b.sum().backward()
     np.testing.assert_allclose(fused.grad.numpy(), composed.grad.numpy(), rtol=1e-12)
+
+
+def test_probability_targets_with_one_hot_rows_equal_integer_labels():
+    rng = np.random.default_rng(6)
+    x0, labels = rng.standard_normal((5, 4)), np.array([3, 0, 1, 1, 2])
+    a = cr.tensor(x0, requires_grad=True)
+    b = cr.tensor(x0, requires_grad=True)
+    la = cr.softmax_cross_entropy(a, labels)
+    lb = cr.softmax_cross_entropy(b, np.eye(4)[labels])
+    np.testing.assert_allclose(la.numpy(), lb.numpy(), rtol=1e-12)
+    la.backward()
+    lb.backward()
+    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"probability targets must have the logits' shape"):
+        cr.softmax_cross_entropy(a, np.ones((5, 3)))

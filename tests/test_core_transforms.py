@@ -229,3 +229,13 @@ def test_substitute_lets_transforms_differentiate_closures_over_tensors():
         with cr.substitute([(w, np.zeros(3))]):
             pass
     assert w.numpy().tolist() == [1.0, 2.0]
+
+
+def test_substitute_with_leaf_replacements_sends_gradients_to_them():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    v = cr.tensor([3.0, 4.0], requires_grad=True)
+    with cr.substitute([(w, v)]):
+        loss = (w * w).sum()
+    loss.backward()
+    np.testing.assert_allclose(v.grad.numpy(), [6.0, 8.0])
+    assert w.grad is None

@@ -499,18 +499,32 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
 
 
 def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
-    """Softmax cross-entropy of (N, C) ``logits`` against N integer ``labels`` in one
-    primitive (stable: computed through log-softmax); ``reduction`` is ``"mean"``,
-    ``"sum"`` or ``"none"``.
+    """Softmax cross-entropy of (N, C) ``logits`` against N integer ``labels`` (or, as
+    PyTorch allows, (N, C) class probabilities) in one primitive, stable through
+    log-softmax; ``reduction`` is ``"mean"``, ``"sum"`` or ``"none"``.
 
     >>> import chainrule as cr
     >>> round(cr.softmax_cross_entropy(cr.tensor([[2.0, 1.0, 0.1]]), [0]).item(), 4)
     0.417
     """
     logits = _as(logits)
-    labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
     if logits.ndim != 2:
         raise ValueError(f"softmax_cross_entropy: logits must be (N, C), got shape {logits.shape}")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(
+            f"softmax_cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
+        )
+    raw = labels.data if isinstance(labels, Tensor) else labels
+    if np.asarray(raw).dtype.kind in "fc":  # class probabilities, one row per sample
+        if np.shape(raw) != logits.shape:
+            raise ValueError(
+                f"softmax_cross_entropy: probability targets must have the logits' shape "
+                f"{logits.shape}, got {np.shape(raw)}"
+            )
+        if reduction == "mean" and logits.shape[0] == 0:
+            raise ValueError("softmax_cross_entropy: reduction='mean' over an empty batch")
+        return apply(P.soft_cross_entropy, (logits, labels), {"reduction": reduction})
+    labels = np.asarray(raw)
     if labels.shape != (logits.shape[0],) or labels.dtype.kind not in "iu":
         raise ValueError(
             f"softmax_cross_entropy: labels must be {logits.shape[0]} integers (one per row "

@@ -485,6 +485,57 @@ def _cross_entropy_jvp(t: Any, ans: Any, x: Any, labels: np.ndarray, reduction: 
     return total / len(labels) if reduction == "mean" else total
 
 
+def _soft_cross_entropy_impl(x: Any, t: Any, reduction: str) -> Any:
+    losses = -(t * _log_softmax_impl(x, 1)).sum(axis=1)
+    if reduction == "none":
+        return losses
+    total = losses.sum()
+    return total if reduction == "sum" else total / len(losses)
+
+
+def _soft_ce_vjp_x(g: Any, ans: Any, x: Any, t: Any, reduction: str) -> Any:
+    # d/dx_ij of -sum_k t_ik log softmax(x_i)_k = softmax(x)_ij * sum_k t_ik - t_ij
+    n = x.shape[0]
+    if not isinstance(x, Tensor) and not isinstance(t, Tensor) and not isinstance(g, Tensor):
+        p = _softmax_impl(x, 1)  # fresh: updated in place, as a hand-written backward does
+        p *= t.sum(axis=1, keepdims=True)
+        p -= t
+        p *= _per_row(g, reduction, n)
+        return p
+    residual = softmax(x, axis=1) * _sum_keep(t, 1) - t
+    return _per_row(g, reduction, n) * residual
+
+
+def _soft_ce_jvp(t_dir: Any, weights: Any, reduction: str, n: int) -> Any:
+    per_sample = sum(t_dir * weights, axis=1, keepdims=False, shape=t_dir.shape)
+    if reduction == "none":
+        return per_sample
+    total = sum(per_sample, axis=None, keepdims=False, shape=per_sample.shape)
+    return total / n if reduction == "mean" else total
+
+
+soft_cross_entropy = Primitive(
+    "soft_cross_entropy",
+    _soft_cross_entropy_impl,
+    # Cross-entropy of (N, C) logits against (N, C) target probabilities (one-hot rows
+    # give the usual loss), differentiable in both: one node, gradient
+    # (softmax(x) * rowsum(t) - t) g for the logits and -log_softmax(x) g for the targets.
+    vjps=(
+        _soft_ce_vjp_x,
+        lambda g, ans, x, t, reduction: (
+            _per_row(g, reduction, x.shape[0]) * -log_softmax(x, axis=1)
+        ),
+    ),
+    jvps=(
+        lambda tx, ans, x, t, reduction: _soft_ce_jvp(
+            tx, softmax(x, axis=1) * _sum_keep(t, 1) - t, reduction, x.shape[0]
+        ),
+        lambda tt, ans, x, t, reduction: _soft_ce_jvp(
+            tt, -log_softmax(x, axis=1), reduction, x.shape[0]
+        ),
+    ),
+)
+
 cross_entropy = Primitive(
     "cross_entropy",
     _cross_entropy_impl,

@@ -781,6 +781,12 @@ def substitute(pairs: Any) -> Iterator[None]:
             if not isinstance(tensor, Tensor):
                 raise TypeError(f"substitute: expected Tensors, got {type(tensor).__name__}")
             replacement = replacement if isinstance(replacement, Tensor) else as_tensor(replacement)
+            if replacement._node is None and replacement._rg:
+                # A leaf cannot be shared as a graph position: stand for an identity node
+                # on top of it, so gradients reach the replacement.
+                from .transforms import _make_alias
+
+                replacement = _make_alias(replacement, "substitute", len(saved))
             if replacement.shape != tensor.shape:
                 raise ValueError(
                     f"substitute: replacement of shape {replacement.shape} for a tensor of "

@@ -63,26 +63,26 @@ def _route_extreme(g, x, out, axis, keepdims):
     "_logsumexp": '''
 def _logsumexp(x, axis, keepdims):
     """log(sum(exp(x))) without overflow: shift by the max first."""
-    m = np.max(x, axis=axis, keepdims=True)
+    m = np.maximum.reduce(x, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)
-    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    out = np.log(np.add.reduce(np.exp(x - m), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
 ''',
     "_softmax": """
 def _softmax(x, axis):
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))
+    return e / np.add.reduce(e, axis=axis, keepdims=True)
 """,
     "_log_softmax": """
 def _log_softmax(x, axis):
-    shifted = x - np.max(x, axis=axis, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    shifted = x - np.maximum.reduce(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 """,
     "_cross_entropy": '''
 def _cross_entropy(scores, labels, reduction):
     """Softmax cross-entropy of (N, C) scores against integer labels."""
-    shifted = scores - np.max(scores, axis=1, keepdims=True)
-    logp = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    shifted = scores - np.maximum.reduce(scores, axis=1, keepdims=True)
+    logp = shifted - np.log(np.add.reduce(np.exp(shifted), axis=1, keepdims=True))
     losses = -logp[np.arange(len(labels)), labels]
     if reduction == "none":
         return losses
@@ -91,12 +91,38 @@ def _cross_entropy(scores, labels, reduction):
     "_cross_entropy_vjp": '''
 def _cross_entropy_vjp(g, scores, labels, reduction):
     """Its gradient: (softmax(scores) - onehot(labels)) times each sample's upstream."""
-    p = np.exp(scores - np.max(scores, axis=1, keepdims=True))
-    p /= np.sum(p, axis=1, keepdims=True)
+    p = np.exp(scores - np.maximum.reduce(scores, axis=1, keepdims=True))
+    p /= np.add.reduce(p, axis=1, keepdims=True)
     p[np.arange(len(labels)), labels] -= 1
     if reduction == "none":
         return p * np.reshape(g, (-1, 1))
     return p * (g / len(labels) if reduction == "mean" else g)
+''',
+    "_soft_cross_entropy": '''
+def _soft_cross_entropy(scores, targets, reduction):
+    """Cross-entropy of (N, C) scores against (N, C) target probabilities."""
+    shifted = scores - np.maximum.reduce(scores, axis=1, keepdims=True)
+    logp = shifted - np.log(np.add.reduce(np.exp(shifted), axis=1, keepdims=True))
+    losses = -np.add.reduce(targets * logp, axis=1)
+    if reduction == "none":
+        return losses
+    return losses.sum() if reduction == "sum" else losses.mean()
+''',
+    "_soft_cross_entropy_vjp": '''
+def _soft_cross_entropy_vjp(g, scores, targets, reduction, which):
+    """Its gradient: (softmax(scores) * rowsum(targets) - targets) for the scores,
+    -log softmax(scores) for the targets, times each sample's upstream gradient."""
+    shifted = scores - np.maximum.reduce(scores, axis=1, keepdims=True)
+    if which == 0:
+        grad = np.exp(shifted)
+        grad /= np.add.reduce(grad, axis=1, keepdims=True)
+        grad *= np.add.reduce(targets, axis=1, keepdims=True)
+        grad -= targets
+    else:
+        grad = np.log(np.add.reduce(np.exp(shifted), axis=1, keepdims=True)) - shifted
+    if reduction == "none":
+        return grad * np.reshape(g, (-1, 1))
+    return grad * (g / len(scores) if reduction == "mean" else g)
 ''',
     "_safe_log": '''
 def _safe_log(x):
@@ -270,6 +296,10 @@ def _expand(c: _Ctx, name: str) -> str:
     return f"np.expand_dims({name}, {axis!r})"
 
 
+def _keep_arg(c: _Ctx) -> str:
+    return ", keepdims=True" if c.p.get("keepdims") else ""
+
+
 def _reduce_args(c: _Ctx) -> str:
     axis, keepdims = c.p.get("axis"), c.p.get("keepdims")
     args = []
@@ -284,6 +314,8 @@ def _sum_back(c: _Ctx) -> tuple[str, bool, str]:
     shape = c.shape(0)
     if shape == c.shape():  # nothing was reduced (a 0-d sum)
         return c.g, False, "in"
+    if c.p.get("axis") is None:  # a full reduction: every element gets the same value
+        return f"np.full({shape!r}, {c.g})", True, "in"
     return f"np.broadcast_to({_expand(c, c.g)}, {shape!r})", False, "in"
 
 
@@ -450,7 +482,10 @@ CODE: dict[str, CodeRule] = {
     "abs": CodeRule(
         _ewise("abs"), _per_input(lambda c: (f"{c.g} * np.sign({c.ins[0]})", True, "in"))
     ),
-    "sum": CodeRule(lambda c: f"np.sum({c.ins[0]}{_reduce_args(c)})", _per_input(_sum_back)),
+    "sum": CodeRule(
+        lambda c: f"np.add.reduce({c.ins[0]}, axis={c.p.get('axis')!r}{_keep_arg(c)})",
+        _per_input(_sum_back),
+    ),
     "max": CodeRule(
         lambda c: f"np.max({c.ins[0]}{_reduce_args(c)})",
         _per_input(
@@ -485,7 +520,8 @@ CODE: dict[str, CodeRule] = {
         lambda c: f"{c.use('_softmax')}({c.ins[0]}, {c.p['axis']!r})",
         _per_input(
             lambda c: (
-                f"{c.out} * ({c.g} - np.sum({c.g} * {c.out}, axis={c.p['axis']!r}, keepdims=True))",
+                f"{c.out} * ({c.g} - np.add.reduce({c.g} * {c.out}, "
+                f"axis={c.p['axis']!r}, keepdims=True))",
                 True,
                 "in",
             )
@@ -495,7 +531,8 @@ CODE: dict[str, CodeRule] = {
         lambda c: f"{c.use('_log_softmax')}({c.ins[0]}, {c.p['axis']!r})",
         _per_input(
             lambda c: (
-                f"{c.g} - np.exp({c.out}) * np.sum({c.g}, axis={c.p['axis']!r}, keepdims=True)",
+                f"{c.g} - np.exp({c.out}) * "
+                f"np.add.reduce({c.g}, axis={c.p['axis']!r}, keepdims=True)",
                 True,
                 "in",
             )
@@ -537,6 +574,15 @@ CODE: dict[str, CodeRule] = {
             f", {tuple(c.p['shape'])!r})"
         ),
         _per_input(lambda c: (f"{c.g}[{_format_index(c.p['index'], c.gen)}]", False, "in")),
+    ),
+    "soft_cross_entropy": CodeRule(
+        lambda c: f"{c.use('_soft_cross_entropy')}({c.ins[0]}, {c.ins[1]}, {c.p['reduction']!r})",
+        lambda c, i: (
+            f"{c.use('_soft_cross_entropy_vjp')}({c.g}, {c.ins[0]}, {c.ins[1]}, "
+            f"{c.p['reduction']!r}, {i})",
+            True,
+            "in",
+        ),
     ),
     "cross_entropy": CodeRule(
         lambda c: (
@@ -638,6 +684,22 @@ class _Gen:
         return _Ctx(var, [self.atom(v) for v in var.inputs], var.name, g, self)
 
 
+def _sum_back_to(expr: str, out_shape: tuple, in_shape: tuple, c: _Ctx) -> str:
+    """Undo broadcasting with the axes worked out now (shapes are static): e.g.
+    ``dz.sum(axis=0)`` for a bias, rather than a generic helper call at run time."""
+    lead = len(out_shape) - len(in_shape)
+    if lead < 0:
+        return f"{c.use('_unbroadcast')}({expr}, {in_shape!r})"
+    kept = tuple(lead + i for i, n in enumerate(in_shape) if n == 1 and out_shape[lead + i] != 1)
+    axes = tuple(range(lead)) + kept
+    if not axes:
+        return expr
+    axis = axes[0] if len(axes) == 1 else axes
+    if not kept:
+        return f"np.add.reduce({expr}, axis={axis!r})"
+    return f"np.add.reduce({expr}, axis={axis!r}, keepdims=True).reshape({in_shape!r})"
+
+
 def _grad_names(graph: Graph, prefix: str) -> dict[int, str]:
     """``d`` + name for every value; switch to ``grad_`` if that would clash."""
     names = {v.name for v in graph.nodes}
@@ -700,7 +762,7 @@ def _backward_lines(
                 continue
             expr, fresh, kind = made
             if kind == "out" and inp.shape != var.shape:
-                expr = f"{c.use('_unbroadcast')}({expr}, {inp.shape!r})"
+                expr = _sum_back_to(expr, tuple(var.shape), tuple(inp.shape), c)
                 fresh = True
             if (
                 inp.dtype is not None
