@@ -69,8 +69,13 @@ def main() -> None:
     times = interleaved(fns, repeats=11, number=50)
     base = times["hand-written NumPy gradient"]
     rows = [(name, t, "us") for name, t in times.items()]
-    print(table("f(w) = sum(tanh(X @ w)^2), X 256x1000 float64 (ratio to one NumPy gradient)",
-                rows, base))
+    print(
+        table(
+            "f(w) = sum(tanh(X @ w)^2), X 256x1000 float64 (ratio to one NumPy gradient)",
+            rows,
+            base,
+        )
+    )
     print(f"target: chainrule hvp <= 2.5x (measured {times['chainrule hvp'] / base:.2f}x)")
 
 

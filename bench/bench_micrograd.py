@@ -31,8 +31,10 @@ class ChainruleScalarMLP:
 
     def __init__(self) -> None:
         self.layers = [
-            [([cr.tensor(w, requires_grad=True) for w in ws], cr.tensor(b, requires_grad=True))
-             for ws, b in layer]
+            [
+                ([cr.tensor(w, requires_grad=True) for w in ws], cr.tensor(b, requires_grad=True))
+                for ws, b in layer
+            ]
             for layer in make_weights()
         ]
 
@@ -100,8 +102,13 @@ def main() -> None:
     times = interleaved(fns, repeats=11, number=50)
     base = times.get("micrograd (Python floats)", times["chainrule (0-d tensors)"])
     rows = [(name, t / nodes, "us") for name, t in times.items()]
-    print(table(f"micrograd's MLP 2-16-16-1, one sample forward+backward, per node ({nodes} "
-                "nodes)", rows, base / nodes))
+    print(
+        table(
+            f"micrograd's MLP 2-16-16-1, one sample forward+backward, per node ({nodes} nodes)",
+            rows,
+            base / nodes,
+        )
+    )
     print("target: chainrule <= 0.8x micrograd")
 
 

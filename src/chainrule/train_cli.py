@@ -50,6 +50,7 @@ class TrainConfig:
     dtype: str = "float32"
     out: str | None = None  # None: runs/<dataset>
     plots: bool = True
+    compile: bool = False
     progress: str = "auto"  # auto (rich on a terminal), rich, plain, none
 
     @property
@@ -136,6 +137,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", default=d.dtype, help="float32 (default) or float64")
     p.add_argument("--out", default=None, help="output folder (default runs/<dataset>)")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the PNGs")
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="run the loss and its gradient as generated flat NumPy code (cr.nn.CompiledLoss, "
+        "traced once per batch shape; training accuracy is then measured at each epoch's end)",
+    )
     p.add_argument(
         "--progress",
         default=d.progress,
@@ -445,6 +452,7 @@ def train(config: TrainConfig, write: Callable[[str], Any] = print) -> dict[str,
         f"test), {kind} {arch} ({n_params:,} parameters), {config.loss} loss, "
         f"{config.optimizer} lr {config.learning_rate:g}, {config.epochs} epochs"
     )
+    compiled = nn.CompiledLoss(model, loss=config.loss) if config.compile else None
     history: list[dict[str, Any]] = []
     started = time.perf_counter()
     train_seconds = 0.0
@@ -457,14 +465,18 @@ def train(config: TrainConfig, write: Callable[[str], Any] = print) -> dict[str,
             seen = 0
             t0 = time.perf_counter()
             for xb, yb in loader:
-                scores = model(xb)
-                loss = loss_fn(scores, yb)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
                 n = len(yb.data)
-                total_loss += loss.item() * n
-                correct += int(np.sum(np.argmax(scores.data, axis=1) == yb.data))
+                if compiled is not None:
+                    total_loss += compiled(xb, yb) * n  # sets the gradients
+                    opt.step()
+                else:
+                    scores = model(xb)
+                    loss = loss_fn(scores, yb)
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    total_loss += loss.item() * n
+                    correct += int(np.sum(np.argmax(scores.data, axis=1) == yb.data))
                 seen += n
                 reporter.batch()
             seconds = time.perf_counter() - t0
@@ -472,6 +484,8 @@ def train(config: TrainConfig, write: Callable[[str], Any] = print) -> dict[str,
             if scheduler is not None:
                 scheduler.step()
             model.eval()
+            if compiled is not None:  # no per-batch scores: accuracy at the epoch's end
+                correct = round(_evaluate(model, X_train, split.y_train) * seen)
             row = {
                 "epoch": epoch,
                 "loss": total_loss / seen,

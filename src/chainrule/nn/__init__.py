@@ -4,6 +4,7 @@
 """
 
 from . import functional, init
+from .compiled import CompiledLoss
 from .layers import (
     ACTIVATIONS,
     Dropout,
@@ -20,6 +21,7 @@ from .module import IncompatibleKeys, Module, Parameter
 
 __all__ = [
     "ACTIVATIONS",
+    "CompiledLoss",
     "Dropout",
     "Flatten",
     "Identity",

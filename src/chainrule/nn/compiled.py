@@ -1,0 +1,174 @@
+"""A model's training loss and gradients compiled to flat NumPy code, once per batch shape.
+
+The eager engine records a graph at every step; for small networks that bookkeeping costs
+more than the arithmetic. CompiledLoss traces the loss once (``cr.trace``), generates the
+lectures' flat forward/backward code for it (``graph.compile_flat``) and runs that code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..tensor import Tensor, _wrap, no_grad, substitute
+from .layers import Dropout
+from .module import Module
+
+LOSSES = ("softmax", "svm")
+
+
+class CompiledLoss:
+    """The mean softmax cross-entropy (or multiclass SVM) loss of ``model`` on a batch and
+    its gradient, run as generated flat NumPy code.
+
+    Calling it on ``(X, y)`` returns the loss (a float) and sets every parameter's
+    ``.grad``, as ``loss.backward()`` would (it replaces, not accumulates), so an
+    optimizer's ``step()`` follows as usual. The first call for each batch shape and
+    dtype traces the model once and compiles the generated code; later calls read the
+    parameters' current values and run the code, with no graph recorded. Labels enter the
+    code as a one-hot float input, so nothing about a batch but its shape is compiled in.
+
+    The model must compute the same operations for every batch of a shape: no branches on
+    values and no randomness (a ``Dropout`` in training mode is refused). On its first call
+    for a shape the compiled result is checked against the eager engine.
+
+    Parameters
+    ----------
+    model:
+        A ``cr.nn.Module`` mapping (N, features) inputs to (N, classes) scores.
+    loss:
+        ``"softmax"`` (cross-entropy) or ``"svm"`` (the lectures' multiclass hinge loss,
+        ``margin`` 1).
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> nn = cr.nn
+    >>> model = nn.Sequential(nn.Linear(4, 8, seed=0), nn.ReLU(), nn.Linear(8, 3, seed=1))
+    >>> step = cr.nn.CompiledLoss(model)
+    >>> X = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    >>> y = np.array([0, 1, 2, 1, 0])
+    >>> loss = step(X, y)
+    >>> eager = cr.nn.functional.cross_entropy(model(cr.tensor(X)), y).item()
+    >>> bool(abs(loss - eager) < 1e-5), model[0].weight.grad.shape
+    (True, (8, 4))
+    >>> print(step.source(X.shape).splitlines()[-1].strip())
+    return out, (dparams0, dparams1, dparams2, dparams3)
+    """
+
+    def __init__(self, model: Module, loss: str = "softmax", margin: float = 1.0) -> None:
+        if not isinstance(model, Module):
+            raise TypeError(
+                f"CompiledLoss: model must be a cr.nn.Module, got {type(model).__name__}"
+            )
+        if loss not in LOSSES:
+            raise ValueError(f"CompiledLoss: loss must be one of {LOSSES}, got {loss!r}")
+        self.model = model
+        self.loss = loss
+        self.margin = float(margin)
+        self.params = list(model.parameters())
+        self._compiled: dict[tuple, Any] = {}
+        self._sources: dict[tuple, str] = {}
+        self._eyes: dict[tuple, np.ndarray] = {}
+
+    def _loss_of_scores(self, scores: Tensor, onehot: Tensor) -> Tensor:
+        n = scores.shape[0]
+        if self.loss == "softmax":  # one fused primitive: gradient (softmax - onehot) / n
+            return ops.softmax_cross_entropy(scores, onehot)
+        # the lectures' SVM: sum over j != y of max(0, s_j - s_y + margin), averaged
+        correct = (scores * onehot).sum(axis=1, keepdims=True)
+        hinge = ops.relu(scores - correct + self.margin) * (1 - onehot)
+        return hinge.sum() / n
+
+    def _traced_loss(self, X: Any, onehot: Any, *params: Any) -> Tensor:
+        with substitute(zip(self.params, params)):
+            return self._loss_of_scores(self.model(X), onehot)
+
+    def _compile(self, X: np.ndarray, onehot: np.ndarray) -> Any:
+        from ..tracing import trace
+
+        for module in self.model.modules():
+            if isinstance(module, Dropout) and module.training and module.p > 0:
+                raise ValueError(
+                    "CompiledLoss: the model has a Dropout in training mode; its random mask "
+                    "would be compiled in (use eager training, or model.eval())"
+                )
+        graph = trace(self._traced_loss, X, onehot, *[p.data for p in self.params])
+        for name in ("X", "onehot"):  # data: no gradient code for them
+            graph.inputs[name].requires_grad = False
+        return graph.compile_flat()
+
+    def _onehot(self, y: Any, n: int, n_classes: int, dtype: Any) -> np.ndarray:
+        labels = y.data if isinstance(y, Tensor) else y
+        if not isinstance(labels, np.ndarray):
+            labels = np.asarray(labels)
+        if labels.shape != (n,) or labels.dtype.kind not in "iu":
+            raise ValueError(
+                f"CompiledLoss: labels must be {n} integers (one per row of X), got shape "
+                f"{labels.shape} dtype {labels.dtype}"
+            )
+        eye = self._eyes.get((n_classes, dtype))
+        if eye is None:
+            eye = self._eyes[(n_classes, dtype)] = np.eye(n_classes, dtype=dtype)
+        if n and labels.min() < 0:
+            raise IndexError(
+                f"CompiledLoss: label {int(labels.min())} is out of range for {n_classes} classes"
+            )
+        try:
+            return eye[labels]  # rows of the identity: the one-hot codes
+        except IndexError:
+            raise IndexError(
+                f"CompiledLoss: label {int(labels.max())} is out of range for {n_classes} classes"
+            ) from None
+
+    def __call__(self, X: Any, y: Any) -> float:
+        X = X.data if isinstance(X, Tensor) else np.asarray(X)
+        entry = self._compiled.get((X.shape, X.dtype.str))
+        if entry is None:
+            entry = self._first_call(X, y)
+        flat, n_classes = entry
+        onehot = self._onehot(y, X.shape[0], n_classes, X.dtype)
+        loss, grads = flat(X, onehot, *[p.data for p in self.params])
+        for p, g in zip(self.params, grads):
+            p.grad = _wrap(g if g.dtype == p.dtype else g.astype(p.dtype))
+        return float(loss)
+
+    def _first_call(self, X: np.ndarray, y: Any) -> tuple:
+        """Compile for this batch shape, check against the eager engine, and cache."""
+        if X.ndim != 2:
+            raise ValueError(f"CompiledLoss: X must be (N, features), got shape {X.shape}")
+        with no_grad():
+            n_classes = self.model(Tensor(X)).shape[1]
+        onehot = self._onehot(y, X.shape[0], n_classes, X.dtype)
+        compiled = self._compile(X, onehot)
+        self._check(compiled, X, onehot)
+        entry = self._compiled[(X.shape, X.dtype.str)] = (compiled.flat, n_classes)
+        self._sources[tuple(X.shape)] = compiled.source
+        return entry
+
+    def _check(self, flat: Any, X: np.ndarray, onehot: np.ndarray) -> None:
+        """The first run of each compiled shape must agree with the eager engine."""
+        loss, grads = flat.flat(X, onehot, *[p.data for p in self.params])
+        eager = self._loss_of_scores(self.model(Tensor(X)), Tensor(onehot))
+        for p in self.params:
+            p.grad = None
+        eager.backward()
+        tol = 1e-3 if X.dtype == np.float32 else 1e-8
+        ok = np.allclose(loss, eager.item(), rtol=tol, atol=tol) and all(
+            np.allclose(g, p.grad.data, rtol=tol, atol=tol) for g, p in zip(grads, self.params)
+        )
+        if not ok:
+            self._compiled.clear()
+            raise RuntimeError(
+                "CompiledLoss: the compiled code disagrees with the eager engine for this "
+                "model (does it branch on values?); train it eagerly instead"
+            )
+
+    def source(self, shape: tuple) -> str:
+        """The generated Python source for batches of ``shape`` (compiled already)."""
+        try:
+            return self._sources[tuple(shape)]
+        except KeyError:
+            raise KeyError(f"CompiledLoss: nothing compiled for shape {tuple(shape)} yet") from None
