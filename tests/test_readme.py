@@ -1,4 +1,5 @@
-"""The README's code runs: every ```python block of its "A tour of the API" section."""
+"""The README's code runs: every ```python block of its "A tour of the API" and
+"Training" sections."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ def _blocks(section: str) -> list[str]:
 
 
 TOUR = _blocks("A tour of the API")
+TRAINING = _blocks("Training")
 
 
 def test_the_tour_has_examples():
@@ -26,4 +28,10 @@ def test_the_tour_has_examples():
 
 @pytest.mark.parametrize("code", TOUR, ids=[f"block{i}" for i in range(len(TOUR))])
 def test_tour_block_runs(code, capsys):
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+
+
+@pytest.mark.parametrize("code", TRAINING, ids=[f"block{i}" for i in range(len(TRAINING))])
+def test_training_block_runs(code, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # blocks may write files
     exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
