@@ -277,6 +277,23 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
 # --------------------------------------------------------------------------- forward mode
 
 
+def _primals_and_tangents(
+    op: str, primals: tuple, tangents: tuple, recorded: bool
+) -> tuple[list[Tensor], list[Any]]:
+    """Aliases for the primals and the tangents checked against them (one per primal)."""
+    if len(primals) != len(tangents):
+        raise ValueError(
+            f"{op}: got {len(primals)} primals but {len(tangents)} tangents; give one "
+            f"tangent per primal"
+        )
+    aliases = [_make_alias(p, op, i) for i, p in enumerate(primals)]
+    seeds = [
+        _seed(f"{op}: tangent {i}", t, a, recorded)
+        for i, (t, a) in enumerate(zip(tangents, aliases))
+    ]
+    return aliases, seeds
+
+
 def _forward(
     outs: list[Tensor], aliases: list[Tensor], tangents: list[Any], recorded: bool
 ) -> list[Tensor]:
@@ -296,17 +313,8 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     (tensor(9.), tensor(6.))
     """
     primals, tangents = tuple(primals), tuple(tangents)
-    if len(primals) != len(tangents):
-        raise ValueError(
-            f"jvp: got {len(primals)} primals but {len(tangents)} tangents; give one "
-            f"tangent per primal"
-        )
     recorded = _recorded(*primals, *tangents)
-    aliases = [_make_alias(p, "jvp", i) for i, p in enumerate(primals)]
-    seeds = [
-        _seed(f"jvp: tangent {i}", t, a, recorded)
-        for i, (t, a) in enumerate(zip(tangents, aliases))
-    ]
+    aliases, seeds = _primals_and_tangents("jvp", primals, tangents, recorded)
     outs, single = _outputs("jvp", _call(f, aliases, {}))
     tangent_out = _forward(outs, aliases, seeds, recorded)
     results = [_finish(o, recorded) for o in outs]
@@ -425,17 +433,9 @@ def hvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     (tensor(9.), tensor([6., 0.]))
     """
     primals, tangents = tuple(primals), tuple(tangents)
-    if len(primals) != len(tangents):
-        raise ValueError(
-            f"hvp: got {len(primals)} primals but {len(tangents)} tangents; give one "
-            f"tangent per primal"
-        )
     outer = _recorded(*primals, *tangents)
-    aliases = [_make_alias(p, "hvp", i) for i, p in enumerate(primals)]
     # The tangents enter the recorded forward-mode pass as Tensors.
-    seeds = [
-        _seed(f"hvp: tangent {i}", t, a, True) for i, (t, a) in enumerate(zip(tangents, aliases))
-    ]
+    aliases, seeds = _primals_and_tangents("hvp", primals, tangents, True)
     out = _call(f, aliases, {})
     if not isinstance(out, Tensor) or out.size != 1:
         raise ValueError(

@@ -81,9 +81,7 @@ def _log_softmax(x, axis):
     "_cross_entropy": '''
 def _cross_entropy(scores, labels, reduction):
     """Softmax cross-entropy of (N, C) scores against integer labels."""
-    shifted = scores - np.maximum.reduce(scores, axis=1, keepdims=True)
-    logp = shifted - np.log(np.add.reduce(np.exp(shifted), axis=1, keepdims=True))
-    losses = -logp[np.arange(len(labels)), labels]
+    losses = -_log_softmax(scores, 1)[np.arange(len(labels)), labels]
     if reduction == "none":
         return losses
     return losses.sum() if reduction == "sum" else losses.mean()
@@ -91,8 +89,7 @@ def _cross_entropy(scores, labels, reduction):
     "_cross_entropy_vjp": '''
 def _cross_entropy_vjp(g, scores, labels, reduction):
     """Its gradient: (softmax(scores) - onehot(labels)) times each sample's upstream."""
-    p = np.exp(scores - np.maximum.reduce(scores, axis=1, keepdims=True))
-    p /= np.add.reduce(p, axis=1, keepdims=True)
+    p = _softmax(scores, 1)
     p[np.arange(len(labels)), labels] -= 1
     if reduction == "none":
         return p * np.reshape(g, (-1, 1))
@@ -101,9 +98,7 @@ def _cross_entropy_vjp(g, scores, labels, reduction):
     "_soft_cross_entropy": '''
 def _soft_cross_entropy(scores, targets, reduction):
     """Cross-entropy of (N, C) scores against (N, C) target probabilities."""
-    shifted = scores - np.maximum.reduce(scores, axis=1, keepdims=True)
-    logp = shifted - np.log(np.add.reduce(np.exp(shifted), axis=1, keepdims=True))
-    losses = -np.add.reduce(targets * logp, axis=1)
+    losses = -np.add.reduce(targets * _log_softmax(scores, 1), axis=1)
     if reduction == "none":
         return losses
     return losses.sum() if reduction == "sum" else losses.mean()
@@ -112,14 +107,12 @@ def _soft_cross_entropy(scores, targets, reduction):
 def _soft_cross_entropy_vjp(g, scores, targets, reduction, which):
     """Its gradient: (softmax(scores) * rowsum(targets) - targets) for the scores,
     -log softmax(scores) for the targets, times each sample's upstream gradient."""
-    shifted = scores - np.maximum.reduce(scores, axis=1, keepdims=True)
     if which == 0:
-        grad = np.exp(shifted)
-        grad /= np.add.reduce(grad, axis=1, keepdims=True)
+        grad = _softmax(scores, 1)
         grad *= np.add.reduce(targets, axis=1, keepdims=True)
         grad -= targets
     else:
-        grad = np.log(np.add.reduce(np.exp(shifted), axis=1, keepdims=True)) - shifted
+        grad = -_log_softmax(scores, 1)
     if reduction == "none":
         return grad * np.reshape(g, (-1, 1))
     return grad * (g / len(scores) if reduction == "mean" else g)
@@ -153,7 +146,13 @@ def _linear_weight_grad(g, x):
 }
 
 #: Helpers that call other helpers.
-_HELPER_DEPS = {"_matmul_vjp": ("_unbroadcast",)}
+_HELPER_DEPS = {
+    "_matmul_vjp": ("_unbroadcast",),
+    "_cross_entropy": ("_log_softmax",),
+    "_cross_entropy_vjp": ("_softmax",),
+    "_soft_cross_entropy": ("_log_softmax",),
+    "_soft_cross_entropy_vjp": ("_softmax", "_log_softmax"),
+}
 
 
 # --------------------------------------------------------------------------- literals
