@@ -756,6 +756,14 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
+def set_grads(tensors: Any, arrays: Any) -> None:
+    """Give each tensor its gradient array, replacing ``.grad`` as ``backward()`` does
+    after ``zero_grad()``. For code that computes gradients itself (compiled steps): the
+    arrays must already have the tensors' shapes and dtypes (not checked again here)."""
+    for t, g in zip(tensors, arrays):
+        t._grad = _wrap(g)
+
+
 @contextlib.contextmanager
 def substitute(pairs: Any) -> Iterator[None]:
     """Inside the block, each tensor in ``pairs`` (``(tensor, replacement)`` pairs) stands

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..tensor import Tensor, _wrap, no_grad, substitute
+from ..tensor import Tensor, no_grad, set_grads, substitute
 from .layers import Dropout
 from .module import Module
 
@@ -128,11 +128,23 @@ class CompiledLoss:
         entry = self._compiled.get((X.shape, X.dtype.str))
         if entry is None:
             entry = self._first_call(X, y)
-        flat, n_classes = entry
-        onehot = self._onehot(y, X.shape[0], n_classes, X.dtype)
-        loss, grads = flat(X, onehot, *[p.data for p in self.params])
-        for p, g in zip(self.params, grads):
-            p.grad = _wrap(g if g.dtype == p.dtype else g.astype(p.dtype))
+        flat, eye, cast = entry
+        labels = y.data if isinstance(y, Tensor) else y
+        if (
+            type(labels) is np.ndarray
+            and labels.dtype.kind in "iu"
+            and labels.shape == X.shape[:1]
+            and labels.min() >= 0
+            and labels.max() < len(eye)
+        ):
+            onehot = eye[labels]  # the common case, checked inline
+        else:
+            onehot = self._onehot(y, X.shape[0], len(eye), X.dtype)
+        params = self.params
+        loss, grads = flat(X, onehot, *[p.data for p in params])
+        if cast:  # the first run found a gradient in another dtype than its parameter's
+            grads = [np.asarray(g, dtype=p.dtype) for g, p in zip(grads, params)]
+        set_grads(params, grads)
         return float(loss)
 
     def _first_call(self, X: np.ndarray, y: Any) -> tuple:
@@ -143,13 +155,15 @@ class CompiledLoss:
             n_classes = self.model(Tensor(X)).shape[1]
         onehot = self._onehot(y, X.shape[0], n_classes, X.dtype)
         compiled = self._compile(X, onehot)
-        self._check(compiled, X, onehot)
-        entry = self._compiled[(X.shape, X.dtype.str)] = (compiled.flat, n_classes)
+        cast = self._check(compiled, X, onehot)
+        eye = np.eye(n_classes, dtype=X.dtype)
+        entry = self._compiled[(X.shape, X.dtype.str)] = (compiled.flat, eye, cast)
         self._sources[tuple(X.shape)] = compiled.source
         return entry
 
-    def _check(self, flat: Any, X: np.ndarray, onehot: np.ndarray) -> None:
-        """The first run of each compiled shape must agree with the eager engine."""
+    def _check(self, flat: Any, X: np.ndarray, onehot: np.ndarray) -> bool:
+        """The first run of each compiled shape must agree with the eager engine; returns
+        whether gradients need casting to their parameters' dtypes."""
         loss, grads = flat.flat(X, onehot, *[p.data for p in self.params])
         eager = self._loss_of_scores(self.model(Tensor(X)), Tensor(onehot))
         for p in self.params:
@@ -165,6 +179,7 @@ class CompiledLoss:
                 "CompiledLoss: the compiled code disagrees with the eager engine for this "
                 "model (does it branch on values?); train it eagerly instead"
             )
+        return any(np.asarray(g).dtype != p.dtype for g, p in zip(grads, self.params))
 
     def source(self, shape: tuple) -> str:
         """The generated Python source for batches of ``shape`` (compiled already)."""
