@@ -126,7 +126,7 @@ def _finish(value: Any, recorded: bool) -> Tensor:
     return _wrap(value)
 
 
-def _zeros_for(t: Tensor, recorded: bool) -> Tensor:
+def _zeros_for(t: Tensor) -> Tensor:
     return _wrap(np.zeros(t.shape, dtype=t.dtype))
 
 
@@ -238,7 +238,7 @@ def _reverse(
     for a in aliases:
         g = found.get(a._node)
         if g is None:
-            grads.append(_zeros_for(a, recorded))
+            grads.append(_zeros_for(a))
         else:
             grads.append(_finish(g, recorded))
     return grads
@@ -299,9 +299,7 @@ def _forward(
 ) -> list[Tensor]:
     seeds = {a._node: t for a, t in zip(aliases, tangents)}
     result = engine.forward_tangents([o._node for o in outs], seeds, recorded)
-    return [
-        _zeros_for(o, recorded) if t is None else _finish(t, recorded) for o, t in zip(outs, result)
-    ]
+    return [_zeros_for(o) if t is None else _finish(t, recorded) for o, t in zip(outs, result)]
 
 
 def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
