@@ -95,3 +95,17 @@ def test_transform_argument_errors():
         vjp_fn(cr.ones(1))
     with pytest.raises(ValueError, match="mode must be"):
         cr.jacobian(lambda x: x, mode="sideways")
+
+
+def test_softmax_cross_entropy_input_errors():
+    logits = cr.ones(3, 4)
+    with pytest.raises(IndexError, match="label 4 is out of range for 4 classes"):
+        cr.softmax_cross_entropy(logits, np.array([0, 4, 1]))
+    with pytest.raises(IndexError, match="label -1 is out of range"):
+        cr.softmax_cross_entropy(logits, np.array([0, -1, 1]))
+    with pytest.raises(ValueError, match=r"labels must be 3 integers .* \(3, 4\)"):
+        cr.softmax_cross_entropy(logits, np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"logits must be \(N, C\), got shape \(4,\)"):
+        cr.softmax_cross_entropy(cr.ones(4), np.array([0]))
+    with pytest.raises(ValueError, match="reduction must be 'mean', 'sum' or 'none'"):
+        cr.softmax_cross_entropy(logits, np.array([0, 1, 2]), reduction="avg")
