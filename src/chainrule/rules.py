@@ -478,11 +478,7 @@ def _cross_entropy_vjp(g: Any, ans: Any, x: Any, labels: np.ndarray, reduction: 
 
 def _cross_entropy_jvp(t: Any, ans: Any, x: Any, labels: np.ndarray, reduction: str) -> Any:
     residual = softmax(x, axis=1) - _onehot(labels, x.shape[1], _raw(x).dtype)
-    per_sample = sum(t * residual, axis=1, keepdims=False, shape=t.shape)
-    if reduction == "none":
-        return per_sample
-    total = sum(per_sample, axis=None, keepdims=False, shape=per_sample.shape)
-    return total / len(labels) if reduction == "mean" else total
+    return _ce_jvp(t, residual, reduction, len(labels))
 
 
 def _soft_cross_entropy_impl(x: Any, t: Any, reduction: str) -> Any:
@@ -506,7 +502,8 @@ def _soft_ce_vjp_x(g: Any, ans: Any, x: Any, t: Any, reduction: str) -> Any:
     return _per_row(g, reduction, n) * residual
 
 
-def _soft_ce_jvp(t_dir: Any, weights: Any, reduction: str, n: int) -> Any:
+def _ce_jvp(t_dir: Any, weights: Any, reduction: str, n: int) -> Any:
+    """A cross-entropy's tangent: each sample's sum of tangent x weights, then reduced."""
     per_sample = sum(t_dir * weights, axis=1, keepdims=False, shape=t_dir.shape)
     if reduction == "none":
         return per_sample
@@ -527,10 +524,10 @@ soft_cross_entropy = Primitive(
         ),
     ),
     jvps=(
-        lambda tx, ans, x, t, reduction: _soft_ce_jvp(
+        lambda tx, ans, x, t, reduction: _ce_jvp(
             tx, softmax(x, axis=1) * _sum_keep(t, 1) - t, reduction, x.shape[0]
         ),
-        lambda tt, ans, x, t, reduction: _soft_ce_jvp(
+        lambda tt, ans, x, t, reduction: _ce_jvp(
             tt, -log_softmax(x, axis=1), reduction, x.shape[0]
         ),
     ),

@@ -299,6 +299,21 @@ def _keep_arg(c: _Ctx) -> str:
     return ", keepdims=True" if c.p.get("keepdims") else ""
 
 
+def _extreme_rule(name: str) -> CodeRule:
+    """max/min: the gradient is routed to the arg-extreme, split evenly among ties."""
+    return CodeRule(
+        lambda c: f"np.{name}({c.ins[0]}{_reduce_args(c)})",
+        _per_input(
+            lambda c: (
+                f"{c.use('_route_extreme')}({c.g}, {c.ins[0]}, {c.out}, "
+                f"{c.p.get('axis')!r}, {c.p.get('keepdims')!r})",
+                True,
+                "in",
+            )
+        ),
+    )
+
+
 def _reduce_args(c: _Ctx) -> str:
     axis, keepdims = c.p.get("axis"), c.p.get("keepdims")
     args = []
@@ -485,28 +500,8 @@ CODE: dict[str, CodeRule] = {
         lambda c: f"np.add.reduce({c.ins[0]}, axis={c.p.get('axis')!r}{_keep_arg(c)})",
         _per_input(_sum_back),
     ),
-    "max": CodeRule(
-        lambda c: f"np.max({c.ins[0]}{_reduce_args(c)})",
-        _per_input(
-            lambda c: (
-                f"{c.use('_route_extreme')}({c.g}, {c.ins[0]}, {c.out}, "
-                f"{c.p.get('axis')!r}, {c.p.get('keepdims')!r})",
-                True,
-                "in",
-            )
-        ),
-    ),
-    "min": CodeRule(
-        lambda c: f"np.min({c.ins[0]}{_reduce_args(c)})",
-        _per_input(
-            lambda c: (
-                f"{c.use('_route_extreme')}({c.g}, {c.ins[0]}, {c.out}, "
-                f"{c.p.get('axis')!r}, {c.p.get('keepdims')!r})",
-                True,
-                "in",
-            )
-        ),
-    ),
+    "max": _extreme_rule("max"),
+    "min": _extreme_rule("min"),
     "logsumexp": CodeRule(
         lambda c: (
             f"{c.use('_logsumexp')}({c.ins[0]}, {c.p.get('axis')!r}, {c.p.get('keepdims')!r})"
