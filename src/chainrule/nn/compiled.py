@@ -71,7 +71,6 @@ class CompiledLoss:
         self.params = list(model.parameters())
         self._compiled: dict[tuple, Any] = {}
         self._sources: dict[tuple, str] = {}
-        self._eyes: dict[tuple, np.ndarray] = {}
 
     def _loss_of_scores(self, scores: Tensor, onehot: Tensor) -> Tensor:
         n = scores.shape[0]
@@ -100,7 +99,9 @@ class CompiledLoss:
             graph.inputs[name].requires_grad = False
         return graph.compile_flat()
 
-    def _onehot(self, y: Any, n: int, n_classes: int, dtype: Any) -> np.ndarray:
+    @staticmethod
+    def _onehot(y: Any, n: int, eye: np.ndarray) -> np.ndarray:
+        """The labels' one-hot codes: rows of the identity ``eye``, after checking them."""
         labels = y.data if isinstance(y, Tensor) else y
         if not isinstance(labels, np.ndarray):
             labels = np.asarray(labels)
@@ -109,18 +110,15 @@ class CompiledLoss:
                 f"CompiledLoss: labels must be {n} integers (one per row of X), got shape "
                 f"{labels.shape} dtype {labels.dtype}"
             )
-        eye = self._eyes.get((n_classes, dtype))
-        if eye is None:
-            eye = self._eyes[(n_classes, dtype)] = np.eye(n_classes, dtype=dtype)
         if n and labels.min() < 0:
             raise IndexError(
-                f"CompiledLoss: label {int(labels.min())} is out of range for {n_classes} classes"
+                f"CompiledLoss: label {int(labels.min())} is out of range for {len(eye)} classes"
             )
         try:
-            return eye[labels]  # rows of the identity: the one-hot codes
+            return eye[labels]
         except IndexError:
             raise IndexError(
-                f"CompiledLoss: label {int(labels.max())} is out of range for {n_classes} classes"
+                f"CompiledLoss: label {int(labels.max())} is out of range for {len(eye)} classes"
             ) from None
 
     def __call__(self, X: Any, y: Any) -> float:
@@ -129,17 +127,7 @@ class CompiledLoss:
         if entry is None:
             entry = self._first_call(X, y)
         flat, eye, cast = entry
-        labels = y.data if isinstance(y, Tensor) else y
-        if (
-            type(labels) is np.ndarray
-            and labels.dtype.kind in "iu"
-            and labels.shape == X.shape[:1]
-            and labels.min() >= 0
-            and labels.max() < len(eye)
-        ):
-            onehot = eye[labels]  # the common case, checked inline
-        else:
-            onehot = self._onehot(y, X.shape[0], len(eye), X.dtype)
+        onehot = self._onehot(y, X.shape[0], eye)
         params = self.params
         loss, grads = flat(X, onehot, *[p.data for p in params])
         if cast:  # the first run found a gradient in another dtype than its parameter's
@@ -153,10 +141,10 @@ class CompiledLoss:
             raise ValueError(f"CompiledLoss: X must be (N, features), got shape {X.shape}")
         with no_grad():
             n_classes = self.model(Tensor(X)).shape[1]
-        onehot = self._onehot(y, X.shape[0], n_classes, X.dtype)
+        eye = np.eye(n_classes, dtype=X.dtype)
+        onehot = self._onehot(y, X.shape[0], eye)
         compiled = self._compile(X, onehot)
         cast = self._check(compiled, X, onehot)
-        eye = np.eye(n_classes, dtype=X.dtype)
         entry = self._compiled[(X.shape, X.dtype.str)] = (compiled.flat, eye, cast)
         self._sources[tuple(X.shape)] = compiled.source
         return entry
