@@ -97,6 +97,23 @@ def test_transform_argument_errors():
         cr.jacobian(lambda x: x, mode="sideways")
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint64])
+def test_label_range_check_in_every_integer_width(dtype):
+    # The check reads the labels as unsigned integers (one reduction for both ends): it
+    # must catch negatives and too-large labels in every width, also in strided views.
+    logits = cr.ones(3, 4)
+    ok = np.array([3, 0, 2, 9, 1, 9], dtype=dtype)[::2]  # a strided view: 3, 2, 1
+    assert np.isfinite(cr.softmax_cross_entropy(logits, ok).item())
+    with pytest.raises(IndexError, match=r"label 4 is out of range for 4 classes \(sample 2"):
+        cr.softmax_cross_entropy(logits, np.array([0, 3, 4], dtype=dtype))
+    if np.dtype(dtype).kind == "i":
+        with pytest.raises(IndexError, match=r"label -1 is out of range .*\(sample 1"):
+            cr.softmax_cross_entropy(logits, np.array([0, -1, 1], dtype=dtype))
+        lowest = np.iinfo(dtype).min  # the most negative value is huge when unsigned too
+        with pytest.raises(IndexError, match=f"label {lowest} is out of range"):
+            cr.softmax_cross_entropy(logits, np.array([0, 1, lowest], dtype=dtype))
+
+
 def test_softmax_cross_entropy_input_errors():
     logits = cr.ones(3, 4)
     with pytest.raises(IndexError, match="label 4 is out of range for 4 classes"):

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
+from .. import ops, rules
 from ..ops import linear, log_softmax, relu, sigmoid, softmax, tanh
-from ..tensor import Tensor, as_tensor
+from ..tensor import Tensor, apply, as_tensor
 
 __all__ = [
     "linear",
@@ -53,15 +53,7 @@ def _scores_and_targets(op: str, scores: Any, targets: Any) -> tuple[Tensor, np.
             f"{op}: targets must have shape ({n},) to match scores of shape {scores.shape}, "
             f"got shape {labels.shape}"
         )
-    if n:
-        lo, hi = labels.min(), labels.max()
-        if lo < 0 or hi >= c:
-            bad = int(lo if lo < 0 else hi)
-            where = int(np.argmax(labels == bad))
-            raise IndexError(
-                f"{op}: target {bad} (sample {where}) is out of range for {c} classes "
-                f"(scores shape {scores.shape}); labels must be in [0, {c - 1}]"
-            )
+    ops.first_bad_label(op, labels, c, scores.shape)
     return scores, labels
 
 
@@ -140,8 +132,9 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
     logits, labels = _scores_and_targets("cross_entropy", logits, targets)
     if reduction == "mean" and labels.shape[0] == 0:
         raise ValueError("cross_entropy: reduction='mean' over an empty batch")
-    # One fused primitive (log-softmax, pick, reduce; gradient (softmax - onehot) g).
-    return ops.softmax_cross_entropy(logits, labels, reduction)
+    # One fused primitive (log-softmax, pick, reduce; gradient (softmax - onehot) g); the
+    # inputs were checked above, so the primitive is applied directly.
+    return apply(rules.cross_entropy, (logits,), {"labels": labels, "reduction": reduction})
 
 
 def _margins(op: str, scores: Any, targets: Any, margin: float) -> tuple[Tensor, np.ndarray]:
