@@ -240,6 +240,43 @@ def test_generated_cross_entropy_matches_the_engine(reduction):
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_labels_passed_in_stay_an_input_of_the_generated_code(reduction):
+    # Traced with one set of labels, run with another: the code must read the labels it
+    # is given (not the traced ones baked in), in the flat function and in the separate
+    # forward and backward functions (which share the saved log-softmax).
+    rng = np.random.default_rng(13)
+    x0, w0 = rng.standard_normal((6, 3)), rng.standard_normal((4, 3))
+
+    def loss(x, w, y):
+        out = cr.softmax_cross_entropy(x @ w.T, y, reduction)
+        return out if reduction != "none" else out.sum()
+
+    fn = cr.trace(loss, x0, w0, np.array([0, 1, 2, 3, 0, 1])).compile_flat()
+    assert "CONST" not in fn.source
+    other = np.array([3, 3, 0, 2, 1, 1])
+    x, w = cr.tensor(x0, requires_grad=True), cr.tensor(w0, requires_grad=True)
+    expected = loss(x, w, other)
+    expected.backward()
+    value, (dx, dw) = fn(x0, w0, other)
+    np.testing.assert_allclose(value, expected.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(dx, x.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(dw, w.grad.numpy(), rtol=1e-10)
+    if reduction == "none":
+        return
+    # the separate passes: forward, then backward from the values it needs
+    namespace = fn.backward.__globals__
+    np.testing.assert_allclose(fn.forward(x0, w0, other), expected.numpy(), rtol=1e-12)
+    matmul0 = x0 @ w0.T
+    logp = namespace["_log_softmax"](matmul0, 1)
+    cache = {"x": x0, "w": w0, "y": other, "transpose0": w0.T, "out_logp": logp}
+    names = fn.backward.__code__.co_varnames[: fn.backward.__code__.co_argcount]
+    assert names == ("x", "y", "transpose0", "out_logp", "dout")
+    grads = fn.backward(*[cache[n] for n in names[:-1]])
+    np.testing.assert_allclose(grads[0], x.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(grads[1], w.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_generated_soft_cross_entropy_matches_the_engine(reduction):
     rng = np.random.default_rng(12)
     x0, t0 = rng.standard_normal((4, 3)), rng.random((4, 3))

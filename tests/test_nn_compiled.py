@@ -60,7 +60,7 @@ def test_the_generated_code_is_readable_flat_code():
     step = nn.CompiledLoss(_model())
     step(X[:8], y[:8])
     source = step.source((8, 6))
-    assert "def flat(X, onehot, params0" in source
+    assert "def flat(X, y, params0" in source
     assert "dparams0 = " in source and "dX" not in source  # no gradient for the data
     assert "np.tanh(" in source and "@" in source
 

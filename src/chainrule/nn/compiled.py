@@ -28,7 +28,8 @@ class CompiledLoss:
     optimizer's ``step()`` follows as usual. The first call for each batch shape and
     dtype traces the model once and compiles the generated code; later calls read the
     parameters' current values and run the code, with no graph recorded. Labels enter the
-    code as a one-hot float input, so nothing about a batch but its shape is compiled in.
+    code as an input (integer labels for softmax, one-hot rows for the SVM), so nothing
+    about a batch but its shape is compiled in.
 
     The model must compute the same operations for every batch of a shape: no branches on
     values and no randomness (a ``Dropout`` in training mode is refused). On its first call
@@ -72,64 +73,58 @@ class CompiledLoss:
         self._compiled: dict[tuple, Any] = {}
         self._sources: dict[tuple, str] = {}
 
-    def _loss_of_scores(self, scores: Tensor, onehot: Tensor) -> Tensor:
-        n = scores.shape[0]
-        if self.loss == "softmax":  # one fused primitive: gradient (softmax - onehot) / n
-            return ops.softmax_cross_entropy(scores, onehot)
+    def _loss_of_scores(self, scores: Tensor, targets: Tensor) -> Tensor:
+        """The loss from (N, C) scores and the targets: integer labels for softmax (one
+        fused primitive, gradient (softmax - onehot) / n), one-hot rows for the SVM."""
+        if self.loss == "softmax":
+            return ops.softmax_cross_entropy(scores, targets)
         # the lectures' SVM: sum over j != y of max(0, s_j - s_y + margin), averaged
-        correct = (scores * onehot).sum(axis=1, keepdims=True)
-        hinge = ops.relu(scores - correct + self.margin) * (1 - onehot)
-        return hinge.sum() / n
+        correct = (scores * targets).sum(axis=1, keepdims=True)
+        hinge = ops.relu(scores - correct + self.margin) * (1 - targets)
+        return hinge.sum() / scores.shape[0]
 
-    def _traced_loss(self, X: Any, onehot: Any, *params: Any) -> Tensor:
+    def _traced_loss(self, X: Any, y: Any, *params: Any) -> Tensor:
         with substitute(zip(self.params, params)):
-            return self._loss_of_scores(self.model(X), onehot)
+            return self._loss_of_scores(self.model(X), y)
 
-    def _compile(self, X: np.ndarray, onehot: np.ndarray) -> Any:
+    def _compile(self, X: np.ndarray, targets: np.ndarray) -> Any:
         from ..tracing import trace
 
         for module in self.model.modules():
             if isinstance(module, Dropout) and module.training and module.p > 0:
                 raise ValueError(
-                    "CompiledLoss: the model has a Dropout in training mode; its random mask "
+                    "CompiledLoss: the model has a Dropout in training mode, whose random mask "
                     "would be compiled in (use eager training, or model.eval())"
                 )
-        graph = trace(self._traced_loss, X, onehot, *[p.data for p in self.params])
-        for name in ("X", "onehot"):  # data: no gradient code for them
+        graph = trace(self._traced_loss, X, targets, *[p.data for p in self.params])
+        for name in ("X", "y"):  # data: no gradient code for them
             graph.inputs[name].requires_grad = False
         return graph.compile_flat()
 
-    @staticmethod
-    def _onehot(y: Any, n: int, eye: np.ndarray) -> np.ndarray:
-        """The labels' one-hot codes: rows of the identity ``eye``, after checking them."""
+    def _targets(self, y: Any, n: int, n_classes: int, dtype: Any) -> np.ndarray:
+        """The labels, checked: as they are for softmax, as one-hot rows for the SVM."""
         labels = y.data if isinstance(y, Tensor) else y
-        if not isinstance(labels, np.ndarray):
+        if type(labels) is not np.ndarray:
             labels = np.asarray(labels)
         if labels.shape != (n,) or labels.dtype.kind not in "iu":
             raise ValueError(
                 f"CompiledLoss: labels must be {n} integers (one per row of X), got shape "
                 f"{labels.shape} dtype {labels.dtype}"
             )
-        if n and labels.min() < 0:
-            raise IndexError(
-                f"CompiledLoss: label {int(labels.min())} is out of range for {len(eye)} classes"
-            )
-        try:
-            return eye[labels]
-        except IndexError:
-            raise IndexError(
-                f"CompiledLoss: label {int(labels.max())} is out of range for {len(eye)} classes"
-            ) from None
+        ops.first_bad_label("CompiledLoss", labels, n_classes, (n, n_classes))
+        if self.loss == "softmax":
+            return labels
+        return np.eye(n_classes, dtype=dtype)[labels]
 
     def __call__(self, X: Any, y: Any) -> float:
         X = X.data if isinstance(X, Tensor) else np.asarray(X)
-        entry = self._compiled.get((X.shape, X.dtype.str))
+        entry = self._compiled.get((X.shape, X.dtype))
         if entry is None:
             entry = self._first_call(X, y)
-        flat, eye, cast = entry
-        onehot = self._onehot(y, X.shape[0], eye)
+        flat, n_classes, cast = entry
+        targets = self._targets(y, X.shape[0], n_classes, X.dtype)
         params = self.params
-        loss, grads = flat(X, onehot, *[p.data for p in params])
+        loss, grads = flat(X, targets, *[p.data for p in params])
         if cast:  # the first run found a gradient in another dtype than its parameter's
             grads = [np.asarray(g, dtype=p.dtype) for g, p in zip(grads, params)]
         set_grads(params, grads)
@@ -141,19 +136,18 @@ class CompiledLoss:
             raise ValueError(f"CompiledLoss: X must be (N, features), got shape {X.shape}")
         with no_grad():
             n_classes = self.model(Tensor(X)).shape[1]
-        eye = np.eye(n_classes, dtype=X.dtype)
-        onehot = self._onehot(y, X.shape[0], eye)
-        compiled = self._compile(X, onehot)
-        cast = self._check(compiled, X, onehot)
-        entry = self._compiled[(X.shape, X.dtype.str)] = (compiled.flat, eye, cast)
+        targets = self._targets(y, X.shape[0], n_classes, X.dtype)
+        compiled = self._compile(X, targets)
+        cast = self._check(compiled, X, targets)
+        entry = self._compiled[(X.shape, X.dtype)] = (compiled.flat, n_classes, cast)
         self._sources[tuple(X.shape)] = compiled.source
         return entry
 
-    def _check(self, flat: Any, X: np.ndarray, onehot: np.ndarray) -> bool:
+    def _check(self, flat: Any, X: np.ndarray, targets: np.ndarray) -> bool:
         """The first run of each compiled shape must agree with the eager engine; returns
         whether gradients need casting to their parameters' dtypes."""
-        loss, grads = flat.flat(X, onehot, *[p.data for p in self.params])
-        eager = self._loss_of_scores(self.model(Tensor(X)), Tensor(onehot))
+        loss, grads = flat.flat(X, targets, *[p.data for p in self.params])
+        eager = self._loss_of_scores(self.model(Tensor(X)), Tensor(targets))
         for p in self.params:
             p.grad = None
         eager.backward()

@@ -78,22 +78,26 @@ def _log_softmax(x, axis):
     shifted = x - np.maximum.reduce(x, axis=axis, keepdims=True)
     return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 """,
-    "_cross_entropy": '''
-def _cross_entropy(scores, labels, reduction):
-    """Softmax cross-entropy of (N, C) scores against integer labels."""
-    losses = -_log_softmax(scores, 1)[np.arange(len(labels)), labels]
+    "_nll": '''
+def _nll(logp, labels, reduction):
+    """Minus the log-probability of each sample's label, reduced."""
+    picked = logp[np.arange(len(labels)), labels]
     if reduction == "none":
-        return losses
-    return losses.sum() if reduction == "sum" else losses.mean()
+        return -picked
+    total = -np.add.reduce(picked)
+    return total if reduction == "sum" else total / len(labels)
 ''',
     "_cross_entropy_vjp": '''
-def _cross_entropy_vjp(g, scores, labels, reduction):
-    """Its gradient: (softmax(scores) - onehot(labels)) times each sample's upstream."""
-    p = _softmax(scores, 1)
+def _cross_entropy_vjp(g, logp, labels, reduction):
+    """Softmax cross-entropy's gradient from the saved log-softmax: (softmax - onehot)
+    times each sample's upstream gradient, in place on one fresh array."""
+    p = np.exp(logp)
     p[np.arange(len(labels)), labels] -= 1
     if reduction == "none":
-        return p * np.reshape(g, (-1, 1))
-    return p * (g / len(labels) if reduction == "mean" else g)
+        p *= np.reshape(g, (-1, 1))
+    else:
+        p *= g / len(labels) if reduction == "mean" else g
+    return p
 ''',
     "_soft_cross_entropy": '''
 def _soft_cross_entropy(scores, targets, reduction):
@@ -148,8 +152,6 @@ def _linear_weight_grad(g, x):
 #: Helpers that call other helpers.
 _HELPER_DEPS = {
     "_matmul_vjp": ("_unbroadcast",),
-    "_cross_entropy": ("_log_softmax",),
-    "_cross_entropy_vjp": ("_softmax",),
     "_soft_cross_entropy": ("_log_softmax",),
     "_soft_cross_entropy_vjp": ("_softmax", "_log_softmax"),
 }
@@ -242,6 +244,11 @@ class _Ctx:
     def shape(self, i: int | None = None) -> tuple:
         return self.var.shape if i is None else self.var.inputs[i].shape
 
+    @property
+    def saved(self) -> str:
+        """The name of this node's saved intermediate value (see ``CodeRule.saved``)."""
+        return self.gen.saved_name(self.var)
+
 
 # A backward template returns (expression, fresh, result shape kind):
 #   fresh: the expression makes a new array (safe to accumulate into with +=);
@@ -251,9 +258,18 @@ Back = Callable[[_Ctx, int], "tuple[str, bool, str] | None"]
 
 @dataclass
 class CodeRule:
+    """How one primitive is written: its forward expression, its backward templates, and
+    optionally ``saved = (suffix, expression)``: an intermediate value computed on its own
+    line before the output (named ``{output}_{suffix}``, read as ``c.saved``) that the
+    forward expression and the gradient both use, as a hand-written cache would keep it
+    (the log-softmax of a cross-entropy). ``then`` is an optional statement that finishes
+    the output in place (a bias added with ``+=``, as hand-written code does)."""
+
     forward: Callable[[_Ctx], str]
     backward: Back
     helpers: tuple[str, ...] = field(default_factory=tuple)
+    saved: tuple[str, Callable[[_Ctx], str]] | None = None
+    then: Callable[[_Ctx], str] | None = None
 
 
 def _per_input(*rules: Callable[[_Ctx], tuple[str, bool, str]] | None) -> Back:
@@ -579,18 +595,16 @@ CODE: dict[str, CodeRule] = {
         ),
     ),
     "cross_entropy": CodeRule(
-        lambda c: (
-            f"{c.use('_cross_entropy')}({c.ins[0]}, {c.gen.array(c.p['labels'])}, "
-            f"{c.p['reduction']!r})"
-        ),
+        lambda c: f"{c.use('_nll')}({c.saved}, {c.gen.array(c.p['labels'])}, {c.p['reduction']!r})",
         _per_input(
             lambda c: (
-                f"{c.use('_cross_entropy_vjp')}({c.g}, {c.ins[0]}, "
+                f"{c.use('_cross_entropy_vjp')}({c.g}, {c.saved}, "
                 f"{c.gen.array(c.p['labels'])}, {c.p['reduction']!r})",
                 True,
                 "in",
             )
         ),
+        saved=("logp", lambda c: f"{c.use('_log_softmax')}({c.ins[0]}, 1)"),
     ),
     "take_along_axis": CodeRule(
         lambda c: (
@@ -624,7 +638,11 @@ CODE: dict[str, CodeRule] = {
         _concat_back,
     ),
     "matmul": CodeRule(lambda c: f"{c.ins[0]} @ {c.ins[1]}", _matmul_back),
-    "linear": CodeRule(lambda c: f"{c.ins[0]} @ {c.ins[1]}.T + {c.ins[2]}", _linear_back),
+    "linear": CodeRule(
+        lambda c: f"{c.ins[0]} @ {c.ins[1]}.T",
+        _linear_back,
+        then=lambda c: f"{c.out} += {c.ins[2]}",
+    ),
 }
 
 
@@ -643,9 +661,31 @@ class _Gen:
         self.helpers: set[str] = set()
         self.consts: dict[str, Any] = {}
         self._arrays: dict[int, str] = {}
+        # An array parameter that is the value of an input (labels, indices passed in)
+        # is written as that input, so the code does not bake in this run's values.
+        self._inputs: dict[int, str] = {
+            id(v.value): v.name for v in graph.inputs.values() if isinstance(v.value, np.ndarray)
+        }
+        self._saved: dict[int, str] = {}
+        self._taken = {v.name for v in graph.nodes}
+
+    def saved_name(self, var: Var) -> str:
+        """A unique name for ``var``'s saved intermediate value."""
+        name = self._saved.get(var.index)
+        if name is None:
+            name = f"{var.name}_{self.rule(var).saved[0]}"
+            while name in self._taken:
+                name += "_"
+            self._taken.add(name)
+            self._saved[var.index] = name
+        return name
 
     def array(self, value: Any) -> str:
-        """A constant (param array, index array) as a literal, or as ``CONST[...]``."""
+        """A parameter array (labels, indices) as the input it came from, a literal, or
+        ``CONST[...]``."""
+        name = self._inputs.get(id(value))
+        if name is not None:
+            return name
         text = literal(value)
         if text is not None:
             return text
@@ -704,13 +744,30 @@ def _grad_names(graph: Graph, prefix: str) -> dict[int, str]:
     return {v.index: f"grad__{v.name}" for v in graph.nodes}
 
 
-def _forward_lines(graph: Graph, gen: _Gen) -> list[str]:
-    lines = []
+def _forward_statements(graph: Graph, gen: _Gen) -> list[tuple[Var, list[str], str]]:
+    """Each operation with its lines (its saved value's line, its own line, the in-place
+    finish) and a one-line summary of what it computes (for ``# backprop`` comments)."""
+    out = []
     for var in graph.ops:
-        expr = gen.rule(var).forward(gen.ctx(var))
+        rule = gen.rule(var)
+        c = gen.ctx(var)
+        lines = []
+        if rule.saved is not None:
+            lines.append(f"{c.saved} = {rule.saved[1](c)}")
         note = f"  # shape {var.shape}" if var.shape else ""
-        lines.append(f"{var.name} = {expr}{note}")
-    return lines
+        main = f"{var.name} = {rule.forward(c)}"
+        lines.append(main + note)
+        if rule.then is not None:
+            finish = rule.then(c)
+            lines.append(finish)
+            target, op, rest = finish.partition(" += ")
+            main += f" + {rest}" if op and target == var.name else f"; {finish}"
+        out.append((var, lines, main))
+    return out
+
+
+def _forward_lines(graph: Graph, gen: _Gen) -> list[str]:
+    return [line for _, lines, _ in _forward_statements(graph, gen) for line in lines]
 
 
 def _seed(var: Var) -> str:
@@ -741,7 +798,7 @@ def _backward_lines(
             seeds.append(f"{dname[o.index]} = {_seed(o)}")
             assigned.add(o.index)
     lines: list[str] = []
-    forward_text = dict(zip((v.index for v in graph.ops), _forward_lines(graph, gen)))
+    forward_text = {var.index: main for var, _, main in _forward_statements(graph, gen)}
     for var in reversed(graph.ops):
         if not var.requires_grad or var.index not in assigned:
             continue
@@ -775,7 +832,7 @@ def _backward_lines(
             assigned.add(inp.index)
         if block:
             if comments:
-                lines.append(f"# backprop {forward_text[var.index].split('  # ')[0]}")
+                lines.append(f"# backprop {forward_text[var.index]}")
             lines.extend(block)
     # Inputs no gradient reached (the output does not depend on them): zeros.
     for var in graph.inputs.values():
@@ -831,9 +888,14 @@ def _grad_inputs(graph: Graph) -> list[Var]:
 def _backward_function(graph: Graph, gen: _Gen, name: str, prefix: str) -> str:
     seeds, lines, dname = _backward_lines(graph, gen, prefix)
     grads = [dname[v.index] for v in _grad_inputs(graph)]
-    values = {v.name for v in graph.nodes if v.op != "const"}
-    used = _used_names(lines) & values
-    cached = [v.name for v in graph.nodes if v.name in used]
+    kept = []  # every value the forward pass computes, with saved intermediates
+    for v in graph.nodes:
+        if v.op != "const":
+            kept.append(v.name)
+            if v.is_op and gen.rule(v).saved is not None:
+                kept.append(gen.saved_name(v))
+    used = _used_names(lines)
+    cached = [name for name in kept if name in used]
     seed_params = []
     seed_fixes = []
     for o in graph.outputs:
