@@ -269,3 +269,34 @@ def test_comparisons_give_boolean_tensors_without_grad():
     m = x > 1.5
     assert m.dtype == bool and not m.requires_grad
     np.testing.assert_array_equal((x == 1.0).numpy(), [True, False])
+
+
+def test_a_residual_is_handed_to_the_array_rules_and_only_to_them():
+    # cross_entropy's node keeps the forward's log-softmax (Primitive.residual) and its
+    # first-order VJP reads it; recorded (higher-order) rules, forward mode and tracing
+    # must not mistake it for the node's output.
+    rng = np.random.default_rng(5)
+    x0, labels = rng.standard_normal((4, 3)), np.array([2, 0, 1, 1])
+    x = cr.tensor(x0, requires_grad=True)
+    loss = cr.softmax_cross_entropy(x, labels)
+    logp = x0 - np.log(np.exp(x0).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(loss._node.out, logp, rtol=1e-12)  # the residual
+    loss.backward()
+    expected = (np.exp(logp) - np.eye(3)[labels]) / 4
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12)
+    # second order (recorded rules, ans=None): the Hessian-vector product by numerics
+    v = rng.standard_normal((4, 3))
+
+    def g(z):
+        return cr.grad(lambda w: cr.softmax_cross_entropy(w, labels))(z)
+
+    hv = cr.jvp(g, (x0,), (v,))[1].numpy()
+    eps = 1e-6
+    numeric = (g(x0 + eps * v).numpy() - g(x0 - eps * v).numpy()) / (2 * eps)
+    np.testing.assert_allclose(hv, numeric, rtol=1e-6, atol=1e-9)
+    # forward mode over a recorded node, and tracing: the loss value, not the residual
+    t = cr.jvp(lambda w: cr.softmax_cross_entropy(w, labels), (x0,), (v,))[1]
+    np.testing.assert_allclose(float(t.numpy()), float((expected * v).sum()), rtol=1e-10)
+    graph = cr.trace(lambda w: cr.softmax_cross_entropy(w, labels), x0)
+    assert np.shape(graph.outputs[0].value) == ()
+    np.testing.assert_allclose(graph.outputs[0].value, loss.item(), rtol=1e-12)

@@ -130,9 +130,10 @@ def sum_to_shape(g: Any, shape: tuple, prim: Primitive, index: int) -> Any:
         g = g.sum(axis=0)
     elif lead:
         g = g.sum(axis=tuple(range(lead)))
-    keep = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    if keep:
-        g = g.sum(axis=keep, keepdims=True)
+    if 1 in shape:
+        keep = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+        if keep:
+            g = g.sum(axis=keep, keepdims=True)
     if g.shape != shape:
         raise RuntimeError(
             f"internal: VJP rule of '{prim.name}' for input {index} returned shape {gshape}, "
@@ -392,6 +393,14 @@ def _accumulate_leaves(leaf_grads: dict, seeds: list, Tensor: type) -> None:
         leaf._grad = wrap(g) if old is None else wrap(old.data + g)
 
 
+def _recorded_ans(node: Node, Tensor: type) -> Any:
+    """The node's output as a Tensor of the graph for recorded rules; None when it kept no
+    output, or kept a residual instead (see ``Primitive.residual``)."""
+    if node.out is None or node.prim.residual is not None:
+        return None
+    return Tensor._from_node(node.out, node)
+
+
 def _wrap_saved(value: Any, edge: Any, Tensor: type) -> Any:
     """A saved input as a Tensor connected to the graph (for recorded rules)."""
     if value is None or edge is None:
@@ -443,7 +452,7 @@ def _backward_recorded(roots, seeds, retain_graph, targets, Tensor) -> dict | No
             inputs = node.inputs
             if prim.save_inputs or prim.vjp_all is not None:
                 inputs = tuple([_wrap_saved(v, e, Tensor) for v, e in zip(inputs, edges)])
-            ans = None if node.out is None else Tensor._from_node(node.out, node)
+            ans = _recorded_ans(node, Tensor)
             params = node.params
             whole = None
             if prim.vjp_all is not None:
@@ -520,7 +529,7 @@ def _sweep(order: list, tangents: dict, seeds: dict, recorded: bool, Tensor: typ
             inputs = node.inputs
             if prim.save_inputs or prim.jvp_all is not None:
                 inputs = tuple([_wrap_saved(v, e, Tensor) for v, e in zip(inputs, edges)])
-            ans = None if node.out is None else Tensor._from_node(node.out, node)
+            ans = _recorded_ans(node, Tensor)
         else:
             inputs = node.inputs
             ans = node.out

@@ -34,6 +34,8 @@ class Primitive:
     save_inputs, save_output:
         Whether the rules read the input values / the output value. What is not needed is
         not kept alive by the graph.
+    residual:
+        See ``__init__``: a forward that also returns a value for the VJP rules.
     """
 
     __slots__ = (
@@ -46,6 +48,7 @@ class Primitive:
         "linear",
         "vjp_all",
         "jvp_all",
+        "residual",
     )
 
     def __init__(
@@ -60,6 +63,7 @@ class Primitive:
         linear: bool = False,
         vjp_all: Rule | None = None,
         jvp_all: Rule | None = None,
+        residual: Rule | None = None,
         register: bool = True,
     ) -> None:
         if register and name in REGISTRY:
@@ -76,6 +80,13 @@ class Primitive:
         # ``jvp_all(tangents, ans, inputs, params)`` the output tangent from all inputs'.
         self.vjp_all = vjp_all
         self.jvp_all = jvp_all
+        # Optional ``residual(*arrays, **params) -> (out, saved)``: used instead of ``impl``
+        # when a node is recorded; ``saved`` (an intermediate of the forward computation)
+        # is kept in the node and handed to the array-level VJP rules as ``ans`` (their
+        # recorded, higher-order forms get ``ans=None`` and recompute what they need).
+        # For a fused op whose gradient reuses a forward intermediate (cross-entropy's
+        # log-softmax), as hand-written code keeps it in its cache.
+        self.residual = residual
         if register:
             REGISTRY[name] = self
 

@@ -441,14 +441,18 @@ softmax = Primitive(
 )
 
 
-def _cross_entropy_impl(x: Any, labels: np.ndarray, reduction: str) -> Any:
-    shifted = x - x.max(axis=1, keepdims=True)
-    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    losses = -logp[np.arange(len(labels)), labels]
+def _cross_entropy_and_logp(x: Any, labels: np.ndarray, reduction: str) -> tuple:
+    """The loss, and the log-softmax it was computed from (the VJP's residual)."""
+    logp = _log_softmax_impl(x, 1)
+    picked = logp[np.arange(len(labels)), labels]
     if reduction == "none":
-        return losses
-    total = losses.sum()
-    return total if reduction == "sum" else total / len(labels)
+        return -picked, logp
+    total = -picked.sum()
+    return (total if reduction == "sum" else total / len(labels)), logp
+
+
+def _cross_entropy_impl(x: Any, labels: np.ndarray, reduction: str) -> Any:
+    return _cross_entropy_and_logp(x, labels, reduction)[0]
 
 
 def _onehot(labels: np.ndarray, n_classes: int, dtype: Any) -> np.ndarray:
@@ -467,8 +471,9 @@ def _per_row(v: Any, reduction: str, n: int) -> Any:
 def _cross_entropy_vjp(g: Any, ans: Any, x: Any, labels: np.ndarray, reduction: str) -> Any:
     # d loss_i / d x_ij = softmax(x)_ij - [j == label_i]
     if not isinstance(x, Tensor) and not isinstance(g, Tensor):
-        # arrays (first order): in place on a fresh softmax, as a hand-written backward does
-        p = _softmax_impl(x, 1)
+        # arrays (first order): in place on a fresh softmax, as a hand-written backward
+        # does; ``ans`` is the forward's log-softmax when the node kept it (the residual)
+        p = np.exp(ans) if ans is not None else _softmax_impl(x, 1)
         p[np.arange(len(labels)), labels] -= 1
         p *= _per_row(g, reduction, len(labels))
         return p
@@ -537,9 +542,11 @@ cross_entropy = Primitive(
     "cross_entropy",
     _cross_entropy_impl,
     # Softmax cross-entropy of (N, C) logits against integer labels, fused: one node whose
-    # gradient is (softmax - onehot) g, instead of log_softmax + pick + mean.
+    # gradient is (softmax - onehot) g, instead of log_softmax + pick + mean. The node
+    # keeps the forward's log-softmax, so the gradient needs one exp, not a new softmax.
     vjps=(_cross_entropy_vjp,),
     jvps=(_cross_entropy_jvp,),
+    residual=_cross_entropy_and_logp,
 )
 
 # --------------------------------------------------------------------------- shapes

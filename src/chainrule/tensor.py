@@ -138,21 +138,26 @@ def apply(prim: primitives.Primitive, args: tuple, params: dict | None = None) -
         else:
             arrays.append(_constant(a, prim.name))
         edges.append(None)
+    recording = needs_grad and _grad_enabled
+    saved = None
     try:
-        out = prim.impl(*arrays, **params) if params else prim.impl(*arrays)
+        if recording and prim.residual is not None:
+            out, saved = prim.residual(*arrays, **(params or {}))
+        else:
+            out = prim.impl(*arrays, **params) if params else prim.impl(*arrays)
     except ValueError as e:
         if "broadcast" in str(e):
             raise _broadcast_error(prim, tuple(arrays)) from None
         raise
     if _anomaly:
         engine.check_finite(out, f"forward of '{prim.name}'")
-    if not (needs_grad and _grad_enabled):
+    if not recording:
         return _wrap(out)
     node = Node.new(
         prim,
         tuple(edges),
         tuple(arrays) if prim.save_inputs else _NO_INPUTS[len(arrays)],
-        out if prim.save_output else None,
+        out if prim.save_output else saved,
         out.shape,
         out.dtype,
         params or None,
@@ -480,7 +485,9 @@ class Tensor:
                     f"elements (shape {self.shape}); pass grad=... of that shape, or reduce "
                     f"to one element first (e.g. .sum())"
                 )
-            seed: Any = np.ones(self.shape, dtype=self.dtype)
+            data = self.data
+            # 0-d values are held as NumPy scalars (see _stored): so is the seed
+            seed: Any = data.dtype.type(1) if data.ndim == 0 else np.ones_like(data)
         else:
             if isinstance(grad, Tensor):
                 seed = grad if create_graph else grad.data

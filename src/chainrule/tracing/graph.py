@@ -451,7 +451,7 @@ def _build(
             saved = tuple(p if s is None else s for s, p in zip(saved, pair))
             values.setdefault(node, out_value)
         saved_inputs[node] = saved
-        if node.out is not None:
+        if node.out is not None and node.prim.residual is None:  # not a residual
             values[node] = node.out
         for edge, sv in zip(node.edges, saved):
             if type(edge) is Node and sv is not None:
