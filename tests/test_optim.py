@@ -236,3 +236,26 @@ def test_sgd_and_adam_minimise_a_quadratic():
             ((w - 1.0) * (w - 1.0)).sum().backward()
             opt.step()
         np.testing.assert_allclose(w.numpy(), [1.0, 1.0], atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01),
+        lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
+        lambda ps: optim.Adam(ps, lr=0.1),
+    ],
+)
+def test_a_read_only_parameter_array_is_replaced_by_a_copy_and_updated(make):
+    # A parameter whose array cannot be written (a broadcast view) gets an array of its
+    # own; the step (and the momentum state) equals the step on a writable twin.
+    view = cr.nn.Parameter(np.broadcast_to(np.array([1.0, -2.0]), (2, 2)))
+    twin = cr.nn.Parameter(np.array([[1.0, -2.0], [1.0, -2.0]]))
+    assert not view.data.flags.writeable
+    opt_view, opt_twin = make([view]), make([twin])
+    for grad in ([[0.5, -1.0], [0.25, 2.0]], [[1.0, 1.0], [-1.0, 0.5]]):
+        for p, opt in ((view, opt_view), (twin, opt_twin)):
+            p.grad = cr.tensor(np.array(grad))
+            opt.step()
+    assert view.data.flags.writeable
+    np.testing.assert_allclose(view.numpy(), twin.numpy(), rtol=1e-15)

@@ -1,7 +1,8 @@
 """The Optimizer base class: parameter groups, per-parameter state, zero_grad, and a
 ``state_dict``/``load_state_dict`` pair in PyTorch's layout so training can resume.
 
-Subclasses implement ``_update(group, param, grad, state)`` on plain arrays.
+Subclasses implement ``_update(group, param, grad, state)`` on plain arrays (or, for a
+tighter loop, ``_update_group(group)``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ def _check_hyper(
         limit = f"[{low}, {high}{bracket}" if high is not None else f">= {low}"
         raise ValueError(f"{op}: invalid {name} {value}: must be {limit}")
     return value
+
+
+def _writable_data(p: Tensor) -> np.ndarray:
+    """The parameter's array, updated in place by the optimizers; one that cannot be
+    written (e.g. a broadcast view) is replaced by a copy of its own first."""
+    data = p.data
+    if not data.flags.writeable:
+        data = p.data = np.array(data, copy=True)
+    return data
 
 
 class Optimizer:
@@ -112,19 +122,20 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            for p in group["params"]:
-                grad = p.grad
-                if grad is None:
-                    continue
-                state = self.state.get(p)
-                if state is None:
-                    state = self.state[p] = {}
-                data = p.data
-                if not data.flags.writeable:
-                    # e.g. a broadcast view: give the parameter an array of its own.
-                    data = p.data = np.array(data, copy=True)
-                self._update(group, data, grad.data, state)
+            self._update_group(group)
         return loss
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        """Update the group's parameters that have a gradient (``_update`` on each)."""
+        state_of = self.state
+        for p in group["params"]:
+            grad = p._grad
+            if grad is None:
+                continue
+            state = state_of.get(p)
+            if state is None:
+                state = state_of[p] = {}
+            self._update(group, _writable_data(p), grad.data, state)
 
     def _update(
         self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, Any]

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_hyper
+from .optimizer import Optimizer, _check_hyper, _writable_data
 
 
 class SGD(Optimizer):
@@ -72,23 +72,39 @@ class SGD(Optimizer):
                 f"{group['momentum']}, dampening={group['dampening']})"
             )
 
-    def _update(
-        self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, Any]
-    ) -> None:
+    def _update_group(self, group: dict[str, Any]) -> None:
+        # The hyperparameters are read once per group and the update is inlined: a
+        # training step on a small network spends a visible share of its time here.
         lr = group["lr"]
         momentum = group["momentum"]
         weight_decay = group["weight_decay"]
-        if weight_decay:
-            grad = grad + weight_decay * param
-        if momentum:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                # Copied: the buffer is updated in place and must not alias .grad.
-                buf = state["momentum_buffer"] = np.array(grad, dtype=param.dtype, copy=True)
-            else:
-                buf *= momentum
-                dampening = group["dampening"]
-                buf += grad if dampening == 0 else (1.0 - dampening) * grad
-            grad = grad + momentum * buf if group["nesterov"] else buf
-        # One temporary (lr * grad); the parameter itself is updated in place.
-        param -= lr * grad
+        damp = 1.0 - group["dampening"]
+        nesterov = group["nesterov"]
+        state_of = self.state
+        for p in group["params"]:
+            g = p._grad
+            if g is None:
+                continue
+            grad = g.data
+            param = p.data
+            if weight_decay:
+                grad = grad + weight_decay * param
+            if momentum:
+                state = state_of.get(p)
+                buf = None if state is None else state.get("momentum_buffer")
+                if buf is None:
+                    # Copied: the buffer is updated in place and must not alias .grad.
+                    buf = np.array(grad, dtype=param.dtype, copy=True)
+                    state_of.setdefault(p, {})["momentum_buffer"] = buf
+                else:
+                    buf *= momentum
+                    buf += grad if damp == 1.0 else damp * grad
+                grad = grad + momentum * buf if nesterov else buf
+            # One temporary (lr * grad); the parameter itself is updated in place, or,
+            # if its array cannot be written (e.g. a broadcast view), replaced by a copy.
+            try:
+                param -= lr * grad
+            except ValueError:
+                if param.flags.writeable:
+                    raise
+                _writable_data(p)[...] -= lr * grad
