@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..nn.init import generator
-from ..tensor import Tensor, as_tensor
+from ..tensor import Tensor, _wrap, as_tensor
 
 
 class Dataset:
@@ -116,19 +116,41 @@ class DataLoader:
 
     def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
         n = len(self.dataset)
-        bs = self.batch_size
-        stop = n - n % bs if self.drop_last else n
+        stop = n - n % self.batch_size if self.drop_last else n
         order = self._rng.permutation(n) if self._rng is not None else None
         arrays = getattr(self.dataset, "arrays", None)
+        if arrays is not None:
+            return self._batches_of_arrays(arrays, order, stop)
+        return self._collated_batches(order, stop)
+
+    def _collated_batches(self, order: np.ndarray | None, stop: int) -> Iterator[tuple]:
+        bs = self.batch_size
         for start in range(0, stop, bs):
             if order is None:
                 index: Any = slice(start, start + bs)  # a view: no copy at all
             else:
                 index = order[start : start + bs]
-            if arrays is not None:
-                yield tuple(as_tensor(a[index]) for a in arrays)
-            else:
-                yield self._collate(index, start)
+            yield self._collate(index, start)
+
+    def _batches_of_arrays(
+        self, arrays: tuple, order: np.ndarray | None, stop: int
+    ) -> Iterator[tuple[Tensor, ...]]:
+        """Batches of a TensorDataset: rows gathered by one indexing call per array.
+        Rows of arrays of one dimension or more are arrays again, so after one dtype check
+        per epoch they are wrapped without further checks (the loop a hand-written
+        NumPy epoch runs, plus one Tensor per array)."""
+        for a in arrays:
+            as_tensor(a[:0])  # the usual TypeError for a dtype a Tensor cannot hold
+        bs = self.batch_size
+        if len(arrays) == 2:  # features and labels, spelled out: the common case
+            a, b = arrays
+            for start in range(0, stop, bs):
+                index = slice(start, start + bs) if order is None else order[start : start + bs]
+                yield _wrap(a[index]), _wrap(b[index])
+            return
+        for start in range(0, stop, bs):
+            index = slice(start, start + bs) if order is None else order[start : start + bs]
+            yield tuple(_wrap(a[index]) for a in arrays)
 
     def _collate(self, index: Any, start: int) -> tuple[Tensor, ...]:
         ids = (
