@@ -183,12 +183,14 @@ def test_random_programs_cover_the_interesting_cases():
     seen: set[str] = set()
     forks = 0
     broadcast = 0
+    in_place = 0  # relu gradients updated in place (the upstream array is the code's own)
     for seed in range(120):
         program, inputs, _ = random_program(seed)
         graph = cr.trace(program, *inputs)
         seen.update(v.op for v in graph.ops)
         code = graph.flat_code()
         forks += code.count(" += ")
+        in_place += sum(" *= " in line and line.endswith(" > 0") for line in code.splitlines())
         elementwise = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "where"}
         broadcast += sum(
             1
@@ -211,7 +213,7 @@ def test_random_programs_cover_the_interesting_cases():
         "pow",
     ]:
         assert op in seen, op
-    assert forks > 100 and broadcast > 20
+    assert forks > 100 and broadcast > 20 and in_place >= 3
 
 
 def test_every_primitive_has_a_codegen_rule():
@@ -292,3 +294,25 @@ def test_generated_soft_cross_entropy_matches_the_engine(reduction):
     np.testing.assert_allclose(value, expected.numpy(), rtol=1e-12)
     np.testing.assert_allclose(dx, x.grad.numpy(), rtol=1e-10)
     np.testing.assert_allclose(dt, t.grad.numpy(), rtol=1e-10)
+
+
+def test_relu_gradient_is_updated_in_place_only_when_no_other_name_holds_it():
+    # d(a) and d(b) are both the add's gradient (aliases): relu may not update it in place,
+    # or b's gradient would be masked too. A matmul's fresh gradient may be.
+    rng = np.random.default_rng(3)
+    x0, y0, w0 = (rng.standard_normal(s) for s in ((3, 4), (3, 4), (4, 4)))
+
+    def f(x, y, w):
+        a = x.relu()
+        s = (a + y).sum()
+        h = (x @ w).relu()
+        return s + h.sum() * 2.0
+
+    graph = cr.trace(f, x0, y0, w0)
+    code = graph.flat_code()
+    assert "da *= a > 0" not in code and "dh *= h > 0" in code
+    value, grads = graph.compile_flat()(x0, y0, w0)
+    leaves = [cr.tensor(v, requires_grad=True) for v in (x0, y0, w0)]
+    f(*leaves).backward()
+    for got, leaf in zip(grads, leaves):
+        np.testing.assert_allclose(got, leaf.grad.numpy(), rtol=1e-12)

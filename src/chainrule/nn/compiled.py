@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..ops import first_bad_label
 from ..tensor import Tensor, no_grad, set_grads, substitute
 from .layers import Dropout
 from .module import Module
@@ -103,15 +104,13 @@ class CompiledLoss:
 
     def _targets(self, y: Any, n: int, n_classes: int, dtype: Any) -> np.ndarray:
         """The labels, checked: as they are for softmax, as one-hot rows for the SVM."""
-        labels = y.data if isinstance(y, Tensor) else y
-        if type(labels) is not np.ndarray:
-            labels = np.asarray(labels)
-        if labels.shape != (n,) or labels.dtype.kind not in "iu":
+        labels = y.data if isinstance(y, Tensor) else np.asarray(y)
+        if labels.dtype.kind not in "iu" or labels.shape != (n,):
             raise ValueError(
                 f"CompiledLoss: labels must be {n} integers (one per row of X), got shape "
                 f"{labels.shape} dtype {labels.dtype}"
             )
-        ops.first_bad_label("CompiledLoss", labels, n_classes, (n, n_classes))
+        first_bad_label("CompiledLoss", labels, n_classes, (n, n_classes))
         if self.loss == "softmax":
             return labels
         return np.eye(n_classes, dtype=dtype)[labels]
@@ -122,9 +121,14 @@ class CompiledLoss:
         if entry is None:
             entry = self._first_call(X, y)
         flat, n_classes, cast = entry
-        targets = self._targets(y, X.shape[0], n_classes, X.dtype)
+        # The softmax case of _targets, inlined: this runs on every training step.
+        labels = y.data if isinstance(y, Tensor) else np.asarray(y)
+        if self.loss != "softmax" or labels.dtype.kind not in "iu" or labels.shape != X.shape[:1]:
+            labels = self._targets(labels, X.shape[0], n_classes, X.dtype)
+        else:
+            first_bad_label("CompiledLoss", labels, n_classes, (X.shape[0], n_classes))
         params = self.params
-        loss, grads = flat(X, targets, *[p.data for p in params])
+        loss, grads = flat(X, labels, *[p.data for p in params])
         if cast:  # the first run found a gradient in another dtype than its parameter's
             grads = [np.asarray(g, dtype=p.dtype) for g, p in zip(grads, params)]
         set_grads(params, grads)

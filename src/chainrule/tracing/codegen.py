@@ -263,13 +263,17 @@ class CodeRule:
     line before the output (named ``{output}_{suffix}``, read as ``c.saved``) that the
     forward expression and the gradient both use, as a hand-written cache would keep it
     (the log-softmax of a cross-entropy). ``then`` is an optional statement that finishes
-    the output in place (a bias added with ``+=``, as hand-written code does)."""
+    the output in place (a bias added with ``+=``, as hand-written code does), and
+    ``backward_inplace`` an optional statement that turns the upstream gradient into the
+    input's in place, used when that array is the code's own and nothing else reads it
+    (relu's ``dh *= h > 0``)."""
 
     forward: Callable[[_Ctx], str]
     backward: Back
     helpers: tuple[str, ...] = field(default_factory=tuple)
     saved: tuple[str, Callable[[_Ctx], str]] | None = None
     then: Callable[[_Ctx], str] | None = None
+    backward_inplace: Callable[[_Ctx], str] | None = None
 
 
 def _per_input(*rules: Callable[[_Ctx], tuple[str, bool, str]] | None) -> Back:
@@ -508,6 +512,7 @@ CODE: dict[str, CodeRule] = {
         lambda c: f"np.maximum({c.ins[0]}, 0)",
         # relu'(0) = 0: the gradient passes only where the output is positive
         _per_input(lambda c: (f"{c.g} * ({c.out} > 0)", True, "in")),
+        backward_inplace=lambda c: f"{c.g} *= {c.out} > 0",
     ),
     "abs": CodeRule(
         _ewise("abs"), _per_input(lambda c: (f"{c.g} * np.sign({c.ins[0]})", True, "in"))
@@ -792,6 +797,9 @@ def _backward_lines(
             if inp.requires_grad:
                 flows[inp.index] = flows.get(inp.index, 0) + 1
     assigned: set[int] = set()
+    # Values whose gradient array was made by this code and has no other name (a fresh
+    # expression, or a copy): a one-input rule may update it in place.
+    owned: set[int] = set()
     seeds = []
     for o in graph.outputs:
         if o.requires_grad and o.index not in assigned:
@@ -805,10 +813,18 @@ def _backward_lines(
         rule = gen.rule(var)
         c = gen.ctx(var, dname[var.index])
         block = []
+        differentiable = [inp for inp in var.inputs if inp.requires_grad]
+        in_place = (
+            rule.backward_inplace is not None and var.index in owned and len(differentiable) == 1
+        )
         for i, inp in enumerate(var.inputs):
             if not inp.requires_grad:
                 continue
-            made = rule.backward(c, i)
+            if in_place:  # the upstream array becomes this input's gradient
+                block.append(rule.backward_inplace(c))
+                made: tuple[str, bool, str] | None = (c.g, True, "in")
+            else:
+                made = rule.backward(c, i)
             if made is None:
                 continue
             expr, fresh, kind = made
@@ -828,8 +844,11 @@ def _backward_lines(
             if flows.get(inp.index, 0) > 1 and not fresh:
                 # more gradient is added to this one below (+=): it needs its own array
                 expr = f"(1) * {expr}" if expr.isidentifier() else f"np.copy({expr})"
+                fresh = True
             block.append(f"{target} = {expr}")
             assigned.add(inp.index)
+            if fresh:
+                owned.add(inp.index)
         if block:
             if comments:
                 lines.append(f"# backprop {forward_text[var.index]}")
