@@ -83,10 +83,20 @@ def test_refuses_dropout_in_training_mode_and_bad_inputs():
     model.eval()
     nn.CompiledLoss(model)(X, y)  # fine in eval mode
     step = nn.CompiledLoss(_model())
-    with pytest.raises(IndexError, match="label 7 is out of range for 4 classes"):
+    step(X[:3], np.array([0, 3, 1]))  # compiled for this shape: the checks below are
+    before = [p.grad.numpy().copy() for p in step.params]  # the per-step ones
+    with pytest.raises(IndexError, match=r"label 7 is out of range for 4 classes \(sample 1"):
         step(X[:3], np.array([0, 7, 1]))
-    with pytest.raises(IndexError, match="label -1 is out of range"):
-        step(X[:3], np.array([0, -1, 1]))
+    with pytest.raises(IndexError, match=r"label -1 is out of range .*\(sample 2"):
+        step(X[:3], np.array([0, 1, -1], dtype=np.int8))
+    with pytest.raises(IndexError, match="label 4 is out of range"):
+        step(X[:3], np.array([4, 1, 1], dtype=np.uint8))
+    for p, grad in zip(step.params, before):  # a refused batch leaves the gradients alone
+        np.testing.assert_array_equal(p.grad.numpy(), grad)
+    svm = nn.CompiledLoss(_model(), loss="svm")
+    svm(X[:3], np.array([0, 3, 1]))
+    with pytest.raises(IndexError, match="label -2 is out of range"):
+        svm(X[:3], np.array([0, -2, 1]))
     with pytest.raises(ValueError, match=r"labels must be 3 integers"):
         step(X[:3], np.array([0.0, 1.0, 1.0]))
     with pytest.raises(ValueError, match=r"X must be \(N, features\)"):

@@ -121,14 +121,22 @@ class CompiledLoss:
         if entry is None:
             entry = self._first_call(X, y)
         flat, n_classes, cast = entry
-        # The softmax case of _targets, inlined: this runs on every training step.
         labels = y.data if isinstance(y, Tensor) else np.asarray(y)
+        params = self.params
         if self.loss != "softmax" or labels.dtype.kind not in "iu" or labels.shape != X.shape[:1]:
             labels = self._targets(labels, X.shape[0], n_classes, X.dtype)
+            loss, grads = flat(X, labels, *[p.data for p in params])
         else:
-            first_bad_label("CompiledLoss", labels, n_classes, (X.shape[0], n_classes))
-        params = self.params
-        loss, grads = flat(X, labels, *[p.data for p in params])
+            # The softmax case, on every training step: labels >= n_classes make the
+            # generated code's gather raise IndexError; negative ones would wrap around
+            # silently, so they are looked for first (one argmin).
+            if labels.dtype.kind == "i" and labels.size and labels[labels.argmin()] < 0:
+                first_bad_label("CompiledLoss", labels, n_classes, (len(labels), n_classes))
+            try:
+                loss, grads = flat(X, labels, *[p.data for p in params])
+            except IndexError:
+                first_bad_label("CompiledLoss", labels, n_classes, (len(labels), n_classes))
+                raise
         if cast:  # the first run found a gradient in another dtype than its parameter's
             grads = [np.asarray(g, dtype=p.dtype) for g, p in zip(grads, params)]
         set_grads(params, grads)
