@@ -35,3 +35,24 @@ def test_tour_block_runs(code, capsys):
 def test_training_block_runs(code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # blocks may write files
     exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+
+
+def test_the_compiled_step_shown_in_training_is_what_codegen_writes():
+    # The ```text block under "Compiled training steps" is the generated step of the
+    # digits-sized network, statement for statement.
+    import numpy as np
+
+    import chainrule as cr
+
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("### Compiled training steps") :]
+    shown = re.search(r"```text\n(.*?)```", section, re.S).group(1).splitlines()
+    nn = cr.nn
+    model = nn.Sequential(nn.Linear(64, 128, seed=0), nn.ReLU(), nn.Linear(128, 10, seed=1))
+    step = nn.CompiledLoss(model)
+    X = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    step(X, np.arange(64) % 10)
+    source = step.source(X.shape)
+    body = source[source.index("def flat(") :].splitlines()[1:-1]
+    generated = [line.strip() for line in body if not line.strip().startswith("#")]
+    assert [line.strip() for line in shown] == generated
