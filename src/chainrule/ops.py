@@ -480,20 +480,21 @@ def outer(a: Any, b: Any) -> Tensor:
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """``x @ weight.T + bias`` with ``weight`` of shape (out, in), in one primitive."""
     x, weight = _as(x), _as(weight)
-    if weight.ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D (out, in), got shape {weight.shape}")
-    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+    xshape, wshape = x.data.shape, weight.data.shape  # read once: a layer's hot path
+    if len(wshape) != 2:
+        raise ValueError(f"linear: weight must be 2-D (out, in), got shape {wshape}")
+    if not xshape or xshape[-1] != wshape[1]:
         raise ValueError(
-            f"linear: input of shape {x.shape} does not match weight of shape "
-            f"{weight.shape}: the last axis of the input must be {weight.shape[1]}"
+            f"linear: input of shape {xshape} does not match weight of shape "
+            f"{wshape}: the last axis of the input must be {wshape[1]}"
         )
     if bias is None:
         return matmul(x, weight.T)
     bias = _as(bias)
-    if bias.shape != (weight.shape[0],):
+    if bias.data.shape != wshape[:1]:
         raise ValueError(
-            f"linear: bias must have shape ({weight.shape[0]},) to match weight "
-            f"{weight.shape}, got {bias.shape}"
+            f"linear: bias must have shape ({wshape[0]},) to match weight "
+            f"{wshape}, got {bias.data.shape}"
         )
     return apply(P.linear, (x, weight, bias))
 

@@ -93,7 +93,7 @@ class Primitive:
     def __call__(self, *args: Any, **params: Any) -> Any:
         """Apply to arrays (returns an array) or to Tensors (records, returns a Tensor)."""
         for a in args:
-            if isinstance(a, _BOUND["Tensor"]):
+            if isinstance(a, _Tensor):
                 return _BOUND["apply"](self, args, params)
         return self.impl(*args, **params)
 
@@ -125,7 +125,16 @@ class PerInput:
 _BOUND: dict[str, Any] = {}
 
 
+class _Unbound:
+    """Stands for the Tensor class until ``bind`` (nothing is an instance of it)."""
+
+
+_Tensor: type = _Unbound
+
+
 def bind(tensor_cls: type, apply_fn: Callable[..., Any]) -> None:
     """Tell primitives which class is a Tensor and how to record an application."""
+    global _Tensor
+    _Tensor = tensor_cls
     _BOUND["Tensor"] = tensor_cls
     _BOUND["apply"] = apply_fn

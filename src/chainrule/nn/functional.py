@@ -37,23 +37,24 @@ _REDUCTIONS = ("mean", "sum", "none")
 def _scores_and_targets(op: str, scores: Any, targets: Any) -> tuple[Tensor, np.ndarray]:
     """Check (N, C) scores and N integer labels in [0, C); return them as (Tensor, array)."""
     scores = scores if isinstance(scores, Tensor) else as_tensor(scores)
-    labels = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
-    if scores.ndim != 2:
+    labels = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    shape = scores.data.shape  # read once: this runs on every training step
+    if len(shape) != 2:
         raise ValueError(
             f"{op}: scores must have shape (N, C) (one row of class scores per sample), "
-            f"got shape {scores.shape}"
+            f"got shape {shape}"
         )
     if labels.dtype.kind not in "iu":
         if labels.dtype.kind == "b" or not (labels.size and np.all(np.equal(np.mod(labels, 1), 0))):
             raise TypeError(f"{op}: targets must be integer class labels, got dtype {labels.dtype}")
         labels = labels.astype(np.int64)
-    n, c = scores.shape
+    n, c = shape
     if labels.shape != (n,):
         raise ValueError(
-            f"{op}: targets must have shape ({n},) to match scores of shape {scores.shape}, "
+            f"{op}: targets must have shape ({n},) to match scores of shape {shape}, "
             f"got shape {labels.shape}"
         )
-    ops.first_bad_label(op, labels, c, scores.shape)
+    ops.first_bad_label(op, labels, c, shape)
     return scores, labels
 
 
