@@ -97,7 +97,9 @@ def test_transform_argument_errors():
         cr.jacobian(lambda x: x, mode="sideways")
 
 
-@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint64])
+@pytest.mark.parametrize(
+    "dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint64, ">i4", ">u8"]
+)
 def test_label_range_check_in_every_integer_width(dtype):
     # The check reads the labels as unsigned integers (one reduction for both ends): it
     # must catch negatives and too-large labels in every width, also in strided views.

@@ -537,7 +537,7 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> 
     return apply(P.cross_entropy, (logits,), {"labels": labels, "reduction": reduction})
 
 
-_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+_UNSIGNED: dict[np.dtype, np.dtype] = {}  # label dtype -> its unsigned twin
 
 
 def first_bad_label(op: str, labels: np.ndarray, n_classes: int, scores_shape: tuple) -> None:
@@ -548,7 +548,10 @@ def first_bad_label(op: str, labels: np.ndarray, n_classes: int, scores_shape: t
     this runs on every training step)."""
     if not labels.size:
         return
-    unsigned = labels.view(_UNSIGNED[labels.dtype.itemsize])
+    as_unsigned = _UNSIGNED.get(labels.dtype)
+    if as_unsigned is None:  # same width and byte order, unsigned: '>i4' -> '>u4'
+        as_unsigned = _UNSIGNED[labels.dtype] = np.dtype(labels.dtype.str.replace("i", "u"))
+    unsigned = labels.view(as_unsigned)
     if unsigned[unsigned.argmax()] < n_classes:
         return
     where = int(np.argmax((labels < 0) | (labels >= n_classes)))
