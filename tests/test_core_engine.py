@@ -300,3 +300,4 @@ def test_a_residual_is_handed_to_the_array_rules_and_only_to_them():
     graph = cr.trace(lambda w: cr.softmax_cross_entropy(w, labels), x0)
     assert np.shape(graph.outputs[0].value) == ()
     np.testing.assert_allclose(graph.outputs[0].value, loss.item(), rtol=1e-12)
+    assert graph.ops[0].saved_nbytes == 2 * x0.nbytes  # the logits and the residual

@@ -413,6 +413,8 @@ def _saved_bytes(node: Node, in_values: list[Any], out_value: Any) -> int:
     kept = list(in_values) if save_inputs else []
     if save_output:
         kept.append(out_value)
+    elif node.prim.residual is not None and node.out is not None:
+        kept.append(node.out)  # the forward intermediate kept for the VJP (a residual)
     return _nbytes(kept)
 
 
