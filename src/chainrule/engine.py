@@ -126,10 +126,12 @@ def sum_to_shape(g: Any, shape: tuple, prim: Primitive, index: int) -> Any:
             f"internal: VJP rule of '{prim.name}' for input {index} returned shape {gshape}, "
             f"smaller than the input's shape {shape}"
         )
+    # np.add.reduce rather than g.sum: the same reduction without ndarray.sum's Python
+    # wrapper (a bias gradient is reduced on every training step)
     if lead == 1:
-        g = g.sum(axis=0)
+        g = np.add.reduce(g, axis=0)
     elif lead:
-        g = g.sum(axis=tuple(range(lead)))
+        g = np.add.reduce(g, axis=tuple(range(lead)))
     if 1 in shape:
         keep = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
         if keep:

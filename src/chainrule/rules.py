@@ -408,8 +408,8 @@ logsumexp = Primitive(
 
 
 def _log_softmax_impl(x: Any, axis: int) -> Any:
-    shifted = x - x.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    shifted = x - np.maximum.reduce(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def _sum_keep(v: Any, axis: int) -> Any:
@@ -447,7 +447,7 @@ def _cross_entropy_and_logp(x: Any, labels: np.ndarray, reduction: str) -> tuple
     picked = logp[np.arange(len(labels)), labels]
     if reduction == "none":
         return -picked, logp
-    total = -picked.sum()
+    total = -np.add.reduce(picked)
     return (total if reduction == "sum" else total / len(labels)), logp
 
 

@@ -107,8 +107,8 @@ class Optimizer:
         to zeros."""
         for group in self.param_groups:
             for p in group["params"]:
-                if set_to_none or p.grad is None:
-                    p.grad = None
+                if set_to_none or p._grad is None:
+                    p._grad = None  # what the .grad setter does with None, without the call
                 else:
                     p.grad = np.zeros_like(p.data)
 
