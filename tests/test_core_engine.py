@@ -301,3 +301,5 @@ def test_a_residual_is_handed_to_the_array_rules_and_only_to_them():
     assert np.shape(graph.outputs[0].value) == ()
     np.testing.assert_allclose(graph.outputs[0].value, loss.item(), rtol=1e-12)
     assert graph.ops[0].saved_nbytes == 2 * x0.nbytes  # the logits and the residual
+    # the graph's own backward walk (which keeps outputs, not residuals) agrees too
+    np.testing.assert_allclose(graph.backward()["w"], expected, rtol=1e-12)

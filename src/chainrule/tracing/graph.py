@@ -843,10 +843,13 @@ def _backward_step(var: Var, g: Any) -> list[tuple[Var, Any, Any]]:
     assert prim is not None
     vals = _input_values(var)
     params = var.params
+    # A primitive with a residual reads its VJP's ``ans`` as that residual, which the graph
+    # does not keep: it gets None and recomputes (as the engine's recorded rules do).
+    ans = None if prim.residual is not None else var.value
     out: list[tuple[Var, Any, Any]] = []
     if prim.vjp_all is not None:
         needed = tuple(v.requires_grad for v in var.inputs)
-        whole = prim.vjp_all(g, var.value, tuple(vals), params, needed)
+        whole = prim.vjp_all(g, ans, tuple(vals), params, needed)
         for i, inp in enumerate(var.inputs):
             if needed[i] and whole[i] is not None:
                 out.append((inp, None, _fit(np.asarray(whole[i]), inp, prim, i)))
@@ -855,12 +858,12 @@ def _backward_step(var: Var, g: Any) -> list[tuple[Var, Any, Any]]:
         if not inp.requires_grad:
             continue
         rule = prim.vjps[i]
-        down = _fit(np.asarray(rule(g, var.value, *vals, **params)), inp, prim, i)
+        down = _fit(np.asarray(rule(g, ans, *vals, **params)), inp, prim, i)
         local = None
         if var.size == 1 and inp.size == 1:
             # A number: d(out)/d(input), the rule applied to an upstream gradient of 1.
             one = np.ones(var.shape, dtype=var.dtype)
-            local = float(np.asarray(rule(one, var.value, *vals, **params)).sum())
+            local = float(np.asarray(rule(one, ans, *vals, **params)).sum())
         out.append((inp, local, down))
     return out
 
