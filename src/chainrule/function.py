@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from . import state
 from .engine import Node
 from .primitives import Primitive
-from . import state
 from .tensor import Tensor, _from_node, _wrap, is_grad_enabled, no_grad, notify_node
 
 
