@@ -82,7 +82,10 @@ def get_total_norm(
     >>> cr.nn.utils.get_total_norm([cr.tensor([3.0]), cr.tensor([4.0])]).item()
     5.0
     """
-    op = "get_total_norm"
+    return _total_norm("get_total_norm", tensors, norm_type, error_if_nonfinite)
+
+
+def _total_norm(op: str, tensors: Any, norm_type: Any, error_if_nonfinite: bool) -> Tensor:
     items = _tensors(op, tensors)
     p = _norm_type(op, norm_type)
     if not items:
@@ -120,10 +123,11 @@ def clip_grads_with_norm_(
     max_norm = float(max_norm)
     total = float(np.asarray(getattr(total_norm, "data", total_norm)))
     coef = min(max_norm / (total + 1e-6), 1.0)
-    for p in items:
-        g = p.grad
-        if g is not None:
-            p.grad = (g.data * np.asarray(coef, dtype=g.dtype)).astype(g.dtype, copy=False)
+    with np.errstate(invalid="ignore"):  # inf * 0 is nan, as in PyTorch (no warning)
+        for p in items:
+            g = p.grad
+            if g is not None:
+                p.grad = (g.data * np.asarray(coef, dtype=g.dtype)).astype(g.dtype, copy=False)
 
 
 def clip_grad_norm_(
@@ -160,7 +164,7 @@ def clip_grad_norm_(
     """
     items = [p for p in _tensors("clip_grad_norm_", parameters) if p.grad is not None]
     grads = [p.grad for p in items]
-    total = get_total_norm(grads, norm_type, error_if_nonfinite)
+    total = _total_norm("clip_grad_norm_", grads, norm_type, error_if_nonfinite)
     if items:
         clip_grads_with_norm_(items, max_norm, total)
     return total

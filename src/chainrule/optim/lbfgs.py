@@ -215,16 +215,14 @@ class LBFGS(Optimizer):
             "line_search_fn": line_search_fn,
         }
         super().__init__(params, defaults)
-        if len(self.param_groups) != 1:
-            raise ValueError(
-                f"LBFGS: all parameters form one vector, so per-group options are not "
-                f"supported (got {len(self.param_groups)} parameter groups)"
-            )
         self._params: list[Tensor] = self.param_groups[0]["params"]
 
     def add_param_group(self, group: dict[str, Any]) -> None:
         if self.param_groups:
-            raise ValueError("LBFGS: does not support more than one parameter group")
+            raise ValueError(
+                "LBFGS: all parameters form one vector, so per-group options are not "
+                "supported (got a second parameter group)"
+            )
         super().add_param_group(group)
 
     def _validate_group(self, group: dict[str, Any]) -> None:
