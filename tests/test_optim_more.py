@@ -311,3 +311,28 @@ def test_state_dict_is_a_deep_snapshot_for_lbfgs():
 def test_bad_hyperparameters_name_the_class_and_the_argument(make, message):
     with pytest.raises((ValueError, TypeError), match=message.replace("(", r"\(")):
         make([_param(1.0)])
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop", "adagrad", "lbfgs"])
+def test_float32_parameters_and_state_stay_float32(name):
+    model = cr.nn.mlp([3, 5, 2], dtype=np.float32, seed=1)
+    opt = ALL[name](model.parameters())
+    X, y = _data()
+
+    def closure():
+        opt.zero_grad()
+        loss = cr.nn.functional.cross_entropy(model(cr.tensor(X.astype(np.float32))), y)
+        loss.backward()
+        return loss
+
+    for _ in range(2):
+        if name == "lbfgs":
+            opt.step(closure)
+        else:
+            closure()
+            opt.step()
+    assert all(p.dtype == np.float32 for p in model.parameters())
+    for state in opt.state.values():
+        for value in state.values():
+            if isinstance(value, np.ndarray) and value.ndim:
+                assert value.dtype == np.float32, name
