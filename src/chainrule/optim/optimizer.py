@@ -43,11 +43,6 @@ def _check_int(op: str, name: str, value: Any, low: int = 0) -> int:
     return int(value)
 
 
-def _trainable(p: Tensor) -> bool:
-    """Whether an optimizer updates ``p`` this step: it requires grad and has one."""
-    return p._grad is not None and p.requires_grad
-
-
 def _copy_state(value: Any) -> Any:
     """A copy of a state value deep enough that later in-place updates do not reach it."""
     if isinstance(value, np.ndarray):
