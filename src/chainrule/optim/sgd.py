@@ -28,7 +28,7 @@ class SGD(Optimizer):
     params:
         Tensors to optimise (e.g. ``model.parameters()``) or parameter-group dicts.
     lr:
-        Learning rate (> 0 is required here; 0 is allowed for frozen groups).
+        Learning rate (>= 0; PyTorch's default 1e-3).
     momentum, dampening, nesterov, weight_decay:
         As in ``torch.optim.SGD``; Nesterov needs momentum > 0 and dampening 0.
 
@@ -46,7 +46,7 @@ class SGD(Optimizer):
     def __init__(
         self,
         params: Iterable[Any],
-        lr: float,
+        lr: float = 1e-3,
         momentum: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
@@ -83,7 +83,7 @@ class SGD(Optimizer):
         state_of = self.state
         for p in group["params"]:
             g = p._grad
-            if g is None:
+            if g is None or not p.requires_grad:  # no gradient, or frozen: skipped
                 continue
             grad = g.data
             param = p.data
