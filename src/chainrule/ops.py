@@ -162,13 +162,13 @@ def clip(x: Any, lo: Any = None, hi: Any = None) -> Tensor:
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise larger value; the gradient goes to the larger argument, split evenly
     at ties."""
-    return _binary(P.maximum, _as(a), b)
+    return _binary(P.maximum, a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise smaller value; the gradient goes to the smaller argument, split evenly
     at ties."""
-    return _binary(P.minimum, _as(a), b)
+    return _binary(P.minimum, a, b)
 
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:

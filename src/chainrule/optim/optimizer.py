@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import versions
 from ..tensor import Tensor, enable_grad
 
 
@@ -55,12 +56,20 @@ def _copy_state(value: Any) -> Any:
 
 
 def _writable_data(p: Tensor) -> np.ndarray:
-    """The parameter's array, updated in place by the optimizers; one that cannot be
-    written (e.g. a broadcast view) is replaced by a copy of its own first."""
+    """The parameter's array, about to be updated in place by an optimizer (so stamped as
+    changed: a backward through a graph that saved the old values raises instead of using
+    the new ones); one that cannot be written (e.g. a broadcast view) is replaced by a copy
+    of its own first."""
     data = p.data
     if not data.flags.writeable:
         data = p.data = np.array(data, copy=True)
+    mark_step(data, p)
     return data
+
+
+def mark_step(data: np.ndarray, p: Tensor) -> None:
+    """Stamp a parameter's memory as changed in place by an optimizer step."""
+    versions.mark(data, "optimizer step", f"a parameter of shape {p.shape}")
 
 
 class Optimizer:

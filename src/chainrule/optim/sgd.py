@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_hyper, _writable_data
+from .optimizer import Optimizer, _check_hyper, _writable_data, mark_step
 
 
 class SGD(Optimizer):
@@ -104,6 +104,7 @@ class SGD(Optimizer):
             # if its array cannot be written (e.g. a broadcast view), replaced by a copy.
             try:
                 param -= lr * grad
+                mark_step(param, p)
             except ValueError:
                 if param.flags.writeable:
                     raise
