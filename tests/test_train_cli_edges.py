@@ -242,3 +242,15 @@ def test_threads_option_limits_blas_for_the_run(tmp_path):
     proc = chainrule("train", *SMALL, "--epochs", "1", "--threads", "2", "--out", "t", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "t" / "metrics.json").read_text())["config"]["threads"] == 2
+
+
+def test_threads_without_threadpoolctl_say_what_to_set(tmp_path, monkeypatch, capsys):
+    from chainrule.cli import main
+
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # as if not installed
+    args = ["train", *SMALL, "--epochs", "1", "--out", str(tmp_path / "r")]
+    assert main([*args, "--threads", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "--threads needs threadpoolctl" in err and "OPENBLAS_NUM_THREADS=2" in err
+    assert main(args) == 0  # auto: silent without it
+    assert capsys.readouterr().err == ""
