@@ -1,5 +1,8 @@
 """``chainrule attack`` / ``visualize`` on damaged inputs: malformed metrics.json or
-model.npz files, junk weights and contradictory options are one line and exit code 2."""
+model.npz files, junk weights and contradictory options are one line and exit code 2.
+
+The tables of cases run the CLI's ``main`` in this process (one subprocess each would
+cost a second of start-up); each kind of damage is also run once as a real subprocess."""
 
 from __future__ import annotations
 
@@ -45,6 +48,16 @@ def one_line_error(proc, command):
     return lines[0]
 
 
+def in_process(capsys, *args):
+    """``main(args)`` here, as a CompletedProcess-like result."""
+    from chainrule.cli import main
+
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
+
+
 def _legacy_copy(run, tmp_path, metrics_text):
     """The run's weights without their settings inside (as older versions wrote them),
     beside a metrics.json holding ``metrics_text``."""
@@ -75,16 +88,24 @@ _METRICS_CASES = [
     # both commands read the settings the same way: alternate them to halve the runs
     [("attack" if i % 2 else "visualize", *case) for i, case in enumerate(_METRICS_CASES)],
 )
-def test_malformed_metrics_json_is_one_line(moons_run, tmp_path, command, text, message):
+def test_malformed_metrics_json_is_one_line(moons_run, tmp_path, capsys, command, text, message):
     weights = _legacy_copy(moons_run, tmp_path, text)
     assert load_metadata(weights) == {}
-    line = one_line_error(chainrule(command, "--weights", weights, "--no-plot"), command)
-    assert message in line
+    proc = in_process(capsys, command, "--weights", weights, "--no-plot")
+    assert message in one_line_error(proc, command)
+
+
+def test_malformed_metrics_json_as_a_subprocess(moons_run, tmp_path):
+    weights = _legacy_copy(moons_run, tmp_path, '{"config": {"seed": "x"}}')
+    line = one_line_error(chainrule("visualize", "--weights", weights), "visualize")
+    assert "metrics.json' is malformed: seed is 'x', expected an integer >= 0" in line
 
 
 def test_legacy_weights_use_the_metrics_beside_them(moons_run, tmp_path):
     weights = _legacy_copy(moons_run, tmp_path, (moons_run / "metrics.json").read_text())
-    proc = chainrule("attack", "--weights", weights, "--no-plot", "--method", "fgsm")
+    proc = chainrule(
+        "attack", "--weights", weights, "--no-plot", "--method", "fgsm", "--threads", "1"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "moons test set (40 samples), MLP 2-8-2 (relu)" in proc.stdout
 
@@ -131,11 +152,18 @@ def _bad_state(kind):
         ("odd key", "unexpected entry 'optimizer'"),
     ],
 )
-def test_malformed_model_npz_is_one_line(tmp_path, kind, message):
+def test_malformed_model_npz_is_one_line(tmp_path, capsys, kind, message):
     path = tmp_path / "model.npz"
     cr.save(_bad_state(kind), path, metadata={"config": {"dataset": "moons"}})
-    line = one_line_error(chainrule("attack", "--weights", path, "--no-plot"), "attack")
+    line = one_line_error(in_process(capsys, "attack", "--weights", path, "--no-plot"), "attack")
     assert message in line
+
+
+def test_malformed_model_npz_as_a_subprocess(tmp_path):
+    path = tmp_path / "model.npz"
+    cr.save(_bad_state("wrong bias"), path, metadata={"config": {"dataset": "moons"}})
+    line = one_line_error(chainrule("attack", "--weights", path), "attack")
+    assert "layer 0 is not a Linear layer (weight shape (8, 2), bias shape (3,))" in line
 
 
 @pytest.mark.parametrize(
@@ -146,11 +174,11 @@ def test_malformed_model_npz_is_one_line(tmp_path, kind, message):
         {"config": {"dataset": "moons", "test_size": 0}},
     ],
 )
-def test_malformed_settings_inside_model_npz_are_one_line(moons_run, tmp_path, meta):
+def test_malformed_settings_inside_model_npz_are_one_line(moons_run, tmp_path, capsys, meta):
     path = tmp_path / "model.npz"
     cr.save(cr.load(moons_run / "model.npz"), path, metadata=meta)
-    line = one_line_error(chainrule("visualize", "--weights", path, "--no-plot"), "visualize")
-    assert "model.npz' is malformed: " in line
+    proc = in_process(capsys, "visualize", "--weights", path, "--no-plot")
+    assert "model.npz' is malformed: " in one_line_error(proc, "visualize")
 
 
 def test_junk_weights_are_not_a_chainrule_weights_file(tmp_path):
@@ -161,13 +189,15 @@ def test_junk_weights_are_not_a_chainrule_weights_file(tmp_path):
     assert "pickle" not in line
 
 
-def test_unit_needs_layer_and_class_excludes_layer(moons_run):
+def test_unit_needs_layer_and_class_excludes_layer(moons_run, capsys):
     weights = moons_run / "model.npz"
     line = one_line_error(chainrule("visualize", "--weights", weights, "--unit", "0"), "visualize")
     assert "--unit: needs --layer" in line
-    proc = chainrule("visualize", "--weights", weights, "--layer", "1", "--class", "0")
+    proc = in_process(capsys, "visualize", "--weights", weights, "--layer", "1", "--class", "0")
     assert "--class: not with --layer" in one_line_error(proc, "visualize")
     # Without --unit, the first 8 units of the layer.
-    proc = chainrule("visualize", "--weights", weights, "--layer", "1", "--no-plot", "--steps", "5")
+    proc = in_process(
+        capsys, "visualize", "--weights", weights, "--layer", "1", "--no-plot", "--steps", "5"
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("unit of layer 1") == 8

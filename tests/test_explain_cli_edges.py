@@ -58,8 +58,19 @@ def test_output_in_a_missing_folder_is_one_line(tmp_path, args, message):
         (["x * 2", "x=" + "9" * 5000], "x: "),
     ],
 )
-def test_numbers_too_large_for_float64_are_one_line(args, message):
-    assert message in one_line_error(explain(*args, "--no-code"))
+def test_numbers_too_large_for_float64_are_one_line(args, message, capsys):
+    from chainrule.cli import main
+
+    # `main` in this process (a subprocess each costs a second); one subprocess below
+    assert main(["explain", *args, "--no-code"]) == 2
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("chainrule explain: error: ")
+    assert message in err and len(err) < 300
+
+
+def test_a_number_too_large_for_float64_as_a_subprocess():
+    line = one_line_error(explain(f"exp({BIG})", "--no-code"))
+    assert "the number 1000000000000000000000000000000000000... is too large for a float64" in line
 
 
 def test_a_huge_exponent_overflows_to_inf_quietly():

@@ -194,11 +194,29 @@ def test_no_space_left_is_one_line_and_exit_code_1(tmp_path, monkeypatch, capsys
         (["--threads", "two"], "--threads: expected a number or auto, got 'two'"),
     ],
 )
-def test_bad_sizes_and_splits_are_refused_before_training(tmp_path, args, message):
+def test_bad_sizes_and_splits_are_refused_before_training(
+    tmp_path, monkeypatch, capsys, args, message
+):
+    from chainrule.cli import main
+
+    monkeypatch.chdir(tmp_path)  # `main` in this process: a subprocess each costs a second
+    assert main(["train", *SMALL, "--epochs", "1", *args]) == 2
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("chainrule train: error: ") and message in err
+    assert "epoch" not in out and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--test-size", "0.999"], "--test-size 0.999 leaves no training samples (of 200)"),
+        (["--hidden", "64,,32"], "--hidden: '64,,32' has an empty size between commas"),
+    ],
+)
+def test_bad_sizes_as_a_subprocess(tmp_path, args, message):
     proc = chainrule("train", *SMALL, "--epochs", "1", *args, cwd=tmp_path)
     assert proc.returncode == 2
-    line = one_line(proc)
-    assert line.startswith("chainrule train: error: ") and message in line
+    assert message in one_line(proc)
     assert "epoch" not in proc.stdout and not (tmp_path / "runs").exists()
 
 
