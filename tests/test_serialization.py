@@ -178,6 +178,10 @@ def test_files_are_written_with_the_umask_like_np_save(tmp_path, umask):
         os.umask(old)
     mode = stat.S_IMODE((tmp_path / "w.npz").stat().st_mode)
     assert mode == stat.S_IMODE((tmp_path / "ref.npy").stat().st_mode) == 0o666 & ~umask
+    # Replacing a file keeps its permissions, as np.save's overwrite in place does.
+    os.chmod(tmp_path / "w.npz", 0o640)
+    cr.save({"a": np.zeros(1)}, tmp_path / "w.npz")
+    assert stat.S_IMODE((tmp_path / "w.npz").stat().st_mode) == 0o640
 
 
 def _patch_declared_size(path, size):

@@ -85,7 +85,13 @@ def add_threads_argument(p: argparse.ArgumentParser) -> None:
 
 
 def parse_threads(value: object) -> int | None:
-    """``--threads``: ``None`` for auto, else a thread count >= 1."""
+    """``--threads``: ``None`` for auto, else a thread count >= 1 (a ``UsageError``
+    otherwise).
+
+    >>> from chainrule.cli import parse_threads
+    >>> parse_threads("auto"), parse_threads("4")
+    (None, 4)
+    """
     if value is None or str(value).strip().lower() == "auto":
         return None
     try:
@@ -111,7 +117,17 @@ SMALL_PRODUCT = 1 << 21
 def auto_threads(requested: int | None, sizes: list[int], rows: int) -> int | None:
     """The thread count for a run of an MLP with layer ``sizes`` on batches of ``rows``:
     ``requested`` if given; else 1 for small products (unless the environment sets a
-    count, see ``THREAD_VARIABLES``); else ``None`` (BLAS decides)."""
+    count, see ``THREAD_VARIABLES``); else ``None`` (BLAS decides).
+
+    >>> import os
+    >>> from chainrule.cli import THREAD_VARIABLES, auto_threads
+    >>> chosen = any(os.environ.get(v) for v in THREAD_VARIABLES)
+    >>> auto_threads(None, [64, 128, 10], 64) == (None if chosen else 1)  # the digits net
+    True
+    >>> auto_threads(None, [784, 512, 256, 10], 128)  # MNIST-sized: BLAS decides
+    >>> auto_threads(3, [64, 128, 10], 64)
+    3
+    """
     if requested is not None:
         return requested
     if threads_from_environment():
@@ -126,6 +142,13 @@ def blas_threads(n: int | None, explicit: bool = False) -> Iterator[bool]:
     (``None``: leave them alone). Uses threadpoolctl, imported only here; without it the
     block runs unchanged (with a note on stderr when ``explicit``, the user's own
     ``--threads``). Yields whether the limit is in force.
+
+    >>> import numpy as np
+    >>> from chainrule.cli import blas_threads
+    >>> with blas_threads(1):
+    ...     product = np.ones((64, 64)) @ np.ones((64, 128))
+    >>> product.shape
+    (64, 128)
     """
     if n is None:
         yield False
