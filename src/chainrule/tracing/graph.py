@@ -332,14 +332,21 @@ class _Namer:
     def __init__(self) -> None:
         self.taken: set[str] = set()
         self.counts: dict[str, int] = {}
+        #: base -> the next suffix worth trying: names are never released, so every
+        #: ``base_k`` below it is still taken (a loop rebinding ``x`` 20,000 times would
+        #: otherwise try x, x_1, ..., x_{k-1} for its k-th node: quadratic).
+        self.suffixes: dict[str, int] = {}
 
     def claim(self, wanted: str | None, op: str) -> str:
         if wanted:
             base = _identifier(wanted)
-            candidate, k = base, 1
-            while candidate in self.taken:
+            candidate = base
+            if candidate in self.taken:
+                k = self.suffixes.get(base, 1)
+                while f"{base}_{k}" in self.taken:
+                    k += 1
                 candidate = f"{base}_{k}"
-                k += 1
+                self.suffixes[base] = k + 1
             self.taken.add(candidate)
             return candidate
         stem = _identifier(op)
