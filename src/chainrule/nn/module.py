@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..tensor import Tensor
+from ..tracing import scope as _scope
 
 
 class Parameter(Tensor):
@@ -97,6 +98,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _scope.ACTIVE:  # a trace is recording: note which module makes each node
+            return _scope.call(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------------ discovery

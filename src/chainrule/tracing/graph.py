@@ -25,6 +25,7 @@ from .. import engine
 from ..engine import Node
 from ..primitives import REGISTRY, Primitive
 from ..tensor import Tensor, enable_grad, observe_nodes
+from . import scope as _scope
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,6 +49,10 @@ class Var:
     value, grad:
         Forward value (an ndarray, or a Python number for constants) and, after
         ``Graph.backward()``, the total gradient of the output with respect to this value.
+    scope:
+        The ``nn.Module`` calls in progress when this operation ran, outermost first
+        (:class:`chainrule.tracing.scope.ScopeFrame`: qualified name, class, call number);
+        ``()`` outside any module. Pictures group a layer's operations by it.
     """
 
     name: str
@@ -63,6 +68,7 @@ class Var:
     #: Bytes the engine keeps alive for this node's backward rule (see ``Graph.explain``).
     saved_nbytes: int = 0
     index: int = 0
+    scope: tuple = ()
 
     @property
     def is_op(self) -> bool:
@@ -94,11 +100,16 @@ _record_lock = threading.RLock()
 _record_depth = 0
 #: node -> (input values, output value) of binary operators, filled while tracing.
 _captured: dict[Node, tuple[tuple, Any]] = {}
+#: node -> the module calls in progress when it was recorded (see ``tracing.scope``).
+_captured_scope: dict[Node, tuple] = {}
 
 
 def _capture(node: Node, inputs: tuple, out: Any) -> None:
+    where = _scope.current()
     with _record_lock:
         _captured.setdefault(node, (tuple(inputs), out))
+        if where:
+            _captured_scope.setdefault(node, where)
 
 
 @contextlib.contextmanager
@@ -113,7 +124,7 @@ def _keep_everything() -> Iterator[None]:
     with _record_lock:
         _record_depth += 1
     try:
-        with observe_nodes(_capture):
+        with observe_nodes(_capture), _scope.recording():
             yield
     finally:
         with _record_lock:
@@ -125,6 +136,14 @@ def _take_captured(nodes: list[Node]) -> dict[Node, tuple[tuple, Any]]:
         found = {n: _captured.pop(n) for n in nodes if n in _captured}
         if _record_depth == 0:
             _captured.clear()
+        return found
+
+
+def _take_scopes(nodes: list[Node]) -> dict[Node, tuple]:
+    with _record_lock:
+        found = {n: _captured_scope.pop(n) for n in nodes if n in _captured_scope}
+        if _record_depth == 0:
+            _captured_scope.clear()
         return found
 
 
@@ -280,7 +299,8 @@ def trace(f: Callable, *args: Any, **kwargs: Any) -> Graph:
     [-4.0, -4.0, 3.0]
     """
     try:
-        sig = inspect.signature(f)
+        # A Module's own call takes (*args, **kwargs): its forward's parameters name inputs.
+        sig = inspect.signature(f.forward if _is_module(f) else f)
         bound = sig.bind(*args, **kwargs)
     except (TypeError, ValueError) as e:
         raise TypeError(
@@ -329,6 +349,8 @@ def trace(f: Callable, *args: Any, **kwargs: Any) -> Graph:
 def _names_from_scope(f: Callable, recorder: _LocalNames) -> None:
     """Names for tensors ``f`` reads from its closure or module (weights, biases)."""
     seen: set[int] = set()
+    if _is_module(f):
+        _module_parameter_names(f, "", recorder)
     while f is not None and id(f) not in seen:
         seen.add(id(f))
         scopes: list[dict[str, Any]] = []
@@ -351,7 +373,24 @@ def _names_from_scope(f: Callable, recorder: _LocalNames) -> None:
                         recorder.leaves.setdefault(id(value), sname)
                     else:
                         recorder.constants.setdefault(id(value.data), sname)
+                elif _is_module(value) and sname.isidentifier():
+                    _module_parameter_names(value, sname, recorder)
         f = getattr(f, "__wrapped__", None)
+
+
+def _is_module(value: Any) -> bool:
+    """An ``nn.Module`` (tested by its methods, so tracing does not import nn)."""
+    if isinstance(value, type):
+        return False
+    return callable(getattr(value, "forward", None)) and hasattr(value, "named_parameters")
+
+
+def _module_parameter_names(module: Any, prefix: str, recorder: _LocalNames) -> None:
+    """``model.0.weight`` is named ``model_0_weight`` (``p0_weight`` for the traced module)."""
+    for qual, p in module.named_parameters():
+        text = f"{prefix}_{qual}" if prefix else qual
+        text = text.replace(".", "_")
+        recorder.leaves.setdefault(id(p), "p" + text if text[:1].isdigit() else text)
 
 
 # --------------------------------------------------------------------------- building
@@ -441,6 +480,7 @@ def _build(
                 leaves[id(edge)] = edge
     order = sorted(nodes, key=lambda n: n.seq)
     captured = _take_captured(order)
+    scopes = _take_scopes(order)
 
     # Values of nodes that did not keep their output: read them where a consumer saved them
     # (and, failing that, recompute them below from their inputs).
@@ -561,6 +601,7 @@ def _build(
             prim=node.prim,
             requires_grad=any(v.requires_grad for v in ins),
             saved_nbytes=_saved_bytes(node, in_values, value),
+            scope=scopes.get(node, ()),
         )
         graph._add(var)
         by_node[node] = var
