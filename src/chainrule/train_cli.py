@@ -578,27 +578,55 @@ def _plots(
 def _plot_curves(
     Figure: Any, history: list[dict[str, Any]], path: Path, config: TrainConfig
 ) -> Path:
+    curves_figure(Figure, history, config).savefig(path, dpi=100)
+    return path
+
+
+def curves_figure(Figure: Any, history: list[dict[str, Any]], config: TrainConfig) -> Any:
+    """Loss and accuracy per epoch, in colour-blind-safe colours, each panel with a legend."""
+    from ._plots import CLASS_COLORS
+
     epochs = [r["epoch"] for r in history]
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
-    ax_loss.plot(epochs, [r["loss"] for r in history], color="tab:blue")
+    ax_loss.plot(epochs, [r["loss"] for r in history], color=CLASS_COLORS[0], label="training loss")
     ax_loss.set(xlabel="epoch", ylabel=f"training loss ({config.loss})", title="loss")
     if all(r["loss"] > 0 for r in history):  # the SVM loss can reach exactly 0
         ax_loss.set_yscale("log")
-    ax_acc.plot(epochs, [100 * r["train_acc"] for r in history], label="train")
-    ax_acc.plot(epochs, [100 * r["test_acc"] for r in history], label="test")
+    ax_loss.legend()
+    ax_loss.grid(alpha=0.3)
+    ax_acc.plot(
+        epochs, [100 * r["train_acc"] for r in history], color=CLASS_COLORS[0], label="train"
+    )
+    ax_acc.plot(
+        epochs,
+        [100 * r["test_acc"] for r in history],
+        color=CLASS_COLORS[1],
+        linestyle="--",
+        label="test",
+    )
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     ax_acc.legend()
     ax_acc.grid(alpha=0.3)
     fig.suptitle(f"chainrule train: {config.dataset}")
-    fig.savefig(path, dpi=100)
-    return path
+    return fig
 
 
 def _plot_boundary(
     Figure: Any, model: Any, split: Any, X_train: np.ndarray, X_test: np.ndarray, path: Path
 ) -> Path:
+    boundary_figure(Figure, model, split, X_train, X_test).savefig(path, dpi=100)
+    return path
+
+
+def boundary_figure(
+    Figure: Any, model: Any, split: Any, X_train: np.ndarray, X_test: np.ndarray
+) -> Any:
+    """Predicted class over the plane and the samples, one Okabe-Ito colour per class (no
+    class is grey on grey), with a legend naming the classes and the train/test markers."""
     import chainrule as cr
+
+    from ._plots import class_cmap
 
     # The grid lives in the standardised space the model sees; axes show those units.
     both = np.concatenate([X_train, X_test])
@@ -608,36 +636,50 @@ def _plot_boundary(
     grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(X_train.dtype)
     with cr.no_grad():
         pred = np.argmax(model(cr.as_tensor(grid)).data, axis=1).reshape(gx.shape)
-    fig = Figure(figsize=(6, 5.5), layout="constrained")
+    n = split.n_classes
+    cmap = class_cmap(n)
+    fig = Figure(figsize=(6.4, 5.6), layout="constrained")
     ax = fig.subplots()
-    ax.contourf(
-        gx, gy, pred, levels=np.arange(split.n_classes + 1) - 0.5, cmap="coolwarm", alpha=0.35
-    )
+    ax.contourf(gx, gy, pred, levels=np.arange(n + 1) - 0.5, cmap=cmap, alpha=0.22)
+    ax.contour(gx, gy, pred, levels=np.arange(n) + 0.5, colors="#444444", linewidths=0.6)
     ax.scatter(
         X_train[:, 0],
         X_train[:, 1],
         c=split.y_train,
-        cmap="coolwarm",
-        s=8,
+        cmap=cmap,
+        vmin=-0.5,
+        vmax=n - 0.5,
+        s=9,
         edgecolors="none",
-        label="train",
     )
     ax.scatter(
         X_test[:, 0],
         X_test[:, 1],
         c=split.y_test,
-        cmap="coolwarm",
-        s=18,
+        cmap=cmap,
+        vmin=-0.5,
+        vmax=n - 0.5,
+        s=20,
         marker="^",
         edgecolors="k",
         linewidths=0.4,
-        label="test",
     )
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], marker="o", linestyle="", color=cmap(i), label=f"class {i}")
+        for i in range(n)
+    ]
+    handles += [
+        Line2D([], [], marker="o", linestyle="", color="#777777", markersize=4, label="train"),
+        Line2D(
+            [], [], marker="^", linestyle="", color="#777777", markeredgecolor="k", label="test"
+        ),
+    ]
     ax.set(
         title=f"decision boundary: {split.name}",
         xlabel="x1 (standardised)",
         ylabel="x2 (standardised)",
     )
-    ax.legend(loc="upper right")
-    fig.savefig(path, dpi=100)
-    return path
+    ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.9)
+    return fig
