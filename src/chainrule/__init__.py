@@ -98,6 +98,7 @@ _LAZY = {
     "load": ("chainrule.serialization", "load"),
     "trace": ("chainrule.tracing", "trace"),
     "Graph": ("chainrule.tracing", "Graph"),
+    "three_ways": ("chainrule.tracing.three_ways", "three_ways"),
 }
 
 
