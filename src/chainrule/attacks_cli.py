@@ -19,11 +19,26 @@ import numpy as np
 
 from .cli import COMMANDS, UsageError
 
+__all__ = ["Loaded", "attack_figure", "load_trained", "visualize_figure"]
+
 # ---------------------------------------------------------------------- loading
 
 
 class Loaded:
-    """A rebuilt model with the data split it was trained on and its input range."""
+    """A rebuilt model with the data split it was trained on and its input range.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from chainrule.train_cli import TrainConfig, train
+    >>> from chainrule.attacks_cli import load_trained
+    >>> out = tempfile.mkdtemp()
+    >>> config = TrainConfig(dataset='moons', epochs=2, plots=False, progress='none', out=out)
+    >>> _ = train(config, write=lambda line: None)
+    >>> loaded = load_trained(os.path.join(out, 'model.npz'))
+    >>> loaded.n_classes, (loaded.low < 0 < loaded.high)
+    (2, True)
+    """
 
     def __init__(self, model: Any, config: dict[str, Any], split: Any, weights: Path) -> None:
         self.model = model
@@ -103,6 +118,18 @@ def load_trained(
     Settings come from the ``metrics.json`` beside the weights; without one, the sizes come
     from the weight shapes and the rest from ``chainrule train``'s defaults (digits, ReLU,
     seed 0, 20% test). Every problem is a one-line ``UsageError``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from chainrule.train_cli import TrainConfig, train
+    >>> from chainrule.attacks_cli import load_trained
+    >>> out = tempfile.mkdtemp()
+    >>> config = TrainConfig(dataset='moons', epochs=2, plots=False, progress='none', out=out)
+    >>> _ = train(config, write=lambda line: None)
+    >>> loaded = load_trained(os.path.join(out, 'model.npz'))
+    >>> loaded.config['sizes'], loaded.split.name
+    ([2, 128, 2], 'moons')
     """
     import chainrule as cr
     from chainrule.data import DATASETS, IDXError, MissingDependencyError, load_dataset
@@ -416,7 +443,19 @@ def attack_figure(
     title: str,
 ) -> Any:
     """Three rows: originals, perturbations (orange -, purple +), adversarial images, each
-    row with its colour bar; a fooled prediction is marked ✗ (not by colour alone)."""
+    row with its colour bar; a fooled prediction is marked ✗ (not by colour alone).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matplotlib.figure import Figure
+    >>> from chainrule.attacks_cli import attack_figure
+    >>> X = np.random.default_rng(0).random((2, 64))
+    >>> y = np.array([3, 5])
+    >>> fig = attack_figure(Figure, X, X[::-1], y, y, np.array([3, 1]), (8, 8), (0.0, 1.0), 'demo')
+    >>> len(fig.axes)  # 3 rows of 2 images, and a colour bar per row
+    9
+    """
     from ._plots import DIVERGING, fit_title
 
     k = len(X)
@@ -622,7 +661,19 @@ def visualize_figure(
     what: str,
 ) -> Any:
     """One image per unit with its score, a colour bar, and the objective as the title
-    (wrapped to the figure's width, however few columns there are)."""
+    (wrapped to the figure's width, however few columns there are).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matplotlib.figure import Figure
+    >>> from chainrule.attacks_cli import visualize_figure
+    >>> x = np.random.default_rng(0).random((3, 64))
+    >>> scores = np.array([5.0, 6.0, 7.0])
+    >>> fig = visualize_figure(Figure, x, [0, 1, 2], scores, (8, 8), (0.0, 1.0), 'class')
+    >>> [ax.get_title().split() for ax in fig.axes[:2]]
+    [['class', '0', 'score', '5.0'], ['class', '1', 'score', '6.0']]
+    """
     from ._plots import fit_title
 
     k = len(units)

@@ -12,9 +12,32 @@ import numpy as np
 from .tensor import Tensor, _to_array, _wrap, no_grad
 from .transforms import vjp
 
+__all__ = ["GradcheckError", "gradcheck", "gradgradcheck", "numerical_grad"]
+
 
 class GradcheckError(RuntimeError):
-    """An analytic gradient disagrees with central differences."""
+    """An analytic gradient disagrees with central differences.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> class Wrong(cr.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x ** 2
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 3 * x * g
+    ...
+    >>> try:
+    ...     cr.gradcheck(lambda t: Wrong.apply(t).sum(), [cr.tensor([1.0, 2.0])])
+    ... except cr.GradcheckError as e:
+    ...     print(type(e).__name__)
+    ...
+    GradcheckError
+    """
 
 
 def _float64_inputs(inputs: Any) -> list[Any]:

@@ -18,13 +18,31 @@ import numpy as np
 
 from .tensor import Tensor, as_tensor
 
+__all__ = ["SerializationError", "load", "save"]
+
 _MANIFEST = "__chainrule__"
 _FORMAT = "chainrule-npz"
 _VERSION = 1
 
 
 class SerializationError(ValueError):
-    """A file that cannot be read back as a chainrule checkpoint (names the path)."""
+    """A file that cannot be read back as a chainrule checkpoint (names the path).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), 'broken.npz')
+    >>> with open(path, 'wb') as f:
+    ...     _ = f.write(b'garbage')
+    ...
+    >>> try:
+    ...     cr.load(path)
+    ... except cr.serialization.SerializationError as e:
+    ...     print(type(e).__name__)
+    ...
+    SerializationError
+    """
 
 
 def _encode(obj: Any, key: str, arrays: dict[str, np.ndarray], where: str) -> Any:
@@ -127,6 +145,15 @@ def load(path: str | os.PathLike) -> Any:
 
     Raises ``FileNotFoundError`` for a missing file and ``SerializationError`` (a
     ``ValueError``) naming the path for a file that is not a readable checkpoint.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), 'ckpt.npz')
+    >>> cr.save({'w': cr.tensor([1.0, 2.0]), 'step': 3}, path)
+    >>> cr.load(path)
+    {'w': tensor([1., 2.]), 'step': 3}
     """
     path = Path(path)
     if not path.exists():

@@ -20,6 +20,8 @@ import numpy as np
 
 from .cli import COMMANDS, UsageError
 
+__all__ = ["TrainConfig", "boundary_figure", "curves_figure", "train"]
+
 LOSSES = ("softmax", "svm")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("cosine", "step", "none")
@@ -27,7 +29,15 @@ SCHEDULES = ("cosine", "step", "none")
 
 @dataclass
 class TrainConfig:
-    """Everything a training run depends on (saved to ``metrics.json``)."""
+    """Everything a training run depends on (saved to ``metrics.json``).
+
+    Examples
+    --------
+    >>> from chainrule.train_cli import TrainConfig
+    >>> config = TrainConfig(dataset='moons', hidden=[16], epochs=3)
+    >>> config.learning_rate, str(config.out_dir)
+    (0.05, 'runs/moons')
+    """
 
     dataset: str = "digits"
     hidden: list[int] = field(default_factory=lambda: [128])
@@ -583,7 +593,18 @@ def _plot_curves(
 
 
 def curves_figure(Figure: Any, history: list[dict[str, Any]], config: TrainConfig) -> Any:
-    """Loss and accuracy per epoch, in colour-blind-safe colours, each panel with a legend."""
+    """Loss and accuracy per epoch, in colour-blind-safe colours, each panel with a legend.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> from chainrule.train_cli import TrainConfig, curves_figure
+    >>> row = {'loss': 0.5, 'train_acc': 0.9, 'test_acc': 0.8}
+    >>> history = [dict(row, epoch=e) for e in (1, 2, 3)]
+    >>> fig = curves_figure(Figure, history, TrainConfig())
+    >>> [ax.get_title() for ax in fig.axes]
+    ['loss', 'accuracy']
+    """
     from ._plots import CLASS_COLORS
 
     epochs = [r["epoch"] for r in history]
@@ -623,7 +644,18 @@ def boundary_figure(
     Figure: Any, model: Any, split: Any, X_train: np.ndarray, X_test: np.ndarray
 ) -> Any:
     """Predicted class over the plane and the samples, one Okabe-Ito colour per class (no
-    class is grey on grey), with a legend naming the classes and the train/test markers."""
+    class is grey on grey), with a legend naming the classes and the train/test markers.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from matplotlib.figure import Figure
+    >>> from chainrule.train_cli import boundary_figure
+    >>> split = cr.data.load_dataset('spirals', seed=0)
+    >>> fig = boundary_figure(Figure, cr.nn.mlp([2, 8, 3]), split, split.X_train, split.X_test)
+    >>> fig.axes[0].get_title()
+    'decision boundary: spirals'
+    """
     import chainrule as cr
 
     from ._plots import class_cmap

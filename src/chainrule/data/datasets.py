@@ -14,9 +14,28 @@ import numpy as np
 from ..nn.init import generator
 from .idx import load_mnist
 
+__all__ = [
+    "DATASETS",
+    "MissingDependencyError",
+    "Split",
+    "circles",
+    "digits",
+    "load_dataset",
+    "moons",
+    "spirals",
+    "train_test_split",
+]
+
 
 class MissingDependencyError(ImportError):
-    """An optional extra (e.g. scikit-learn for ``digits``) is not installed."""
+    """An optional extra (e.g. scikit-learn for ``digits``) is not installed.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> issubclass(cr.data.MissingDependencyError, ImportError)
+    True
+    """
 
 
 def digits(dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
@@ -190,7 +209,15 @@ def train_test_split(
 
 
 class Split(NamedTuple):
-    """A dataset ready for training: train and test arrays plus what the model needs."""
+    """A dataset ready for training: train and test arrays plus what the model needs.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> split = cr.data.load_dataset('moons', seed=0)
+    >>> split.X_train.shape, split.n_classes, split.name
+    ((800, 2), 2, 'moons')
+    """
 
     X_train: np.ndarray
     y_train: np.ndarray

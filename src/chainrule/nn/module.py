@@ -14,6 +14,8 @@ import numpy as np
 from ..tensor import Tensor
 from ..tracing import scope as _scope
 
+__all__ = ["IncompatibleKeys", "Module", "Parameter"]
+
 
 class Parameter(Tensor):
     """A leaf Tensor that a Module owns and an optimizer updates (``requires_grad=True``).
@@ -43,7 +45,15 @@ class Parameter(Tensor):
 
 
 class IncompatibleKeys(NamedTuple):
-    """What ``load_state_dict(..., strict=False)`` could not match (PyTorch's return value)."""
+    """What ``load_state_dict(..., strict=False)`` could not match (PyTorch's return value).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> net = cr.nn.Linear(2, 1, seed=0)
+    >>> net.load_state_dict({'weight': net.weight.numpy()}, strict=False)
+    IncompatibleKeys(missing_keys=['bias'], unexpected_keys=[])
+    """
 
     missing_keys: list[str]
     unexpected_keys: list[str]

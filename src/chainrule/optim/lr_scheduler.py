@@ -9,10 +9,27 @@ from typing import Any
 
 from .optimizer import Optimizer
 
+__all__ = ["CosineAnnealingLR", "LRScheduler", "StepLR"]
+
 
 class LRScheduler:
     """Base class: ``step()`` advances the epoch counter and sets every group's lr to
-    ``get_lr()``, computed in closed form from the group's initial lr."""
+    ``get_lr()``, computed in closed form from the group's initial lr.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> class Halving(cr.optim.LRScheduler):
+    ...     def get_lr(self):
+    ...         return [g0 * 0.5 ** self.last_epoch for g0 in self.base_lrs]
+    ...
+    >>> opt = cr.optim.SGD([cr.tensor([1.0], requires_grad=True)], lr=1.0)
+    >>> sched = Halving(opt)
+    >>> sched.step()
+    >>> sched.step()
+    >>> opt.param_groups[0]['lr']
+    0.25
+    """
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):

@@ -10,6 +10,9 @@ from typing import Any
 
 from ..cli import COMMANDS, UsageError
 
+# Registers the `chainrule explain` command; nothing here is meant to be imported.
+__all__: list[str] = []
+
 HELP = "explain an expression's backward pass: values, gradients, table, flat code, picture"
 
 EPILOG = """examples:

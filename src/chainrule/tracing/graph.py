@@ -27,6 +27,8 @@ from ..primitives import REGISTRY, Primitive
 from ..tensor import Tensor, enable_grad, observe_nodes
 from . import scope as _scope
 
+__all__ = ["Graph", "Step", "Var", "name", "trace"]
+
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #: Names the generated code needs for itself: never given to a variable.
@@ -53,6 +55,14 @@ class Var:
         The ``nn.Module`` calls in progress when this operation ran, outermost first
         (:class:`chainrule.tracing.scope.ScopeFrame`: qualified name, class, call number);
         ``()`` outside any module. Pictures group a layer's operations by it.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> g = cr.trace(lambda x, y: x * y + x, 3.0, 4.0)
+    >>> v = g.ops[0]
+    >>> v.op, [i.name for i in v.inputs], float(v.value)
+    ('mul', ['x', 'y'], 12.0)
     """
 
     name: str
@@ -86,7 +96,17 @@ class Var:
 
 @dataclass
 class Step:
-    """One node's piece of the backward pass: upstream x local = downstream, per input."""
+    """One node's piece of the backward pass: upstream x local = downstream, per input.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> g = cr.trace(lambda x, y: x * y, 3.0, 4.0)
+    >>> _ = g.backward()
+    >>> step = g.steps[0]
+    >>> float(step.upstream), [(inp.name, local) for inp, local, _down in step.contributions]
+    (1.0, [('x', 4.0), ('y', 3.0)])
+    """
 
     var: Var
     upstream: Any

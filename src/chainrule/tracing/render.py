@@ -201,7 +201,16 @@ def _line(size: float) -> float:
 class Box:
     """One drawn node: a gate, an input, a parameter, a constant, a module call, a repeated
     block, a collapsed chain or stack of gates, a summary of folded ops, or a bend point of
-    a long wire (``dummy``)."""
+    a long wire (``dummy``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.tracing.render import layout
+    >>> d = layout(cr.trace(lambda x, y: x * y, 3.0, 4.0))
+    >>> sorted((b.kind, b.label) for b in d.boxes)
+    [('input', 'x'), ('input', 'y'), ('op', '×')]
+    """
 
     key: int
     kind: str  # op, input, param, const, module, repeat, group, stack, more, dummy
@@ -237,6 +246,17 @@ class Box:
 
 @dataclass(eq=False)
 class Wire:
+    """A drawn wire from one box to another, bent through ``via`` where it skips layers.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.tracing.render import layout
+    >>> d = layout(cr.trace(lambda x, y: x * y, 3.0, 4.0))
+    >>> sorted((w.src.label, w.dst.label) for w in d.wires)
+    [('x', '×'), ('y', '×')]
+    """
+
     src: Box
     dst: Box
     value: str = ""
@@ -247,7 +267,18 @@ class Wire:
 
 @dataclass
 class Drawing:
-    """The laid-out picture: boxes with coordinates (inches), wires, and what was folded."""
+    """The laid-out picture: boxes with coordinates (inches), wires, and what was folded.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import numpy as np
+    >>> from chainrule.tracing.render import layout
+    >>> net = cr.nn.mlp([4, 8, 2])
+    >>> d = layout(cr.trace(net, np.ones((3, 4), np.float32)))
+    >>> [b.label for b in d.boxes if b.kind == 'module']
+    ['0 · Linear', '1 · ReLU', '2 · Linear']
+    """
 
     boxes: list[Box]
     wires: list[Wire]

@@ -58,7 +58,22 @@ def _state() -> _State:
 
 @contextlib.contextmanager
 def recording() -> Iterator[None]:
-    """While inside, module calls in this thread are put on the scope stack."""
+    """While inside, module calls in this thread are put on the scope stack.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.tracing import scope
+    >>> class Show(cr.nn.Module):
+    ...     def forward(self, x):
+    ...         print([f.kind for f in scope.current()])
+    ...         return x
+    ...
+    >>> with scope.recording():
+    ...     _ = Show()(cr.tensor(1.0))
+    ...
+    ['Show']
+    """
     global ACTIVE
     state = _state()
     with _lock:
@@ -78,7 +93,14 @@ def recording() -> Iterator[None]:
 
 
 def current() -> tuple[ScopeFrame, ...]:
-    """The module calls in progress in this thread, outermost first (``()`` for none)."""
+    """The module calls in progress in this thread, outermost first (``()`` for none).
+
+    Examples
+    --------
+    >>> from chainrule.tracing import scope
+    >>> scope.current()  # outside any traced module call
+    ()
+    """
     state = getattr(_local, "state", None)
     return state.scope if state is not None else ()
 
