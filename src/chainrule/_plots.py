@@ -27,6 +27,8 @@ DIVERGING = "PuOr"
 def class_cmap(n: int) -> Any:
     """A ``ListedColormap`` with one palette colour per class (cycling past eight).
 
+    Examples
+    --------
     >>> class_cmap(3).colors
     ['#0072B2', '#E69F00', '#009E73']
     """
@@ -38,6 +40,8 @@ def class_cmap(n: int) -> Any:
 def text_width(text: str, fontsize: float, weight: str = "normal") -> float:
     """Width of one line of ``text`` in inches, as matplotlib lays it out.
 
+    Examples
+    --------
     >>> 0.2 < text_width("accuracy", 10) < 1.0
     True
     """
@@ -55,6 +59,8 @@ def text_width(text: str, fontsize: float, weight: str = "normal") -> float:
 def fit_title(text: str, width: float, fontsize: float = 12.0) -> str:
     """``text`` broken into lines no wider than ``width`` inches (so a title is never cut).
 
+    Examples
+    --------
     >>> fit_title("inputs maximizing each unit: arg max_x y_j(x)", 1.8, 10).count("\\n") >= 1
     True
     """

@@ -37,6 +37,8 @@ unimportable: dict[str, str] = {}
 def public_modules() -> list[ModuleType]:
     """``chainrule`` and every public submodule that imports (optional extras permitting).
 
+    Examples
+    --------
     >>> [m.__name__ for m in public_modules()][:1]
     ['chainrule']
     """
@@ -62,6 +64,8 @@ def public_names(module: ModuleType) -> list[str]:
     """The public names of ``module``: its ``__all__``, or, for a core module without one,
     the names ``chainrule`` exports from it.
 
+    Examples
+    --------
     >>> import chainrule.nn.functional as F
     >>> "cross_entropy" in public_names(F)
     True

@@ -90,6 +90,8 @@ def numerical_grad(f: Callable, *inputs: Any, eps: float = 1e-6) -> tuple[np.nda
     """Gradient of a one-element-output ``f`` by central differences, one array per input
     (float64).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> g, = cr.numerical_grad(lambda x: (x ** 2).sum(), cr.tensor([1.0, 2.0]))
     >>> g.round(6)
@@ -155,6 +157,8 @@ def gradcheck(
     |numerical|``; otherwise raises ``GradcheckError`` naming the input, the worst index,
     both values and the error (or returns ``False`` with ``raise_exception=False``).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.gradcheck(lambda x: (x.tanh() * x).sum(), [cr.tensor([0.5, -1.0])])
     True
@@ -202,6 +206,8 @@ def gradgradcheck(
     """Check second derivatives: ``gradcheck`` on the function
     ``inputs -> vjp(f, *inputs)(grad_outputs)`` (random fixed cotangents by default).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.gradgradcheck(lambda x: (x.sin() * x).sum(), [cr.tensor([0.5, -1.0])])
     True

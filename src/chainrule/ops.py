@@ -124,6 +124,8 @@ def neg(x: Any) -> Tensor:
 def exp(x: Any) -> Tensor:
     """Elementwise e**x.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.exp(cr.tensor(0.0))
     tensor(1.)
@@ -322,6 +324,8 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Sum over ``axis`` (None: all axes).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.tensor([[1.0, 2.0], [3.0, 4.0]]).sum(axis=0)
     tensor([4., 6.])
@@ -821,6 +825,8 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> 
     PyTorch allows, (N, C) class probabilities) in one primitive, stable through
     log-softmax; ``reduction`` is ``"mean"``, ``"sum"`` or ``"none"``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> round(cr.softmax_cross_entropy(cr.tensor([[2.0, 1.0, 0.1]]), [0]).item(), 4)
     0.417

@@ -749,6 +749,8 @@ class _GradMode(contextlib.ContextDecorator):
 def no_grad() -> _GradMode:
     """Context manager / decorator: record nothing inside (inference, optimizer steps).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> x = cr.tensor(2.0, requires_grad=True)
     >>> with cr.no_grad():
@@ -823,6 +825,8 @@ def substitute(pairs: Any) -> Iterator[None]:
     (a closure over a model's parameters) with respect to new arguments, as PyTorch's
     ``functional_call`` does for modules.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> w = cr.tensor(2.0, requires_grad=True)
     >>> loss = lambda: w * w
@@ -865,6 +869,8 @@ def detect_anomaly() -> Iterator[None]:
     """Raise ``FloatingPointError`` at the first operation (forward or backward) whose
     result holds a NaN or Inf, naming that operation.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> x = cr.tensor([0.0], requires_grad=True)
     >>> with cr.detect_anomaly():
@@ -894,6 +900,8 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     Python floats (and lists of them) become float64, Python ints int64, and an
     ndarray keeps its dtype.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.tensor([1, 2]).dtype
     dtype('int64')

@@ -408,6 +408,8 @@ def train(config: TrainConfig, write: Callable[[str], Any] = print) -> dict[str,
     """Train as ``config`` says; write ``model.npz``, ``metrics.json`` and the PNGs into
     ``config.out_dir``; return the metrics (also what ``metrics.json`` holds).
 
+    Examples
+    --------
     >>> from chainrule.train_cli import TrainConfig, train
     >>> result = train(TrainConfig(dataset="moons", epochs=5, plots=False, progress="none",
     ...                            out="/tmp/chainrule-doctest"), write=lambda s: None)

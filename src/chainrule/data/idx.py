@@ -68,6 +68,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     naming the path for a wrong magic number, an unknown type byte, or a file that is
     shorter or longer than its header says.
 
+    Examples
+    --------
     >>> import numpy as np, tempfile, os, chainrule as cr
     >>> path = os.path.join(tempfile.mkdtemp(), "labels-idx1-ubyte")
     >>> cr.data.write_idx(path, np.array([5, 0, 4], dtype=np.uint8))

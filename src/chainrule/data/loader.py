@@ -44,6 +44,8 @@ class Dataset:
 class TensorDataset(Dataset):
     """Samples are the rows of equally long arrays (features, labels, ...).
 
+    Examples
+    --------
     >>> import numpy as np, chainrule as cr
     >>> ds = cr.data.TensorDataset(np.zeros((5, 2)), np.arange(5))
     >>> len(ds), int(ds[3][1])

@@ -64,6 +64,8 @@ def generator(seed: Any = None) -> np.random.Generator:
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The recommended std scale for an activation (PyTorch's table).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> round(cr.nn.init.calculate_gain("relu"), 4)
     1.4142
@@ -174,6 +176,8 @@ def kaiming_uniform_(
 ) -> Tensor:
     """He initialisation, uniform: U(-bound, bound) with bound = gain * sqrt(3 / fan).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> w = cr.nn.init.kaiming_uniform_(cr.zeros(128, 64), nonlinearity="relu", seed=0)
     >>> bool(abs(w.numpy()).max() <= (6 / 64) ** 0.5)

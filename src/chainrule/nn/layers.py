@@ -225,6 +225,8 @@ class Dropout(Module):
     """Zeroes each element with probability ``p`` in training mode and scales the rest by
     1/(1-p); the identity in eval mode.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> drop = cr.nn.Dropout(0.5, seed=0).eval()
     >>> drop(cr.ones(3)).tolist()
@@ -262,6 +264,8 @@ def mlp(
     Weights get He initialisation for ReLU and Xavier for tanh/sigmoid, biases zero.
     ``sizes=[in, out]`` gives the lectures' linear classifier (no hidden layer).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> net = cr.nn.mlp([64, 128, 10], seed=0)
     >>> [tuple(p.shape) for p in net.parameters()]

@@ -70,6 +70,8 @@ class LRScheduler:
 class StepLR(LRScheduler):
     """Multiply the lr by ``gamma`` every ``step_size`` epochs.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> opt = cr.optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
     >>> sched = cr.optim.StepLR(opt, step_size=2, gamma=0.5)
@@ -98,6 +100,8 @@ class CosineAnnealingLR(LRScheduler):
     """Cosine decay from the initial lr to ``eta_min`` over ``T_max`` epochs:
     ``eta_min + (lr0 - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> opt = cr.optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
     >>> sched = cr.optim.CosineAnnealingLR(opt, T_max=4)

@@ -952,6 +952,8 @@ def _flat_function(graph: Graph, gen: _Gen, name: str, prefix: str) -> str:
 def forward_code(graph: Graph, name: str | None = None) -> str:
     """Source of a module with the forward pass as one flat function.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> def f(x, y, z):
     ...     q = x + y
@@ -974,6 +976,8 @@ def forward_code(graph: Graph, name: str | None = None) -> str:
 def backward_code(graph: Graph, name: str | None = None, prefix: str = "d") -> str:
     """Source of a module with the backward pass: the forward pass reversed.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> def f(x, y, z):
     ...     q = x + y

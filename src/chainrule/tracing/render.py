@@ -115,6 +115,8 @@ MAX_WIDTH = 40.0  # inches: wider drawings are folded further (see ``max_nodes``
 def value_label(value: Any) -> str:
     """Two decimals for scalars (the lectures' 0.73, -4.00); the shape for tensors.
 
+    Examples
+    --------
     >>> value_label(0.7310585786), value_label(np.zeros((64, 128)))
     ('0.73', '64×128')
     """
@@ -136,6 +138,8 @@ def value_label(value: Any) -> str:
 def grad_label(grad: Any) -> str:
     """A scalar gradient like a value; a tensor's as its norm.
 
+    Examples
+    --------
     >>> grad_label(-4.0), grad_label(np.full(4, 0.5))
     ('-4.00', '‖g‖ 1')
     """
@@ -1261,7 +1265,8 @@ _LEGEND = [
 
 
 def _legend(kinds: set[str], tensors: bool, width: float, notes: list[str]) -> _Scene:
-    """Legend items flowed into lines no wider than ``width``; then the notes, wrapped."""
+    """Legend items in a grid of as many columns as fit in ``width``; then the notes,
+    wrapped to the same width."""
     scene = _Scene()
     items = [k for k, _t in _LEGEND if k in kinds or k in ("value", "grad")]
     if tensors:
@@ -1269,12 +1274,17 @@ def _legend(kinds: set[str], tensors: bool, width: float, notes: list[str]) -> _
     text_of = dict(_LEGEND)
     glyph_w = 0.28
     line_h = _line(FS_LEGEND) + 0.08
-    x, y = 0.0, 0.0
-    for key in items:
+    widths = [glyph_w + 0.05 + _text_size(text_of[k], FS_LEGEND) + 0.25 for k in items]
+    for n_cols in range(len(items), 0, -1):
+        columns = [max(widths[i::n_cols]) for i in range(n_cols)]
+        if sum(columns) <= width or n_cols == 1:
+            break
+    starts = [sum(columns[:i]) for i in range(n_cols)]
+    y = 0.0
+    for k, key in enumerate(items):
         label = text_of[key]
-        w = glyph_w + 0.05 + _text_size(label, FS_LEGEND) + 0.22
-        if x > 0 and x + w > width:
-            x, y = 0.0, y - line_h
+        x = starts[k % n_cols]
+        y = -line_h * (k // n_cols)
         cx = x + glyph_w / 2
         if key == "value":
             scene.text(cx, y, "1.00", fontsize=FS_VALUE, ha="center", va="center", color=GREEN)
@@ -1299,7 +1309,6 @@ def _legend(kinds: set[str], tensors: bool, width: float, notes: list[str]) -> _
         scene.text(
             x + glyph_w + 0.05, y, label, fontsize=FS_LEGEND, ha="left", va="center", color=INK
         )
-        x += w
     for note in notes:
         y -= line_h
         for line in _wrap(note, FS_LEGEND, width):
@@ -1464,6 +1473,8 @@ def _prepared(graph: Graph, **options: Any) -> Drawing:
 def figure(graph: Graph, max_nodes: int = 60, title: str | None = None, **options: Any) -> Any:
     """The circuit as a matplotlib ``Figure`` (needs matplotlib); options as for ``render``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> fig = figure(cr.trace(lambda x, y: x * y, 3.0, 4.0), title="x y")
     >>> any(t.get_text() == "12.00" for t in fig.axes[0].texts)
@@ -1482,7 +1493,10 @@ def render(
     max_nodes: int = 60,
     title: str | None = None,
     dpi: int = 110,
-    **options: Any,
+    expand: Any = (),
+    collapse: Any = (),
+    fold: bool = True,
+    constants: bool | None = None,
 ) -> Any:
     """Draw ``graph``; write ``path`` (format from its suffix: png, svg, pdf) or return
     the ``Figure`` when no path is given.
@@ -1494,6 +1508,8 @@ def render(
         are folded (a note in the legend says what was).
     title:
         Written above the picture.
+    dpi:
+        Resolution of a PNG (dots per inch; the layout itself is in inches).
     expand:
         Module calls to draw op by op, by qualified name (``"0"``, ``"encoder.fc"``) or
         class name (``"Linear"``); ``True`` for all. By default a module that calls no
@@ -1513,7 +1529,15 @@ def render(
     >>> g.render(path) == path
     True
     """
-    fig = figure(graph, max_nodes=max_nodes, title=title, **options)
+    fig = figure(
+        graph,
+        max_nodes=max_nodes,
+        title=title,
+        expand=expand,
+        collapse=collapse,
+        fold=fold,
+        constants=constants,
+    )
     if path is None:
         return fig
     path = os.fspath(path)
@@ -1525,6 +1549,8 @@ def render(
 def to_svg(graph: Graph, **options: Any) -> str:
     """The picture as SVG text (what Jupyter shows via ``Graph._repr_svg_``).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> to_svg(cr.trace(lambda x: x * 2, 1.0)).lstrip().startswith("<?xml")
     True
@@ -1544,6 +1570,8 @@ def side_by_side(
     """Draw several graphs next to each other in one picture (e.g. f and grad(f)), each
     under its title, with one legend; returns ``path`` (or the Figure when it is None).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> f = lambda x: x * x
     >>> fig = side_by_side([cr.trace(f, 3.0), cr.trace(cr.grad(f), 3.0)], None, ["f", "f'"])
@@ -1579,6 +1607,8 @@ def to_dot(graph: Graph) -> str:
     """Graphviz DOT text: gates as circles, values (green) and gradients (red) on the edges,
     each layer's operations in a cluster named after its module, and a legend.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> print(cr.trace(lambda x, y: x * y, 3.0, 4.0).to_dot().splitlines()[0])
     digraph f {
