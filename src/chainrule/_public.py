@@ -24,6 +24,7 @@ CORE_MODULES = frozenset(
         "chainrule.ops",
         "chainrule.primitives",
         "chainrule.rules",
+        "chainrule.state",
         "chainrule.tensor",
         "chainrule.transforms",
         "chainrule.tracing.codegen",

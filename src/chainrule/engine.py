@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from . import state
 from .primitives import Primitive
 
 _next_seq = itertools.count().__next__
@@ -144,12 +145,6 @@ def sum_to_shape(g: Any, shape: tuple, prim: Primitive, index: int) -> Any:
     return g
 
 
-class _Check:
-    """Anomaly detection state (set by ``detect_anomaly``)."""
-
-    enabled = False
-
-
 def check_finite(value: Any, where: str) -> None:
     """Raise ``FloatingPointError`` naming ``where`` if ``value`` holds a NaN or Inf."""
     data = value.data if hasattr(value, "_node") else value
@@ -190,7 +185,7 @@ def backward(
     pop = heapq.heappop
     min_seq = min(t.seq for t in targets) if targets else -1
     results: dict[Node, Any] = {}
-    anomaly = _Check.enabled
+    anomaly = state.ctx.anomaly
 
     for root, seed in zip(roots, seeds):
         node = root._node
@@ -422,7 +417,7 @@ def _backward_recorded(roots, seeds, retain_graph, targets, Tensor) -> dict | No
     leaf_grads: dict = {}
     min_seq = min(t.seq for t in targets) if targets else -1
     results: dict[Node, Any] = {}
-    anomaly = _Check.enabled
+    anomaly = state.ctx.anomaly
 
     with enable_grad():
         for root, seed in zip(roots, seeds):
@@ -520,7 +515,7 @@ def _seq_of(node: Node) -> int:
 
 def _sweep(order: list, tangents: dict, seeds: dict, recorded: bool, Tensor: type, P: Any) -> None:
     """Apply the JVP rules node by node in creation order (see ``forward_tangents``)."""
-    anomaly = _Check.enabled
+    anomaly = state.ctx.anomaly
     get = tangents.get
     for node in order:
         if node in seeds:
