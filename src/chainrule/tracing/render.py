@@ -109,7 +109,6 @@ R_GATE = 0.17
 GAP_X = 0.32  # free wire between one column's labels and the next column
 GAP_Y = 0.14
 STRIP_W = 0.36
-MAX_WIDTH = 40.0  # inches: wider drawings are folded further (see ``max_nodes``)
 
 
 def value_label(value: Any) -> str:
