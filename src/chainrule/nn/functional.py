@@ -89,6 +89,8 @@ def _check_reduction(op: str, reduction: str) -> None:
 def nll_loss(log_probs: Any, targets: Any, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood: ``-log_probs[i, targets[i]]``, averaged by default.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> lp = cr.log_softmax(cr.tensor([[0.0, 0.0]]))
     >>> round(cr.nn.functional.nll_loss(lp, [1]).item(), 4)
@@ -179,6 +181,8 @@ def multi_margin_loss(
     ``sum over j != y of max(0, margin - x_y + x_j)**p / C`` (C = number of classes),
     optionally scaled by ``weight[y]``; the SVM loss divided by C.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> scores = cr.tensor([[3.2, 5.1, -1.7]])
     >>> round(cr.nn.functional.multi_margin_loss(scores, [0]).item(), 4)
@@ -207,6 +211,8 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean squared error ``mean((input - target)**2)``; shapes must match exactly
     (silent broadcasting of (N,) against (N, 1) is a classic bug).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.functional.mse_loss(cr.tensor([1.0, 3.0]), cr.tensor([0.0, 0.0])).item()
     5.0
@@ -236,6 +242,8 @@ def l2_penalty(params: Any) -> Tensor:
     ``params`` is an iterable of Tensors (e.g. ``model.parameters()``), a Module or one
     Tensor. Add ``reg * l2_penalty(...)`` to the loss; its gradient is ``2 * reg * W``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.functional.l2_penalty([cr.tensor([1.0, 2.0]), cr.tensor([[3.0]])]).item()
     14.0
@@ -271,6 +279,8 @@ def _as_iterable(params: Any) -> Iterable[Any]:
 def accuracy(scores: Any, targets: Any) -> float:
     """Fraction of rows whose arg-max equals the target label (no graph).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.functional.accuracy(cr.tensor([[0.1, 0.9], [0.8, 0.2]]), [1, 1])
     0.5

@@ -18,6 +18,19 @@ from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
 
+__all__ = [
+    "ACTIVATIONS",
+    "Dropout",
+    "Flatten",
+    "Identity",
+    "Linear",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+    "mlp",
+]
+
 
 class Linear(Module):
     """Affine layer ``y = x @ W.T + b`` with ``W`` of shape (out_features, in_features).
@@ -139,35 +152,70 @@ class Sequential(Module):
 
 
 class ReLU(Module):
-    """max(x, 0) elementwise (gradient 0 at 0)."""
+    """max(x, 0) elementwise (gradient 0 at 0).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.ReLU()(cr.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.relu(x)
 
 
 class Tanh(Module):
-    """tanh elementwise."""
+    """tanh elementwise.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.Tanh()(cr.tensor([0.0]))
+    tensor([0.])
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.tanh(x)
 
 
 class Sigmoid(Module):
-    """1 / (1 + exp(-x)) elementwise."""
+    """1 / (1 + exp(-x)) elementwise.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.Sigmoid()(cr.tensor([0.0]))
+    tensor([0.5])
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.sigmoid(x)
 
 
 class Identity(Module):
-    """Returns its input (a placeholder layer)."""
+    """Returns its input (a placeholder layer).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.Identity()(cr.tensor([1.0, 2.0]))
+    tensor([1., 2.])
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return x
 
 
 class Flatten(Module):
-    """Flattens all axes after the first: (N, a, b, ...) -> (N, a*b*...)."""
+    """Flattens all axes after the first: (N, a, b, ...) -> (N, a*b*...).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.Flatten()(cr.ones(2, 3, 4)).shape
+    (2, 12)
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.reshape(x, x.shape[0], -1)
@@ -177,6 +225,8 @@ class Dropout(Module):
     """Zeroes each element with probability ``p`` in training mode and scales the rest by
     1/(1-p); the identity in eval mode.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> drop = cr.nn.Dropout(0.5, seed=0).eval()
     >>> drop(cr.ones(3)).tolist()
@@ -214,6 +264,8 @@ def mlp(
     Weights get He initialisation for ReLU and Xavier for tanh/sigmoid, biases zero.
     ``sizes=[in, out]`` gives the lectures' linear classifier (no hidden layer).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> net = cr.nn.mlp([64, 128, 10], seed=0)
     >>> [tuple(p.shape) for p in net.parameters()]
