@@ -24,17 +24,42 @@ _new_object = object.__new__
 LEAF_HOOKS: dict[int, tuple[Any, list]] = {}
 
 
-def leaf_hooks(tensor: Any, create: bool = False) -> list | None:
-    """The hook list of a leaf tensor (made on request)."""
-    entry = LEAF_HOOKS.get(id(tensor))
+#: Post-accumulate-grad hooks of leaf tensors, by id (``register_post_accumulate_grad_hook``):
+#: ``hook(leaf)`` runs during the backward walk as soon as the leaf's ``.grad`` is complete.
+POST_HOOKS: dict[int, tuple[Any, list]] = {}
+
+#: Callbacks queued during a backward pass (``queue_callback``), run when it has finished.
+_QUEUED: list[Callable[[], Any]] = []
+
+
+def _hooks_of(registry: dict, tensor: Any, create: bool) -> list | None:
+    entry = registry.get(id(tensor))
     if entry is not None and entry[0]() is tensor:
         return entry[1]
     if not create:
         return None
     key = id(tensor)
-    ref = weakref.ref(tensor, lambda _, key=key: LEAF_HOOKS.pop(key, None))
-    LEAF_HOOKS[key] = (ref, [])
-    return LEAF_HOOKS[key][1]
+    ref = weakref.ref(tensor, lambda _, key=key: registry.pop(key, None))
+    registry[key] = (ref, [])
+    return registry[key][1]
+
+
+def leaf_hooks(tensor: Any, create: bool = False) -> list | None:
+    """The hook list of a leaf tensor (made on request)."""
+    return _hooks_of(LEAF_HOOKS, tensor, create)
+
+
+def post_accumulate_hooks(tensor: Any, create: bool = False) -> list | None:
+    """The post-accumulate-grad hook list of a leaf tensor (made on request)."""
+    return _hooks_of(POST_HOOKS, tensor, create)
+
+
+def queue_callback(fn: Callable[[], Any]) -> None:
+    """Run ``fn()`` once the backward pass now running has written every leaf's ``.grad``
+    (PyTorch's ``Variable._execution_engine.queue_callback``). Call it from a hook during
+    backward: data-parallel training waits for its gradient allreduces there. A backward
+    pass that raises drops the callbacks queued during it."""
+    _QUEUED.append(fn)
 
 
 # Input tuples for primitives that save no input values, shared by all their nodes.
@@ -177,6 +202,18 @@ def backward(
     reaching each target is returned (the function transforms), and nodes created before
     the earliest target are not visited at all.
     """
+    mark = len(_QUEUED)  # a backward run from a hook keeps the callbacks of the outer one
+    try:
+        result = _backward(roots, seeds, retain_graph, create_graph, targets)
+    except BaseException:
+        del _QUEUED[mark:]
+        raise
+    while len(_QUEUED) > mark:  # callbacks may queue more callbacks
+        _QUEUED.pop(mark)()
+    return result
+
+
+def _backward(roots, seeds, retain_graph, create_graph, targets) -> dict[Node, Any] | None:
     Tensor = _tensor_class()
     if targets is not None:
         targets = set(targets)
@@ -207,6 +244,10 @@ def backward(
             adj[node] = prev + seed
 
     functional = targets is not None
+    # Post-accumulate hooks: how many incoming edges each hooked leaf still waits for
+    # (None, and no cost, when no leaf anywhere has such a hook).
+    pending = _pending_edges(roots) if POST_HOOKS and not functional else None
+    given: set[int] | None = None if pending is None else {id(s) for s in seeds}
     while heap:
         node = pop(heap)[1]
         g = adj.pop(node)
@@ -285,6 +326,8 @@ def backward(
                 else:
                     prev = leaf_grads.get(edge)
                     leaf_grads[edge] = gi if prev is None else prev + gi
+            if pending is not None:
+                _arrived(edges, pending, leaf_grads, given, Tensor)
             if not retain_graph:
                 node.inputs = node.out = node.edges = None
             if ready is not None and heap and heap[0][0] < -ready.seq:
@@ -296,8 +339,61 @@ def backward(
 
     if targets is not None:
         return results
-    _accumulate_leaves(leaf_grads, seeds, Tensor)
+    _accumulate_leaves(leaf_grads, seeds, Tensor, given)
+    if POST_HOOKS:  # leaves that were roots, or whose last edge was a symbolic zero
+        for leaf in leaf_grads:
+            _run_post_hooks(leaf)
     return None
+
+
+def _pending_edges(roots: list) -> dict[int, int] | None:
+    """For each leaf with post-accumulate hooks: the number of edges into it from the nodes
+    the walk will visit (all nodes reachable from ``roots``), by the leaf's id."""
+    pending: dict[int, int] = {}
+    seen: set[Node] = set()
+    stack = [r._node for r in roots if r._node is not None]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for edge in node.edges or ():  # a freed node: the walk raises its own error
+            if edge is None:
+                continue
+            if type(edge) is Node:
+                if edge not in seen:
+                    stack.append(edge)
+            elif post_accumulate_hooks(edge):
+                pending[id(edge)] = pending.get(id(edge), 0) + 1
+    return pending or None
+
+
+def _arrived(edges: tuple, pending: dict, leaf_grads: dict, given: Any, Tensor: type) -> None:
+    """A node's gradients were sent along ``edges``: a hooked leaf that now has all of its
+    contributions gets its ``.grad`` written at once and its post-accumulate hooks run."""
+    for edge in edges:
+        if edge is None or type(edge) is Node:
+            continue
+        key = id(edge)
+        left = pending.get(key)
+        if left is None:
+            continue
+        if left > 1:
+            pending[key] = left - 1
+            continue
+        del pending[key]
+        g = leaf_grads.pop(edge, None)
+        if g is None:  # every contribution was a symbolic zero: no gradient, no hook
+            continue
+        _accumulate_leaves({edge: g}, (), Tensor, given)
+        _run_post_hooks(edge)
+
+
+def _run_post_hooks(leaf: Any) -> None:
+    hooks = post_accumulate_hooks(leaf)
+    if hooks:
+        for hook in list(hooks):
+            hook(leaf)
 
 
 def _call_vjp_all(prim: Primitive, g: Any, ans: Any, inputs: tuple, params: Any, edges: tuple):
@@ -365,12 +461,14 @@ def _store_retained(node: Node, g: Any, Tensor: type) -> None:
     tensor.grad = value if tensor.grad is None else tensor.grad + value
 
 
-def _accumulate_leaves(leaf_grads: dict, seeds: list, Tensor: type) -> None:
+def _accumulate_leaves(leaf_grads: dict, seeds: Any, Tensor: type, given: Any = None) -> None:
     # A gradient array may be shared (add passes its upstream gradient to both inputs, a
     # reshape returns a view) or read-only (broadcast_to): .grad always gets an array of
     # its own, copied only when sharing or read-only-ness makes that necessary. Shapes
-    # were checked where each gradient was made, so the slot is set directly.
-    given: set[int] = {id(s) for s in seeds}
+    # were checked where each gradient was made, so the slot is set directly. ``given``
+    # (the arrays already handed out) is shared by the calls of one backward pass.
+    if given is None:
+        given = {id(s) for s in seeds}
     wrap = Tensor._wrap
     for leaf, g in leaf_grads.items():
         if LEAF_HOOKS:
@@ -508,6 +606,9 @@ def _backward_recorded(roots, seeds, retain_graph, targets, Tensor) -> dict | No
             if hooks:
                 g = _run_hooks(hooks, g, Tensor)
             leaf.grad = g if leaf.grad is None else leaf.grad + g
+        if POST_HOOKS:  # create_graph=True: the hooks run once every .grad is written
+            for leaf in leaf_grads:
+                _run_post_hooks(leaf)
     return None
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import engine, primitives
-from .engine import _NO_INPUTS, Node, leaf_hooks
+from .engine import _NO_INPUTS, POST_HOOKS, Node, leaf_hooks, post_accumulate_hooks
 
 new_node = Node.new
 
@@ -307,6 +307,21 @@ class _HookHandle:
                 break
 
 
+class _PostHookHandle(_HookHandle):
+    """Removing the last post-accumulate hook of a leaf drops its registry entry, so a
+    backward pass goes back to costing nothing extra once no such hook is left."""
+
+    def __init__(self, hooks: list, fn: Callable, key: int) -> None:
+        super().__init__(hooks, fn)
+        self._key = key
+
+    def remove(self) -> None:
+        super().remove()
+        entry = POST_HOOKS.get(self._key)
+        if not self._hooks and entry is not None and entry[1] is self._hooks:
+            del POST_HOOKS[self._key]
+
+
 class Tensor:
     """An n-dimensional array that can record the operations applied to it.
 
@@ -527,6 +542,32 @@ class Tensor:
             hooks = self._node.hooks
         hooks.append(hook)
         return _HookHandle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> _HookHandle:
+        """Call ``hook(self)`` during backward as soon as this leaf's ``.grad`` holds its
+        complete gradient of the pass (all contributions added), while the rest of the
+        graph is still being walked (PyTorch's method; data-parallel training starts its
+        gradient allreduces from here). Leaves only; the hook's return value is ignored.
+
+        >>> import chainrule as cr
+        >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> seen = []
+        >>> handle = w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.tolist()))
+        >>> (w * w).sum().backward()
+        >>> seen
+        [[2.0, 4.0]]
+        >>> handle.remove()
+        """
+        if not self._rg:
+            raise RuntimeError("register_post_accumulate_grad_hook: tensor does not require grad")
+        if self._node is not None:
+            raise RuntimeError(
+                "register_post_accumulate_grad_hook: only leaf tensors accumulate a .grad; "
+                "use register_hook on a non-leaf tensor"
+            )
+        hooks = post_accumulate_hooks(self, create=True)
+        hooks.append(hook)
+        return _PostHookHandle(hooks, hook, id(self))
 
     # ------------------------------------------------------------------ arithmetic
     def __matmul__(self, other: Any) -> Tensor:
