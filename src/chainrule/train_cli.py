@@ -52,6 +52,7 @@ class TrainConfig:
     plots: bool = True
     compile: bool = False
     progress: str = "auto"  # auto (rich on a terminal), rich, plain, none
+    distributed: bool = False  # data-parallel over the ranks of an MPI job (mpirun)
 
     @property
     def learning_rate(self) -> float:
@@ -149,6 +150,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="auto (default: a live bar on a terminal, else one line per "
         "epoch), rich, plain or none",
     )
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel training over the processes of an MPI job (mpirun -n N chainrule "
+        "train --distributed ...): the global --batch-size is split over the ranks, rank 0 "
+        "prints and writes the outputs (needs chainrule[mpi])",
+    )
 
 
 def _choice(option: str, value: str, allowed: Any) -> str:
@@ -223,6 +231,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         out=args.out,
         plots=args.plots,
         progress=_choice("--progress", args.progress, ("auto", "rich", "plain", "none")),
+        distributed=getattr(args, "distributed", False),
     )
     if config.lr is not None:
         positive("--lr", config.lr)
@@ -256,6 +265,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    if config.distributed:  # every rank of the MPI job runs this
+        from .distributed.training import run_train
+
+        return run_train(train, config)
     train(config)
     return 0
 
@@ -350,7 +363,11 @@ def _epoch_line(row: dict[str, Any], epochs: int) -> str:
     )
 
 
-def _reporter(config: TrainConfig, n_batches: int, write: Callable[[str], Any]) -> _Reporter:
+def _reporter(
+    config: TrainConfig, n_batches: int, write: Callable[[str], Any], dist: Any = None
+) -> _Reporter:
+    if dist is not None:
+        return dist.reporter(_reporter(config, n_batches, write))
     mode = config.progress
     if mode == "auto":
         mode = "rich" if sys.stdout.isatty() and _has_rich() else "plain"
@@ -409,6 +426,12 @@ def train(config: TrainConfig, write: Callable[[str], Any] = print) -> dict[str,
     from chainrule.data import DataLoader
 
     F = nn.functional
+    dist = None
+    if config.distributed:
+        from .distributed.training import DistributedRun
+
+        dist = DistributedRun()
+        write = dist.writer(write)
     split = _load(config)
     X_train, X_test = split.X_train, split.X_test
     mean = std = None
@@ -421,6 +444,8 @@ def train(config: TrainConfig, write: Callable[[str], Any] = print) -> dict[str,
 
     sizes = [split.n_features, *config.hidden, split.n_classes]
     model = nn.mlp(sizes, activation=config.activation, dtype=config.dtype, seed=config.seed)
+    if dist is not None:
+        dist.wrap_model(model)  # rank 0's weights everywhere; backward averages the gradients
     loss_fn = F.cross_entropy if config.loss == "softmax" else F.svm_loss
     if config.optimizer == "sgd":
         opt: Any = optim.SGD(
@@ -443,6 +468,8 @@ def train(config: TrainConfig, write: Callable[[str], Any] = print) -> dict[str,
     loader = DataLoader(
         (X_train, split.y_train), batch_size=config.batch_size, shuffle=True, seed=config.seed
     )
+    if dist is not None:
+        loader = dist.loader(loader)  # this rank's part of each global batch
 
     n_params = sum(p.size for p in model.parameters())
     arch = "-".join(str(s) for s in sizes)
@@ -453,10 +480,12 @@ def train(config: TrainConfig, write: Callable[[str], Any] = print) -> dict[str,
         f"{config.optimizer} lr {config.learning_rate:g}, {config.epochs} epochs"
     )
     compiled = nn.CompiledLoss(model, loss=config.loss) if config.compile else None
+    if dist is not None and compiled is not None:
+        compiled = dist.compiled(compiled)
     history: list[dict[str, Any]] = []
     started = time.perf_counter()
     train_seconds = 0.0
-    with _reporter(config, len(loader), write) as reporter:
+    with _reporter(config, len(loader), write, dist) as reporter:
         for epoch in range(1, config.epochs + 1):
             model.train()
             lr = opt.param_groups[0]["lr"]
@@ -514,6 +543,8 @@ def train(config: TrainConfig, write: Callable[[str], Any] = print) -> dict[str,
         f"{100 * final['test_acc']:.2f}% ({final['seconds']:.1f} s, "
         f"{final['samples_per_s']:,.0f} samples/s)"
     )
+    if dist is not None and not dist.done():  # rank 0 alone writes, once every rank is done
+        return {"config": asdict(config), "history": history, "final": final}
     out = config.out_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
