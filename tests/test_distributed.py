@@ -48,7 +48,7 @@ def _env() -> dict:
 
 
 def _mpirun(
-    *apps: list[str], n: int = 2, timeout: float = 90
+    *apps: list[str], n: int = 2, timeout: float = 90, cwd: Path = ROOT
 ) -> tuple[subprocess.CompletedProcess, float]:
     """Run ``mpirun -n n app`` (several apps: one rank each, MPMD); never hangs the suite."""
     cmd = [_needs_mpi(), "--allow-run-as-root", "--oversubscribe"]
@@ -58,9 +58,7 @@ def _mpirun(
         for i, app in enumerate(apps):
             cmd += ([":"] if i else []) + ["-n", "1", *app]
     t0 = time.perf_counter()
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=timeout, env=_env(), cwd=ROOT
-    )
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env(), cwd=cwd)
     return proc, time.perf_counter() - t0
 
 
@@ -300,3 +298,44 @@ def test_train_distributed_names_a_batch_count_mismatch_before_training(tmp_path
     ) in proc.stderr
     assert "epoch" not in proc.stdout
     assert not out.exists()
+
+
+def test_the_readme_example_runs_on_two_ranks(tmp_path):
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = re.search(r"^## Distributed training\s*$(.*?)(?=^## |\Z)", text, re.S | re.M)
+    assert section, "README has no '## Distributed training' section"
+    code = re.search(r"```python\n(.*?)```", section.group(1), re.S).group(1)
+    script = tmp_path / "train.py"
+    script.write_text(code)
+    proc, _ = _mpirun([sys.executable, str(script)], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if "ranks: accuracy" in line]
+    assert len(lines) == 1 and lines[0].startswith("2 ranks: accuracy")  # rank 0 alone
+    assert float(lines[0].split()[-1]) > 0.95
+    assert list(cr.load(tmp_path / "moons.npz")) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+
+
+def test_train_distributed_with_compile_matches_one_process(tmp_path):
+    # CompiledLoss sets .grad without a backward pass: the run averages them explicitly
+    from chainrule.train_cli import TrainConfig, train
+
+    options = "train --distributed --compile --dataset moons --epochs 15 --no-plots"
+    proc, _ = _mpirun(_chainrule(*options.split(), "--out", str(tmp_path / "two")))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    two = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    one = train(
+        TrainConfig(
+            dataset="moons",
+            epochs=15,
+            plots=False,
+            progress="none",
+            compile=True,
+            out=str(tmp_path / "one"),
+        ),
+        write=lambda s: None,
+    )
+    assert abs(two["final"]["test_acc"] - one["final"]["test_acc"]) <= 0.003
+    for a, b in zip(one["history"], two["history"]):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)

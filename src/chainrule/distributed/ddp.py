@@ -10,6 +10,7 @@ for the allreduces and puts the averages into ``.grad`` before ``backward()`` re
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -235,8 +236,8 @@ class DistributedDataParallel(Module):
     # ------------------------------------------------------------------ the hooks
     def _hook(self, b: int, k: int) -> Any:
         def hook(p: Any) -> None:
-            if not self.require_backward_grad_sync:
-                return
+            if not self.require_backward_grad_sync or (self._size == 1 and self._scale == 1.0):
+                return  # one rank with unweighted batches: the gradient is the average
             step = self._step
             if step is None:
                 step = self._step = _Step(self._buckets)
@@ -325,14 +326,21 @@ class DistributedDataParallel(Module):
         if self.timeout is None:
             MPI.Request.Waitall(requests)
             return
-        deadline = time.monotonic() + float(self.timeout)
+        start = time.monotonic()
+        deadline = start + float(self.timeout)
         while not MPI.Request.Testall(requests):
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > start + 1e-3:  # waiting long: let a rank sharing this core run
+                _yield()
+            if now > deadline:
                 raise C.DistributedError(
                     f"DistributedDataParallel: rank {C._State.rank}: the gradient allreduce "
                     f"did not complete within {self.timeout} s; another rank has stopped or "
                     f"is stuck"
                 )
+
+
+_yield = getattr(os, "sched_yield", lambda: time.sleep(0))
 
 
 def _difference(ref: list, theirs: list, r: int) -> str:
