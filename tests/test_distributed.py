@@ -198,13 +198,15 @@ def test_ddp_buckets_overlap_backward(suite):
         assert b["bucketed_grads_allclose"]
 
 
-def test_ddp_no_sync_sync_gradients_unused_and_shape_mismatch(suite):
+def test_ddp_no_sync_sync_gradients_unused_buffers_and_shape_mismatch(suite):
     for found in suite:
         b = found["buckets"]
         assert b["no_sync_grad_is_local"]  # inside no_sync the ranks' gradients differ
         assert b["no_sync_accumulated_allclose"]  # then one synced backward averages the sum
         assert b["sync_gradients_mean"] == [1.5]  # (1 + 2) / 2
         assert b["unused_grad_zero"]
+        assert b["buffer_at_start"] == [1.0, 1.0, 1.0]  # rank 0's
+        assert b["buffer_after_forward"] == [10.0, 10.0, 10.0]
         assert b["shape_mismatch"] == (
             "DistributedDataParallel: the ranks' models differ: parameter 'module.0.weight' "
             "has shape (24, 20) on rank 1 but (16, 20) on rank 0"

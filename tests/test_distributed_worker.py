@@ -173,6 +173,25 @@ def _buckets_and_overlap(dist, cr) -> dict:
     F.cross_entropy(partial(cr.tensor(X[lo:hi])), y[lo:hi]).backward()
     found["unused_grad_zero"] = bool(np.all(partial.module.unused.weight.grad.data == 0))
 
+    # Buffers (running statistics): rank 0's at construction and again at each forward.
+    class WithBuffer(cr.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = cr.nn.Linear(20, 5, dtype=np.float64, seed=r)
+            self.stat = cr.tensor(np.full(3, float(r + 1)))
+
+        def named_buffers(self):
+            yield "stat", self.stat
+
+        def forward(self, x):
+            return self.lin(x)
+
+    wb = dist.DistributedDataParallel(WithBuffer())
+    found["buffer_at_start"] = wb.module.stat.tolist()
+    wb.module.stat.data[:] = 10.0 * (r + 1)
+    wb(cr.tensor(X[lo:hi]))
+    found["buffer_after_forward"] = wb.module.stat.tolist()
+
     # Models that differ between ranks are named before any training.
     try:
         dist.DistributedDataParallel(cr.nn.mlp([20, 16 + 8 * r, 5], seed=0))
