@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import threading
 import weakref
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from . import state
 from .primitives import Primitive
 
 _next_seq = itertools.count().__next__
@@ -28,8 +30,16 @@ LEAF_HOOKS: dict[int, tuple[Any, list]] = {}
 #: ``hook(leaf)`` runs during the backward walk as soon as the leaf's ``.grad`` is complete.
 POST_HOOKS: dict[int, tuple[Any, list]] = {}
 
-#: Callbacks queued during a backward pass (``queue_callback``), run when it has finished.
-_QUEUED: list[Callable[[], Any]] = []
+
+class _Queued(threading.local):
+    """Callbacks queued during this thread's backward pass (``queue_callback``), run when
+    it has finished."""
+
+    def __init__(self) -> None:
+        self.callbacks: list[Callable[[], Any]] = []
+
+
+_QUEUED = _Queued()
 
 
 def _hooks_of(registry: dict, tensor: Any, create: bool) -> list | None:
@@ -59,7 +69,7 @@ def queue_callback(fn: Callable[[], Any]) -> None:
     (PyTorch's ``Variable._execution_engine.queue_callback``). Call it from a hook during
     backward: data-parallel training waits for its gradient allreduces there. A backward
     pass that raises drops the callbacks queued during it."""
-    _QUEUED.append(fn)
+    _QUEUED.callbacks.append(fn)
 
 
 # Input tuples for primitives that save no input values, shared by all their nodes.
@@ -169,12 +179,6 @@ def sum_to_shape(g: Any, shape: tuple, prim: Primitive, index: int) -> Any:
     return g
 
 
-class _Check:
-    """Anomaly detection state (set by ``detect_anomaly``)."""
-
-    enabled = False
-
-
 def check_finite(value: Any, where: str) -> None:
     """Raise ``FloatingPointError`` naming ``where`` if ``value`` holds a NaN or Inf."""
     data = value.data if hasattr(value, "_node") else value
@@ -202,14 +206,15 @@ def backward(
     reaching each target is returned (the function transforms), and nodes created before
     the earliest target are not visited at all.
     """
-    mark = len(_QUEUED)  # a backward run from a hook keeps the callbacks of the outer one
+    queued = _QUEUED.callbacks
+    mark = len(queued)  # a backward run from a hook keeps the callbacks of the outer one
     try:
         result = _backward(roots, seeds, retain_graph, create_graph, targets)
     except BaseException:
-        del _QUEUED[mark:]
+        del queued[mark:]
         raise
-    while len(_QUEUED) > mark:  # callbacks may queue more callbacks
-        _QUEUED.pop(mark)()
+    while len(queued) > mark:  # callbacks may queue more callbacks
+        queued.pop(mark)()
     return result
 
 
@@ -227,7 +232,7 @@ def _backward(roots, seeds, retain_graph, create_graph, targets) -> dict[Node, A
     pop = heapq.heappop
     min_seq = min(t.seq for t in targets) if targets else -1
     results: dict[Node, Any] = {}
-    anomaly = _Check.enabled
+    anomaly = state.ctx.anomaly
 
     for root, seed in zip(roots, seeds):
         node = root._node
@@ -520,7 +525,7 @@ def _backward_recorded(roots, seeds, retain_graph, targets, Tensor) -> dict | No
     leaf_grads: dict = {}
     min_seq = min(t.seq for t in targets) if targets else -1
     results: dict[Node, Any] = {}
-    anomaly = _Check.enabled
+    anomaly = state.ctx.anomaly
 
     with enable_grad():
         for root, seed in zip(roots, seeds):
@@ -621,7 +626,7 @@ def _seq_of(node: Node) -> int:
 
 def _sweep(order: list, tangents: dict, seeds: dict, recorded: bool, Tensor: type, P: Any) -> None:
     """Apply the JVP rules node by node in creation order (see ``forward_tangents``)."""
-    anomaly = _Check.enabled
+    anomaly = state.ctx.anomaly
     get = tangents.get
     for node in order:
         if node in seeds:

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from . import state
 from .engine import Node
 from .primitives import Primitive
-from .tensor import Tensor, _from_node, _observers, _wrap, is_grad_enabled, no_grad, notify_node
+from .tensor import Tensor, _from_node, _wrap, is_grad_enabled, no_grad, notify_node
 
 
 class Context:
@@ -105,7 +106,7 @@ class Function:
             out.dtype,
             {"ctx": ctx, "shapes": shapes},
         )
-        if _observers:
+        if state.ctx.observers:
             notify_node(node, tuple(values), out)
         return _from_node(out, node)
 

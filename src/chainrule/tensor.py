@@ -14,46 +14,49 @@ from typing import Any
 
 import numpy as np
 
-from . import engine, primitives
+from . import engine, primitives, state
 from .engine import _NO_INPUTS, POST_HOOKS, Node, leaf_hooks, post_accumulate_hooks
 
 new_node = Node.new
+_ctx = state.ctx  # this thread's grad mode, anomaly flag and observers
 
-_grad_enabled = True
-_anomaly = False
-#: Callbacks ``fn(node, input_values, output)`` told about every node recorded (tracing).
-_observers: list[Callable[[Node, tuple, Any], None]] = []
-#: True while anomaly detection or an observer needs every operation to take the checked
-#: path; the hot paths test only this one flag.
-_slow = False
+#: True while every thread is in the default state (recording on, no anomaly checks, no
+#: observers): the hot paths then take their fast branch without a thread-local lookup.
+#: Kept current by ``state.refresh``.
+_fast = True
+
+
+def _set_fast(all_default: bool) -> None:
+    global _fast
+    _fast = all_default
+
+
+state.on_change(_set_fast)
 _new = object.__new__
 
 
-def _refresh_slow() -> None:
-    global _slow
-    _slow = _anomaly or bool(_observers)
-
-
 def notify_node(node: Node, inputs: tuple, out: Any) -> None:
-    """Tell the observers (see ``observe_nodes``) about a newly recorded node."""
-    for callback in list(_observers):
+    """Tell this thread's observers (see ``observe_nodes``) about a newly recorded node."""
+    for callback in list(_ctx.observers):
         callback(node, inputs, out)
 
 
 @contextlib.contextmanager
 def observe_nodes(callback: Callable[[Node, tuple, Any], None]) -> Iterator[None]:
-    """Call ``callback(node, input_values, output)`` for every node recorded inside.
+    """Call ``callback(node, input_values, output)`` for every node recorded inside (in this
+    thread).
 
     Nodes keep only the values their rules need; an observer sees all of them (constants
     such as the 2 in ``x + 2`` included). Tracing uses this to draw and replay graphs.
     """
-    _observers.append(callback)
-    _refresh_slow()
+    observers = _ctx.observers
+    observers.append(callback)
+    state.refresh()
     try:
         yield
     finally:
-        _observers.remove(callback)
-        _refresh_slow()
+        observers.remove(callback)
+        state.refresh()
 
 
 def _wrap(data: Any) -> Tensor:
@@ -138,7 +141,11 @@ def apply(prim: primitives.Primitive, args: tuple, params: dict | None = None) -
         else:
             arrays.append(_constant(a, prim.name))
         edges.append(None)
-    recording = needs_grad and _grad_enabled
+    if _fast:
+        recording, anomaly, observed = needs_grad, False, False
+    else:
+        c = _ctx
+        recording, anomaly, observed = needs_grad and c.grad_enabled, c.anomaly, bool(c.observers)
     saved = None
     try:
         if recording and prim.residual is not None:
@@ -149,7 +156,7 @@ def apply(prim: primitives.Primitive, args: tuple, params: dict | None = None) -
         if "broadcast" in str(e):
             raise _broadcast_error(prim, tuple(arrays)) from None
         raise
-    if _anomaly:
+    if anomaly:
         engine.check_finite(out, f"forward of '{prim.name}'")
     if not recording:
         return _wrap(out)
@@ -162,7 +169,7 @@ def apply(prim: primitives.Primitive, args: tuple, params: dict | None = None) -
         out.dtype,
         params or None,
     )
-    if _observers:
+    if observed:
         notify_node(node, tuple(arrays), out)
     return _from_node(out, node)
 
@@ -178,11 +185,11 @@ def _unary_method(prim: primitives.Primitive) -> Callable[[Tensor], Tensor]:
     save_inputs, save_output = prim.save_inputs, prim.save_output
 
     def method(self: Tensor) -> Tensor:
-        if _slow:
+        if not _fast:
             return apply(prim, (self,))
         xd = self.data
         out = impl(xd)
-        if self._rg and _grad_enabled:
+        if self._rg:
             node = new_node(
                 prim,
                 (self._node or self,),
@@ -223,9 +230,14 @@ def _finish_binary(prim: primitives.Primitive, ad: Any, bd: Any, ea: Any, eb: An
         out = prim.impl(ad, bd)
     except ValueError:
         raise _broadcast_error(prim, (ad, bd)) from None
-    if _anomaly:
-        engine.check_finite(out, f"forward of '{prim.name}'")
-    if (ea is not None or eb is not None) and _grad_enabled:
+    if _fast:
+        enabled, observed = True, False
+    else:
+        c = _ctx
+        if c.anomaly:
+            engine.check_finite(out, f"forward of '{prim.name}'")
+        enabled, observed = c.grad_enabled, bool(c.observers)
+    if (ea is not None or eb is not None) and enabled:
         node = Node.new(
             prim,
             (ea, eb),
@@ -234,7 +246,7 @@ def _finish_binary(prim: primitives.Primitive, ad: Any, bd: Any, ea: Any, eb: An
             out.shape,
             out.dtype,
         )
-        if _observers:
+        if observed:
             notify_node(node, (ad, bd), out)
         return _from_node(out, node)
     return _wrap(out)
@@ -258,7 +270,7 @@ def _binary_method(prim: primitives.Primitive, reflected: bool) -> Callable:
         else:
             od, oe = _operand(other, prim)
             other_rg = oe is not None
-        if _slow:
+        if not _fast:
             se = (self._node or self) if self._rg else None
             oe = (other._node or other) if other_rg else None
             if reflected:
@@ -270,7 +282,7 @@ def _binary_method(prim: primitives.Primitive, reflected: bool) -> Callable:
         except ValueError:
             pair = (od, sd) if reflected else (sd, od)
             raise _broadcast_error(prim, pair) from None
-        if not ((self._rg or other_rg) and _grad_enabled):
+        if not (self._rg or other_rg):
             return _wrap(out)
         # Record: the edges say where each input's gradient goes.
         se = (self._node or self) if self._rg else None
@@ -763,22 +775,63 @@ class Tensor:
 
 
 class _GradMode(contextlib.ContextDecorator):
+    """``no_grad`` / ``enable_grad``: sets this thread's grad mode on entry, restores it on
+    exit; also a decorator (applied per call)."""
+
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self._saved: list[bool] = []
 
     def __enter__(self) -> None:
-        global _grad_enabled
-        self._saved.append(_grad_enabled)
-        _grad_enabled = self.enabled
+        c = _ctx
+        self._saved.append(c.grad_enabled)
+        if c.grad_enabled != self.enabled:
+            c.grad_enabled = self.enabled
+            state.refresh()
 
     def __exit__(self, *exc: Any) -> None:
-        global _grad_enabled
-        _grad_enabled = self._saved.pop()
+        c = _ctx
+        previous = self._saved.pop()
+        if c.grad_enabled != previous:
+            c.grad_enabled = previous
+            state.refresh()
+
+
+class set_grad_enabled:
+    """Switch recording on or off in this thread, at once (``cr.set_grad_enabled(False)``
+    as a plain call), or for a ``with`` block, restoring the previous mode on exit.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor(1.0, requires_grad=True)
+    >>> with cr.set_grad_enabled(False):
+    ...     (x * 2).requires_grad
+    False
+    >>> _ = cr.set_grad_enabled(False); (x * 2).requires_grad
+    False
+    >>> _ = cr.set_grad_enabled(True); (x * 2).requires_grad
+    True
+    """
+
+    def __init__(self, mode: bool) -> None:
+        c = _ctx
+        self._previous = c.grad_enabled
+        if c.grad_enabled != bool(mode):
+            c.grad_enabled = bool(mode)
+            state.refresh()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        c = _ctx
+        if c.grad_enabled != self._previous:
+            c.grad_enabled = self._previous
+            state.refresh()
 
 
 def no_grad() -> _GradMode:
     """Context manager / decorator: record nothing inside (inference, optimizer steps).
+    Grad mode is per thread.
 
     >>> import chainrule as cr
     >>> x = cr.tensor(2.0, requires_grad=True)
@@ -795,13 +848,9 @@ def enable_grad() -> _GradMode:
     return _GradMode(True)
 
 
-def set_grad_enabled(mode: bool) -> _GradMode:
-    """Context manager that sets recording on or off."""
-    return _GradMode(bool(mode))
-
-
 def is_grad_enabled() -> bool:
-    return _grad_enabled
+    """Whether operations are recorded in this thread."""
+    return _ctx.grad_enabled
 
 
 def set_grads(tensors: Any, arrays: Any) -> None:
@@ -870,17 +919,16 @@ def detect_anomaly() -> Iterator[None]:
     Traceback (most recent call last):
     FloatingPointError: forward of 'log' produced Inf (shape (1,), dtype float64)
     """
-    global _anomaly
-    saved = _anomaly, engine._Check.enabled
-    _anomaly = True
-    engine._Check.enabled = True
-    _refresh_slow()
+    c = _ctx
+    saved = c.anomaly
+    c.anomaly = True
+    state.refresh()
     try:
         with np.errstate(all="ignore"):
             yield
     finally:
-        _anomaly, engine._Check.enabled = saved
-        _refresh_slow()
+        c.anomaly = saved
+        state.refresh()
 
 
 # ---------------------------------------------------------------------- creation

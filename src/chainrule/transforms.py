@@ -14,24 +14,19 @@ from typing import Any
 
 import numpy as np
 
-from . import engine
+from . import engine, state
 from . import rules as P
 from .engine import Node
 from .primitives import Primitive
 from .tensor import (
     Tensor,
     _from_node,
-    _observers,
     _to_array,
     _wrap,
     enable_grad,
     no_grad,
     notify_node,
 )
-
-#: How many transforms are currently evaluating their function. Inside one, results are
-#: recorded (differentiable again), because an outer transform may differentiate them.
-_depth = 0
 
 alias = Primitive(
     "alias",
@@ -57,7 +52,7 @@ def _make_alias(x: Any, op: str, position: int) -> Tensor:
         )
     edge = (x._node or x) if x.requires_grad else None
     node = Node.new(alias, (edge,), (None,), None, x.shape, x.dtype)
-    if _observers:
+    if state.ctx.observers:
         notify_node(node, (x.data,), x.data)
     return _from_node(x.data, node)
 
@@ -104,19 +99,21 @@ def _outputs(op: str, out: Any) -> tuple[list[Tensor], bool]:
 def _recorded(*values: Any) -> bool:
     """Record the derivative computation itself? Inside another transform, or when an
     argument is part of a user's graph (so the result can be differentiated again)."""
-    if _depth > 0:
+    # Inside another transform (this thread's depth > 0), results are recorded
+    # (differentiable again), because an outer transform may differentiate them.
+    if state.ctx.depth > 0:
         return True
     return any(isinstance(v, Tensor) and v.requires_grad for v in values)
 
 
 def _call(f: Callable, args: Sequence[Any], kwargs: dict) -> Any:
-    global _depth
-    _depth += 1
+    c = state.ctx
+    c.depth += 1
     try:
         with enable_grad():
             return f(*args, **kwargs)
     finally:
-        _depth -= 1
+        c.depth -= 1
 
 
 def _finish(value: Any, recorded: bool) -> Tensor:
@@ -543,6 +540,6 @@ def checkpoint(f: Callable, *args: Any) -> Tensor:
         out.dtype,
         {"fn": f, "values": values},
     )
-    if _observers:
+    if state.ctx.observers:
         notify_node(node, tuple(values), out.data)
     return _from_node(out.data, node)
