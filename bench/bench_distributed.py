@@ -32,6 +32,7 @@ MODELS = {
 }
 BUCKETS_MB = (25.0, 0.5)  # PyTorch's default; small enough to overlap with backward here
 ROUNDS = 3  # alternating 1-rank and 2-rank runs
+NUMBER = {"mnist-mlp 784-512-256-10": 10, "digits-mlp 64-128-10": 200}  # calls per sample
 
 
 def worker(out: Path) -> None:
@@ -47,6 +48,7 @@ def worker(out: Path) -> None:
         rng = np.random.default_rng(rank)
         X = cr.tensor(rng.standard_normal((local, sizes[0])).astype(np.float32))
         y = rng.integers(0, sizes[-1], size=local)
+        fns = {}
         row: dict[str, float] = {}
         for cap in BUCKETS_MB:
             model = cr.nn.mlp(list(sizes), seed=0)
@@ -62,35 +64,36 @@ def worker(out: Path) -> None:
                 with ddp.no_sync():
                     step()
 
-            row[f"step_{cap:g}MB"] = _time(step, dist)
+            fns[f"step_{cap:g}MB"] = step
+            row[f"buckets_{cap:g}MB"] = len(ddp.bucket_names)
             if cap == BUCKETS_MB[0]:
-                row["compute"] = _time(local_step, dist)
-                row["buckets"] = len(ddp.bucket_names)
-            else:
-                row["buckets_small"] = len(ddp.bucket_names)
-        n_params = sum(p.size for p in model.parameters())
-        grads = np.ones(n_params, dtype=np.float32)
-        row["raw_allreduce"] = _time(lambda grads=grads: dist.all_reduce(grads), dist)
+                fns["compute"] = local_step
+        grads = np.ones(sum(p.size for p in model.parameters()), dtype=np.float32)
+        fns["raw_allreduce"] = lambda grads=grads: dist.all_reduce(grads)
         row["grad_bytes"] = grads.nbytes
+        row.update(_interleaved(fns, dist, number=NUMBER[label]))
         results[label] = row
     if rank == 0:
         (out / f"n{size}.json").write_text(json.dumps(results))
 
 
-def _time(fn, dist, number: int = 30, repeats: int = 5) -> float:
-    """Median seconds per call (the slowest rank's, the one a synchronous job waits for)."""
-    for _ in range(5):
-        fn()
-    samples = []
-    for _ in range(repeats):
-        dist.barrier()
-        t0 = time.perf_counter()
-        for _ in range(number):
+def _interleaved(fns: dict, dist, number: int, repeats: int = 7) -> dict[str, float]:
+    """Median seconds per call of each function, timed in alternation (A B C A B C ...)
+    by every rank in step; the slowest rank's median, the one a synchronous job waits for."""
+    for fn in fns.values():
+        for _ in range(3):
             fn()
-        samples.append((time.perf_counter() - t0) / number)
-    med = np.array([statistics.median(samples)])
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            dist.barrier()
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / number)
+    med = np.array([statistics.median(samples[name]) for name in fns])
     dist.all_reduce(med, op="max")
-    return float(med[0])
+    return dict(zip(fns, med.tolist()))
 
 
 def main() -> None:
@@ -101,6 +104,7 @@ def main() -> None:
         sys.exit("bench_distributed: mpirun not found (pip install 'chainrule[mpi]')")
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     runs: dict[int, list[dict]] = {1: [], 2: []}
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(ROUNDS):
             for n in (1, 2):
@@ -119,7 +123,8 @@ def main() -> None:
                 runs[n].append(json.loads((Path(tmp) / f"n{n}.json").read_text()))
     print(
         f"bench_distributed: medians of {ROUNDS} alternating runs, one BLAS thread per rank, "
-        f"{os.cpu_count()} cores, loopback (shared memory)"
+        f"{os.cpu_count()} cores, loopback (shared memory); load average "
+        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     )
     for label, (_sizes, batch) in MODELS.items():
         med = {
@@ -137,7 +142,7 @@ def main() -> None:
             m = med[n]
             rate = batch / m["step_25MB"]
             comm = m["step_25MB"] - m["compute"]
-            small = f"{m['step_0.5MB'] * 1e3:.2f} ms/{int(m['buckets_small'])}"
+            small = f"{m['step_0.5MB'] * 1e3:.2f} ms/{int(m['buckets_0.5MB'])}"
             print(
                 f"{n:<7}{m['step_25MB'] * 1e3:>8.2f}ms{rate:>12,.0f}{rate / base:>8.2f}x"
                 f"{m['compute'] * 1e3:>8.2f}ms{comm * 1e3:>14.2f}ms"
