@@ -240,8 +240,8 @@ def test_a_killed_rank_stops_training_with_no_outputs(tmp_path):
     assert not (tmp_path / "run").exists()  # nothing written, not even the folder
 
 
-def _train_args(out: Path, *extra: str) -> list[str]:
-    options = "train --distributed --dataset digits --epochs 10 --no-plots --progress plain"
+def _train_args(out: Path, *extra: str, dataset: str = "digits") -> list[str]:
+    options = f"train --distributed --dataset {dataset} --epochs 5 --no-plots --progress plain"
     return _chainrule(*options.split(), "--out", str(out), *extra)
 
 
@@ -252,11 +252,11 @@ def test_train_distributed_matches_one_process(tmp_path):
     proc, _ = _mpirun(_train_args(tmp_path / "two"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("final: train accuracy") == 1  # rank 0 alone prints
-    assert proc.stdout.count("epoch 10/10") == 1
+    assert proc.stdout.count("epoch 5/5") == 1
     two = json.loads((tmp_path / "two" / "metrics.json").read_text())
     one = train(
         TrainConfig(
-            dataset="digits", epochs=10, plots=False, progress="none", out=str(tmp_path / "one")
+            dataset="digits", epochs=5, plots=False, progress="none", out=str(tmp_path / "one")
         ),
         write=lambda s: None,
     )
@@ -276,12 +276,15 @@ def test_train_distributed_matches_one_process(tmp_path):
 
 def test_train_distributed_names_a_model_mismatch_before_training(tmp_path):
     out = tmp_path / "run"
-    proc, seconds = _mpirun(_train_args(out, "--hidden", "128"), _train_args(out, "--hidden", "64"))
+    proc, seconds = _mpirun(
+        _train_args(out, "--hidden", "128", dataset="moons"),
+        _train_args(out, "--hidden", "64", dataset="moons"),
+    )
     assert proc.returncode == 2
     assert seconds < 60
     assert (
         "chainrule train: error: DistributedDataParallel: the ranks' models differ: parameter "
-        "'module.0.weight' has shape (64, 64) on rank 1 but (128, 64) on rank 0"
+        "'module.0.weight' has shape (64, 2) on rank 1 but (128, 2) on rank 0"
     ) in proc.stderr
     assert "epoch" not in proc.stdout  # detected before the first epoch
     assert not out.exists()
@@ -290,13 +293,14 @@ def test_train_distributed_names_a_model_mismatch_before_training(tmp_path):
 def test_train_distributed_names_a_batch_count_mismatch_before_training(tmp_path):
     out = tmp_path / "run"
     proc, seconds = _mpirun(
-        _train_args(out, "--batch-size", "64"), _train_args(out, "--batch-size", "128")
+        _train_args(out, "--batch-size", "64", dataset="moons"),
+        _train_args(out, "--batch-size", "128", dataset="moons"),
     )
     assert proc.returncode == 2
     assert seconds < 60
     assert (
-        "chainrule train: error: --distributed: rank 1 has 12 batches per epoch (1438 "
-        "training samples), rank 0 has 23 (1438 samples)"
+        "chainrule train: error: --distributed: rank 1 has 7 batches per epoch (800 "
+        "training samples), rank 0 has 13 (800 samples)"
     ) in proc.stderr
     assert "epoch" not in proc.stdout
     assert not out.exists()

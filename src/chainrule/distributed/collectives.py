@@ -374,9 +374,12 @@ def abort(message: str, code: int = 1) -> None:
 
 def _excepthook(exc_type: type, exc: BaseException, tb: Any) -> None:
     if isinstance(exc, DistributedError) and exc.everywhere:
-        # Every rank raised this same error: rank 0 reports it, all end normally.
+        # Every rank raised this same error: rank 0 reports it, all end normally (after a
+        # barrier: mpirun stops the job as soon as one rank exits with an error).
         if _State.rank == 0:
             _State.previous_hook(exc_type, exc, tb)
+            sys.stderr.flush()
+        _State.comm.Barrier()
         return
     _State.previous_hook(exc_type, exc, tb)
     if _State.size > 1:

@@ -37,7 +37,9 @@ def run_train(train: Callable[..., Any], config: Any) -> int:
         if not e.everywhere:
             C.abort(str(e), code=2)
         if C.get_rank() == 0:
-            print(f"chainrule train: error: {e}", file=sys.stderr)
+            print(f"chainrule train: error: {e}", file=sys.stderr, flush=True)
+        # mpirun stops the job when the first rank exits non-zero: rank 0 prints first
+        C.barrier()
         return 2
     except UsageError as e:
         if C.get_world_size() == 1:
