@@ -162,3 +162,24 @@ def test_queued_callbacks_of_a_failed_backward_are_dropped():
     handle.remove()
     (w * 2).sum().backward()
     assert ran == []
+
+
+def test_queued_callbacks_belong_to_the_thread_that_queued_them():
+    import threading
+
+    ran = []
+
+    def run_in_thread():
+        w = cr.tensor([1.0, 2.0], requires_grad=True)
+
+        def hook(t):
+            engine.queue_callback(lambda: ran.append(threading.current_thread().name))
+
+        w.register_post_accumulate_grad_hook(hook)
+        (w * w).sum().backward()
+
+    worker = threading.Thread(target=run_in_thread, name="worker")
+    worker.start()
+    worker.join()
+    assert ran == ["worker"]
+    assert engine._QUEUED.callbacks == []  # nothing left for this thread's next backward
