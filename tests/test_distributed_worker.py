@@ -67,7 +67,10 @@ def _ddp_matches_one_process(dist, cr, dtype) -> dict:
     X, y = _batch(dtype)
     model = cr.nn.mlp([20, 32, 16, 5], dtype=dtype, seed=100 + r)  # different on each rank
     reference = cr.nn.mlp([20, 32, 16, 5], dtype=dtype, seed=100)  # rank 0's initial weights
-    ddp = dist.DistributedDataParallel(model)
+    # float64 runs with a timeout: every bucket non-blocking, polled (the default waits for
+    # the last bucket in MPI's blocking allreduce)
+    timeout = 60.0 if dtype == np.float64 else None
+    ddp = dist.DistributedDataParallel(model, timeout=timeout)
     found = {}
     found["initial_equal_rank0"] = all(
         np.array_equal(p.data, q.data) for p, q in zip(model.parameters(), reference.parameters())

@@ -91,7 +91,9 @@ class DistributedDataParallel(Module):
         zeros); by default that is an error naming them.
     timeout:
         Seconds a rank waits for a step's allreduces before raising ``DistributedError``
-        (default 1800, PyTorch's); None waits forever.
+        (a rank that is stuck, not dead: mpirun already stops a job whose rank died or
+        raised). None (the default, as PyTorch's MPI backend) waits in MPI itself, which
+        lets the last bucket use MPI's blocking allreduce, faster than its non-blocking one.
 
     Examples
     --------
@@ -116,7 +118,7 @@ class DistributedDataParallel(Module):
         bucket_cap_mb: float = 25.0,
         broadcast_buffers: bool = True,
         find_unused_parameters: bool = False,
-        timeout: float | None = 1800.0,
+        timeout: float | None = None,
     ) -> None:
         if not isinstance(module, Module):
             raise TypeError(
@@ -266,18 +268,30 @@ class DistributedDataParallel(Module):
         np.multiply(g, self._scale, out=buf[off : off + bucket.sizes[k]].reshape(g.shape))
         step.left[b] -= 1
         if step.left[b] == 0 and b == step.launched:
-            self._launch(step)
+            self._launch(step, final=False)
         elif step.requests:
             # MPI moves non-blocking messages along only inside MPI calls: a test here
             # keeps the buckets already sent progressing while backward goes on.
             self._MPI.Request.Testall(step.requests)
 
-    def _launch(self, step: _Step) -> None:
-        while step.launched < len(self._buckets) and step.left[step.launched] == 0:
+    def _launch(self, step: _Step, final: bool) -> None:
+        """Start the allreduces of the ready buckets, in bucket order (the same on every
+        rank). The last bucket waits for ``final`` (the end of backward): it fills when the
+        first layer's gradients are done, so nothing is left to overlap it with, and MPI's
+        blocking allreduce is faster than its non-blocking one (about 2.5x for 2 MB here)."""
+        n = len(self._buckets)
+        MPI = self._MPI
+        while step.launched < n and step.left[step.launched] == 0:
             b = step.launched
+            last = b == n - 1
+            if last and not final:
+                return
             if self._size > 1:
-                req = self._comm.Iallreduce(self._MPI.IN_PLACE, step.buffers[b], self._MPI.SUM)
-                step.requests.append(req)
+                if last and self.timeout is None:
+                    self._comm.Allreduce(MPI.IN_PLACE, step.buffers[b], MPI.SUM)
+                else:
+                    req = self._comm.Iallreduce(MPI.IN_PLACE, step.buffers[b], MPI.SUM)
+                    step.requests.append(req)
             if self._trace is not None:
                 self._trace.append(("launch", b))
             step.launched += 1
@@ -311,10 +325,10 @@ class DistributedDataParallel(Module):
                         step.buffers[b][off : off + bucket.sizes[k]] = 0
                         flags[k] = True
                 step.left[b] = 0
-            self._launch(step)
+        self._launch(step, final=True)
         self._wait(step.requests)
         if self._trace is not None:
-            self._trace.append(("done", len(step.requests)))
+            self._trace.append(("done", step.launched))
         for bucket, buf in zip(self._buckets, step.buffers):
             for p, off, n in zip(bucket.params, bucket.offsets, bucket.sizes):
                 p.grad = _wrap(_stored(buf[off : off + n].reshape(p.shape)))
