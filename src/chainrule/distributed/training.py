@@ -18,38 +18,47 @@ from ..tensor import _wrap
 from . import collectives as C
 
 
-def run_train(train: Callable[..., Any], config: Any) -> int:
-    """Run ``train(config)`` on this rank of an MPI job (the CLI's ``--distributed``).
+def run_train(train: Callable[[], Any]) -> int:
+    """Run ``train()`` (one ``chainrule train`` run) on this rank of an MPI job: the CLI's
+    ``--distributed``.
 
-    Any error on a rank stops the whole job: the rank prints one line naming itself and
-    aborts every rank (an error every rank found the same way is printed once, by rank 0,
-    and the ranks end normally); nothing is written unless every rank finished training.
+    An error every rank found the same way (the ranks' models or batches differ) is
+    printed once, by rank 0, and the ranks end with exit code 2. Any other error on a rank
+    stops the whole job: the rank prints its one line (naming itself) and aborts every
+    rank, with the exit code the CLI gives that error alone (2 for bad input, 1 for a
+    failure while running or a bug, 130/143 for an interrupt). Nothing is written unless
+    every rank finished training (see ``DistributedRun.done``).
     """
-    from ..cli import UsageError
+    from ..cli import Interrupted, RunError, UsageError
 
     try:
         C.init(abort_on_error=True)
     except C.MissingMPIError as e:
         raise UsageError(f"--distributed: {e}") from None
     try:
-        train(config)
+        train()
     except C.DistributedError as e:
         if not e.everywhere:
-            C.abort(str(e), code=2)
+            C.abort(f"chainrule train: error: {e}", code=2)
         if C.get_rank() == 0:
-            print(f"chainrule train: error: {e}", file=sys.stderr, flush=True)
+            print(f"chainrule train: error: {' '.join(str(e).split())}", file=sys.stderr)
+            sys.stderr.flush()
         # mpirun stops the job when the first rank exits non-zero: rank 0 prints first
         C.barrier()
         return 2
-    except UsageError as e:
+    except BaseException as e:
         if C.get_world_size() == 1:
-            raise
-        C.abort(f"chainrule train: error: {e}", code=2)
-    except BaseException as e:  # a bug or an interrupt: the traceback, then stop everyone
-        if C.get_world_size() == 1:
-            raise
-        traceback.print_exc()
-        C.abort(f"raised {type(e).__name__}: {e}; stopping all ranks", code=1)
+            raise  # one process: the CLI reports it as usual
+        text = " ".join(str(e).split())
+        if isinstance(e, UsageError):
+            C.abort(f"chainrule train: error: {text}", code=2)
+        if isinstance(e, (RunError, OSError)):
+            C.abort(f"chainrule train: error: {text}", code=1)
+        if isinstance(e, KeyboardInterrupt):
+            terminated = isinstance(e, Interrupted)
+            C.abort(f"chainrule train: {text or 'interrupted'}", code=143 if terminated else 130)
+        traceback.print_exc()  # a bug: its traceback, then stop everyone
+        C.abort(f"raised {type(e).__name__}: {text}; stopping all ranks", code=1)
     return 0
 
 

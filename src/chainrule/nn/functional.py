@@ -135,7 +135,8 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
         raise ValueError("cross_entropy: reduction='mean' over an empty batch")
     # One fused primitive (log-softmax, pick, reduce; gradient (softmax - onehot) g); the
     # inputs were checked above, so the primitive is applied directly.
-    return apply(rules.cross_entropy, (logits,), {"labels": labels, "reduction": reduction})
+    logp = apply(rules.log_softmax, (logits,), {"axis": 1})
+    return apply(rules.cross_entropy, (logits, logp, labels), {"reduction": reduction})
 
 
 def _margins(op: str, scores: Any, targets: Any, margin: float) -> tuple[Tensor, np.ndarray]:
