@@ -56,6 +56,13 @@ def _collectives(dist, cr) -> dict:
         dist.all_gather(np.zeros(r + 1))
     except dist.DistributedError as e:
         found["all_gather_mismatch"] = str(e)
+    w = cr.tensor(np.ones(3), requires_grad=True)
+    y = (w * w).sum()  # saves w's values for backward
+    dist.all_reduce(w)  # ...which then change in place
+    try:
+        y.backward()
+    except RuntimeError as e:
+        found["stale_backward"] = str(e)
     dist.barrier()
     return found
 

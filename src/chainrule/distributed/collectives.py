@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import versions
 from ..tensor import Tensor, _stored
 
 __all__ = [
@@ -184,14 +185,22 @@ def _mpi_op(op: str) -> Any:
 
 def _inplace(x: Any, opname: str) -> tuple[np.ndarray, Callable[[], None]]:
     """The contiguous array a collective works on in place, and how to put it back into
-    ``x`` when it had to be a temporary (a non-contiguous view, a 0-d Tensor's scalar)."""
+    ``x`` when it had to be a temporary (a non-contiguous view, a 0-d Tensor's scalar).
+    Putting back also stamps the changed memory (``versions.mark``), so a graph that saved
+    the old values raises at backward instead of using the new ones."""
     if isinstance(x, Tensor):
         data = x.data
+        what = f"a tensor of shape {x.shape}"
         if isinstance(data, np.ndarray) and data.flags.c_contiguous and data.flags.writeable:
-            return data, lambda: None
+            return data, lambda: versions.mark(data, opname, what)
         if isinstance(data, np.ndarray) and data.flags.writeable:
             work = np.ascontiguousarray(data)
-            return work, lambda: np.copyto(data, work)
+
+            def copy_back() -> None:
+                np.copyto(data, work)
+                versions.mark(data, opname, what)
+
+            return work, copy_back
         work = np.array(data, copy=True)
 
         def put_back() -> None:
@@ -201,10 +210,16 @@ def _inplace(x: Any, opname: str) -> tuple[np.ndarray, Callable[[], None]]:
     if isinstance(x, np.ndarray):
         if not x.flags.writeable:
             raise ValueError(f"{opname}: the array is read-only, so it cannot be updated in place")
+        what = f"an array of shape {x.shape}"
         if x.flags.c_contiguous:
-            return x, lambda: None
+            return x, lambda: versions.mark(x, opname, what)
         work = np.ascontiguousarray(x)
-        return work, lambda: np.copyto(x, work)
+
+        def copy_back_array() -> None:
+            np.copyto(x, work)
+            versions.mark(x, opname, what)
+
+        return work, copy_back_array
     raise TypeError(
         f"{opname}: expected a NumPy array or a Tensor (updated in place), got {type(x).__name__}"
     )
