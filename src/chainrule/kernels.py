@@ -229,6 +229,7 @@ __all__ += [
     "linalg_inv",
     "linalg_solve",
     "lstsq_solution",
+    "masked_div",
     "pinv_cutoff",
     "qr_packed",
     "slogdet_packed",
@@ -489,6 +490,18 @@ def eig_ratio(k: Any, d: Any, op: str) -> Any:
     with xp.errstate(divide="ignore", invalid="ignore"):
         out = k / xp.where(zero, 1, gap)
     return xp.where(zero, 0, out)
+
+
+def masked_div(x: Any, s: Any) -> Any:
+    """x / s with 0 wherever x is 0 (also where s is 0); inf where only s is 0.
+
+    >>> masked_div(xp.array([0.0, 2.0, 3.0]), xp.array([0.0, 4.0, 0.0]))
+    array([0. , 0.5, inf])
+    """
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        out = xp.asarray(x / s)
+    out = xp.where(x == 0, xp.zeros((), out.dtype), out)
+    return out[()] if out.ndim == 0 else out
 
 
 def l2norm(x: Any, axis: Any, keepdims: bool) -> Any:

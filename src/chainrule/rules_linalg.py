@@ -44,6 +44,7 @@ __all__ = [
     "inv",
     "l2norm",
     "lstsq",
+    "masked_div",
     "pinv",
     "qr",
     "slogdet",
@@ -141,11 +142,28 @@ def _concat(parts: list, axis: int) -> Any:
     return R.concatenate(*parts, axis=axis, sizes=sizes)
 
 
-def _safe_div(x: Any, s: Any) -> Any:
-    """x / s (s broadcast), with 0 wherever x is 0, also where s is 0: the double-where
-    keeps unused branches finite at every order (a term that is absent stays absent)."""
-    zero = x == 0
-    return R.where(zero, 0, x / R.where(zero, 1, s))
+def _masked_div_impl(x: Any, s: Any) -> Any:
+    return K.masked_div(x, s)
+
+
+masked_div = Primitive("masked_div", _masked_div_impl, kind="elementwise", nin=2, save_output=True)
+# x / s (s real, broadcast), with 0 wherever x is 0, also where s is 0: a term whose
+# numerator vanishes stays absent (an SVD whose vectors carry no gradient never divides by
+# a zero singular value; xlogy's d/dy = x / y is 0 at x = 0). It is linear in x with the
+# same convention (d/dx applies it to the tangent), so derivatives are right at x = 0 too,
+# and d/ds = -x / s^2 = -masked_div(ans, s). Where s is 0 and x is not the value is inf:
+# there the quantity does not exist.
+defvjp(
+    masked_div,
+    lambda g, ans, x, s: masked_div(g, s),
+    lambda g, ans, x, s: -_re(g * _cj(masked_div(ans, s))),
+)
+defjvp(
+    masked_div,
+    lambda t, ans, x, s: masked_div(t, s),
+    lambda t, ans, x, s: -masked_div(ans, s) * t,
+)
+deflower(masked_div, "masked_div({0}, {1})")
 
 
 # --------------------------------------------------------------------------- einsum
@@ -848,12 +866,12 @@ def _svd_vjp(g: Any, ans: Any, a: Any, full_matrices: bool) -> Any:
         + _col(s) * eig_ratio(jv - _mH(jv), s2, op="svd")
     )
     if _is_complex(ju):
-        gp = gp + _safe_div(R.imag(ju * eye), _row(s)) * 1j
+        gp = gp + masked_div(R.imag(ju * eye), _row(s)) * 1j
     ga = matmul(u, matmul(gp, vh))
     if m > k:  # the part of gU outside U's span
-        ga = ga + matmul(_safe_div(gu - matmul(u, ju), _row(s)), vh)
+        ga = ga + matmul(masked_div(gu - matmul(u, ju), _row(s)), vh)
     if n > k:  # the part of gV outside V's span
-        ga = ga + matmul(u, _mH(_safe_div(gv - matmul(v, jv), _row(s))))
+        ga = ga + matmul(u, _mH(masked_div(gv - matmul(v, jv), _row(s))))
     return ga
 
 
@@ -868,13 +886,13 @@ def _svd_jvp(t: Any, ans: Any, a: Any, full_matrices: bool) -> Any:
     ds = _re(_diag_part(p))
     omega_u = eig_ratio(p * _row(s) + _col(s) * ph, s2, op="svd")
     if _is_complex(p):
-        omega_u = omega_u + _safe_div(R.imag(p * _eye(k, s)), _row(s)) * 1j
+        omega_u = omega_u + masked_div(R.imag(p * _eye(k, s)), _row(s)) * 1j
     du = matmul(u, omega_u)
     dv = matmul(v, eig_ratio(_col(s) * p + ph * _row(s), s2, op="svd"))
     if m > k:
-        du = du + _safe_div(tv - matmul(u, p), _row(s))
+        du = du + masked_div(tv - matmul(u, p), _row(s))
     if n > k:
-        dv = dv + _safe_div(matmul(_mH(t), u) - matmul(v, ph), _row(s))
+        dv = dv + masked_div(matmul(_mH(t), u) - matmul(v, ph), _row(s))
     dvh = _mH(dv)
     lead = tuple(_shape(du)[:-2])
     if ku != k:  # extra columns: no tangent (see above)

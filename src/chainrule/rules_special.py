@@ -16,6 +16,7 @@ from typing import Any
 from . import kernels as K
 from . import rules as R
 from .primitives import Primitive, defjvp, deflower, defvjp
+from .rules_linalg import masked_div
 
 __all__ = [
     "erf",
@@ -98,25 +99,19 @@ logit = _elementwise("logit", K.logit, lambda ans, p: 1.0 / (p * (1 - p)))
 softplus = _elementwise("softplus", K.softplus, lambda ans, x: R.sigmoid(x))
 
 
-def _where_x_zero(x: Any, value_of_y: Any, y: Any) -> Any:
-    """``value_of_y(y)`` with 0 where x == 0 and y there replaced by 1 (the double-where
-    keeps the unused branch finite at every order)."""
-    zero = x == 0
-    return R.where(zero, 0, value_of_y(R.where(zero, 1, y)))
-
-
 xlogy = Primitive("xlogy", K.xlogy, kind="elementwise", nin=2, complex=False)
 # f = x log y, defined as 0 at x = 0. d/dx = log y (-inf at y = 0, where f jumps from 0 to
-# -inf: no derivative), d/dy = x / y, exactly 0 where x = 0 (f(0, y) = 0 for every y).
+# -inf: no derivative), d/dy = x / y, exactly 0 where x = 0 (f(0, y) = 0 for every y;
+# masked_div keeps that 0 at y = 0 and is linear in x, so higher orders are right too).
 defvjp(
     xlogy,
     lambda g, ans, x, y: g * R.log(y),
-    lambda g, ans, x, y: g * _where_x_zero(x, lambda v: x / v, y),
+    lambda g, ans, x, y: g * masked_div(x, y),
 )
 defjvp(
     xlogy,
     lambda t, ans, x, y: t * R.log(y),
-    lambda t, ans, x, y: t * _where_x_zero(x, lambda v: x / v, y),
+    lambda t, ans, x, y: t * masked_div(x, y),
 )
 deflower(xlogy, "xlogy({0}, {1})")
 
@@ -126,11 +121,11 @@ xlog1py = Primitive("xlog1py", K.xlog1py, kind="elementwise", nin=2, complex=Fal
 defvjp(
     xlog1py,
     lambda g, ans, x, y: g * xlog1py(1.0, y),
-    lambda g, ans, x, y: g * _where_x_zero(x, lambda v: x / (1 + v), y),
+    lambda g, ans, x, y: g * masked_div(x, 1 + y),
 )
 defjvp(
     xlog1py,
     lambda t, ans, x, y: t * xlog1py(1.0, y),
-    lambda t, ans, x, y: t * _where_x_zero(x, lambda v: x / (1 + v), y),
+    lambda t, ans, x, y: t * masked_div(x, 1 + y),
 )
 deflower(xlog1py, "xlog1py({0}, {1})")
