@@ -234,45 +234,58 @@ def einsum(
     """
     if out is not None:
         raise TypeError("einsum: out= is not supported for tensors (the result is a new tensor)")
-    if order not in ("K", "A", "C", "F"):
-        raise ValueError(f"einsum: order must be one of 'K', 'A', 'C', 'F', got {order!r}")
     if not operands:
         raise TypeError("einsum: needs the subscripts and at least one operand")
-    if isinstance(operands[0], str):
-        subscripts, args = operands[0], list(operands[1:])
+    if type(operands[0]) is str:
+        subscripts, args = operands[0], operands[1:]
     else:
         subscripts, args = _interleaved(operands)
     if not args:
         raise ValueError("einsum: needs at least one operand")
-    tensors = [_as(a) for a in args]
-    if dtype is not None:
-        dtype = np.dtype(dtype)
-        for i, t in enumerate(tensors):
-            if not np.can_cast(t.dtype, dtype, casting=casting):
-                raise TypeError(
-                    f"einsum: cannot cast operand {i} from {t.dtype} to {dtype} under "
-                    f"casting={casting!r}"
-                )
-        tensors = [t if t.dtype == dtype else t.astype(dtype) for t in tensors]
-    path = _path_option(optimize)
-    shapes = tuple(t.shape for t in tensors)
-    key = (subscripts, shapes, path)
+    tensors = [a if type(a) is Tensor else _as(a) for a in args]
+    if dtype is not None or order != "K":
+        tensors = _cast(tensors, dtype, order, casting)
+    path = "greedy" if optimize is True or optimize is False else _path_option(optimize)
+    key = (subscripts, path, *[t._data.shape for t in tensors])
     parsed = _PARSED.get(key)
     if parsed is None:
-        if len(_PARSED) > 4096:
-            _PARSED.clear()
-        ins, outs, squeeze = _parse(subscripts, shapes)
-        squeezed = tuple(
-            tuple(d for k, d in enumerate(shape) if k not in drop)
-            for shape, drop in zip(shapes, squeeze)
-        )
-        plan = L.einsum_plan(ins, outs, squeezed, path)
-        parsed = _PARSED[key] = (",".join(ins) + "->" + outs, plan, squeeze, squeezed)
-    spec, plan, squeeze, squeezed = parsed
-    for i, drop in enumerate(squeeze):
-        if drop:
-            tensors[i] = ops.reshape(tensors[i], squeezed[i])
+        parsed = _prepare(subscripts, tuple(t._data.shape for t in tensors), path, key)
+    spec, plan, squeeze = parsed
+    if squeeze is not None:
+        for i, shape in squeeze:
+            tensors[i] = ops.reshape(tensors[i], shape)
     return apply(L.einsum, tuple(tensors), {"spec": spec, "plan": plan})
+
+
+def _cast(tensors: list, dtype: Any, order: str, casting: str) -> list:
+    if order not in ("K", "A", "C", "F"):
+        raise ValueError(f"einsum: order must be one of 'K', 'A', 'C', 'F', got {order!r}")
+    if dtype is None:
+        return tensors
+    dtype = np.dtype(dtype)
+    for i, t in enumerate(tensors):
+        if not np.can_cast(t.dtype, dtype, casting=casting):
+            raise TypeError(
+                f"einsum: cannot cast operand {i} from {t.dtype} to {dtype} under "
+                f"casting={casting!r}"
+            )
+    return [t if t.dtype == dtype else t.astype(dtype) for t in tensors]
+
+
+def _prepare(subscripts: str, shapes: tuple, path: Any, key: tuple) -> tuple:
+    """Parse and plan once per (subscripts, path, shapes): (spec, plan, squeezes)."""
+    ins, outs, squeeze = _parse(subscripts, shapes)
+    squeezed = tuple(
+        tuple(d for k, d in enumerate(shape) if k not in drop)
+        for shape, drop in zip(shapes, squeeze)
+    )
+    plan = L.einsum_plan(ins, outs, squeezed, path)
+    reshapes = tuple((i, squeezed[i]) for i, drop in enumerate(squeeze) if drop)
+    parsed = (",".join(ins) + "->" + outs, plan, reshapes or None)
+    if len(_PARSED) > 4096:
+        _PARSED.clear()
+    _PARSED[key] = parsed
+    return parsed
 
 
 # --------------------------------------------------------------------------- tensordot & co

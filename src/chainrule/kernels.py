@@ -245,36 +245,46 @@ except ImportError:  # pragma: no cover - NumPy 1.x
         _c_einsum = xp.einsum
 
 
+def _einsum_step(step: tuple, args: list) -> Any:
+    if step[0] == "e":
+        return _c_einsum(step[2], *args)
+    _, _, perm_a, shape_a, perm_b, shape_b, shape_out, perm_out = step
+    a, b = args
+    if perm_a is not None:
+        a = a.transpose(perm_a)
+    if shape_a is not None:
+        a = a.reshape(shape_a)
+    if perm_b is not None:
+        b = b.transpose(perm_b)
+    if shape_b is not None:
+        b = b.reshape(shape_b)
+    out = xp.matmul(a, b)
+    if shape_out is not None:
+        out = out.reshape(shape_out)
+    return out if perm_out is None else out.transpose(perm_out)
+
+
 def einsum_run(plan: tuple, *operands: Any) -> Any:
     """Run an einsum contraction plan (``rules_linalg.einsum_plan``): each step contracts
     some operands (removed from the list, the result appended, as ``np.einsum_path``
     orders them) with NumPy's C einsum loop (``"e"``) or, for a product that BLAS does
-    faster, as one (batched) matrix product between transposes and reshapes (``"m"``).
+    faster, as one (batched) matrix product between transposes and reshapes (``"m"``;
+    ``None`` where a transpose or reshape is not needed).
 
     >>> a, b = xp.arange(6.0).reshape(2, 3), xp.ones((3, 2))
     >>> einsum_run((("e", (0, 1), "ij,jk->ik"),), a, b)
     array([[ 3.,  3.],
            [12., 12.]])
     """
+    if len(plan) == 1:  # one step over all operands, in order: no list bookkeeping
+        return _einsum_step(plan[0], list(operands))
     ops = list(operands)
     for step in plan:
         idx = step[1]
         args = [ops[i] for i in idx]
         for i in sorted(idx, reverse=True):
             del ops[i]
-        if step[0] == "e":
-            out = _c_einsum(step[2], *args)
-        else:
-            _, _, perm_a, shape_a, perm_b, shape_b, shape_out, perm_out = step
-            a, b = args
-            if perm_a is not None:
-                a = a.transpose(perm_a)
-            if perm_b is not None:
-                b = b.transpose(perm_b)
-            out = xp.matmul(a.reshape(shape_a), b.reshape(shape_b)).reshape(shape_out)
-            if perm_out is not None:
-                out = out.transpose(perm_out)
-        ops.append(out)
+        ops.append(_einsum_step(step, args))
     return ops[0]
 
 
@@ -540,8 +550,10 @@ __all__ += [
 import math as _math  # noqa: E402  (the special functions' constants)
 
 
-def _float_in(x: Any) -> tuple:
+def _float_in(x: Any, name: str) -> tuple:
     arr = xp.asarray(x)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name}: does not support complex inputs (a real special function)")
     dtype = arr.dtype if arr.dtype.kind == "f" else xp.dtype(xp.float64)
     return arr.astype(xp.float64, copy=False), dtype
 
@@ -688,7 +700,7 @@ def erf(x: Any) -> Any:
     >>> float(erf(0.5))
     0.5204998778130465
     """
-    xf, dtype = _float_in(x)
+    xf, dtype = _float_in(x, "erf")
     return _float_out(_calerf(xf, 0), dtype)
 
 
@@ -698,7 +710,7 @@ def erfc(x: Any) -> Any:
     >>> print(f"{float(erfc(10.0)):.12e}")
     2.088487583763e-45
     """
-    xf, dtype = _float_in(x)
+    xf, dtype = _float_in(x, "erfc")
     return _float_out(_calerf(xf, 1), dtype)
 
 
@@ -708,7 +720,7 @@ def erfcx(x: Any) -> Any:
     >>> round(float(erfcx(30.0)), 15)
     0.018795888861417
     """
-    xf, dtype = _float_in(x)
+    xf, dtype = _float_in(x, "erfcx")
     return _float_out(_calerf(xf, 2), dtype)
 
 
@@ -756,7 +768,7 @@ def erfinv(x: Any) -> Any:
     >>> float(erfinv(0.5204998778130465))
     0.5
     """
-    xf, dtype = _float_in(x)
+    xf, dtype = _float_in(x, "erfinv")
     a = xp.abs(xf)
     out = xp.full_like(xf, xp.nan)
     inside = a < 1
@@ -871,7 +883,7 @@ def gammaln(x: Any) -> Any:
     >>> float(gammaln(0.5))  # log(sqrt(pi))
     0.5723649429247001
     """
-    xf, dtype = _float_in(x)
+    xf, dtype = _float_in(x, "gammaln")
     out = xp.full_like(xf, xp.inf)
     pos = xf > 0
     with xp.errstate(all="ignore"):
@@ -985,7 +997,7 @@ def polygamma(x: Any, n: int) -> Any:
     >>> round(float(polygamma(1.0, 1)), 14)  # pi^2 / 6
     1.64493406684823
     """
-    xf, dtype = _float_in(x)
+    xf, dtype = _float_in(x, "polygamma")
     out = xp.full_like(xf, xp.nan)
     with xp.errstate(all="ignore"):
         pos = xf > 0
@@ -1023,7 +1035,7 @@ def log_ndtr(x: Any) -> Any:
     >>> round(float(log_ndtr(-40.0)), 6)
     -804.608442
     """
-    xf, dtype = _float_in(x)
+    xf, dtype = _float_in(x, "log_ndtr")
     out = xp.empty_like(xf)
     neg = xf < 0
     with xp.errstate(all="ignore"):
@@ -1041,7 +1053,7 @@ def logit(p: Any) -> Any:
     >>> float(logit(0.5)), round(float(logit(0.75)), 12)
     (0.0, 1.098612288668)
     """
-    pf, dtype = _float_in(p)
+    pf, dtype = _float_in(p, "logit")
     with xp.errstate(all="ignore"):
         out = xp.where(
             pf < 0.3,

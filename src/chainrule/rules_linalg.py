@@ -273,20 +273,36 @@ def _matmul_step(idx: tuple, sa: str, sb: str, needed: set, final: str | None, s
     if final is not None:
         perm_out = tuple(produced.index(c) for c in final)
         produced = list(final)
+
+    def needed_perm(perm: tuple | None) -> tuple | None:
+        return None if perm is None or perm == tuple(range(len(perm))) else perm
+
+    def needed_shape(shape: tuple, have: tuple) -> tuple | None:
+        return None if shape == have else shape
+
+    # (the operands' shapes after their transposes: nothing to do where they already fit)
+    have_a = tuple(sizes[c] for c in batch + a_free + contracted)
+    have_b = tuple(sizes[c] for c in batch + contracted + b_free)
+    have_out = (nb, m, n) if batch else (m, n)
     step = (
         "m",
         idx,
-        None if perm_a == tuple(range(len(sa))) else perm_a,
-        shape_a,
-        None if perm_b == tuple(range(len(sb))) else perm_b,
-        shape_b,
-        shape_out,
-        None if perm_out is None or perm_out == tuple(range(len(perm_out))) else perm_out,
+        needed_perm(perm_a),
+        needed_shape(shape_a, have_a),
+        needed_perm(perm_b),
+        needed_shape(shape_b, have_b),
+        needed_shape(shape_out, have_out),
+        needed_perm(perm_out),
     )
     return step, "".join(produced)
 
 
+_einsum_step = K._einsum_step
+
+
 def _einsum_impl(*operands: Any, spec: str, plan: tuple) -> Any:
+    if len(plan) == 1:  # (the common case, without einsum_run's list bookkeeping)
+        return _einsum_step(plan[0], operands)
     return K.einsum_run(plan, *operands)
 
 
@@ -305,33 +321,46 @@ def einsum_apply(ins: tuple, out: str, operands: list, optimize: Any = "greedy")
     return einsum(*operands, spec=",".join(ins) + "->" + out, plan=plan)
 
 
-def _vjp_recipe(spec: str, index: int) -> tuple:
+def _vjp_recipe(spec: str, index: int, shapes: tuple) -> tuple:
     """How operand ``index``'s gradient is an einsum of the output's gradient with the
-    other operands: labels repeated within the operand (a diagonal, a trace) get fresh
-    labels tied to the first by identity matrices, and labels that only this operand has
-    (summed in the forward pass) are absent from the einsum and broadcast afterwards."""
-    key = (spec, index)
+    other operands (cached per shapes, with its plan): labels repeated within the operand
+    (a diagonal, a trace) get fresh labels tied to the first by identity matrices, and
+    labels that only this operand has (summed in the forward pass) are absent from the
+    einsum and broadcast afterwards."""
+    key = (spec, index, shapes)
     recipe = _RECIPES.get(key)
     if recipe is not None:
         return recipe
     ins, out = _split_spec(spec)
     mine = ins[index]
+    shape = shapes[index]
+    sizes = {c: d for s, sh in zip(ins, shapes) for c, d in zip(s, sh)}
     fresh = iter(c for c in SYMBOLS if c not in spec)
-    target, eyes, seen = [], [], {}
+    target, eyes, seen = [], [], set()
     for pos, c in enumerate(mine):
         if c in seen:
             f = next(fresh)
-            eyes.append((c + f, seen[c]))  # delta(c, f), sized like axis seen[c]
+            eyes.append((c + f, shape[pos]))  # delta(c, f)
+            sizes[f] = shape[pos]
             target.append(f)
         else:
-            seen[c] = pos
+            seen.add(c)
             target.append(c)
     others = tuple(j for j in range(len(ins)) if j != index)
     subs = (out,) + tuple(ins[j] for j in others) + tuple(e for e, _ in eyes)
     available = set("".join(subs))
     present = "".join(c for c in target if c in available)
-    missing = tuple(p for p, c in enumerate(target) if c not in available)
-    recipe = (subs, present, missing, others, tuple(pos for _, pos in eyes))
+    missing = [p for p, c in enumerate(target) if c not in available]
+    kept = tuple(1 if p in missing else d for p, d in enumerate(shape)) if missing else None
+    if len(subs) == 1 and sorted(subs[0]) == sorted(present):
+        # a permutation of the gradient (or the gradient itself): no contraction needed
+        perm = tuple(subs[0].index(c) for c in present)
+        how = ("perm", None if perm == tuple(range(len(perm))) else perm)
+    else:
+        sub_shapes = tuple(tuple(sizes[c] for c in s) for s in subs)
+        plan = einsum_plan(subs, present, sub_shapes)
+        how = ("einsum", ",".join(subs) + "->" + present, plan)
+    recipe = (how, others, tuple(n for _, n in eyes), kept, shape)
     if len(_RECIPES) > 4096:
         _RECIPES.clear()
     _RECIPES[key] = recipe
@@ -339,19 +368,18 @@ def _vjp_recipe(spec: str, index: int) -> tuple:
 
 
 def _einsum_vjp(g: Any, ops: tuple, index: int, spec: str, complex_: bool) -> Any:
-    subs, present, missing, others, eye_axes = _vjp_recipe(spec, index)
-    shape = tuple(_shape(ops[index]))
-    operands = [g] + [(_cj(ops[j]) if complex_ else ops[j]) for j in others]
-    operands += [_eye(shape[pos], g) for pos in eye_axes]
-    if len(operands) == 1 and sorted(subs[0]) == sorted(present):
-        # a permutation of the gradient (or the gradient itself): no contraction needed
-        perm = tuple(subs[0].index(c) for c in present)
-        r = g if perm == tuple(range(len(perm))) else R.transpose(g, axes=perm)
+    how, others, eye_sizes, kept, shape = _vjp_recipe(spec, index, tuple([o.shape for o in ops]))
+    if how[0] == "perm":
+        r = g if how[1] is None else R.transpose(g, axes=how[1])
     else:
-        r = einsum_apply(subs, present, operands)
-    if missing:
-        kept = [1 if p in missing else d for p, d in enumerate(shape)]
-        r = R.broadcast_to(R.reshape_to(r, tuple(kept)), shape=shape)
+        operands = [g]
+        for j in others:
+            operands.append(_cj(ops[j]) if complex_ else ops[j])
+        for n in eye_sizes:
+            operands.append(_eye(n, g))
+        r = einsum(*operands, spec=how[1], plan=how[2])
+    if kept is not None:
+        r = R.broadcast_to(R.reshape_to(r, kept), shape=shape)
     return r
 
 
@@ -372,7 +400,24 @@ defvjp(
     ),
 )
 defjvp(einsum, PerInput(_einsum_jvp))
-deflower(einsum, lambda c: f"einsum_run({c.p['plan']!r}, {', '.join(c.ins)})")
+
+
+def _einsum_lower(c: Any) -> str:
+    # Readable where that is the same computation: one C-loop step is np.einsum itself
+    # (which calls the same loop), a plain matrix product is @; otherwise the plan runs.
+    plan, ins = c.p["plan"], c.ins
+    subs, out = _split_spec(c.p["spec"])
+    if len(plan) == 1:
+        step = plan[0]
+        if step[0] == "e":
+            return f"np.einsum({step[2]!r}, {', '.join(ins)})"
+        plain = step[2] is None and step[4] is None and step[7] is None
+        if plain and len(subs) == 2 and all(len(s) == 2 for s in subs) and len(out) == 2:
+            return f"{ins[0]} @ {ins[1]}"
+    return f"einsum_run({plan!r}, {', '.join(ins)})"
+
+
+deflower(einsum, _einsum_lower)
 
 
 # --------------------------------------------------------------------------- cross product
