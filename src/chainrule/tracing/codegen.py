@@ -651,6 +651,12 @@ CODE: dict[str, CodeRule] = {
 }
 
 
+# The network primitives (rules_nn.py) keep their flat-code rules beside their layers.
+from ..nn.flatcode import CODE_NN  # noqa: E402
+
+CODE.update(CODE_NN)
+
+
 # --------------------------------------------------------------------------- generation
 
 
