@@ -216,7 +216,13 @@ def _window_sum_impl(
     g: Any, kernel: tuple, stride: tuple, dilation: tuple, grid: tuple, shape: tuple
 ) -> Any:
     nd = len(kernel)
-    out = np.zeros(shape, dtype=g.dtype)
+    if g.ndim > 1 and g.strides[1] > g.strides[0]:
+        # g's memory is channel-major (a convolution's gradient): the sum keeps that
+        # layout, so the adds below run over matching strides
+        n, c = shape[:2]
+        out = np.zeros((c, n) + tuple(shape[2:]), dtype=g.dtype).swapaxes(0, 1)
+    else:
+        out = np.zeros(shape, dtype=g.dtype)
     if all(d == 1 and k == st for k, d, st in zip(kernel, dilation, stride)):
         # Windows that tile without overlap (pooling with stride == kernel): the sum is a
         # transpose into place, no accumulation.

@@ -200,21 +200,28 @@ def _conv(
     n, c = x.shape[:2]
     o = w.shape[0]
     ck = (c // groups) * math.prod(kernel)
-    p = math.prod(grid)
+    nd = len(kernel)
+    # im2col in the (C * k..., N * positions) layout: the windows' channel and kernel axes
+    # first, so the contraction is ONE matmul (O, CK) @ (CK, N*P), and so are both of its
+    # gradients (batched or broadcast matmuls fall off BLAS's fast path). The reshape copies
+    # the windows once; the output's memory is (O, N, *grid), seen as (N, O, *grid).
+    front = (1,) + tuple(range(2, 2 + nd)) + (0,) + tuple(range(2 + nd, 2 + 2 * nd))
+    cols = ops.transpose(cols, front)
+    positions = n * math.prod(grid)
     if groups == 1:
-        # im2col (the reshape copies the windows once) and one matmul: (O, CK) @ (N, CK, P)
-        out = ops.matmul(ops.reshape(w, o, ck), ops.reshape(cols, n, ck, p))
+        out = ops.matmul(ops.reshape(w, o, ck), ops.reshape(cols, ck, positions))
     else:
         out = ops.matmul(
-            ops.reshape(w, groups, o // groups, ck), ops.reshape(cols, n, groups, ck, p)
+            ops.reshape(w, groups, o // groups, ck), ops.reshape(cols, groups, ck, positions)
         )
-        out = ops.reshape(out, n, o, p)
+        out = ops.reshape(out, o, positions)
     if bias is not None:
         b = _t(bias)
         if b.shape != (o,):
             raise ValueError(f"{op}: bias must have shape ({o},), got {b.shape}")
         out = out + ops.reshape(b, o, 1)
-    return _unbatch(ops.reshape(out, (n, o) + grid), unbatched)
+    out = ops.reshape(out, (o, n) + grid)
+    return _unbatch(ops.transpose(out, (1, 0) + tuple(range(2, 2 + nd))), unbatched)
 
 
 def conv1d(
@@ -295,15 +302,22 @@ def _conv_transpose(
     cout_g = w.shape[1]
     cout = cout_g * groups
     kprod = math.prod(kernel)
-    pin = math.prod(spatial)
+    nd = len(kernel)
+    positions = n * math.prod(spatial)
     # The transpose of a convolution: each input pixel spreads W^T x over a window, the
-    # windows are added back together (col2im), and the padding is cropped off.
+    # windows are added back together (col2im), and the padding is cropped off. As in
+    # _conv, one matmul on (C_in, N * positions).
+    xt = ops.reshape(ops.transpose(x, (1, 0) + tuple(range(2, 2 + nd))), cin, positions)
     if groups == 1:
-        cols = ops.matmul(ops.reshape(w, cin, cout_g * kprod).T, ops.reshape(x, n, cin, pin))
+        cols = ops.matmul(ops.reshape(w, cin, cout_g * kprod).T, xt)
     else:
         wg = ops.reshape(w, groups, cin // groups, cout_g * kprod)
-        cols = ops.matmul(ops.transpose(wg, 0, 2, 1), ops.reshape(x, n, groups, cin // groups, pin))
-    cols = ops.reshape(cols, (n, cout) + kernel + tuple(spatial))
+        cols = ops.matmul(
+            ops.transpose(wg, 0, 2, 1), ops.reshape(xt, groups, cin // groups, positions)
+        )
+    cols = ops.reshape(cols, (cout,) + kernel + (n,) + tuple(spatial))
+    back = (1 + nd, 0) + tuple(range(1, 1 + nd)) + tuple(range(2 + nd, 2 + 2 * nd))
+    cols = ops.transpose(cols, back)
     full = tuple(
         (s - 1) * st + d * (k - 1) + 1 + e
         for s, k, st, d, e in zip(spatial, kernel, stride, dilation, extra)

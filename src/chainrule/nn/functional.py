@@ -496,12 +496,15 @@ def _fast_targets(op: str, scores: Tensor, targets: Any, ignore_index: int) -> A
     ``ignore_index`` (the general path handles it). The common case costs no extra pass:
     an ignored label is out of range, so it only shows up as the range error."""
     try:
-        return _scores_and_targets(op, scores, targets)
+        scores, labels = _scores_and_targets(op, scores, targets)
     except IndexError:
         labels = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
         if np.any(labels == ignore_index):
             return None
         raise
+    if 0 <= ignore_index < scores.shape[1] and np.any(labels == ignore_index):
+        return None  # an ignored label that is also a class index
+    return scores, labels
 
 
 def _class_weight(op: str, weight: Any, n_classes: int, dtype: Any) -> np.ndarray | None:
