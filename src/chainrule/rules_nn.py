@@ -208,40 +208,51 @@ def _window_view(x: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, g
     return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
 
 
-def _windows_impl(x: Any, kernel: tuple, stride: tuple, dilation: tuple, grid: tuple, shape: tuple):
+def _windows_impl(
+    x: Any,
+    kernel: tuple,
+    stride: tuple,
+    dilation: tuple,
+    grid: tuple,
+    shape: tuple,
+    channel_major: bool = False,
+) -> Any:
     return _window_view(np.asarray(x), kernel, stride, dilation, grid)
 
 
 def _window_sum_impl(
-    g: Any, kernel: tuple, stride: tuple, dilation: tuple, grid: tuple, shape: tuple
+    g: Any,
+    kernel: tuple,
+    stride: tuple,
+    dilation: tuple,
+    grid: tuple,
+    shape: tuple,
+    channel_major: bool = False,
 ) -> Any:
-    nd = len(kernel)
-    if g.ndim > 1 and g.strides[1] > g.strides[0]:
-        # g's memory is channel-major (a convolution's gradient): the sum keeps that
-        # layout, so the adds below run over matching strides
-        n, c = shape[:2]
-        out = np.zeros((c, n) + tuple(shape[2:]), dtype=g.dtype).swapaxes(0, 1)
+    n, c = shape[:2]
+    spatial = tuple(shape[2:])
+    tiles = all(d == 1 and k == st for k, d, st in zip(kernel, dilation, stride))
+    covered = tiles and all(o * st == s for o, st, s in zip(grid, stride, spatial))
+    # The sum is laid out as the windows' input was (``channel_major``: (C, N, *S) memory,
+    # as a convolution's output is), so the adds below and the consumers that follow run
+    # over matching strides. Tiles covering every pixel need no zero fill.
+    make = np.empty if covered else np.zeros
+    if channel_major:
+        out = make((c, n) + spatial, dtype=g.dtype).swapaxes(0, 1)
     else:
-        out = np.zeros(shape, dtype=g.dtype)
-    if all(d == 1 and k == st for k, d, st in zip(kernel, dilation, stride)):
-        # Windows that tile without overlap (pooling with stride == kernel): the sum is a
-        # transpose into place, no accumulation.
-        n, c = shape[:2]
-        axes = [0, 1]
-        for i in range(nd):
-            axes += [2 + nd + i, 2 + i]
-        tiled = np.transpose(g, axes).reshape((n, c) + tuple(o * st for o, st in zip(grid, stride)))
-        out[(slice(None), slice(None)) + tuple(slice(0, o * st) for o, st in zip(grid, stride))] = (
-            tiled
-        )
-        return out
-    # One strided add per kernel offset: a loop over the kernel (9 for 3x3), never pixels.
+        out = make(shape, dtype=g.dtype)
     for offset in np.ndindex(*kernel):
+        # one strided add per kernel offset: a loop over the kernel (9 for 3x3), never
+        # over pixels; windows that tile without overlap (pooling with stride == kernel)
+        # are assigned, not added
         target = (slice(None), slice(None)) + tuple(
             slice(k * d, k * d + st * (o - 1) + 1, st)
             for k, d, st, o in zip(offset, dilation, stride, grid)
         )
-        out[target] += g[(slice(None), slice(None)) + offset]
+        if tiles:
+            out[target] = g[(slice(None), slice(None)) + offset]
+        else:
+            out[target] += g[(slice(None), slice(None)) + offset]
     return out
 
 
@@ -265,10 +276,17 @@ window_sum = Primitive(
 
 
 def window_params(
-    shape: tuple, kernel: tuple, stride: tuple, dilation: tuple, grid: tuple | None = None
+    shape: tuple,
+    kernel: tuple,
+    stride: tuple,
+    dilation: tuple,
+    grid: tuple | None = None,
+    channel_major: bool = False,
 ) -> dict:
     """The static parameters of ``windows`` / ``window_sum`` for an input of ``shape``
-    (N, C, *S); ``grid`` (the output positions) defaults to every window that fits."""
+    (N, C, *S); ``grid`` (the output positions) defaults to every window that fits;
+    ``channel_major`` says the input's memory is (C, N, *S) (see ``is_channel_major``),
+    which the scatter-back then keeps."""
     if grid is None:
         grid = tuple(
             (s - d * (k - 1) - 1) // st + 1
@@ -280,7 +298,15 @@ def window_params(
         "dilation": tuple(int(d) for d in dilation),
         "grid": tuple(int(o) for o in grid),
         "shape": tuple(int(s) for s in shape),
+        "channel_major": bool(channel_major),
     }
+
+
+def is_channel_major(x: Any) -> bool:
+    """Whether (N, C, ...) data is laid out channel first in memory (a convolution's
+    output is: its matmul produces (C, N * positions))."""
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    return data.ndim > 1 and data.shape[0] > 1 and data.strides[1] > data.strides[0]
 
 
 # --------------------------------------------------------------------------- recurrences

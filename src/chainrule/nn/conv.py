@@ -196,7 +196,9 @@ def _conv(
     pairs = _padding_pairs(op, padding, nd, kernel, stride, dilation)
     xp = RN.pad_to(x, ((0, 0), (0, 0)) + tuple(pairs))
     grid = _grid(op, xp.shape[2:], kernel, stride, dilation)
-    cols = RN.windows(xp, **RN.window_params(xp.shape, kernel, stride, dilation, grid))
+    cols = RN.windows(
+        xp, **RN.window_params(xp.shape, kernel, stride, dilation, grid, RN.is_channel_major(xp))
+    )
     n, c = x.shape[:2]
     o = w.shape[0]
     ck = (c // groups) * math.prod(kernel)
@@ -325,7 +327,9 @@ def _conv_transpose(
     if any(f - 2 * p < 1 for f, p in zip(full, pads)):
         raise ValueError(f"{op}: padding {pads} leaves no output for input shape {x.shape}")
     out = RN.window_sum(
-        cols, **RN.window_params((n, cout) + full, kernel, stride, dilation, tuple(spatial))
+        cols,
+        # the columns come from a matmul on (C_out * k, N * positions): channel-major
+        **RN.window_params((n, cout) + full, kernel, stride, dilation, tuple(spatial), True),
     )
     if any(pads):
         out = ops.getitem(
@@ -409,7 +413,9 @@ def unfold(
     p = _ntuple("unfold", "padding", padding, 2, minimum=0)
     xp = RN.pad_to(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
     grid = _grid("unfold", xp.shape[2:], kernel, stride, dilation)
-    cols = RN.windows(xp, **RN.window_params(xp.shape, kernel, stride, dilation, grid))
+    cols = RN.windows(
+        xp, **RN.window_params(xp.shape, kernel, stride, dilation, grid, RN.is_channel_major(xp))
+    )
     n, c = x.shape[:2]
     return _unbatch(ops.reshape(cols, n, c * math.prod(kernel), math.prod(grid)), unbatched)
 
@@ -474,13 +480,26 @@ def _max_pool(
     grid, extra = _pool_grid(op, x.shape[2:], kernel, stride, pads, dilation, ceil_mode)
     pairs = ((0, 0), (0, 0)) + tuple((p, p + e) for p, e in zip(pads, extra))
     xp = RN.pad_to(x, pairs, -np.inf)  # padding never wins a max
-    win = RN.windows(xp, **RN.window_params(xp.shape, kernel, stride, dilation, grid))
-    # max over the window axes: the gradient goes to the arg-max (split evenly between
+    major = RN.is_channel_major(xp)
+    win = RN.windows(xp, **RN.window_params(xp.shape, kernel, stride, dilation, grid, major))
+    # max over the window axis: the gradient goes to the arg-max (split evenly between
     # exact ties, where PyTorch picks one; both are valid subgradients).
-    out = _unbatch(ops.max(win, axis=tuple(range(2, 2 + nd))), unbatched)
+    out = _unbatch(_window_reduce(ops.max, win, nd, major), unbatched)
     if not return_indices:
         return out
     return out, _max_indices(win.data, x.shape[2:], kernel, stride, pads, dilation, unbatched)
+
+
+def _window_reduce(reduce: Any, win: Tensor, nd: int, channel_major: bool) -> Tensor:
+    """``reduce(w, axis=0)`` over the windows (N, C, *k, *grid) gathered as one contiguous
+    (prod k, N, C, *grid) array (batch and channel axes in the input's memory order):
+    reducing its leading axis is a few elementwise passes, where reducing the small
+    strided kernel axes of the view is ten times slower."""
+    lead = (1, 0) if channel_major else (0, 1)
+    axes = tuple(range(2, 2 + nd)) + lead + tuple(range(2 + nd, 2 + 2 * nd))
+    moved = ops.transpose(win, axes)
+    out = reduce(ops.reshape(moved, (-1,) + moved.shape[nd:]), axis=0)
+    return ops.transpose(out, (1, 0) + tuple(range(2, 2 + nd))) if channel_major else out
 
 
 def _max_indices(win, spatial, kernel, stride, pads, dilation, unbatched) -> Tensor:
@@ -553,8 +572,9 @@ def _avg_pool(
     grid, extra = _pool_grid(op, x.shape[2:], kernel, stride, pads, dilation, ceil_mode)
     pairs = ((0, 0), (0, 0)) + tuple((p, p + e) for p, e in zip(pads, extra))
     xp = RN.pad_to(x, pairs, 0.0)
-    params = RN.window_params(xp.shape, kernel, stride, dilation, grid)
-    total = ops.sum(RN.windows(xp, **params), axis=tuple(range(2, 2 + nd)))
+    major = RN.is_channel_major(xp)
+    params = RN.window_params(xp.shape, kernel, stride, dilation, grid, major)
+    total = _window_reduce(ops.sum, RN.windows(xp, **params), nd, major)
     if divisor_override:
         return _unbatch(total * (1.0 / divisor_override), unbatched)
     if not any(extra) and (count_include_pad or not any(pads)):
