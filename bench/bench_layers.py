@@ -9,19 +9,41 @@
 Targets (shared/TARGETS.md): conv step <= 1.10x the hand-written NumPy step (im2col + BLAS,
 below), PyTorch reported (goal <= 1.5x); LSTM <= 1.15x the hand-written NumPy LSTM, PyTorch
 reported; memory within 1.2x of the hand-written step.
-Run: python bench/bench_layers.py [--only conv|lstm|memory]
+Run: python bench/bench_layers.py [--only conv|lstm|memory] [--threads N]
+
+``--threads`` (default 1) sets the BLAS and PyTorch thread counts for every
+implementation alike: on this shared 2-core machine two BLAS threads contending with
+other sessions make every figure erratic (a conv step varies 3x between runs), so the
+default compares single-threaded runs; pass ``--threads 2`` on a quiet machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 
-from _timing import interleaved, table
+def _threads_argument(argv: list[str]) -> int:
+    for i, arg in enumerate(argv):
+        if arg == "--threads" and i + 1 < len(argv):
+            return int(argv[i + 1])
+        if arg.startswith("--threads="):
+            return int(arg.split("=", 1)[1])
+    return 1
+
+
+# The thread counts must be in the environment before NumPy (and its BLAS) is imported.
+THREADS = _threads_argument(sys.argv) if __name__ == "__main__" else None
+if THREADS is not None:
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_var] = str(THREADS)
+
+import numpy as np  # noqa: E402
+
+from _timing import interleaved, table  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 LR = np.float32(0.01)
@@ -180,7 +202,7 @@ class TorchConvNet:  # pragma: no cover - optional peer
     def __init__(self) -> None:
         import torch
 
-        torch.set_num_threads(2)
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
         nn = torch.nn
         self.torch = torch
         self.model = nn.Sequential(
@@ -323,7 +345,7 @@ class TorchLSTM:  # pragma: no cover - optional peer
     def __init__(self) -> None:
         import torch
 
-        torch.set_num_threads(2)
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
         self.torch = torch
         self.model = torch.nn.LSTM(D_IN, H)
         with torch.no_grad():
@@ -461,7 +483,9 @@ def bench_memory() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["conv", "lstm", "memory"], default=None)
+    parser.add_argument("--threads", type=int, default=1, help="BLAS / PyTorch threads")
     args = parser.parse_args()
+    print(f"threads: {args.threads} (BLAS and PyTorch, every implementation)")
     if args.only in (None, "conv"):
         bench_conv()
     if args.only in (None, "lstm"):

@@ -201,16 +201,16 @@ def build(
             ]
         else:  # small images (digits' 8x8): same-size convolutions, one pooling
             body = [
-                Conv2d(c, 32, 3, padding=1, dtype=dtype, seed=rng),
-                BatchNorm2d(32, dtype=dtype),
+                Conv2d(c, 16, 3, padding=1, dtype=dtype, seed=rng),
+                BatchNorm2d(16, dtype=dtype),
                 ReLU(),
-                Conv2d(32, 64, 3, padding=1, dtype=dtype, seed=rng),
-                BatchNorm2d(64, dtype=dtype),
+                Conv2d(16, 32, 3, padding=1, dtype=dtype, seed=rng),
+                BatchNorm2d(32, dtype=dtype),
                 ReLU(),
                 MaxPool2d(2),
                 Flatten(),
                 Dropout(0.3, seed=rng),
-                Linear(64 * (h // 2) * (w // 2), 128, dtype=dtype, seed=rng),
+                Linear(32 * (h // 2) * (w // 2), 128, dtype=dtype, seed=rng),
                 ReLU(),
                 Linear(128, outputs, dtype=dtype, seed=rng),
             ]
