@@ -25,17 +25,23 @@ class Row:
     domain: str = "real"  # "real", "positive" (x > 0.3) or "away" (|x| > 0.3, off kinks)
     label: str = ""
     also: list[str] = field(default_factory=list)  # other primitives the row exercises
+    complex: bool = False  # complex128 inputs (PyTorch's convention for gradients)
 
     @property
     def id(self) -> str:
-        return f"{self.primitive}-{self.label or 'x'.join(str(s) for s in self.shapes)}"
+        kind = "c-" if self.complex else ""
+        return f"{kind}{self.primitive}-{self.label or 'x'.join(str(s) for s in self.shapes)}"
 
     def inputs(self, seed: int = 0) -> list[np.ndarray]:
         rng = np.random.default_rng(seed)
         out = []
         for shape in self.shapes:
             x = rng.standard_normal(shape)
-            if self.domain == "positive":
+            if self.complex:
+                x = x + 1j * rng.standard_normal(shape)
+                if self.domain in ("positive", "away"):  # off 0 and the negative real axis
+                    x = np.abs(x.real) + 0.3 + 1j * x.imag
+            elif self.domain == "positive":
                 x = np.abs(x) + 0.3
             elif self.domain == "away":
                 x = np.sign(x) * (np.abs(x) + 0.3)
@@ -161,12 +167,12 @@ ROWS += [
     ),
     Row(
         "scatter_along_axis",
-        lambda x: P.scatter_along_axis(x, indices=np.array([[2], [0]]), axis=1, shape=(2, 3)),
+        lambda x: P.scatter_along_axis(x, np.array([[2], [0]]), axis=1, shape=(2, 3)),
         [(2, 1)],
     ),
     Row(
         "scatter_along_axis",
-        lambda x: P.scatter_along_axis(x, indices=np.array([[1, 1], [0, 1]]), axis=1, shape=(2, 3)),
+        lambda x: P.scatter_along_axis(x, np.array([[1, 1], [0, 1]]), axis=1, shape=(2, 3)),
         [(2, 2)],
         label="repeat",
     ),
@@ -182,6 +188,137 @@ ROWS += [
     Row("linear", lambda x, w, b: cr.linear(x, w, b), [(3,), (2, 3), (2,)], label="vec"),
     Row("linear", lambda x, w, b: cr.linear(x, w, b), [(2, 4, 3), (2, 3), (2,)], label="batched"),
     Row("alias", lambda x: cr.grad(lambda y: (y * y * x).sum())(x), [(3,)]),
+    Row("index_put", lambda x, v: cr.index_put(x, (slice(None), 1), v * v), [(2, 3), (2,)]),
+    Row("index_put", lambda x, v: cr.index_put(x, np.array([0, 2]), v), [(3,), ()], label="bcast"),
+]
+for row in ROWS:
+    if row.primitive == "cross_entropy":
+        row.also += ["log_softmax", "cross_entropy_vjp"]
+
+# Complex inputs (PyTorch's convention), for every primitive that accepts them.
+CPAIRS = [((), ()), ((3,), (3,)), ((2, 3), (3,)), ((2, 1), (1, 3))]
+for a, b in CPAIRS:
+    ROWS += [
+        Row("add", lambda x, y: x + y, [a, b], complex=True),
+        Row("sub", lambda x, y: x - y, [a, b], complex=True),
+        Row("mul", lambda x, y: x * y, [a, b], complex=True),
+        Row("div", lambda x, y: x / y, [a, b], domain="away", complex=True),
+        Row("pow", lambda x, y: x**y, [a, b], domain="positive", complex=True),
+    ]
+for shape in [(), (3,), (2, 3)]:
+    ROWS += [
+        Row("neg", lambda x: -x, [shape], complex=True),
+        Row("exp", cr.exp, [shape], complex=True),
+        Row("log", cr.log, [shape], domain="positive", complex=True),
+        Row("sqrt", cr.sqrt, [shape], domain="positive", complex=True),
+        Row("tanh", lambda x: cr.tanh(x * 0.5), [shape], complex=True),
+        Row("sin", cr.sin, [shape], complex=True),
+        Row("cos", cr.cos, [shape], complex=True),
+        Row("abs", cr.abs, [shape], domain="away", complex=True),
+        Row("conj", lambda x: cr.conj(x) * x, [shape], complex=True),
+        Row("real", lambda x: cr.real(x * x), [shape], complex=True),
+        Row("imag", lambda x: cr.imag(x * x), [shape], complex=True),
+        Row("pow", lambda x: x**3, [shape], label=f"cube-{shape}", complex=True),
+        Row("sum", lambda x: (x * x).sum(), [shape], label=f"all-{shape}", complex=True),
+        Row("copy", lambda x: x.copy() * x, [shape], complex=True),
+        Row(
+            "real",
+            lambda x: x.var() if x.ndim else cr.real(x * x),
+            [shape],
+            label=f"var-{shape}",
+            complex=True,
+        ),
+    ]
+ROWS += [
+    Row("sum", lambda x: x.sum(axis=0), [(2, 3)], label="axis0", complex=True),
+    Row("reshape", lambda x: x.reshape(3, 2) * x.reshape(3, 2), [(2, 3)], complex=True),
+    Row("transpose", lambda x: x.T @ x, [(2, 3)], complex=True, also=["matmul"]),
+    Row("broadcast_to", lambda x: x.broadcast_to((2, 3)) * 1j, [(3,)], complex=True),
+    Row("getitem", lambda x: x[np.array([0, 2, 2])] * x[1], [(3,)], complex=True),
+    Row("concatenate", lambda x, y: cr.concatenate([x, y * y]), [(2, 3), (1, 3)], complex=True),
+    Row("matmul", lambda a, b: a @ b, [(2, 3), (3, 4)], complex=True),
+    Row("matmul", lambda a, b: a @ b, [(3,), (3,)], label="vec-vec", complex=True),
+    Row("linear", lambda x, w, b: cr.linear(x, w, b), [(4, 3), (2, 3), (2,)], complex=True),
+    Row(
+        "where",
+        lambda x, y: cr.where(np.array([True, False, True]), x, y * y),
+        [(3,), (3,)],
+        complex=True,
+    ),
+    Row("astype", lambda x: cr.real(x).astype(np.complex128) * x, [(3,)], complex=True),
+    Row(
+        "scatter_along_axis",
+        lambda x: P.scatter_along_axis(x * x, np.array([[2], [0]]), axis=1, shape=(2, 3)),
+        [(2, 1)],
+        complex=True,
+    ),
+    Row("sum_to", lambda x: P.sum_to(x * x, shape=(3,), in_shape=(2, 3)), [(2, 3)], complex=True),
+    Row("index_put", lambda x, v: cr.index_put(x, 1, v * v), [(3,), ()], complex=True),
+    Row(
+        "take_along_axis",
+        lambda x: cr.take_along_axis(x, np.array([[2], [0]]), axis=1) * x,
+        [(2, 3)],
+        complex=True,
+    ),
+    Row(
+        "index_add",
+        lambda x: P.index_add(x * x, index=np.array([0, 2, 0]), shape=(4,)),
+        [(3,)],
+        complex=True,
+    ),
+    Row("alias", lambda x: cr.grad(lambda y: cr.real(y * y * x).sum())(x), [(3,)], complex=True),
+]
+
+
+@dataclass
+class Check:
+    """A non-differentiable primitive (a comparison, ``sign``): its value against NumPy's."""
+
+    primitive: str
+    fn: Callable[..., Any]
+    reference: Callable[..., Any]
+    shapes: list[tuple]
+
+    @property
+    def id(self) -> str:
+        return f"{self.primitive}-{'x'.join(str(s) for s in self.shapes)}"
+
+
+P3 = (3,)
+NONDIFF = [
+    Check("greater", lambda x, y: x > y, np.greater, [(2, 3), (3,)]),
+    Check("greater_equal", lambda x, y: x >= y, np.greater_equal, [(2, 3), (3,)]),
+    Check("less", lambda x, y: x < y, np.less, [(3,), ()]),
+    Check("less_equal", lambda x, y: x <= y, np.less_equal, [(3,), (3,)]),
+    Check(
+        "equal",
+        lambda x, y: x == cr.maximum(x, y),
+        lambda x, y: x == np.maximum(x, y),
+        [(3,), (3,)],
+    ),
+    Check("not_equal", lambda x, y: x != y, np.not_equal, [(2, 1), (1, 3)]),
+    Check(
+        "logical_and", lambda x, y: (x > 0) & (y > 0), lambda x, y: (x > 0) & (y > 0), [(3,), (3,)]
+    ),
+    Check(
+        "logical_or", lambda x, y: (x > 0) | (y > 0), lambda x, y: (x > 0) | (y > 0), [(3,), (3,)]
+    ),
+    Check(
+        "logical_xor", lambda x, y: (x > 0) ^ (y > 0), lambda x, y: (x > 0) ^ (y > 0), [(3,), (3,)]
+    ),
+    Check("logical_not", lambda x: ~(x > 0), lambda x: ~(x > 0), [(2, 3)]),
+    Check("sign", cr.sign, np.sign, [(2, 3)]),
+    Check("isfinite", lambda x: P.isfinite(cr.log(x)), lambda x: np.isfinite(np.log(x)), [(5,)]),
+    Check("isnan", lambda x: P.isnan(cr.sqrt(x)), lambda x: np.isnan(np.sqrt(x)), [(5,)]),
+    Check("isinf", lambda x: P.isinf(cr.exp(x * 400)), lambda x: np.isinf(np.exp(x * 400)), [(5,)]),
+    Check("argmax", lambda x: x.argmax(axis=1), lambda x: np.argmax(x, axis=1), [(3, 4)]),
+    Check("argmin", lambda x: x.argmin(axis=None), lambda x: np.argmin(x), [(3, 4)]),
+    Check(
+        "one_hot",
+        lambda x: P.one_hot(x.argmax(axis=1), n=4, dtype=x.dtype),
+        lambda x: np.eye(4)[np.argmax(x, axis=1)],
+        [(3, 4)],
+    ),
 ]
 
 # --------------------------------------------------------------------------- network primitives

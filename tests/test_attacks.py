@@ -16,6 +16,7 @@ TOL = 1e-9
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
+    pytest.importorskip("sklearn")  # the default model trains on scikit-learn's digits
     model, split = load_default(tmp_path_factory.getbasetemp())
     return model, split.X_test, split.y_test
 

@@ -47,8 +47,9 @@ def test_gradcheck_reports_input_index_values_and_error():
 
 
 class FirstOrderOnlySquare(cr.Function):
-    """Correct first derivative, but its backward uses the saved array, so the second
-    derivative in x is lost: gradgradcheck must notice."""
+    """Correct first derivative, but its backward leaves chainrule (it computes with the
+    saved value's NumPy array), so the dependence of the gradient on x is lost:
+    gradgradcheck must notice."""
 
     @staticmethod
     def forward(ctx, x):
@@ -58,6 +59,7 @@ class FirstOrderOnlySquare(cr.Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
+        x = x.numpy() if isinstance(x, cr.Tensor) else x
         return 2 * x * g
 
 

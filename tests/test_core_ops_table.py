@@ -9,19 +9,52 @@ import pytest
 import chainrule as cr
 from chainrule.primitives import REGISTRY, Primitive
 from chainrule.tensor import apply
-from checker import check_grads
-from ops_table import ROWS
+from checker import check_grads, check_grads_complex
+from ops_table import NONDIFF, ROWS
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
 def test_primitive_gradients(row):
-    check_grads(row.fn, row.inputs(), order=2, label=row.id)
+    if row.complex:
+        check_grads_complex(row.fn, row.inputs(), order=2, label=row.id)
+    else:
+        check_grads(row.fn, row.inputs(), order=2, label=row.id)
+
+
+@pytest.mark.parametrize("check", NONDIFF, ids=[c.id for c in NONDIFF])
+def test_non_differentiable_primitives(check):
+    # The value is NumPy's, the result carries no gradient, and a traced program recomputes
+    # it at new inputs (it is an equation of the program, not a constant).
+    from chainrule.ir import trace_program
+
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal(s) * 2 for s in check.shapes]
+    leaves = [cr.tensor(a, requires_grad=True) for a in args]
+    with np.errstate(all="ignore"):
+        out = check.fn(*leaves)
+        np.testing.assert_array_equal(out.numpy(), check.reference(*args))
+        assert not out.requires_grad
+        program, _ = trace_program(check.fn, *args)
+        assert check.primitive in {e.prim.name for e in program.eqns}
+        new = [rng.standard_normal(s) * 2 for s in check.shapes]
+        np.testing.assert_array_equal(program(*new), check.reference(*new))
 
 
 def test_every_primitive_has_rules_and_a_table_row():
     covered = {r.primitive for r in ROWS} | {p for r in ROWS for p in r.also}
+    complex_rows = {r.primitive for r in ROWS if r.complex} | {
+        p for r in ROWS if r.complex for p in r.also
+    }
+    checked = {c.primitive for c in NONDIFF}
     for name, prim in REGISTRY.items():
+        assert prim.lower is not None, f"primitive {name!r} has no lowering"
+        if not prim.differentiable:
+            assert prim.vjps is None and prim.jvps is None
+            assert name in checked, f"non-differentiable {name!r} has no row in NONDIFF"
+            continue
         assert name in covered, f"primitive {name!r} has no row in tests/ops_table.py"
+        if prim.complex and name not in ("cross_entropy_vjp",):
+            assert name in complex_rows, f"primitive {name!r} accepts complex but has no row"
         if prim.vjp_all is None:
             assert prim.vjps, f"primitive {name!r} has no VJP rules"
             assert prim.jvps, f"primitive {name!r} has no JVP rules"
@@ -50,6 +83,52 @@ def test_rows_exercise_the_primitive_they_name():
             stack += [e for e in node.edges if type(e) is engine.Node]
         if row.primitive != "alias":
             assert row.primitive in names, f"row {row.id} never applies {row.primitive!r}"
+
+
+@pytest.mark.parametrize(
+    "fn, name",
+    [
+        (lambda z: cr.relu(z), "relu"),
+        (lambda z: cr.maximum(z, z), "maximum"),
+        (lambda z: cr.minimum(z, 1.0), "minimum"),
+        (lambda z: cr.clip(z, 0, 1), "clip"),
+        (lambda z: z.max(), "max"),
+        (lambda z: z.min(), "min"),
+        (lambda z: z.logsumexp(), "logsumexp"),
+        (lambda z: z.softmax(), "softmax"),
+        (lambda z: z.log_softmax(), "log_softmax"),
+        (lambda z: cr.sigmoid(z), "sigmoid"),
+        (lambda z: z > 0, "greater"),
+        (lambda z: cr.sign(z), "sign"),
+    ],
+)
+def test_primitives_without_complex_support_say_so(fn, name):
+    z = cr.tensor(np.array([1 + 2j, -1j]), requires_grad=True)
+    with pytest.raises(TypeError, match=f"{name}: does not support complex"):
+        fn(z)
+
+
+def test_complex_gradients_follow_pytorchs_convention():
+    # The gradient of a real loss is dL/dx + i dL/dy, so z -= lr * z.grad descends.
+    z = cr.tensor(np.array([3.0 + 4.0j]), requires_grad=True)
+    loss = (cr.abs(z) ** 2).sum()  # |z|^2 = x^2 + y^2: gradient 2x + 2yi
+    loss.backward()
+    np.testing.assert_allclose(z.grad.numpy(), [6.0 + 8.0j])
+    w = cr.tensor(np.array([2.0 - 1.0j]), requires_grad=True)
+    (cr.abs(z * w)).sum().backward()
+    # d|zw|/dz under the convention: conj(w) * (z w) / |z w| * ... checked against numbers
+    zw = (3 + 4j) * (2 - 1j)
+    np.testing.assert_allclose(w.grad.numpy(), [np.conj(3 + 4j) * zw / abs(zw)], rtol=1e-12)
+    _, t = cr.jvp(cr.abs, (np.array([3.0 + 4.0j]),), (np.array([1.0 + 0.0j]),))
+    np.testing.assert_allclose(t.numpy(), [0.6])  # d|z| along +x at 3+4i is x/|z| (sign +)
+    x = np.array([1 + 1j, 2 - 1j, -1 + 0.5j])
+    v = cr.tensor(x, requires_grad=True).var()
+    assert v.dtype == np.float64
+    np.testing.assert_allclose(v.item(), np.var(x))
+    before = (cr.abs(cr.tensor(np.array([3.0 + 4.0j]))) ** 2).item()
+    with cr.no_grad():
+        z -= 0.1 * z.grad
+    assert (cr.abs(z) ** 2).item() < before
 
 
 def _bad(name, vjp=None, jvp=None):

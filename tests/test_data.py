@@ -4,6 +4,8 @@ the stratified split, and the IDX reader with its error cases."""
 from __future__ import annotations
 
 import gzip
+import struct
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -213,3 +215,61 @@ def test_load_mnist_from_small_idx_files(tmp_path):
     data.write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(2, dtype=np.uint8))
     with pytest.raises(data.IDXError, match=r"shape \(3, 28, 28\).*shape \(2,\)"):
         data.load_mnist(tmp_path, train=False)
+
+
+def test_idx_gzip_header_is_read_before_decompressing_the_whole_file(tmp_path):
+    # A 2-byte array followed by 64 MB of zeros: a gzip bomb of about 64 kB. The header
+    # says 2 bytes, so the reader must stop after reading 3 (not inflate all of it).
+    path = tmp_path / "bomb.gz"
+    body = bytes([0, 0, 8, 1, 0, 0, 0, 2, 7, 7]) + bytes(64 << 20)
+    path.write_bytes(gzip.compress(body, compresslevel=1))
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(data.IDXError, match="bomb.gz' is longer than its header says"):
+            data.read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_headers_declaring_huge_shapes_are_idx_errors(tmp_path, gz):
+    path = tmp_path / ("huge.idx.gz" if gz else "huge.idx")
+
+    def write(raw):
+        path.write_bytes(gzip.compress(raw) if gz else raw)
+
+    # 2^64 * 3 elements: the product wraps to 0 in int64, as if the (empty) data fit.
+    write(bytes([0, 0, 8, 5]) + struct.pack(">5I", 65536, 65536, 65536, 65536, 3))
+    with pytest.raises(data.IDXError, match=r"huge.idx(.gz)?' is truncated.*found 0"):
+        data.read_idx(path)
+    # 4 GB declared, 10 bytes given: an error, not a 4 GB allocation.
+    write(bytes([0, 0, 8, 1]) + struct.pack(">I", 2**32 - 1) + bytes(10))
+    with pytest.raises(data.IDXError, match=r"truncated.*4294967295 data bytes, found 10"):
+        data.read_idx(path)
+    # More dimensions than NumPy supports.
+    write(bytes([0, 0, 8, 70]) + struct.pack(">70I", *([1] * 70)) + b"\x01")
+    with pytest.raises(data.IDXError, match="70 dimensions"):
+        data.read_idx(path)
+
+
+def test_idx_random_corruptions_raise_only_idx_errors(tmp_path):
+    good = tmp_path / "good.gz"
+    data.write_idx(good, np.arange(600, dtype=np.int16).reshape(20, 30))
+    raw = good.read_bytes()
+    rng = np.random.default_rng(0)
+    bad = tmp_path / "bad.gz"
+    for trial in range(400):
+        corrupt = bytearray(raw)
+        if trial % 4 == 0:
+            corrupt = corrupt[: rng.integers(0, len(corrupt))]
+        else:
+            for at in rng.integers(0, len(corrupt), rng.integers(1, 4)):
+                corrupt[at] = rng.integers(0, 256)
+        bad.write_bytes(bytes(corrupt))
+        try:
+            data.read_idx(bad)
+        except data.IDXError as e:
+            assert "bad.gz" in str(e)

@@ -72,6 +72,7 @@ def test_newton_handles_indefinite_hessians_rosenbrock():
 
 
 def digits_logistic(l2=1e-3):
+    pytest.importorskip("sklearn")  # scikit-learn's digits
     split = cr.data.load_dataset("digits", seed=0, test_size=0.2, dtype=np.float64)
     X = split.X_train
     X = (X - X.mean(0)) / (X.std(0) + 1e-2)
@@ -198,6 +199,8 @@ def test_errors_are_clear():
 
 
 def test_bench_writes_one_png_with_both_curves(tmp_path):
+    pytest.importorskip("sklearn")  # the bench fits scikit-learn's digits
+    pytest.importorskip("matplotlib")  # and draws one PNG
     out = tmp_path / "second_order.png"
     proc = subprocess.run(
         [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -132,3 +134,28 @@ def test_train_cli_compile_option_trains_like_the_eager_loop(tmp_path):
     losses_c = [row["loss"] for row in compiled["history"]]
     np.testing.assert_allclose(losses_c, losses_e, rtol=1e-4)
     assert compiled["history"][-1]["test_acc"] == eager["history"][-1]["test_acc"]
+
+
+def test_the_cache_of_compiled_shapes_is_bounded_and_warns_when_it_thrashes():
+    model = _model()
+    step = nn.CompiledLoss(model, cache_size=3)
+    X, y = _data(20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for n in (5, 6, 7, 5, 6, 7):  # three shapes fit: compiled once each, no warning
+            step(X[:n], y[:n])
+    assert len(step._compiled) == 3
+    with pytest.warns(RuntimeWarning, match=r"CompiledLoss: .*recompil.*batch shape") as rec:
+        for n in (8, 9, 10, 11, 5, 6):
+            step(X[:n], y[:n])
+    assert len(rec) == 1  # warned once, not at every recompilation
+    assert len(step._compiled) == 3 and len(step._sources) == 3
+    assert step.source((6, 6)) and set(step._compiled) == {
+        ((n, 6), np.dtype(np.float32)) for n in (11, 5, 6)
+    }
+    with pytest.raises(KeyError, match=r"nothing compiled for shape \(8, 6\)"):
+        step.source((8, 6))  # evicted: least recently used
+    # The default keeps 8 shapes.
+    assert nn.CompiledLoss(model)._cache_size == 8
+    with pytest.raises(ValueError, match="cache_size"):
+        nn.CompiledLoss(model, cache_size=0)

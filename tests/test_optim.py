@@ -193,8 +193,10 @@ def test_hyperparameter_validation():
         optim.Adam(p, betas=(0.9, 1.0))
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.SGD([], lr=0.1)
-    with pytest.raises(ValueError, match="requires_grad"):
-        optim.SGD([cr.ones(2)], lr=0.1)
+    # A frozen leaf is accepted (fine-tuning); a computed tensor is not a parameter.
+    optim.SGD([cr.ones(2)], lr=0.1)
+    with pytest.raises(ValueError, match="parameter 0 .* is not a leaf"):
+        optim.SGD([p[0] * 2.0], lr=0.1)
     with pytest.raises(TypeError, match="single Tensor"):
         optim.SGD(p[0], lr=0.1)
     with pytest.raises(ValueError, match="appears twice"):

@@ -14,6 +14,7 @@ A = cr.attacks
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
+    pytest.importorskip("sklearn")  # the default model trains on scikit-learn's digits
     return load_default(tmp_path_factory.getbasetemp())
 
 

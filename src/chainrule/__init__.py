@@ -4,7 +4,7 @@ Reverse mode (``Tensor.backward``), forward mode (``jvp``), function transforms 
 ``vjp``, ``jacobian``, ``hessian``, ...), custom ``Function``s and gradient checking.
 """
 
-from .function import Context, Function
+from .function import Context, Function, once_differentiable
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
 from .ops import (
     abs,
@@ -12,12 +12,15 @@ from .ops import (
     broadcast_to,
     clip,
     concatenate,
+    conj,
     cos,
     div,
     dot,
     exp,
     expand_dims,
     getitem,
+    imag,
+    index_put,
     linear,
     log,
     log_softmax,
@@ -32,6 +35,7 @@ from .ops import (
     neg,
     outer,
     pow,
+    real,
     relu,
     reshape,
     sigmoid,
@@ -51,6 +55,7 @@ from .ops import (
     var,
     where,
 )
+from .pytree import tree_map
 from .tensor import (
     Tensor,
     arange,

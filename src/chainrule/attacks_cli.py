@@ -1,9 +1,10 @@
 """The ``chainrule attack`` and ``chainrule visualize`` commands: adversarial examples and
 feature visualization on a model saved by ``chainrule train``, with PNG pictures.
 
-The model is rebuilt from ``model.npz`` (layer sizes from the weight shapes) and the
-``metrics.json`` beside it (activation, dataset, seed and split), so the test set attacked
-is exactly the one the model was evaluated on.
+The model is rebuilt from ``model.npz``: layer sizes from the weight shapes, and the
+activation, dataset, seed and split from the settings ``chainrule train`` stores inside it
+(older files: from the ``metrics.json`` beside them), so the test set attacked is exactly
+the one the model was evaluated on.
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from .cli import COMMANDS, UsageError
+from .cli import (
+    COMMANDS,
+    UsageError,
+    add_threads_argument,
+    auto_threads,
+    blas_threads,
+    parse_threads,
+)
+from .tensor import Tensor
 
 # ---------------------------------------------------------------------- loading
 
@@ -65,6 +74,11 @@ def _layer_sizes(state: dict[str, Any], path: Path) -> list[int]:
     """Layer sizes of the MLP whose state dict ``state`` is (keys ``k.weight``, ``k.bias``)."""
     indices = []
     for key in state:
+        if not isinstance(key, str):
+            raise UsageError(
+                f"--weights: '{path}' is not an MLP saved by chainrule train "
+                f"(unexpected entry {key!r})"
+            )
         head, _, tail = key.partition(".")
         if tail not in ("weight", "bias") or not head.isdigit():
             raise UsageError(
@@ -76,11 +90,24 @@ def _layer_sizes(state: dict[str, Any], path: Path) -> list[int]:
     indices.sort()
     if not indices:
         raise UsageError(f"--weights: '{path}' holds no layer weights")
-    sizes = []
+    sizes: list[int] = []
+    dtype = None
     for i in indices:
-        w = np.asarray(state[f"{i}.weight"])
-        if w.ndim != 2 or f"{i}.bias" not in state:
-            raise UsageError(f"--weights: '{path}': layer {i} is not a Linear layer")
+        w, b = state[f"{i}.weight"], state.get(f"{i}.bias")
+        if not all(isinstance(t, (np.ndarray, Tensor)) for t in (w, b)):
+            raise UsageError(f"--weights: '{path}': layer {i} does not hold arrays")
+        w, b = np.asarray(w), np.asarray(b)
+        if w.ndim != 2 or b.shape != w.shape[:1]:
+            raise UsageError(
+                f"--weights: '{path}': layer {i} is not a Linear layer (weight shape "
+                f"{w.shape}, bias shape {b.shape})"
+            )
+        dtype = dtype or w.dtype
+        if w.dtype.kind != "f" or b.dtype != w.dtype or w.dtype != dtype:
+            raise UsageError(
+                f"--weights: '{path}': layer {i} has dtype {w.dtype}/{b.dtype}; an MLP of "
+                f"chainrule train is float32 or float64 throughout"
+            )
         if sizes and sizes[-1] != w.shape[1]:
             raise UsageError(
                 f"--weights: '{path}': layer {i} takes {w.shape[1]} inputs but the layer "
@@ -92,6 +119,71 @@ def _layer_sizes(state: dict[str, Any], path: Path) -> list[int]:
     return sizes
 
 
+#: The settings of ``chainrule train`` that rebuild a model's data, with their defaults
+#: (for files that carry none) and a check of each value read from a file.
+_SETTINGS: dict[str, tuple[Any, Any, str]] = {
+    "dataset": ("digits", lambda v: isinstance(v, str), "a dataset name"),
+    "activation": ("relu", lambda v: isinstance(v, str), "an activation name"),
+    "seed": (0, lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "test_size": (0.2, lambda v: _is_number(v) and 0 < v < 1, "a number between 0 and 1"),
+    "samples": (1000, lambda v: _is_int(v) and 10 <= v <= 10_000_000, "a sample count"),
+    "noise": (None, lambda v: v is None or (_is_number(v) and v >= 0), "a number >= 0"),
+    "data_dir": (None, lambda v: v is None or isinstance(v, str), "a folder name"),
+}
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _settings(path: Path, sizes: list[int]) -> dict[str, Any]:
+    """The training settings of the weights in ``path``: from inside ``model.npz`` (what
+    ``chainrule train`` writes), else from the ``metrics.json`` beside it (older files),
+    else the defaults. Malformed settings are a one-line ``UsageError``."""
+    from chainrule.serialization import SerializationError, load_metadata
+
+    config = {k: default for k, (default, _ok, _what) in _SETTINGS.items()}
+    try:
+        saved: Any = load_metadata(path).get("config")
+    except SerializationError as e:
+        raise UsageError(f"--weights: {e}") from None
+    source = f"'{path}'"
+    if saved is None:
+        metrics = path.with_name("metrics.json")
+        if not metrics.is_file():
+            return config
+        source = f"'{metrics}'"
+        try:
+            document = json.loads(metrics.read_text(encoding="utf-8"))
+        except (ValueError, OSError, RecursionError) as e:
+            reason = getattr(e, "strerror", None) or e
+            raise UsageError(f"cannot read {source}: {' '.join(str(reason).split())}") from None
+        saved = document.get("config", {}) if isinstance(document, dict) else None
+    if not isinstance(saved, dict):
+        raise UsageError(f"{source} is malformed: its settings are not a JSON object")
+    from chainrule.data import DATASETS
+    from chainrule.nn import ACTIVATIONS
+
+    names = {"dataset": DATASETS, "activation": ACTIVATIONS}
+    for key, (_default, ok, what) in _SETTINGS.items():
+        if key in saved:
+            if not ok(saved[key]) or (key in names and saved[key] not in names[key]):
+                value = repr(saved[key])
+                value = value if len(value) <= 60 else value[:57] + "..."
+                raise UsageError(f"{source} is malformed: {key} is {value}, expected {what}")
+            config[key] = saved[key]
+    if "sizes" in saved and saved["sizes"] != sizes:
+        raise UsageError(
+            f"{source} is malformed: it says layer sizes {saved['sizes']!r} but the weights "
+            f"have {sizes}"
+        )
+    return config
+
+
 def load_trained(
     weights: str | Path,
     dataset: str | None = None,
@@ -100,9 +192,10 @@ def load_trained(
 ) -> Loaded:
     """Rebuild the model saved by ``chainrule train`` and reload its train/test split.
 
-    Settings come from the ``metrics.json`` beside the weights; without one, the sizes come
-    from the weight shapes and the rest from ``chainrule train``'s defaults (digits, ReLU,
-    seed 0, 20% test). Every problem is a one-line ``UsageError``.
+    The sizes come from the weight shapes; the other settings from inside ``model.npz``
+    (``chainrule train`` stores them there), else from the ``metrics.json`` beside it,
+    else ``chainrule train``'s defaults (digits, ReLU, seed 0, 20% test). Every problem
+    is a one-line ``UsageError``.
     """
     import chainrule as cr
     from chainrule.data import DATASETS, IDXError, MissingDependencyError, load_dataset
@@ -116,25 +209,10 @@ def load_trained(
         state = cr.load(path)
     except (SerializationError, ValueError, OSError) as e:
         raise UsageError(f"--weights: {e}") from None
-    if not isinstance(state, dict):
+    if not isinstance(state, dict) or not state:
         raise UsageError(f"--weights: '{path}' does not hold a state dict")
     sizes = _layer_sizes(state, path)
-    config: dict[str, Any] = {
-        "dataset": "digits",
-        "activation": "relu",
-        "seed": 0,
-        "test_size": 0.2,
-        "samples": 1000,
-        "noise": None,
-        "data_dir": None,
-    }
-    metrics = path.with_name("metrics.json")
-    if metrics.is_file():
-        try:
-            saved = json.loads(metrics.read_text()).get("config", {})
-        except (ValueError, OSError) as e:
-            raise UsageError(f"cannot read '{metrics}': {e}") from None
-        config.update({k: saved[k] for k in config if k in saved})
+    config = _settings(path, sizes)
     if dataset is not None:
         config["dataset"] = dataset
     if data_dir is not None:
@@ -229,6 +307,7 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-plot", dest="plot", action="store_false", help="skip the PNG")
     p.add_argument("--seed", default="0", help="seed (random start / initial noise; default 0)")
+    add_threads_argument(p)
 
 
 def _class_index(option: str, text: Any, n_classes: int) -> int:
@@ -288,7 +367,6 @@ def add_attack_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_attack(args: argparse.Namespace) -> int:
-    from . import attacks
 
     if not args.weights:
         raise UsageError("--weights: required (the model.npz written by 'chainrule train')")
@@ -304,7 +382,34 @@ def run_attack(args: argparse.Namespace) -> int:
     limit = _number("--limit", args.limit, int, low=1)
     n_examples = _number("--examples", args.examples, int, low=1)
     seed = _number("--seed", args.seed, int, low=0)
+    threads = parse_threads(args.threads)
     loaded = load_trained(args.weights, args.dataset, args.data_dir, args.activation)
+    with blas_threads(_threads(threads, loaded, limit), explicit=threads is not None):
+        return _attack(
+            args, loaded, eps_fraction, norm, method, steps, step_fraction, limit, n_examples, seed
+        )
+
+
+def _threads(requested: int | None, loaded: Loaded, rows: int | None) -> int | None:
+    """``--threads``: the attacked test set is one batch."""
+    n = len(loaded.split.y_test) if rows is None else min(rows, len(loaded.split.y_test))
+    return auto_threads(requested, loaded.config["sizes"], max(n, 1))
+
+
+def _attack(
+    args: argparse.Namespace,
+    loaded: Loaded,
+    eps_fraction: float,
+    norm: str,
+    method: str,
+    steps: int,
+    step_fraction: float | None,
+    limit: int | None,
+    n_examples: int,
+    seed: int,
+) -> int:
+    from . import attacks
+
     target = None
     if args.target is not None:
         target = _class_index("--target", args.target, loaded.n_classes)
@@ -449,7 +554,7 @@ def add_visualize_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--class",
         dest="classes",
-        default="all",
+        default=None,
         metavar="CLASS",
         help="class index, comma-separated indices, or all (default)",
     )
@@ -460,7 +565,7 @@ def add_visualize_arguments(p: argparse.ArgumentParser) -> None:
         "activation) instead of the class scores",
     )
     p.add_argument(
-        "--unit", default="0,1,2,3,4,5,6,7", help="hidden units of --layer (default 0..7)"
+        "--unit", default=None, help="hidden units of --layer, comma-separated (default 0..7)"
     )
     p.add_argument("--steps", default="300", help="gradient-ascent steps (default 300)")
     p.add_argument("--lr", default="0.01", help="gradient-ascent learning rate (default 0.01)")
@@ -493,7 +598,6 @@ def _index_list(option: str, text: str, n: int, what: str) -> list[int]:
 
 
 def run_visualize(args: argparse.Namespace) -> int:
-    from . import attacks
 
     if not args.weights:
         raise UsageError("--weights: required (the model.npz written by 'chainrule train')")
@@ -503,7 +607,23 @@ def run_visualize(args: argparse.Namespace) -> int:
         raise UsageError(f"--lr: must be > 0, got {args.lr}")
     l2 = _number("--l2", args.l2, float, low=0.0)
     seed = _number("--seed", args.seed, int, low=0)
+    threads = parse_threads(args.threads)
+    if args.unit is not None and args.layer is None:
+        raise UsageError(
+            "--unit: needs --layer, the module whose units to visualize (class scores: --class)"
+        )
+    if args.classes is not None and args.layer is not None:
+        raise UsageError("--class: not with --layer, which visualizes hidden units (use --unit)")
     loaded = load_trained(args.weights, args.dataset, args.data_dir, args.activation)
+    with blas_threads(_threads(threads, loaded, None), explicit=threads is not None):
+        return _visualize(args, loaded, steps, lr, l2, seed)
+
+
+def _visualize(
+    args: argparse.Namespace, loaded: Loaded, steps: int, lr: float, l2: float, seed: int
+) -> int:
+    from . import attacks
+
     model, split = loaded.model, loaded.split
     layer = None
     if args.layer is not None:
@@ -515,10 +635,12 @@ def run_visualize(args: argparse.Namespace) -> int:
                 f"(0..{n_modules - 1})"
             )
         n_units = attacks.unit_scores(model, split.X_train[:1], layer=layer).shape[1]
-        units = _index_list("--unit", args.unit, n_units, "units in that layer")
+        # default: the first 8 units (fewer if the layer is narrower)
+        text = args.unit if args.unit is not None else ",".join(map(str, range(min(8, n_units))))
+        units = _index_list("--unit", text, n_units, "units in that layer")
         what = f"unit of layer {layer} ({type(model[layer]).__name__})"
     else:
-        units = _index_list("--class", args.classes, loaded.n_classes, "classes")
+        units = _index_list("--class", args.classes or "all", loaded.n_classes, "classes")
         what = "class"
     out = _out_dir(args) if args.plot else None
     clip = (loaded.low, loaded.high) if args.clip else None

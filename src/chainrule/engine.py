@@ -1,44 +1,66 @@
 """The engine: graph nodes, the reverse (backward) walk and the forward-mode (tangent) walk.
 
 Both walks are iterative: nodes are visited in order of their creation number, which is a
-topological order because a node is always created after the nodes it consumes.
+topological order because a node is always created after the nodes it consumes. There is
+one reverse walk for both modes: on arrays (first order, nothing recorded) and recorded
+(``create_graph``: every rule runs on Tensors, so the gradient is a graph of its own).
 """
 
 from __future__ import annotations
 
 import heapq
-import itertools
 import weakref
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .primitives import Primitive
+from . import state, versions
+from .broadcast import sum_to_shape
+from .primitives import Primitive, bound
 
-_next_seq = itertools.count().__next__
 _new_object = object.__new__
+_clock = versions.clock
 
 #: Gradient hooks of leaf tensors, by id (kept off the Tensor itself, which stays small;
 #: not a WeakKeyDictionary, because Tensor's == is elementwise). Entries go with the tensor.
 LEAF_HOOKS: dict[int, tuple[Any, list]] = {}
+#: Hooks called with a leaf once its .grad holds the whole gradient of this backward
+#: (``register_post_accumulate_grad_hook``), by id like LEAF_HOOKS.
+POST_HOOKS: dict[int, tuple[Any, list]] = {}
 
 
-def leaf_hooks(tensor: Any, create: bool = False) -> list | None:
-    """The hook list of a leaf tensor (made on request)."""
-    entry = LEAF_HOOKS.get(id(tensor))
+def _hook_list(table: dict, tensor: Any, create: bool) -> list | None:
+    entry = table.get(id(tensor))
     if entry is not None and entry[0]() is tensor:
         return entry[1]
     if not create:
         return None
     key = id(tensor)
-    ref = weakref.ref(tensor, lambda _, key=key: LEAF_HOOKS.pop(key, None))
-    LEAF_HOOKS[key] = (ref, [])
-    return LEAF_HOOKS[key][1]
+    ref = weakref.ref(tensor, lambda _, key=key: table.pop(key, None))
+    table[key] = (ref, [])
+    return table[key][1]
 
 
-# Input tuples for primitives that save no input values, shared by all their nodes.
-_NO_INPUTS = tuple((None,) * n for n in range(8))
+def leaf_hooks(tensor: Any, create: bool = False) -> list | None:
+    """The gradient-hook list of a leaf tensor (made on request)."""
+    return _hook_list(LEAF_HOOKS, tensor, create)
+
+
+def post_hooks(tensor: Any, create: bool = False) -> list | None:
+    """The post-accumulate hook list of a leaf tensor (made on request)."""
+    return _hook_list(POST_HOOKS, tensor, create)
+
+
+_NO_INPUTS: dict[int, tuple] = {}
+
+
+def no_inputs(n: int) -> tuple:
+    """``(None,) * n``, shared by all nodes that save no input values."""
+    t = _NO_INPUTS.get(n)
+    if t is None:
+        t = _NO_INPUTS[n] = (None,) * n
+    return t
 
 
 class Node:
@@ -56,7 +78,7 @@ class Node:
 
     @staticmethod
     def new(prim, edges, inputs, out, shape, dtype, params=None) -> Node:
-        """Make a node (the only constructor: a plain function call, cheaper on the
+        """Make a node: the only constructor (a plain function call, cheaper on the
         per-operation hot paths than instantiating through the class)."""
         node = _new_object(Node)
         node.prim = prim
@@ -64,7 +86,7 @@ class Node:
         node.inputs = inputs
         node.out = out
         node.params = params
-        node.seq = _next_seq()
+        node.seq = _clock()
         node.shape = shape
         node.dtype = dtype
         node.extra = None
@@ -106,6 +128,9 @@ class Node:
         return total
 
 
+new_node = Node.new
+
+
 def _freed_error(node: Node) -> RuntimeError:
     return RuntimeError(
         f"backward through the graph a second time: the values that node "
@@ -114,52 +139,109 @@ def _freed_error(node: Node) -> RuntimeError:
     )
 
 
-def sum_to_shape(g: Any, shape: tuple, prim: Primitive, index: int) -> Any:
-    """Undo broadcasting: sum an (array) gradient back to the input's ``shape``.
-
-    This is the one place where broadcasting is undone; rules never do it themselves.
-    """
-    gshape = g.shape
-    lead = len(gshape) - len(shape)
-    if lead < 0:
-        raise RuntimeError(
-            f"internal: VJP rule of '{prim.name}' for input {index} returned shape {gshape}, "
-            f"smaller than the input's shape {shape}"
-        )
-    # np.add.reduce rather than g.sum: the same reduction without ndarray.sum's Python
-    # wrapper (a bias gradient is reduced on every training step)
-    if lead == 1:
-        g = np.add.reduce(g, axis=0)
-    elif lead:
-        g = np.add.reduce(g, axis=tuple(range(lead)))
-    if 1 in shape:
-        keep = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-        if keep:
-            g = g.sum(axis=keep, keepdims=True)
-    if g.shape != shape:
-        raise RuntimeError(
-            f"internal: VJP rule of '{prim.name}' for input {index} returned shape {gshape}, "
-            f"which does not broadcast to the input's shape {shape}"
-        )
-    return g
-
-
-class _Check:
-    """Anomaly detection state (set by ``detect_anomaly``)."""
-
-    enabled = False
-
-
 def check_finite(value: Any, where: str) -> None:
     """Raise ``FloatingPointError`` naming ``where`` if ``value`` holds a NaN or Inf."""
-    data = value.data if hasattr(value, "_node") else value
+    data = value._data if hasattr(value, "_node") else value
     arr = np.asarray(data)
     if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
         kind = "NaN" if np.isnan(arr).any() else "Inf"
         raise FloatingPointError(f"{where} produced {kind} (shape {arr.shape}, dtype {arr.dtype})")
 
 
+def _shape_error(prim: Primitive, i: int, got: tuple, shape: tuple) -> RuntimeError:
+    return RuntimeError(
+        f"internal: VJP rule of '{prim.name}' for input {i} returned shape {got}, which does "
+        f"not broadcast to the input's shape {shape}"
+    )
+
+
 # --------------------------------------------------------------------------- reverse mode
+
+
+class _Recorded:
+    """What the recorded walk (``create_graph``) does differently from the array walk:
+    saved values become graph-connected Tensors, and undoing broadcasting and casting are
+    recorded primitives."""
+
+    def __init__(self) -> None:
+        self.Tensor = bound("Tensor")
+        self.from_node = bound("from_node")
+        self.wrap = bound("wrap")
+        self.rules = bound("rules")
+
+    def inputs(self, node: Node) -> tuple:
+        prim = node.prim
+        values = node.inputs
+        if not (prim.save_inputs or prim.vjp_all is not None):
+            return values
+        extra = node.extra or {}
+        tensors = extra.get("tensors")
+        links = extra.get("links")  # inputs with no rule of their own (cross_entropy's logp)
+        out = []
+        for i, (v, e) in enumerate(zip(values, node.edges)):
+            if e is None and links is not None:
+                e = links.get(i)
+            if v is None:
+                out.append(None)
+            elif e is None:
+                # not differentiated, but a Tensor of a traced program if it was one
+                t = tensors[i] if tensors is not None else None
+                out.append(t if t is not None else v)
+            elif type(e) is Node:
+                out.append(self.from_node(v, e))
+            else:
+                out.append(e)  # the leaf itself
+        return tuple(out)
+
+    def ans(self, node: Node) -> Any:
+        if node.out is None:
+            return None
+        return self.from_node(node.out, node)
+
+    def fit(self, gi: Any, shape: tuple, dtype: Any, prim: Primitive, i: int) -> Any:
+        if not isinstance(gi, self.Tensor):
+            gi = self.wrap(np.asarray(gi))
+        value = gi._data
+        if value.shape != shape:
+            try:
+                np.broadcast_shapes(shape, value.shape)
+                sum_to_shape(np.empty(value.shape, dtype=bool), shape)  # validates
+            except (ValueError, RuntimeError):
+                raise _shape_error(prim, i, value.shape, shape) from None
+            gi = self.rules.sum_to(gi, shape=shape, in_shape=value.shape)
+        vdtype = gi._data.dtype
+        if vdtype != dtype:
+            if vdtype.kind == "c" and dtype.kind != "c":
+                gi = self.rules.real(gi)  # a real input's gradient is the real part
+            if gi._data.dtype != dtype:
+                gi = self.rules.astype(gi, dtype=dtype)
+        return gi
+
+
+def _fit_array(gi: Any, shape: tuple, dtype: Any, prim: Primitive, i: int) -> Any:
+    if type(gi) is not np.ndarray and not isinstance(gi, np.generic):
+        gi = np.asarray(gi)
+    if gi.shape != shape:
+        try:
+            gi = sum_to_shape(gi, shape, f"VJP rule of '{prim.name}' for input {i}")
+        except RuntimeError:
+            raise _shape_error(prim, i, gi.shape, shape) from None
+    if gi.dtype is not dtype and gi.dtype != dtype:
+        if gi.dtype.kind == "c" and dtype.kind != "c":
+            gi = gi.real  # a real input's gradient is the real part (PyTorch's convention)
+        gi = gi.astype(dtype)
+    return gi
+
+
+def _walk_observers(recorded: bool, observer: Any) -> list | None:
+    """Objects told about each step of the walk: ``observer`` (explain's table) and, in a
+    recorded walk inside a trace, the tracers (they name and group the gradient program)."""
+    found = []
+    if recorded:
+        found = [o for o in state.ctx.observers if hasattr(o, "walk_node")]
+    if observer is not None:
+        found.append(observer)
+    return found or None
 
 
 def backward(
@@ -169,20 +251,42 @@ def backward(
     retain_graph: bool,
     create_graph: bool,
     targets: list[Node] | set[Node] | None = None,
+    observer: Any = None,
 ) -> dict[Node, Any] | None:
     """Send ``seeds`` (upstream gradients of ``roots``) backward through the graph.
 
     Without ``targets`` the gradients accumulate into the ``.grad`` of the leaves (the
     object API). With ``targets`` (nodes) nothing is written anywhere: the total gradient
     reaching each target is returned (the function transforms), and nodes created before
-    the earliest target are not visited at all.
+    the earliest target are not visited at all. ``create_graph`` records every rule (the
+    gradient is differentiable again). ``observer`` (optional) is told about every step:
+    ``walk_node(node, upstream)`` and ``walk_grad(node, i, edge, downstream)``.
     """
-    Tensor = _tensor_class()
+    if create_graph:
+        rec = _Recorded()
+        enable_grad = bound("enable_grad")
+        with enable_grad():
+            return _walk(roots, seeds, retain_graph, targets, rec, observer)
+    return _walk(roots, seeds, retain_graph, targets, None, observer)
+
+
+_F64, _F32 = np.dtype(np.float64), np.dtype(np.float32)
+
+
+def _rules_for(prim: Primitive, dtype: Any) -> Any:
+    """The VJP rules for a node of ``dtype`` (PyTorch's convention for complex outputs)."""
+    if dtype.kind != "c":
+        return prim.vjps
+    if prim.cvjps is None:
+        raise TypeError(f"{prim.name}: does not support complex inputs")
+    return prim.cvjps
+
+
+def _walk(roots, seeds, retain_graph, targets, rec, observer) -> dict | None:
+    recorded = rec is not None
+    Tensor = bound("Tensor")
     if targets is not None:
         targets = set(targets)
-    if create_graph:
-        return _backward_recorded(roots, seeds, retain_graph, targets, Tensor)
-
     adj: dict[Node, Any] = {}
     heap: list = []
     leaf_grads: dict = {}
@@ -190,12 +294,21 @@ def backward(
     pop = heapq.heappop
     min_seq = min(t.seq for t in targets) if targets else -1
     results: dict[Node, Any] = {}
-    anomaly = _Check.enabled
+    anomaly = state.ctx.anomaly
+    last_stamp = versions.LAST[0]
+    watchers = _walk_observers(recorded, observer)
+    # The plain array walk (first order, nobody watching) is the hot path: everything else
+    # (recorded rules, observers) is one flag away.
+    slow = recorded or watchers is not None
+    functional = targets is not None
+    pending = _count_post_hooked(roots) if (POST_HOOKS and not functional) else None
 
     for root, seed in zip(roots, seeds):
+        if recorded and not isinstance(seed, Tensor):
+            seed = rec.wrap(seed)
         node = root._node
         if node is None:
-            if targets is None and root._rg:
+            if not functional and root._rg:
                 prev = leaf_grads.get(root)
                 leaf_grads[root] = seed if prev is None else prev + seed
             continue
@@ -206,7 +319,6 @@ def backward(
         else:
             adj[node] = prev + seed
 
-    functional = targets is not None
     while heap:
         node = pop(heap)[1]
         g = adj.pop(node)
@@ -214,18 +326,25 @@ def backward(
             edges = node.edges
             if edges is None:
                 raise _freed_error(node)
+            if node.seq < last_stamp:
+                versions.check(node)
             if node.extra is not None:
-                g = _hooks_and_retain(node, g, Tensor)
+                g = _node_extras(node, g, Tensor, recorded)
             if functional and node in targets:
                 results[node] = g
             prim = node.prim
-            vjps = prim.vjps
-            inputs = node.inputs
-            ans = node.out
+            dtype = node.dtype
+            vjps = prim.vjps if (dtype is _F64 or dtype is _F32) else _rules_for(prim, dtype)
             params = node.params
+            if slow:
+                inputs, ans = _prepare(rec, watchers, node, g)
+            else:
+                inputs = node.inputs
+                ans = node.out
             whole = None
             if prim.vjp_all is not None:
-                whole = _call_vjp_all(prim, g, ans, inputs, params, edges)
+                needed = tuple(e is not None for e in edges)
+                whole = prim.vjp_all(g, ans, inputs, params or {}, needed)
             # The latest-made input node to receive its first gradient is not pushed on the
             # heap right away: if it was created after everything pending, it is exactly
             # what the heap would pop next, so chains are walked without heap traffic.
@@ -245,7 +364,7 @@ def backward(
                 else:
                     if functional:
                         continue
-                    data = edge.data
+                    data = edge._data
                     shape = data.shape
                     dtype = data.dtype
                 if whole is not None:
@@ -260,18 +379,22 @@ def backward(
                     gi = vjps[i](g, ans, inputs[0])
                 else:
                     gi = vjps[i](g, ans, *inputs)
-                if gi.shape != shape:
-                    gi = sum_to_shape(gi, shape, prim, i)
-                if gi.dtype is not dtype and gi.dtype != dtype:
-                    gi = gi.astype(dtype)
+                if slow:
+                    gi = _fit_slow(rec, watchers, node, i, edge, gi, shape, dtype)
+                elif gi.shape != shape or (gi.dtype is not dtype and gi.dtype != dtype):
+                    gi = _fit_array(gi, shape, dtype, prim, i)
                 if anomaly:
                     check_finite(gi, f"backward of '{prim.name}' (gradient for input {i})")
                 if is_node:
                     if edge is ready:
+                        if slow:
+                            _note_accumulate(watchers, edge)
                         ready_g = ready_g + gi
                         continue
                     prev = adj.get(edge) if adj else None
                     if prev is not None:
+                        if slow:
+                            _note_accumulate(watchers, edge)
                         adj[edge] = prev + gi
                     elif ready is None:
                         ready, ready_g = edge, gi
@@ -284,9 +407,23 @@ def backward(
                         push(heap, (-edge.seq, edge))
                 else:
                     prev = leaf_grads.get(edge)
-                    leaf_grads[edge] = gi if prev is None else prev + gi
+                    if prev is None:
+                        total = gi
+                    else:
+                        if slow:
+                            _note_accumulate(watchers, edge)
+                        total = prev + gi
+                    if pending is not None and id(edge) in pending:
+                        pending[id(edge)] -= 1
+                        if not pending[id(edge)]:  # the leaf's gradient is complete
+                            leaf_grads.pop(edge, None)
+                            _finish_leaves({edge: total}, seeds, Tensor, recorded)
+                            continue
+                    leaf_grads[edge] = total
             if not retain_graph:
                 node.inputs = node.out = node.edges = None
+                if slow and node.extra is not None:
+                    node.extra.pop("tensors", None)
             if ready is not None and heap and heap[0][0] < -ready.seq:
                 # something pending was created later: it must be processed first
                 adj[ready] = ready_g
@@ -294,66 +431,75 @@ def backward(
                 ready = None
             node, g = ready, ready_g
 
-    if targets is not None:
+    if functional:
         return results
-    _accumulate_leaves(leaf_grads, seeds, Tensor)
+    _finish_leaves(leaf_grads, seeds, Tensor, recorded)
     return None
 
 
-def _call_vjp_all(prim: Primitive, g: Any, ans: Any, inputs: tuple, params: Any, edges: tuple):
-    needed = tuple(e is not None for e in edges)
-    return prim.vjp_all(g, ans, inputs, params or {}, needed)
+def _prepare(rec: _Recorded | None, watchers: list | None, node: Node, g: Any) -> tuple:
+    """(inputs, ans) for a node's rules on the slow path, and the watchers told."""
+    if rec is not None:
+        inputs, ans = rec.inputs(node), rec.ans(node)
+    else:
+        inputs, ans = node.inputs, node.out
+    if watchers is not None:
+        for w in watchers:
+            w.walk_node(node, g)
+    return inputs, ans
 
 
-_LATE: dict[str, Any] = {}
+def _fit_slow(rec, watchers, node: Node, i: int, edge: Any, gi: Any, shape, dtype) -> Any:
+    if rec is not None:
+        gi = rec.fit(gi, shape, dtype, node.prim, i)
+    elif gi.shape != shape or (gi.dtype is not dtype and gi.dtype != dtype):
+        gi = _fit_array(gi, shape, dtype, node.prim, i)
+    if watchers is not None:
+        for w in watchers:
+            w.walk_grad(node, i, edge, gi)
+    return gi
 
 
-def _tensor_class() -> type:
-    """Tensor, imported on first use (tensor.py imports this module)."""
-    cls = _LATE.get("Tensor")
-    if cls is None:
-        _late_bind()
-        cls = _LATE["Tensor"]
-    return cls
+def _note_accumulate(watchers: list | None, edge: Any) -> None:
+    """Tell the watchers that gradients add up at ``edge`` (the next add is that)."""
+    if watchers is not None:
+        for w in watchers:
+            w.walk_accumulate(edge)
 
 
-def _late_bind() -> None:
-    # tensor.py and rules.py import this module, so they are bound on first use instead.
-    from . import rules
-    from .tensor import Tensor, enable_grad
-
-    _LATE.update(Tensor=Tensor, rules=rules, enable_grad=enable_grad)
-
-
-def _late(name: str) -> Any:
-    value = _LATE.get(name)
-    if value is None:
-        _late_bind()
-        value = _LATE[name]
-    return value
-
-
-def _free(node: Node) -> None:
-    node.inputs = None
-    node.out = None
-    node.edges = None
-
-
-def _hooks_and_retain(node: Node, g: Any, Tensor: type) -> Any:
-    hooks = node.hooks
+def _node_extras(node: Node, g: Any, Tensor: type, recorded: bool) -> Any:
+    extra = node.extra
+    prints = extra.get("prints")
+    if prints:
+        versions.check_prints(node, prints)
+    hooks = extra.get("hooks")
     if hooks:
-        g = _run_hooks(hooks, g, Tensor)
-    if node.retained is not None:
+        g = _run_hooks(hooks, g, Tensor, recorded, f"the output of '{node.prim.name}'")
+    if extra.get("retained") is not None:
         _store_retained(node, g, Tensor)
     return g
 
 
-def _run_hooks(hooks: list[Callable], g: Any, Tensor: type) -> Any:
-    recorded = isinstance(g, Tensor)
-    for hook in hooks:
-        result = hook(g if recorded else Tensor._wrap(g))
-        if result is not None:
-            g = result if recorded else np.asarray(getattr(result, "data", result))
+def _run_hooks(hooks: list[Callable], g: Any, Tensor: type, recorded: bool, what: str) -> Any:
+    """Run gradient hooks; a returned Tensor replaces the gradient and must match it."""
+    for hook in list(hooks):
+        given = g if recorded else Tensor._wrap(g)
+        result = hook(given)
+        if result is None:
+            continue
+        if not isinstance(result, Tensor):
+            raise RuntimeError(
+                f"hook on {what} returned a {type(result).__name__}; a gradient hook must "
+                f"return a Tensor (or None to keep the gradient)"
+            )
+        got_shape, got_dtype = result.shape, result.dtype
+        want_shape, want_dtype = np.shape(given._data), given._data.dtype
+        if got_shape != want_shape or got_dtype != want_dtype:
+            raise RuntimeError(
+                f"hook on {what} returned a gradient of shape {got_shape} and dtype "
+                f"{got_dtype}, but the gradient has shape {want_shape} and dtype {want_dtype}"
+            )
+        g = result if recorded else result._data
     return g
 
 
@@ -365,150 +511,64 @@ def _store_retained(node: Node, g: Any, Tensor: type) -> None:
     tensor.grad = value if tensor.grad is None else tensor.grad + value
 
 
-def _accumulate_leaves(leaf_grads: dict, seeds: list, Tensor: type) -> None:
-    # A gradient array may be shared (add passes its upstream gradient to both inputs, a
-    # reshape returns a view) or read-only (broadcast_to): .grad always gets an array of
-    # its own, copied only when sharing or read-only-ness makes that necessary. Shapes
-    # were checked where each gradient was made, so the slot is set directly.
-    given: set[int] = {id(s) for s in seeds}
+def _count_post_hooked(roots: list) -> dict[int, int]:
+    """For leaves with post-accumulate hooks: how many edges of the graph point at them,
+    so the walk knows when each one's gradient is complete."""
+    hooked = {key for key, (ref, hooks) in POST_HOOKS.items() if hooks and ref() is not None}
+    counts: dict[int, int] = {}
+    if not hooked:
+        return counts
+    seen: set[int] = set()
+    stack = [r._node for r in roots if r._node is not None]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or node.edges is None:
+            continue
+        seen.add(id(node))
+        for edge in node.edges:
+            if type(edge) is Node:
+                stack.append(edge)
+            elif edge is not None and id(edge) in hooked:
+                counts[id(edge)] = counts.get(id(edge), 0) + 1
+    return counts
+
+
+def _finish_leaves(leaf_grads: dict, seeds: list, Tensor: type, recorded: bool) -> None:
+    """Run leaf hooks and accumulate into ``.grad``; then the post-accumulate hooks.
+
+    A gradient array may be shared (add passes its upstream gradient to both inputs, a
+    reshape returns a view) or read-only (broadcast_to): .grad always gets an array of its
+    own, copied only when sharing or read-only-ness makes that necessary. Shapes were
+    checked where each gradient was made, so the slot is set directly."""
+    given: set[int] = {id(getattr(s, "_data", s)) for s in seeds}
     wrap = Tensor._wrap
     for leaf, g in leaf_grads.items():
         if LEAF_HOOKS:
             hooks = leaf_hooks(leaf)
             if hooks:
-                g = _run_hooks(hooks, g, Tensor)
-        if type(g) is np.ndarray:
-            base = g.base
-            if (
-                id(g) in given
-                or (base is not None and id(base) in given)
-                or not (g.flags.writeable)
-            ):
-                g = g.copy()
-                base = None
-            given.add(id(g))
-            if base is not None:
-                given.add(id(base))
-        elif not isinstance(g, np.generic):  # NumPy scalars are immutable: never copied
-            g = np.array(g)
-        old = leaf._grad
-        leaf._grad = wrap(g) if old is None else wrap(old.data + g)
-
-
-def _recorded_ans(node: Node, Tensor: type) -> Any:
-    """The node's output as a Tensor of the graph for recorded rules; None when it kept no
-    output, or kept a residual instead (see ``Primitive.residual``)."""
-    if node.out is None or node.prim.residual is not None:
-        return None
-    return Tensor._from_node(node.out, node)
-
-
-def _wrap_saved(value: Any, edge: Any, Tensor: type) -> Any:
-    """A saved input as a Tensor connected to the graph (for recorded rules)."""
-    if value is None or edge is None:
-        return value
-    if type(edge) is Node:
-        return Tensor._from_node(value, edge)
-    return edge  # the leaf itself
-
-
-def _backward_recorded(roots, seeds, retain_graph, targets, Tensor) -> dict | None:
-    """The backward pass with every rule recorded (``create_graph=True``)."""
-    P = _late("rules")
-    enable_grad = _late("enable_grad")
-
-    adj: dict[Node, Any] = {}
-    heap: list = []
-    leaf_grads: dict = {}
-    min_seq = min(t.seq for t in targets) if targets else -1
-    results: dict[Node, Any] = {}
-    anomaly = _Check.enabled
-
-    with enable_grad():
-        for root, seed in zip(roots, seeds):
-            seed = seed if isinstance(seed, Tensor) else Tensor._wrap(seed)
-            node = root._node
-            if node is None:
-                if targets is None and root._rg:
-                    prev = leaf_grads.get(root)
-                    leaf_grads[root] = seed if prev is None else prev + seed
-                continue
-            prev = adj.get(node)
-            if prev is None:
-                adj[node] = seed
-                heapq.heappush(heap, (-node.seq, node))
-            else:
-                adj[node] = prev + seed
-
-        while heap:
-            node = heapq.heappop(heap)[1]
-            g = adj.pop(node)
-            if node.edges is None:
-                raise _freed_error(node)
-            if node.extra is not None:
-                g = _hooks_and_retain(node, g, Tensor)
-            if targets is not None and node in targets:
-                results[node] = g
-            prim = node.prim
-            edges = node.edges
-            inputs = node.inputs
-            if prim.save_inputs or prim.vjp_all is not None:
-                inputs = tuple([_wrap_saved(v, e, Tensor) for v, e in zip(inputs, edges)])
-            ans = _recorded_ans(node, Tensor)
-            params = node.params
-            whole = None
-            if prim.vjp_all is not None:
-                whole = _call_vjp_all(prim, g, ans, inputs, params, edges)
-            for i, edge in enumerate(edges):
-                if edge is None:
-                    continue
-                if type(edge) is Node:
-                    if edge.seq < min_seq:
-                        continue
-                    shape, dtype = edge.shape, edge.dtype
-                else:
-                    if targets is not None:
-                        continue
-                    shape, dtype = edge.data.shape, edge.data.dtype
-                if whole is not None:
-                    gi = whole[i]
-                    if gi is None:
-                        continue
-                elif params is None:
-                    gi = prim.vjps[i](g, ans, *inputs)
-                else:
-                    gi = prim.vjps[i](g, ans, *inputs, **params)
-                if not isinstance(gi, Tensor):
-                    gi = Tensor._wrap(np.asarray(gi))
-                value = gi.data
-                if value.shape != shape:
-                    sum_to_shape(np.empty(value.shape, dtype=bool), shape, prim, i)  # validates
-                    gi = P.sum_to(gi, shape=shape, in_shape=value.shape)
-                if value.dtype is not dtype and value.dtype != dtype:
-                    gi = P.astype(gi, dtype=dtype)
-                if anomaly:
-                    check_finite(gi, f"backward of '{prim.name}' (gradient for input {i})")
-                if type(edge) is Node:
-                    prev = adj.get(edge)
-                    if prev is None:
-                        adj[edge] = gi
-                        heapq.heappush(heap, (-edge.seq, edge))
-                    else:
-                        adj[edge] = prev + gi
-                else:
-                    prev = leaf_grads.get(edge)
-                    leaf_grads[edge] = gi if prev is None else prev + gi
-            if not retain_graph:
-                _free(node)
-
-        if targets is not None:
-            return results
-        for leaf, g in leaf_grads.items():
-            hooks = leaf_hooks(leaf) if LEAF_HOOKS else None
-            if hooks:
-                g = _run_hooks(hooks, g, Tensor)
-            leaf.grad = g if leaf.grad is None else leaf.grad + g
-    return None
+                g = _run_hooks(hooks, g, Tensor, recorded, f"a leaf tensor of shape {leaf.shape}")
+        if recorded:
+            leaf.grad = g if leaf._grad is None else leaf._grad + g
+        else:
+            if type(g) is np.ndarray:
+                base = g.base
+                if (
+                    id(g) in given
+                    or (base is not None and id(base) in given)
+                    or not (g.flags.writeable)
+                ):
+                    g = g.copy()
+                    base = None
+                given.add(id(g))
+                if base is not None:
+                    given.add(id(base))
+            elif not isinstance(g, np.generic):  # NumPy scalars are immutable: never copied
+                g = np.array(g)
+            old = leaf._grad
+            leaf._grad = wrap(g) if old is None else wrap(old._data + g)
+        if POST_HOOKS:
+            for hook in list(post_hooks(leaf) or ()):
+                hook(leaf)
 
 
 # --------------------------------------------------------------------------- forward mode
@@ -518,20 +578,18 @@ def _seq_of(node: Node) -> int:
     return node.seq
 
 
-def _sweep(order: list, tangents: dict, seeds: dict, recorded: bool, Tensor: type, P: Any) -> None:
+def _sweep(order: list, tangents: dict, seeds: dict, rec: _Recorded | None) -> None:
     """Apply the JVP rules node by node in creation order (see ``forward_tangents``)."""
-    anomaly = _Check.enabled
+    anomaly = state.ctx.anomaly
     get = tangents.get
     for node in order:
         if node in seeds:
             continue
         prim = node.prim
         edges = node.edges
-        if recorded:
-            inputs = node.inputs
-            if prim.save_inputs or prim.jvp_all is not None:
-                inputs = tuple([_wrap_saved(v, e, Tensor) for v, e in zip(inputs, edges)])
-            ans = _recorded_ans(node, Tensor)
+        if rec is not None:
+            inputs = rec.inputs(node)
+            ans = rec.ans(node)
         else:
             inputs = node.inputs
             ans = node.out
@@ -551,29 +609,39 @@ def _sweep(order: list, tangents: dict, seeds: dict, recorded: bool, Tensor: typ
                 t = get(edge)
                 if t is None:
                     continue
+                rule = jvps[i]
+                if rule is None:
+                    continue
                 if params is not None:
-                    contrib = jvps[i](t, ans, *inputs, **params)
+                    contrib = rule(t, ans, *inputs, **params)
                 elif len(inputs) == 2:  # spelled out: plain calls are faster than *inputs
-                    contrib = jvps[i](t, ans, inputs[0], inputs[1])
+                    contrib = rule(t, ans, inputs[0], inputs[1])
                 elif len(inputs) == 1:
-                    contrib = jvps[i](t, ans, inputs[0])
+                    contrib = rule(t, ans, inputs[0])
                 else:
-                    contrib = jvps[i](t, ans, *inputs)
+                    contrib = rule(t, ans, *inputs)
                 total = contrib if total is None else total + contrib
         if total is None:
             continue  # a symbolic zero: nothing computed or stored
-        if recorded:
-            if not isinstance(total, Tensor):
-                total = Tensor._wrap(np.asarray(total))
-            value = total.data
+        if rec is not None:
+            if not isinstance(total, rec.Tensor):
+                total = rec.wrap(np.asarray(total))
+            value = total._data
             if value.shape != node.shape:
-                total = P.broadcast_to(total, shape=node.shape)
-            if value.dtype is not node.dtype and value.dtype != node.dtype:
-                total = P.astype(total, dtype=node.dtype)
+                total = rec.rules.broadcast_to(total, shape=node.shape)
+            if value.dtype != node.dtype:
+                if value.dtype.kind == "c" and node.dtype.kind != "c":
+                    total = rec.rules.real(total)
+                if total._data.dtype != node.dtype:
+                    total = rec.rules.astype(total, dtype=node.dtype)
         else:
+            if type(total) is not np.ndarray and not isinstance(total, np.generic):
+                total = np.asarray(total)
             if total.shape != node.shape:
                 total = np.broadcast_to(total, node.shape)
             if total.dtype is not node.dtype and total.dtype != node.dtype:
+                if total.dtype.kind == "c" and node.dtype.kind != "c":
+                    total = total.real
                 total = total.astype(node.dtype)
         if anomaly:
             check_finite(total, f"forward-mode (JVP) rule of '{prim.name}'")
@@ -590,7 +658,6 @@ def forward_tangents(
     carries a tangent gets none (a symbolic zero: nothing is computed or stored).
     Returns one tangent per output (``None`` where it is zero).
     """
-    P, Tensor, enable_grad = _late("rules"), _late("Tensor"), _late("enable_grad")
     if not seeds:
         return [None] * len(outputs)
     min_seq = min(n.seq for n in seeds)
@@ -610,8 +677,8 @@ def forward_tangents(
     order = sorted(found, key=_seq_of)
     tangents: dict[Node, Any] = dict(seeds)
     if recorded:
-        with enable_grad():
-            _sweep(order, tangents, seeds, True, Tensor, P)
+        with bound("enable_grad")():
+            _sweep(order, tangents, seeds, _Recorded())
     else:
-        _sweep(order, tangents, seeds, False, Tensor, P)
+        _sweep(order, tangents, seeds, None)
     return [None if n is None else tangents.get(n) for n in outputs]

@@ -13,11 +13,28 @@ from typing import Any
 import numpy as np
 
 from . import rules as P
-from .tensor import Tensor, _binary, _unary, _wrap, apply, as_tensor
+from .rules import Slot
+from .tensor import Tensor, _unary, apply, as_tensor
 
 
 def _as(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else as_tensor(x)
+
+
+def _is_number(x: Any) -> bool:
+    return type(x) in (bool, int, float, complex)
+
+
+def _binary(prim: Any, a: Any, b: Any) -> Tensor:
+    """``prim(a, b)`` on Tensors, arrays or numbers. Python numbers stay weakly typed
+    (NumPy 2's rule): ``cr.add(1.0, x32)`` is float32, as ``1.0 + x32`` is; dtypes are
+    decided in one place, by the primitive's implementation on the operands as given."""
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        if _is_number(a) and not _is_number(b):
+            b = as_tensor(b)
+        else:
+            a = as_tensor(a)
+    return apply(prim, (a, b))
 
 
 def _norm_axis(op: str, axis: Any, shape: tuple) -> Any:
@@ -45,23 +62,23 @@ def _norm_axis(op: str, axis: Any, shape: tuple) -> Any:
 
 
 def add(a: Any, b: Any) -> Tensor:
-    return _binary(P.add, _as(a), b)
+    return _binary(P.add, a, b)
 
 
 def sub(a: Any, b: Any) -> Tensor:
-    return _binary(P.sub, _as(a), b)
+    return _binary(P.sub, a, b)
 
 
 def mul(a: Any, b: Any) -> Tensor:
-    return _binary(P.mul, _as(a), b)
+    return _binary(P.mul, a, b)
 
 
 def div(a: Any, b: Any) -> Tensor:
-    return _binary(P.div, _as(a), b)
+    return _binary(P.div, a, b)
 
 
 def pow(a: Any, b: Any) -> Tensor:
-    return _binary(P.pow, _as(a), b)
+    return _binary(P.pow, a, b)
 
 
 def neg(x: Any) -> Tensor:
@@ -120,17 +137,24 @@ def square(x: Any) -> Tensor:
 
 
 def _bound(v: Any) -> Any:
-    if v is None:
-        return None
-    return np.asarray(v.data if isinstance(v, Tensor) else v)
+    """A clip bound: Python numbers stay as they are (weakly typed, so float32 stays
+    float32), arrays and tensors become their values (bounds are not differentiated)."""
+    if v is None or _is_number(v):
+        return v
+    return np.asarray(v._data if isinstance(v, Tensor) else v)
 
 
 def clip(x: Any, lo: Any = None, hi: Any = None) -> Tensor:
     """Limit values to [lo, hi] (either may be None); the gradient passes where
-    lo <= x <= hi, bounds included."""
+    lo <= x <= hi, bounds included.
+
+    >>> import numpy as np, chainrule as cr
+    >>> cr.clip(cr.tensor(np.array([-1.0, 0.5, 2.0], dtype=np.float32)), 0.0, 1.0)
+    tensor([0. , 0.5, 1. ], dtype=float32)
+    """
     x = _as(x)
     lo, hi = _bound(lo), _bound(hi)
-    if lo is not None and hi is not None and np.any(lo > hi):
+    if lo is not None and hi is not None and np.any(np.asarray(lo) > np.asarray(hi)):
         raise ValueError(f"clip: lo must not exceed hi (got lo={lo}, hi={hi})")
     return apply(P.clip, (x,), {"lo": lo, "hi": hi})
 
@@ -138,23 +162,36 @@ def clip(x: Any, lo: Any = None, hi: Any = None) -> Tensor:
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise larger value; the gradient goes to the larger argument, split evenly
     at ties."""
-    return _binary(P.maximum, _as(a), b)
+    return _binary(P.maximum, a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise smaller value; the gradient goes to the smaller argument, split evenly
     at ties."""
-    return _binary(P.minimum, _as(a), b)
+    return _binary(P.minimum, a, b)
 
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``cond`` is true, else ``b`` (broadcast together); not differentiable
-    in ``cond``."""
-    c = np.asarray(cond.data if isinstance(cond, Tensor) else cond)
-    if c.dtype != bool:
-        c = c.astype(bool)
+    in ``cond``, which may be computed from the inputs (``cr.where(x > 0, x, 0)``): it is
+    an input of the primitive, so a traced program recomputes it.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([-1.0, 2.0], requires_grad=True)
+    >>> cr.where(x > 0, x, 0.0)
+    tensor([0., 2.], grad_fn=<where>)
+    """
+    if isinstance(cond, Tensor):
+        c = cond if cond.dtype == bool else apply(P.not_equal, (cond, 0))
+    else:
+        c = np.asarray(cond)
+        if c.dtype != bool:
+            c = c.astype(bool)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = as_tensor(a)
+        if _is_number(a) and not _is_number(b):
+            b = as_tensor(b)
+        else:
+            a = as_tensor(a)
     return apply(P.where, (c, a, b))
 
 
@@ -198,7 +235,11 @@ def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tens
     if n - ddof <= 0:
         raise ValueError(f"var: {n} elements are too few for ddof={ddof}")
     centered = x - mean(x, axis, keepdims=True)
-    return sum(centered * centered, axis, keepdims) / (n - ddof)
+    if x.dtype.kind == "c":  # |x - m|^2, real, as NumPy's var
+        squares = real(centered * conj(centered))
+    else:
+        squares = centered * centered
+    return sum(squares, axis, keepdims) / (n - ddof)
 
 
 def _reduce_extreme(prim: Any, name: str, x: Any, axis: Any, keepdims: bool) -> Tensor:
@@ -383,38 +424,69 @@ def stack(ts: Sequence[Any], axis: int = 0) -> Tensor:
 # --------------------------------------------------------------------------- indexing
 
 
-def _index_arrays(index: Any) -> Any:
-    """Replace Tensors and lists inside an index by ndarrays."""
-    if isinstance(index, tuple):
-        return tuple(_index_part(p) for p in index)
-    return _index_part(index)
-
-
-def _index_part(p: Any) -> Any:
+def _index_part(p: Any, op: str, tensors: list) -> Any:
+    """One part of an index: Tensors become inputs of the primitive (a ``Slot`` in the
+    template), lists become arrays, everything else stays as given."""
     if isinstance(p, Tensor):
-        p = p.data
+        if p.dtype.kind not in "biu":
+            raise IndexError(f"{op}: index arrays must be integer or boolean, got {p.dtype}")
+        tensors.append(p)
+        return Slot(len(tensors) - 1)
     if isinstance(p, list):
         p = np.asarray(p)
     if isinstance(p, np.ndarray) and p.dtype.kind not in "biu":
-        raise IndexError(f"getitem: index arrays must be integer or boolean, got {p.dtype}")
+        raise IndexError(f"{op}: index arrays must be integer or boolean, got {p.dtype}")
     return p
+
+
+def index_template(index: Any, op: str = "getitem") -> tuple[Any, list]:
+    """(template, index tensors) for an index: see ``rules.fill_index``."""
+    tensors: list = []
+    if isinstance(index, tuple):
+        return tuple(_index_part(p, op, tensors) for p in index), tensors
+    return _index_part(index, op, tensors), tensors
+
+
+def _index_arrays(index: Any) -> Any:
+    """An index with Tensors and lists replaced by ndarrays."""
+    template, tensors = index_template(index)
+    return P.fill_index(template, tuple(t._data for t in tensors))
 
 
 def getitem(x: Any, index: Any) -> Tensor:
     """``x[index]`` with ints, slices, None, ..., integer arrays and boolean masks; the
-    gradient scatters back (repeated indices accumulate)."""
+    gradient scatters back (repeated indices accumulate). Index arrays that are Tensors
+    (``x[x.argmax()]``, ``x[x > 0]``) are inputs of the primitive, so a traced program
+    recomputes them."""
     x = _as(x)
-    index = _index_arrays(index)
+    template, tensors = index_template(index)
     try:
-        return apply(P.getitem, (x,), {"index": index, "shape": x.shape})
+        return apply(P.getitem, (x, *tensors), {"index": template, "shape": x.shape})
     except IndexError as e:
         raise IndexError(f"getitem: {e} (tensor shape {x.shape})") from None
+
+
+def index_put(x: Any, index: Any, value: Any) -> Tensor:
+    """A copy of ``x`` with ``x[index] = value`` (value broadcast as NumPy does); the
+    gradient reaches ``x`` where it was not overwritten and ``value`` where it was read.
+
+    >>> import chainrule as cr
+    >>> cr.index_put(cr.zeros(3), 1, 5.0)
+    tensor([0., 5., 0.])
+    """
+    x = _as(x)
+    template, tensors = index_template(index, "setitem")
+    value = value if isinstance(value, Tensor) else as_tensor(value)
+    try:
+        return apply(P.index_put, (x, value, *tensors), {"index": template, "shape": x.shape})
+    except (IndexError, ValueError) as e:
+        raise type(e)(f"setitem: {e} (tensor shape {x.shape})") from None
 
 
 def take_along_axis(x: Any, indices: Any, axis: int) -> Tensor:
     """Pick values along ``axis`` at ``indices`` (like ``np.take_along_axis``)."""
     x = _as(x)
-    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    idx = indices if isinstance(indices, Tensor) else np.asarray(indices)
     if idx.dtype.kind not in "iu":
         raise IndexError(f"take_along_axis: indices must be integers, got {idx.dtype}")
     axis = _single_axis("take_along_axis", axis, x.shape)
@@ -424,7 +496,7 @@ def take_along_axis(x: Any, indices: Any, axis: int) -> Tensor:
             f"(shape {x.shape})"
         )
     try:
-        return apply(P.take_along_axis, (x,), {"indices": idx, "axis": axis, "shape": x.shape})
+        return apply(P.take_along_axis, (x, idx), {"axis": axis, "shape": x.shape})
     except IndexError as e:  # NumPy's message names the index, the axis and its size
         raise IndexError(f"take_along_axis: {e} (tensor shape {x.shape})") from None
 
@@ -480,7 +552,7 @@ def outer(a: Any, b: Any) -> Tensor:
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """``x @ weight.T + bias`` with ``weight`` of shape (out, in), in one primitive."""
     x, weight = _as(x), _as(weight)
-    xshape, wshape = x.data.shape, weight.data.shape  # read once: a layer's hot path
+    xshape, wshape = x._data.shape, weight._data.shape  # read once: a layer's hot path
     if len(wshape) != 2:
         raise ValueError(f"linear: weight must be 2-D (out, in), got shape {wshape}")
     if not xshape or xshape[-1] != wshape[1]:
@@ -491,10 +563,10 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     if bias is None:
         return matmul(x, weight.T)
     bias = _as(bias)
-    if bias.data.shape != wshape[:1]:
+    if bias._data.shape != wshape[:1]:
         raise ValueError(
             f"linear: bias must have shape ({wshape[0]},) to match weight "
-            f"{wshape}, got {bias.data.shape}"
+            f"{wshape}, got {bias._data.shape}"
         )
     return apply(P.linear, (x, weight, bias))
 
@@ -515,7 +587,7 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> 
         raise ValueError(
             f"softmax_cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
         )
-    raw = labels.data if isinstance(labels, Tensor) else labels
+    raw = labels._data if isinstance(labels, Tensor) else labels
     if np.asarray(raw).dtype.kind in "fc":  # class probabilities, one row per sample
         if np.shape(raw) != logits.shape:
             raise ValueError(
@@ -525,6 +597,7 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> 
         if reduction == "mean" and logits.shape[0] == 0:
             raise ValueError("softmax_cross_entropy: reduction='mean' over an empty batch")
         return apply(P.soft_cross_entropy, (logits, labels), {"reduction": reduction})
+    label_input = labels if isinstance(labels, Tensor) else np.asarray(raw)
     labels = np.asarray(raw)
     if labels.shape != (logits.shape[0],) or labels.dtype.kind not in "iu":
         raise ValueError(
@@ -534,7 +607,9 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> 
     first_bad_label("softmax_cross_entropy", labels, logits.shape[1], logits.shape)
     if reduction == "mean" and labels.size == 0:
         raise ValueError("softmax_cross_entropy: reduction='mean' over an empty batch")
-    return apply(P.cross_entropy, (logits,), {"labels": labels, "reduction": reduction})
+    # logp is its own node (kept for the gradient, as hand-written code keeps it)
+    logp = apply(P.log_softmax, (logits,), {"axis": 1})
+    return apply(P.cross_entropy, (logits, logp, label_input), {"reduction": reduction})
 
 
 _UNSIGNED: dict[np.dtype, np.dtype] = {}  # label dtype -> its unsigned twin
@@ -562,8 +637,25 @@ def first_bad_label(op: str, labels: np.ndarray, n_classes: int, scores_shape: t
 
 
 def sign(x: Any) -> Tensor:
-    """Elementwise sign (not differentiable: a constant)."""
-    return _wrap(np.sign(_as(x).data))
+    """Elementwise sign (not differentiable: piecewise constant)."""
+    return apply(P.sign, (_as(x),))
+
+
+def conj(x: Any) -> Tensor:
+    """Complex conjugate (the tensor itself when it is real)."""
+    x = _as(x)
+    return x if x.dtype.kind != "c" else apply(P.conj, (x,))
+
+
+def real(x: Any) -> Tensor:
+    """Real part (the tensor itself when it is real)."""
+    x = _as(x)
+    return x if x.dtype.kind != "c" else apply(P.real, (x,))
+
+
+def imag(x: Any) -> Tensor:
+    """Imaginary part (zeros of the same dtype when the tensor is real)."""
+    return apply(P.imag, (_as(x),))
 
 
 def moveaxis_front(x: Tensor, n_front: int, n_back: int) -> Tensor:

@@ -2,7 +2,9 @@
 and their scatter-back (col2im), and the fused recurrences of RNN, LSTM and GRU layers.
 
 Like ``rules.py``, every rule is written with chainrule operations, so it runs on ndarrays
-(first order, fast) and on Tensors (recorded, for derivatives of any order) alike.
+(first order, fast) and on Tensors (recorded: derivatives of any order, traced programs)
+alike, and reads values only through chainrule operations. The forward kernels are plain
+NumPy functions here; generated code calls the same functions (passed in as constants).
 """
 
 from __future__ import annotations
@@ -14,8 +16,27 @@ import numpy as np
 
 from . import ops
 from . import rules as R
-from .primitives import Primitive
+from .primitives import Primitive, defjvp, deflinear, deflower, defvjp
 from .tensor import Tensor
+
+
+def _literal(value: Any) -> str:
+    """A static parameter as Python source (non-finite floats included)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "float('nan')" if math.isnan(value) else f"float('{value}')"
+    return repr(value)
+
+
+def _call_lowering(kernel: Any) -> Any:
+    """Generated code for a primitive whose kernel is a function of this module: the
+    function itself is a constant of the generated module, called with the params."""
+
+    def lower(c: Any) -> str:
+        params = "".join(f", {k}={_literal(v)}" for k, v in c.p.items())
+        return f"{c.array(kernel)}({', '.join(c.ins)}{params})"
+
+    return lower
+
 
 # --------------------------------------------------------------------------- erf
 # W. J. Cody, "Rational Chebyshev approximations for the error function", Mathematics of
@@ -130,12 +151,10 @@ def _erf_local_grad(x: Any) -> Any:
     return R.exp(-(x * x)) * _TWO_OVER_SQRT_PI
 
 
-erf = Primitive(
-    "erf",
-    _erf_impl,
-    vjps=(lambda g, ans, x: g * _erf_local_grad(x),),
-    jvps=(lambda t, ans, x: t * _erf_local_grad(x),),
-)
+erf = Primitive("erf", _erf_impl, kind="elementwise", complex=False)
+defvjp(erf, lambda g, ans, x: g * _erf_local_grad(x))
+defjvp(erf, lambda t, ans, x: t * _erf_local_grad(x))
+deflower(erf, _call_lowering(_erf_impl))
 
 
 # --------------------------------------------------------------------------- softplus
@@ -145,13 +164,11 @@ def _softplus_impl(x: Any) -> Any:
     return np.logaddexp(0, x)  # log(1 + exp(x)) without overflow, accurate for x << 0
 
 
-softplus = Primitive(
-    "softplus",
-    _softplus_impl,
-    # d/dx log(1 + e^x) = sigmoid(x): smooth everywhere, so no subgradient choice.
-    vjps=(lambda g, ans, x: g * R.sigmoid(x),),
-    jvps=(lambda t, ans, x: t * R.sigmoid(x),),
-)
+softplus = Primitive("softplus", _softplus_impl, kind="elementwise", complex=False)
+# d/dx log(1 + e^x) = sigmoid(x): smooth everywhere, so no subgradient choice.
+defvjp(softplus, lambda g, ans, x: g * R.sigmoid(x))
+defjvp(softplus, lambda t, ans, x: t * R.sigmoid(x))
+deflower(softplus, "np.logaddexp(0, {0})")
 
 
 # --------------------------------------------------------------------------- padding
@@ -169,15 +186,12 @@ def _pad_impl(x: Any, pads: tuple, value: float) -> Any:
     return out
 
 
-pad = Primitive(
-    "pad",
-    _pad_impl,
-    # Constant padding is affine: the gradient is the crop back to the input, the tangent
-    # is the tangent padded with zeros (the constant does not move).
-    vjps=(lambda g, ans, x, pads, value: R.getitem(g, index=_pad_index(pads), shape=g.shape),),
-    jvps=(lambda t, ans, x, pads, value: pad(t, pads=pads, value=0.0),),
-    save_inputs=False,
-)
+pad = Primitive("pad", _pad_impl, save_inputs=False, complex=False)
+# Constant padding is affine: the gradient is the crop back to the input, the tangent is
+# the tangent padded with zeros (the constant does not move).
+defvjp(pad, lambda g, ans, x, pads, value: R.getitem(g, index=_pad_index(pads), shape=g.shape))
+defjvp(pad, lambda t, ans, x, pads, value: pad(t, pads=pads, value=0.0))
+deflower(pad, _call_lowering(_pad_impl))
 
 
 def pad_to(x: Any, before_after: tuple, value: float = 0.0) -> Any:
@@ -257,22 +271,18 @@ def _window_sum_impl(
 
 
 windows = Primitive(
-    "windows",
-    _windows_impl,
-    vjps=(lambda g, ans, x, **p: window_sum(g, **p),),
-    jvps=(lambda t, ans, x, **p: windows(t, **p),),
-    save_inputs=False,
-    linear=True,
+    "windows", _windows_impl, kind="shape", save_inputs=False, linear=True, complex=False
 )
+defvjp(windows, lambda g, ans, x, **p: window_sum(g, **p))
+deflinear(windows)
+deflower(windows, _call_lowering(_windows_impl))
 
 window_sum = Primitive(
-    "window_sum",
-    _window_sum_impl,
-    vjps=(lambda g, ans, x, **p: windows(g, **p),),
-    jvps=(lambda t, ans, x, **p: window_sum(t, **p),),
-    save_inputs=False,
-    linear=True,
+    "window_sum", _window_sum_impl, save_inputs=False, linear=True, complex=False
 )
+defvjp(window_sum, lambda g, ans, x, **p: windows(g, **p))
+deflinear(window_sum)
+deflower(window_sum, _call_lowering(_window_sum_impl))
 
 
 def window_params(
@@ -314,10 +324,13 @@ def is_channel_major(x: Any) -> bool:
 # its inputs are the input projections of every step, xw = x @ W_ih.T + b (one matmul for
 # all steps, done outside), the initial state and W_hh. The forward pass is a loop over
 # time in NumPy; the VJP is backpropagation through time and the JVP the tangent
-# recurrence, both written with chainrule operations: on arrays they are plain NumPy loops
-# (first order, with the forward's activations kept as the residual), on Tensors they
-# record, so the layer has derivatives of any order. Gate orders are PyTorch's: LSTM
-# (i, f, g, o), GRU (r, z, n).
+# recurrence, both written with chainrule operations: on arrays they are plain NumPy loops,
+# on Tensors they record, so the layers have derivatives of any order. The output holds,
+# per step, the state and the gate activations the step computed (LSTM: h, c, i, f, g, o;
+# GRU: h, r, z, n and W_hn h + b_hn), side by side on the last axis: backpropagation reads
+# them as a hand-written one keeps them, and as outputs they get gradients like any other
+# (the layers read only h and c). Gate orders are PyTorch's: LSTM (i, f, g, o), GRU
+# (r, z, n).
 
 
 def _steps(n: int, reverse: bool) -> range:
@@ -332,6 +345,12 @@ def _stack(values: list, axis: int = 0) -> Any:
     if _is_recorded(*values):
         return ops.stack(values, axis=axis)
     return np.stack(values, axis=axis)
+
+
+def _concat(values: list, axis: int) -> Any:
+    if _is_recorded(*values):
+        return ops.concatenate(values, axis=axis)
+    return np.concatenate(values, axis=axis)
 
 
 def _zeros_like(v: Any) -> np.ndarray:
@@ -350,42 +369,51 @@ def _in_order(per_step: dict, n: int) -> list:
     return [per_step[t] for t in range(n)]
 
 
+def _recurrent_weight_grad(da: np.ndarray, hs: Any, h0: np.ndarray, order: list):
+    """sum over steps of da_t.T @ h_(t-1): two matmuls over all steps at once."""
+    T, N, G = da.shape
+    H = h0.shape[-1]
+    dw = da[order[0]].T @ h0
+    if T > 1:
+        if order[0] == 0:  # forward in time: step t read h_(t-1)
+            later, prev = da[1:], hs[:-1]
+        else:  # reversed: step t read h_(t+1)
+            later, prev = da[:-1], hs[1:]
+        dw += later.reshape(-1, G).T @ np.reshape(prev, (-1, H))
+    return dw
+
+
 # ------------------------------------------------------------------ LSTM
+# output (T, N, 6H): [h, c, i, f, g, o] per step
 
 
-def _lstm_residual(xw: Any, h0: Any, c0: Any, w: Any, reverse: bool) -> tuple:
-    """Forward on arrays: out (2, T, N, H) holding h_t and c_t, and the residual (out, the
-    gate activations (T, N, 4H), tanh(c_t) (T, N, H))."""
+def _lstm_impl(xw: Any, h0: Any, c0: Any, w: Any, reverse: bool) -> Any:
     T, N, G = xw.shape
     H = G // 4
-    out = np.empty((2, T, N, H), dtype=xw.dtype)
-    acts = np.empty((T, N, G), dtype=xw.dtype)
-    tanh_c = np.empty((T, N, H), dtype=xw.dtype)
+    out = np.empty((T, N, 6 * H), dtype=xw.dtype)
     wt = w.T
     h, c = h0, c0
     for t in _steps(T, reverse):
-        a = acts[t]
+        step = out[t]
+        a = step[:, 2 * H :]  # the gates, computed in place
         np.matmul(h, wt, out=a)
         a += xw[t]
         _sigmoid_inplace(a[:, : 2 * H])
         _sigmoid_inplace(a[:, 3 * H :])
         np.tanh(a[:, 2 * H : 3 * H], out=a[:, 2 * H : 3 * H])
-        c_new = out[1, t]
+        c_new = step[:, H : 2 * H]
         np.multiply(a[:, H : 2 * H], c, out=c_new)
         c_new += a[:, :H] * a[:, 2 * H : 3 * H]
-        np.tanh(c_new, out=tanh_c[t])
-        np.multiply(a[:, 3 * H :], tanh_c[t], out=out[0, t])
-        h, c = out[0, t], c_new
-    return out, (out, acts, tanh_c)
-
-
-def _lstm_impl(xw: Any, h0: Any, c0: Any, w: Any, reverse: bool) -> Any:
-    return _lstm_residual(xw, h0, c0, w, reverse)[0]
+        h_new = step[:, :H]
+        np.tanh(c_new, out=h_new)
+        h_new *= a[:, 3 * H :]
+        h, c = h_new, c_new
+    return out
 
 
 def _lstm_steps(xw: Any, h0: Any, c0: Any, w: Any, reverse: bool) -> dict:
     """The forward recurrence with chainrule operations (Tensors record): per step the
-    previous state, the four gates and the new state."""
+    previous state, the four gates, tanh of the new cell state, and the new state."""
     T = xw.shape[0]
     H = h0.shape[-1]
     wt = w.T
@@ -411,22 +439,24 @@ def _lstm_vjp(g: Any, ans: Any, inputs: tuple, params: dict, needed: tuple) -> t
     if not _is_recorded(g, xw, h0, c0, w):
         return _lstm_vjp_arrays(g, ans, xw, h0, c0, w, reverse, needed)
     T = xw.shape[0]
+    H = h0.shape[-1]
     steps = _lstm_steps(xw, h0, c0, w, reverse)
     dh = dc = None
     dxw: dict = {}
     dw = None
     for t in reversed(list(_steps(T, reverse))):
         h_prev, c_prev, i, f, gg, o, tc, _h, _c = steps[t]
-        dh_t = g[0, t] if dh is None else g[0, t] + dh
-        dc_t = g[1, t] + dh_t * o * (1 - tc * tc)
+        gt = g[t]
+        dh_t = gt[:, :H] if dh is None else gt[:, :H] + dh
+        dc_t = gt[:, H : 2 * H] + dh_t * o * (1 - tc * tc)
         if dc is not None:
             dc_t = dc_t + dc
         da = ops.concatenate(
             [
-                dc_t * gg * i * (1 - i),
-                dc_t * c_prev * f * (1 - f),
-                dc_t * i * (1 - gg * gg),
-                dh_t * tc * o * (1 - o),
+                (dc_t * gg + gt[:, 2 * H : 3 * H]) * i * (1 - i),
+                (dc_t * c_prev + gt[:, 3 * H : 4 * H]) * f * (1 - f),
+                (dc_t * i + gt[:, 4 * H : 5 * H]) * (1 - gg * gg),
+                (dh_t * tc + gt[:, 5 * H :]) * o * (1 - o),
             ],
             axis=1,
         )
@@ -443,56 +473,44 @@ def _lstm_vjp(g: Any, ans: Any, inputs: tuple, params: dict, needed: tuple) -> t
     )
 
 
-def _lstm_vjp_arrays(g, ans, xw, h0, c0, w, reverse, needed) -> tuple:
-    if ans is None:  # a replay that kept no residual: run the forward again
-        ans = _lstm_residual(xw, h0, c0, w, reverse)[1]
-    out, acts, tanh_c = ans
+def _lstm_vjp_arrays(g, out, xw, h0, c0, w, reverse, needed) -> tuple:
+    if out is None:  # a replay that kept no output: run the forward again
+        out = _lstm_impl(xw, h0, c0, w, reverse)
     T, N, G = xw.shape
     H = G // 4
-    g_h, g_c = g[0], g[1]
     dxw = np.empty((T, N, G), dtype=xw.dtype)
     dh = np.zeros((N, H), dtype=xw.dtype)
     dc = np.zeros((N, H), dtype=xw.dtype)
     order = list(_steps(T, reverse))
     for k in range(T - 1, -1, -1):
         t = order[k]
-        c_prev = c0 if k == 0 else out[1, order[k - 1]]
-        a = acts[t]
-        i, f, gg, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-        tc = tanh_c[t]
-        dh += g_h[t]
+        step, gt = out[t], g[t]
+        c_prev = c0 if k == 0 else out[order[k - 1], :, H : 2 * H]
+        i, f = step[:, 2 * H : 3 * H], step[:, 3 * H : 4 * H]
+        gg, o = step[:, 4 * H : 5 * H], step[:, 5 * H :]
+        tc = np.tanh(step[:, H : 2 * H])
+        dh += gt[:, :H]
         da = dxw[t]
-        # output gate: dh * tanh(c) * o (1 - o)
+        # output gate: (dh tanh(c) + its own gradient) o (1 - o)
         do = da[:, 3 * H :]
         np.multiply(dh, tc, out=do)
-        # cell: dc += dh * o * (1 - tanh(c)^2)
-        dc += g_c[t]
-        dc += dh * o * (1 - tc * tc)
+        do += gt[:, 5 * H :]
         do *= o * (1 - o)
-        np.multiply(dc, gg * i * (1 - i), out=da[:, :H])
-        np.multiply(dc, c_prev * f * (1 - f), out=da[:, H : 2 * H])
-        np.multiply(dc, i * (1 - gg * gg), out=da[:, 2 * H : 3 * H])
+        # cell: dc += dh o (1 - tanh(c)^2), then the three gates that make c
+        dc += gt[:, H : 2 * H]
+        dc += dh * o * (1 - tc * tc)
+        for block, own, local in (
+            (da[:, :H], gt[:, 2 * H : 3 * H], (gg, i * (1 - i))),
+            (da[:, H : 2 * H], gt[:, 3 * H : 4 * H], (c_prev, f * (1 - f))),
+            (da[:, 2 * H : 3 * H], gt[:, 4 * H : 5 * H], (i, 1 - gg * gg)),
+        ):
+            np.multiply(dc, local[0], out=block)
+            block += own
+            block *= local[1]
         dc *= f
         dh = da @ w
-    dw = None
-    if needed[3]:
-        dw = _recurrent_weight_grad(dxw, out[0], h0, order)
+    dw = _recurrent_weight_grad(dxw, out[..., :H], h0, order) if needed[3] else None
     return dxw, dh, dc, dw
-
-
-def _recurrent_weight_grad(dxw: np.ndarray, hs: np.ndarray, h0: np.ndarray, order: list):
-    """sum over steps of da_t.T @ h_(t-1): two matmuls over all steps at once."""
-    T, N, G = dxw.shape
-    H = h0.shape[-1]
-    first = order[0]
-    dw = dxw[first].T @ h0
-    if T > 1:
-        if order[0] == 0:  # forward in time: step t read h_(t-1)
-            later, prev = dxw[1:], hs[:-1]
-        else:  # reversed: step t read h_(t+1)
-            later, prev = dxw[:-1], hs[1:]
-        dw += later.reshape(-1, G).T @ prev.reshape(-1, H)
-    return dw
 
 
 def _lstm_jvp(tangents: tuple, ans: Any, inputs: tuple, params: dict) -> Any:
@@ -504,8 +522,7 @@ def _lstm_jvp(tangents: tuple, ans: Any, inputs: tuple, params: dict) -> Any:
     steps = _lstm_steps(xw, h0, c0, w, reverse)
     th = th0 if th0 is not None else _zeros_like(h0)
     tc = tc0 if tc0 is not None else _zeros_like(c0)
-    out_h: dict = {}
-    out_c: dict = {}
+    outs: dict = {}
     for t in _steps(T, reverse):
         h_prev, c_prev, i, f, gg, o, tanh_c, _h, _c = steps[t]
         ta = th @ w.T
@@ -519,56 +536,51 @@ def _lstm_jvp(tangents: tuple, ans: Any, inputs: tuple, params: dict) -> Any:
         to = ta[:, 3 * H :] * o * (1 - o)
         tc = tf * c_prev + f * tc + ti * gg + i * tg
         th = to * tanh_c + o * (1 - tanh_c * tanh_c) * tc
-        out_h[t], out_c[t] = th, tc
-    return _stack([_stack(_in_order(out_h, T)), _stack(_in_order(out_c, T))])
+        outs[t] = _concat([th, tc, ti, tf, tg, to], axis=1)
+    return _stack(_in_order(outs, T))
 
 
 lstm_scan = Primitive(
     "lstm_scan",
     _lstm_impl,
-    vjps=(),
-    jvps=(),
+    nin=4,
+    save_output=True,
+    complex=False,
     vjp_all=_lstm_vjp,
     jvp_all=_lstm_jvp,
-    residual=_lstm_residual,
 )
+deflower(lstm_scan, _call_lowering(_lstm_impl))
 
 
 # ------------------------------------------------------------------ GRU
-
-
-def _gru_residual(xw: Any, h0: Any, w: Any, b: Any, reverse: bool) -> tuple:
-    """Forward on arrays: out (T, N, H), and the residual (out, r/z/n activations
-    (T, N, 3H), the hidden part of n's pre-activation W_hn h + b_hn (T, N, H))."""
-    T, N, G = xw.shape
-    H = G // 3
-    out = np.empty((T, N, H), dtype=xw.dtype)
-    acts = np.empty((T, N, G), dtype=xw.dtype)
-    hn = np.empty((T, N, H), dtype=xw.dtype)
-    wt = w.T
-    h = h0
-    for t in _steps(T, reverse):
-        ah = h @ wt
-        ah += b
-        a = acts[t]
-        np.add(xw[t, :, : 2 * H], ah[:, : 2 * H], out=a[:, : 2 * H])
-        _sigmoid_inplace(a[:, : 2 * H])
-        hn[t] = ah[:, 2 * H :]
-        n = a[:, 2 * H :]
-        np.multiply(a[:, :H], ah[:, 2 * H :], out=n)
-        n += xw[t, :, 2 * H :]
-        np.tanh(n, out=n)
-        # h' = (1 - z) n + z h = n + z (h - n)
-        h_new = out[t]
-        np.subtract(h, n, out=h_new)
-        h_new *= a[:, H : 2 * H]
-        h_new += n
-        h = h_new
-    return out, (out, acts, hn)
+# output (T, N, 5H): [h, r, z, n, hn] per step, hn = W_hn h_(t-1) + b_hn
 
 
 def _gru_impl(xw: Any, h0: Any, w: Any, b: Any, reverse: bool) -> Any:
-    return _gru_residual(xw, h0, w, b, reverse)[0]
+    T, N, G = xw.shape
+    H = G // 3
+    out = np.empty((T, N, 5 * H), dtype=xw.dtype)
+    wt = w.T
+    h = h0
+    for t in _steps(T, reverse):
+        step = out[t]
+        ah = h @ wt
+        ah += b
+        rz = step[:, H : 3 * H]
+        np.add(xw[t, :, : 2 * H], ah[:, : 2 * H], out=rz)
+        _sigmoid_inplace(rz)
+        step[:, 4 * H :] = ah[:, 2 * H :]
+        n = step[:, 3 * H : 4 * H]
+        np.multiply(step[:, H : 2 * H], ah[:, 2 * H :], out=n)
+        n += xw[t, :, 2 * H :]
+        np.tanh(n, out=n)
+        # h' = (1 - z) n + z h = n + z (h - n)
+        h_new = step[:, :H]
+        np.subtract(h, n, out=h_new)
+        h_new *= step[:, 2 * H : 3 * H]
+        h_new += n
+        h = h_new
+    return out
 
 
 def _gru_steps(xw: Any, h0: Any, w: Any, b: Any, reverse: bool) -> dict:
@@ -596,18 +608,21 @@ def _gru_vjp(g: Any, ans: Any, inputs: tuple, params: dict, needed: tuple) -> tu
     if not _is_recorded(g, xw, h0, w, b):
         return _gru_vjp_arrays(g, ans, xw, h0, w, b, reverse, needed)
     T = xw.shape[0]
+    H = h0.shape[-1]
     steps = _gru_steps(xw, h0, w, b, reverse)
     dh = None
     dxw: dict = {}
     dw = db = None
     for t in reversed(list(_steps(T, reverse))):
         h_prev, r, z, n, hn, _h = steps[t]
-        dh_t = g[t] if dh is None else g[t] + dh
-        dan = dh_t * (1 - z) * (1 - n * n)  # through n's tanh
-        daz = dh_t * (h_prev - n) * z * (1 - z)
-        dar = dan * hn * r * (1 - r)
+        gt = g[t]
+        dh_t = gt[:, :H] if dh is None else gt[:, :H] + dh
+        dan = (dh_t * (1 - z) + gt[:, 3 * H : 4 * H]) * (1 - n * n)  # through n's tanh
+        daz = (dh_t * (h_prev - n) + gt[:, 2 * H : 3 * H]) * z * (1 - z)
+        dar = (dan * hn + gt[:, H : 2 * H]) * r * (1 - r)
         dxw[t] = ops.concatenate([dar, daz, dan], axis=1)
-        dah = ops.concatenate([dar, daz, dan * r], axis=1)  # the hidden projection's
+        # the hidden projection's gradient: hn is also an output of its own
+        dah = ops.concatenate([dar, daz, dan * r + gt[:, 4 * H :]], axis=1)
         dh = dh_t * z + dah @ w
         step_dw = dah.T @ h_prev
         step_db = R.sum(dah, axis=0, keepdims=False, shape=dah.shape)
@@ -621,10 +636,9 @@ def _gru_vjp(g: Any, ans: Any, inputs: tuple, params: dict, needed: tuple) -> tu
     )
 
 
-def _gru_vjp_arrays(g, ans, xw, h0, w, b, reverse, needed) -> tuple:
-    if ans is None:
-        ans = _gru_residual(xw, h0, w, b, reverse)[1]
-    out, acts, hn_all = ans
+def _gru_vjp_arrays(g, out, xw, h0, w, b, reverse, needed) -> tuple:
+    if out is None:
+        out = _gru_impl(xw, h0, w, b, reverse)
     T, N, G = xw.shape
     H = G // 3
     dxw = np.empty((T, N, G), dtype=xw.dtype)
@@ -633,21 +647,30 @@ def _gru_vjp_arrays(g, ans, xw, h0, w, b, reverse, needed) -> tuple:
     order = list(_steps(T, reverse))
     for k in range(T - 1, -1, -1):
         t = order[k]
-        h_prev = h0 if k == 0 else out[order[k - 1]]
-        a = acts[t]
-        r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
-        dh += g[t]
-        dx = dxw[t]
+        step, gt = out[t], g[t]
+        h_prev = h0 if k == 0 else out[order[k - 1], :, :H]
+        r, z = step[:, H : 2 * H], step[:, 2 * H : 3 * H]
+        n, hn = step[:, 3 * H : 4 * H], step[:, 4 * H :]
+        dh += gt[:, :H]
+        dx, dah = dxw[t], dah_all[t]
         dan = dx[:, 2 * H :]
-        np.multiply(dh, (1 - z) * (1 - n * n), out=dan)
-        np.multiply(dh, (h_prev - n) * z * (1 - z), out=dx[:, H : 2 * H])
-        np.multiply(dan, hn_all[t] * r * (1 - r), out=dx[:, :H])
-        dah = dah_all[t]
+        np.multiply(dh, 1 - z, out=dan)
+        dan += gt[:, 3 * H : 4 * H]
+        dan *= 1 - n * n
+        daz = dx[:, H : 2 * H]
+        np.multiply(dh, h_prev - n, out=daz)
+        daz += gt[:, 2 * H : 3 * H]
+        daz *= z * (1 - z)
+        dar = dx[:, :H]
+        np.multiply(dan, hn, out=dar)
+        dar += gt[:, H : 2 * H]
+        dar *= r * (1 - r)
         dah[:, : 2 * H] = dx[:, : 2 * H]
         np.multiply(dan, r, out=dah[:, 2 * H :])
+        dah[:, 2 * H :] += gt[:, 4 * H :]
         dh *= z
         dh += dah @ w
-    dw = _recurrent_weight_grad(dah_all, out, h0, order) if needed[2] else None
+    dw = _recurrent_weight_grad(dah_all, out[..., :H], h0, order) if needed[2] else None
     db = dah_all.reshape(-1, G).sum(axis=0) if needed[3] else None
     return dxw, dh, dw, db
 
@@ -673,30 +696,33 @@ def _gru_jvp(tangents: tuple, ans: Any, inputs: tuple, params: dict) -> Any:
         tz_pre = tah[:, H : 2 * H] if tx is None else tx[:, H : 2 * H] + tah[:, H : 2 * H]
         tr = tr_pre * r * (1 - r)
         tz = tz_pre * z * (1 - z)
-        tn_pre = tr * hn + r * tah[:, 2 * H :]
+        thn = tah[:, 2 * H :]
+        tn_pre = tr * hn + r * thn
         if tx is not None:
             tn_pre = tn_pre + tx[:, 2 * H :]
         tn = tn_pre * (1 - n * n)
         th = tn + tz * (h_prev - n) + z * (th - tn)
-        outs[t] = th
+        outs[t] = _concat([th, tr, tz, tn, thn], axis=1)
     return _stack(_in_order(outs, T))
 
 
 gru_scan = Primitive(
     "gru_scan",
     _gru_impl,
-    vjps=(),
-    jvps=(),
+    nin=4,
+    save_output=True,
+    complex=False,
     vjp_all=_gru_vjp,
     jvp_all=_gru_jvp,
-    residual=_gru_residual,
 )
+deflower(gru_scan, _call_lowering(_gru_impl))
 
 
 # ------------------------------------------------------------------ Elman RNN
+# output (T, N, H): h per step
 
 
-def _rnn_residual(xw: Any, h0: Any, w: Any, reverse: bool, nonlinearity: str) -> tuple:
+def _rnn_impl(xw: Any, h0: Any, w: Any, reverse: bool, nonlinearity: str) -> Any:
     T, N, H = xw.shape
     out = np.empty((T, N, H), dtype=xw.dtype)
     wt = w.T
@@ -710,11 +736,7 @@ def _rnn_residual(xw: Any, h0: Any, w: Any, reverse: bool, nonlinearity: str) ->
         else:
             np.maximum(a, 0, out=a)
         h = a
-    return out, out
-
-
-def _rnn_impl(xw: Any, h0: Any, w: Any, reverse: bool, nonlinearity: str) -> Any:
-    return _rnn_residual(xw, h0, w, reverse, nonlinearity)[0]
+    return out
 
 
 def _activate(a: Any, nonlinearity: str) -> Any:
@@ -723,11 +745,10 @@ def _activate(a: Any, nonlinearity: str) -> Any:
 
 def _activation_slope(y: Any, nonlinearity: str) -> Any:
     """f'(a) from the output y = f(a): 1 - y^2 for tanh; for relu 1 where y > 0 (relu's
-    gradient at 0 is taken as 0, as for cr.relu)."""
+    gradient at 0 is taken as 0, as for cr.relu; the mask is a comparison primitive)."""
     if nonlinearity == "tanh":
         return 1 - y * y
-    raw = y.data if isinstance(y, Tensor) else y
-    return (raw > 0).astype(raw.dtype)
+    return y > 0
 
 
 def _rnn_steps(xw: Any, h0: Any, w: Any, reverse: bool, nonlinearity: str) -> dict:
@@ -799,9 +820,10 @@ def _rnn_jvp(tangents: tuple, ans: Any, inputs: tuple, params: dict) -> Any:
 rnn_scan = Primitive(
     "rnn_scan",
     _rnn_impl,
-    vjps=(),
-    jvps=(),
+    nin=3,
+    save_output=True,
+    complex=False,
     vjp_all=_rnn_vjp,
     jvp_all=_rnn_jvp,
-    residual=_rnn_residual,
 )
+deflower(rnn_scan, _call_lowering(_rnn_impl))

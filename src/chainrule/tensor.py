@@ -2,6 +2,8 @@
 
 Operators and methods turn into primitive applications (``apply``); when a gradient may be
 needed, each application records a ``Node``. ``backward()`` hands the graph to the engine.
+In-place operations follow PyTorch's rules and stamp the memory they change (``versions``),
+so a backward that needs the old values raises instead of silently using the new ones.
 """
 
 from __future__ import annotations
@@ -14,52 +16,76 @@ from typing import Any
 
 import numpy as np
 
-from . import engine, primitives
-from .engine import _NO_INPUTS, Node, leaf_hooks
+from . import engine, primitives, state, versions
+from .backend import stored as _stored
+from .engine import Node, leaf_hooks, no_inputs, post_hooks
 
 new_node = Node.new
+_NONE1, _NONE2 = no_inputs(1), no_inputs(2)  # shared by nodes that save no inputs
+_ctx = state.ctx  # this thread's grad mode, anomaly flag and observers
+_ADOPTED = versions.ADOPTED
 
-_grad_enabled = True
-_anomaly = False
-#: Callbacks ``fn(node, input_values, output)`` told about every node recorded (tracing).
-_observers: list[Callable[[Node, tuple, Any], None]] = []
-#: True while anomaly detection or an observer needs every operation to take the checked
-#: path; the hot paths test only this one flag.
-_slow = False
+#: True while every thread is in the default state (recording on, no anomaly checks, no
+#: observers): the hot paths then take their fast branch without a thread-local lookup.
+#: Kept current by ``state.refresh``.
+_fast = True
+
+
+def _set_fast(all_default: bool) -> None:
+    global _fast
+    _fast = all_default
+
+
+state.on_change(_set_fast)
 _new = object.__new__
 
 
-def _refresh_slow() -> None:
-    global _slow
-    _slow = _anomaly or bool(_observers)
-
-
 def notify_node(node: Node, inputs: tuple, out: Any) -> None:
-    """Tell the observers (see ``observe_nodes``) about a newly recorded node."""
-    for callback in list(_observers):
-        callback(node, inputs, out)
+    """Tell this thread's node observers (see ``observe_nodes``) about a recorded node."""
+    for callback in list(_ctx.observers):
+        if not hasattr(callback, "applied"):
+            callback(node, inputs, out)
+
+
+def _notify_applied(prim: Any, args: tuple, params: dict | None, result: Tensor) -> None:
+    """Tell this thread's tracers (observers with an ``applied`` method) about every
+    primitive application, recorded or not (a traced program holds comparisons too)."""
+    for obs in list(_ctx.observers):
+        applied = getattr(obs, "applied", None)
+        if applied is not None:
+            applied(prim, args, params or {}, result)
 
 
 @contextlib.contextmanager
 def observe_nodes(callback: Callable[[Node, tuple, Any], None]) -> Iterator[None]:
-    """Call ``callback(node, input_values, output)`` for every node recorded inside.
+    """Call ``callback(node, input_values, output)`` for every node recorded inside (in this
+    thread).
 
     Nodes keep only the values their rules need; an observer sees all of them (constants
-    such as the 2 in ``x + 2`` included). Tracing uses this to draw and replay graphs.
+    such as the 2 in ``x + 2`` included).
+
+    >>> import chainrule as cr
+    >>> seen = []
+    >>> x = cr.tensor(1.0, requires_grad=True)
+    >>> with cr.observe_nodes(lambda node, inputs, out: seen.append(node.prim.name)):
+    ...     y = (x + 2) * x
+    >>> seen
+    ['add', 'mul']
     """
-    _observers.append(callback)
-    _refresh_slow()
+    observers = _ctx.observers
+    observers.append(callback)
+    state.refresh()
     try:
         yield
     finally:
-        _observers.remove(callback)
-        _refresh_slow()
+        observers.remove(callback)
+        state.refresh()
 
 
 def _wrap(data: Any) -> Tensor:
     """A Tensor around ``data`` with no graph (internal fast constructor: no checks)."""
     t = _new(Tensor)
-    t.data = data
+    t._data = data
     t._grad = None
     t._rg = False
     t._node = None
@@ -69,7 +95,7 @@ def _wrap(data: Any) -> Tensor:
 def _from_node(data: Any, node: Node) -> Tensor:
     """A Tensor for the output of ``node`` (internal fast constructor)."""
     t = _new(Tensor)
-    t.data = data
+    t._data = data
     t._grad = None
     t._rg = True
     t._node = node
@@ -84,9 +110,30 @@ def _check_float(dtype: np.dtype, what: str) -> None:
         )
 
 
+def _holds_tensor(seq: Any) -> bool:
+    for item in seq:
+        if isinstance(item, Tensor):
+            return True
+        if isinstance(item, (list, tuple)) and _holds_tensor(item):
+            return True
+    return False
+
+
+def _stack_sequence(seq: Any, opname: str) -> Tensor:
+    """A (nested) list of Tensors and numbers as one Tensor, stacked through the graph
+    (``cr.mean([x, x + 2])`` differentiates both entries; nothing is detached)."""
+    from .ops import stack
+
+    items = [_stack_sequence(e, opname) if isinstance(e, (list, tuple)) else e for e in seq]
+    try:
+        return stack(items)
+    except ValueError as e:
+        raise ValueError(f"{opname}: cannot stack the list of tensors given: {e}") from None
+
+
 def _to_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     try:
         arr = np.array(data, dtype=dtype, copy=True) if copy else np.asarray(data, dtype=dtype)
     except (TypeError, ValueError) as e:
@@ -94,12 +141,6 @@ def _to_array(data: Any, dtype: Any = None, copy: bool = False) -> np.ndarray:
     if arr.dtype.kind not in "biufc":
         raise TypeError(f"tensor: unsupported dtype {arr.dtype} (from {type(data).__name__})")
     return arr
-
-
-def _stored(arr: np.ndarray) -> Any:
-    """How a Tensor holds its value: an ndarray, or for 0-d a NumPy scalar (what NumPy's
-    own 0-d operations return, and much faster to compute with)."""
-    return arr[()] if arr.ndim == 0 else arr
 
 
 def _constant(value: Any, opname: str) -> Any:
@@ -114,6 +155,13 @@ def _constant(value: Any, opname: str) -> Any:
     raise TypeError(f"{opname}: unsupported operand of type {type(value).__name__}")
 
 
+def _operand_value(value: Any, opname: str) -> Any:
+    """A non-Tensor operand, or a Tensor if it is a list holding Tensors (stacked)."""
+    if isinstance(value, (list, tuple)) and _holds_tensor(value):
+        return _stack_sequence(value, opname)
+    return _constant(value, opname)
+
+
 def _shape_of(v: Any) -> tuple:
     return getattr(v, "shape", ())
 
@@ -123,48 +171,110 @@ def _broadcast_error(prim: primitives.Primitive, arrays: tuple) -> ValueError:
     return ValueError(f"{prim.name}: operands with shapes {shapes} cannot be broadcast together")
 
 
+def _complex_error(prim: primitives.Primitive) -> TypeError:
+    return TypeError(
+        f"{prim.name}: does not support complex inputs (it needs an ordering or is not "
+        f"differentiable in the complex sense); use abs(), .real or .imag first"
+    )
+
+
 def apply(prim: primitives.Primitive, args: tuple, params: dict | None = None) -> Tensor:
     """Apply ``prim`` to Tensors / array-likes; record a node when a gradient may be needed."""
     arrays = []
     edges = []
     needs_grad = False
+    rules = prim.vjps
+    tensors = links = None
+    i = -1
     for a in args:
-        if isinstance(a, Tensor):
-            arrays.append(a.data)
-            if a._rg:
-                edges.append(a._node or a)
-                needs_grad = True
+        i += 1
+        kind = type(a)
+        if kind is not Tensor and not isinstance(a, Tensor):
+            if not (kind is np.ndarray or kind is float or kind is int):
+                a = _operand_value(a, prim.name)
+            if not isinstance(a, Tensor):
+                arrays.append(a)
+                edges.append(None)
                 continue
+            if tensors is None:
+                tensors = list(args)
+            tensors[i] = a
+        arrays.append(a._data)
+        if a._rg and rules is not None:
+            if rules[i] is None:
+                # No gradient of its own (cross_entropy's logp), so no edge for the walk;
+                # recorded rules still read it as a graph-connected Tensor (a link).
+                if links is None:
+                    links = {}
+                links[i] = a._node or a
+                edges.append(None)
+                continue
+            edges.append(a._node or a)
+            needs_grad = True
         else:
-            arrays.append(_constant(a, prim.name))
-        edges.append(None)
-    recording = needs_grad and _grad_enabled
-    saved = None
+            edges.append(None)
+    if _fast:
+        recording, anomaly, observed = needs_grad, False, False
+    else:
+        c = _ctx
+        recording, anomaly, observed = needs_grad and c.grad_enabled, c.anomaly, bool(c.observers)
     try:
-        if recording and prim.residual is not None:
-            out, saved = prim.residual(*arrays, **(params or {}))
-        else:
-            out = prim.impl(*arrays, **params) if params else prim.impl(*arrays)
+        out = prim.impl(*arrays, **params) if params else prim.impl(*arrays)
     except ValueError as e:
         if "broadcast" in str(e):
             raise _broadcast_error(prim, tuple(arrays)) from None
         raise
-    if _anomaly:
+    if not prim.complex:
+        _check_real(prim, out, arrays)
+    if anomaly:
         engine.check_finite(out, f"forward of '{prim.name}'")
     if not recording:
-        return _wrap(out)
-    node = Node.new(
+        result = _wrap(out)
+        if observed:
+            _notify_applied(prim, tuple(tensors or args), params, result)
+        return result
+    which = prim.save_inputs
+    if which is True:
+        saved = tuple(arrays)
+    elif not which:
+        saved = no_inputs(len(arrays))
+    else:  # "rest": the index arrays, not the indexed value
+        saved = (None, *arrays[1:])
+    node = new_node(
         prim,
         tuple(edges),
-        tuple(arrays) if prim.save_inputs else _NO_INPUTS[len(arrays)],
-        out if prim.save_output else saved,
+        saved,
+        out if prim.save_output else None,
         out.shape,
         out.dtype,
         params or None,
     )
-    if _observers:
+    if which and _ADOPTED:
+        versions.note_saved(node)
+    if links is not None:
+        node.extra = {"links": links}
+    result = _from_node(out, node)
+    if observed:
+        # A traced program needs the Tensors a recorded rule will see (also those that
+        # carry no gradient, such as a mask computed from an input).
+        node.extra = node.extra or {}
+        given = tensors or args
+        node.extra["tensors"] = tuple(a if isinstance(a, Tensor) else None for a in given)
         notify_node(node, tuple(arrays), out)
-    return _from_node(out, node)
+        _notify_applied(prim, tuple(given), params, result)
+    return result
+
+
+def _check_real(prim: primitives.Primitive, out: Any, arrays: list) -> None:
+    """Refuse complex values for a primitive that does not support them."""
+    dtype = getattr(out, "dtype", None)
+    if dtype is not None and dtype.kind == "c":
+        raise _complex_error(prim)
+    if prim.kind == "compare" or dtype is None or dtype.kind == "b":
+        for a in arrays:  # the output may be real (or boolean) although an input is not
+            d = getattr(a, "dtype", None)
+            if (d is not None and d.kind == "c") or isinstance(a, complex):
+                raise _complex_error(prim)
 
 
 def _unary(prim: primitives.Primitive, x: Tensor) -> Tensor:
@@ -176,23 +286,28 @@ def _unary_method(prim: primitives.Primitive) -> Callable[[Tensor], Tensor]:
     """The method applying unary ``prim`` (one frame per call: this is the hot path)."""
     impl = prim.impl
     save_inputs, save_output = prim.save_inputs, prim.save_output
+    real_only = not prim.complex
 
     def method(self: Tensor) -> Tensor:
-        if _slow:
+        if not _fast:
             return apply(prim, (self,))
-        xd = self.data
+        xd = self._data
         out = impl(xd)
-        if self._rg and _grad_enabled:
+        if real_only and out.dtype.kind == "c":
+            raise _complex_error(prim)
+        if self._rg:
             node = new_node(
                 prim,
                 (self._node or self,),
-                (xd,) if save_inputs else _NO_INPUTS[1],
+                (xd,) if save_inputs else _NONE1,
                 out if save_output else None,
                 out.shape,
                 out.dtype,
             )
+            if save_inputs and _ADOPTED:
+                versions.note_saved(node)
             t = _new(Tensor)  # _from_node, inlined: this line runs once per operation
-            t.data = out
+            t._data = out
             t._grad = None
             t._rg = True
             t._node = node
@@ -204,40 +319,10 @@ def _unary_method(prim: primitives.Primitive) -> Callable[[Tensor], Tensor]:
     return method
 
 
-def _operand(value: Any, prim: primitives.Primitive) -> tuple[Any, Any]:
-    """(array value, gradient edge) of an operand that may or may not be a Tensor."""
-    if isinstance(value, Tensor):
-        return value.data, ((value._node or value) if value._rg else None)
-    return _constant(value, prim.name), None
-
-
 def _binary(prim: primitives.Primitive, a: Any, b: Any) -> Tensor:
-    """``prim(a, b)`` where at least one of ``a``, ``b`` is a Tensor."""
-    ad, ea = _operand(a, prim)
-    bd, eb = _operand(b, prim)
-    return _finish_binary(prim, ad, bd, ea, eb)
-
-
-def _finish_binary(prim: primitives.Primitive, ad: Any, bd: Any, ea: Any, eb: Any) -> Tensor:
-    try:
-        out = prim.impl(ad, bd)
-    except ValueError:
-        raise _broadcast_error(prim, (ad, bd)) from None
-    if _anomaly:
-        engine.check_finite(out, f"forward of '{prim.name}'")
-    if (ea is not None or eb is not None) and _grad_enabled:
-        node = Node.new(
-            prim,
-            (ea, eb),
-            (ad, bd) if prim.save_inputs else _NO_INPUTS[2],
-            out if prim.save_output else None,
-            out.shape,
-            out.dtype,
-        )
-        if _observers:
-            notify_node(node, (ad, bd), out)
-        return _from_node(out, node)
-    return _wrap(out)
+    """``prim(a, b)`` where either may be a Tensor, an array or a Python number (which
+    stays weakly typed: ``cr.add(1.0, x32)`` is float32, as ``1.0 + x32`` is)."""
+    return apply(prim, (a, b))
 
 
 def _binary_method(prim: primitives.Primitive, reflected: bool) -> Callable:
@@ -246,44 +331,44 @@ def _binary_method(prim: primitives.Primitive, reflected: bool) -> Callable:
     in this one frame: it is the hottest path in the library."""
     impl = prim.impl
     save_inputs, save_output = prim.save_inputs, prim.save_output
+    real_only = not prim.complex
 
     def method(self: Tensor, other: Any) -> Tensor:
         kind = type(other)
         if kind is Tensor:
-            od = other.data
+            od = other._data
             other_rg = other._rg
         elif kind is np.ndarray or kind is float or kind is int:
             od = other
             other_rg = False
         else:
-            od, oe = _operand(other, prim)
-            other_rg = oe is not None
-        if _slow:
-            se = (self._node or self) if self._rg else None
-            oe = (other._node or other) if other_rg else None
-            if reflected:
-                return _finish_binary(prim, od, self.data, oe, se)
-            return _finish_binary(prim, self.data, od, se, oe)
-        sd = self.data
+            return apply(prim, (other, self) if reflected else (self, other))
+        if not _fast:
+            return apply(prim, (other, self) if reflected else (self, other))
+        sd = self._data
         try:
             out = impl(od, sd) if reflected else impl(sd, od)
         except ValueError:
             pair = (od, sd) if reflected else (sd, od)
             raise _broadcast_error(prim, pair) from None
-        if not ((self._rg or other_rg) and _grad_enabled):
+        if real_only and getattr(out, "dtype", None) is not None and out.dtype.kind == "c":
+            raise _complex_error(prim)
+        if not (self._rg or other_rg):
             return _wrap(out)
         # Record: the edges say where each input's gradient goes.
         se = (self._node or self) if self._rg else None
         oe = (other._node or other) if other_rg else None
         if reflected:
             edges = (oe, se)
-            saved = (od, sd) if save_inputs else _NO_INPUTS[2]
+            saved = (od, sd) if save_inputs else _NONE2
         else:
             edges = (se, oe)
-            saved = (sd, od) if save_inputs else _NO_INPUTS[2]
+            saved = (sd, od) if save_inputs else _NONE2
         node = new_node(prim, edges, saved, out if save_output else None, out.shape, out.dtype)
+        if save_inputs and _ADOPTED:
+            versions.note_saved(node)
         t = _new(Tensor)  # _from_node, inlined: this line runs once per operation
-        t.data = out
+        t._data = out
         t._grad = None
         t._rg = True
         t._node = node
@@ -307,13 +392,20 @@ class _HookHandle:
                 break
 
 
+def _describe(t: Tensor) -> str:
+    if t._node is not None:
+        return f"the output of '{t._node.prim.name}' (shape {t.shape})"
+    kind = "a leaf tensor that requires grad" if t._rg else "a tensor"
+    return f"{kind} of shape {t.shape}"
+
+
 class Tensor:
     """An n-dimensional array that can record the operations applied to it.
 
     Parameters
     ----------
     data:
-        A Python number, nested list or ndarray (kept without copying where possible).
+        A Python number, nested list or ndarray (an ndarray is kept without copying).
     dtype:
         A NumPy dtype; by default NumPy's rule (floats -> float64, ints -> int64).
     requires_grad:
@@ -328,7 +420,7 @@ class Tensor:
     tensor([2., 4.])
     """
 
-    __slots__ = ("data", "_grad", "_rg", "_node", "__weakref__")
+    __slots__ = ("_data", "_grad", "_rg", "_node", "__weakref__")
     # NumPy defers to our reflected operators instead of treating a Tensor as an object.
     __array_ufunc__ = None
     __array_priority__ = 1000.0
@@ -338,7 +430,10 @@ class Tensor:
     _from_node = staticmethod(_from_node)
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
-        self.data = _stored(_to_array(data, dtype))
+        arr = _to_array(data, dtype)
+        if arr is data:
+            versions.adopt(arr)  # the caller keeps a handle on this memory
+        self._data = _stored(arr)
         self._grad = None
         self._rg = False
         self._node = None
@@ -347,20 +442,40 @@ class Tensor:
 
     # ------------------------------------------------------------------ attributes
     @property
+    def data(self) -> Any:
+        """The value (an ndarray, or a NumPy scalar for 0-d tensors), without the graph.
+
+        Assigning to it replaces the value; an augmented assignment (``t.data *= 2``)
+        changes the memory in place and is tracked like any in-place operation.
+        """
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        if value is self._data:  # t.data op= x: the array was changed in place
+            versions.mark(value, "data assignment (t.data op= ...)", _describe(self))
+            return
+        if isinstance(value, Tensor):
+            value = value._data
+        if not isinstance(value, (np.ndarray, np.generic)):
+            value = _stored(_to_array(value))
+        self._data = value
+
+    @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self._data.size
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def T(self) -> Tensor:
@@ -376,6 +491,20 @@ class Tensor:
         return self.transpose(*axes)
 
     @property
+    def real(self) -> Tensor:
+        """The real part (differentiable; the tensor itself when it is real)."""
+        return ops.real(self)
+
+    @property
+    def imag(self) -> Tensor:
+        """The imaginary part (differentiable; zeros when the tensor is real)."""
+        return ops.imag(self)
+
+    def conj(self) -> Tensor:
+        """The complex conjugate (the tensor itself when it is real)."""
+        return ops.conj(self)
+
+    @property
     def requires_grad(self) -> bool:
         return self._rg
 
@@ -387,7 +516,7 @@ class Tensor:
                 f"'{self._node.prim.name}'. Use .detach() to get a leaf."
             )
         if flag:
-            _check_float(self.data.dtype, "requires_grad")
+            _check_float(self._data.dtype, "requires_grad")
         self._rg = bool(flag)
 
     @property
@@ -417,29 +546,43 @@ class Tensor:
         """The node that produced this tensor (``None`` for leaves)."""
         return self._node
 
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's memory has seen (as in PyTorch)."""
+        return versions.version_of(self._data)
+
     # ------------------------------------------------------------------ conversion
     def numpy(self) -> np.ndarray:
         """The value as an ndarray (shares memory; no graph)."""
-        return np.asarray(self.data)
+        arr = np.asarray(self._data)
+        versions.adopt(arr)
+        return arr
 
     def item(self) -> Any:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
                 f"item: only one-element tensors can be converted to a Python scalar, "
                 f"got shape {self.shape}"
             )
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self) -> Any:
-        return np.asarray(self.data).tolist()
+        return np.asarray(self._data).tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        arr = np.asarray(self.data, dtype=dtype)
-        return arr.copy() if copy else arr
+        arr = np.asarray(self._data, dtype=dtype)
+        if copy:
+            return arr.copy()
+        versions.adopt(arr)
+        return arr
 
     def detach(self) -> Tensor:
-        """Same data, no graph: a new leaf that does not require grad."""
-        return _wrap(self.data)
+        """Same data, no graph: a new leaf that does not require grad. It shares memory
+        with this tensor both ways (an in-place change of one shows in the other)."""
+        if isinstance(self._data, np.generic):
+            # NumPy scalars are immutable: give both tensors one 0-d array to share
+            self._data = np.array(self._data)
+        return _wrap(self._data)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         self.requires_grad = requires_grad
@@ -451,7 +594,12 @@ class Tensor:
         if dtype == self.dtype:
             return self
         if dtype.kind not in "fc":
-            return _wrap(self.data.astype(dtype))
+            return _wrap(self._data.astype(dtype))
+        if self.dtype.kind == "c" and dtype.kind != "c":
+            raise TypeError(
+                f"astype: casting complex {self.dtype} to {dtype} would drop the imaginary "
+                f"part; use .real, .imag or abs() first"
+            )
         return apply(P.astype, (self,), {"dtype": dtype})
 
     def float(self) -> Tensor:
@@ -463,6 +611,8 @@ class Tensor:
     def copy(self) -> Tensor:
         """A differentiable copy with its own memory."""
         return apply(P.copy, (self,))
+
+    clone = copy
 
     # ------------------------------------------------------------------ autodiff
     def backward(
@@ -479,18 +629,18 @@ class Tensor:
                 "(no input had requires_grad=True, or it was computed under no_grad())"
             )
         if grad is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(
-                    f"backward: a gradient is needed for a tensor with {self.data.size} "
+                    f"backward: a gradient is needed for a tensor with {self._data.size} "
                     f"elements (shape {self.shape}); pass grad=... of that shape, or reduce "
                     f"to one element first (e.g. .sum())"
                 )
-            data = self.data
+            data = self._data
             # 0-d values are held as NumPy scalars (see _stored): so is the seed
             seed: Any = data.dtype.type(1) if data.ndim == 0 else np.ones_like(data)
         else:
             if isinstance(grad, Tensor):
-                seed = grad if create_graph else grad.data
+                seed = grad if create_graph else grad._data
             else:
                 seed = _to_array(grad)
             if tuple(seed.shape) != self.shape:
@@ -516,7 +666,7 @@ class Tensor:
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> _HookHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned Tensor
-        replaces the gradient."""
+        (same shape and dtype) replaces the gradient."""
         if not self._rg:
             raise RuntimeError("register_hook: tensor does not require grad")
         if self._node is None:
@@ -525,6 +675,26 @@ class Tensor:
             if self._node.hooks is None:
                 self._node.hooks = []
             hooks = self._node.hooks
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> _HookHandle:
+        """Call ``hook(tensor)`` on a leaf during backward, as soon as its ``.grad`` holds
+        the whole gradient of that backward pass (PyTorch's hook of the same name; data
+        parallel training starts communicating a gradient from it).
+
+        >>> import chainrule as cr
+        >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> _ = w.register_post_accumulate_grad_hook(lambda t: print(t.grad))
+        >>> (w * w).sum().backward()
+        tensor([2., 4.])
+        """
+        if self._node is not None or not self._rg:
+            raise RuntimeError(
+                "register_post_accumulate_grad_hook: only leaf tensors that require grad "
+                "accumulate a .grad"
+            )
+        hooks = post_hooks(self, create=True)
         hooks.append(hook)
         return _HookHandle(hooks, hook)
 
@@ -538,60 +708,193 @@ class Tensor:
     def __pos__(self) -> Tensor:
         return self
 
-    # Comparisons give boolean tensors and are not differentiable.
-    def _compare(self, ufunc: np.ufunc, other: Any) -> Tensor:
-        od = other.data if isinstance(other, Tensor) else _constant(other, ufunc.__name__)
-        try:
-            return _wrap(ufunc(self.data, od))
-        except ValueError:
-            raise ValueError(
-                f"{ufunc.__name__}: operands with shapes {self.shape} and {_shape_of(od)} "
-                f"cannot be broadcast together"
-            ) from None
-
+    # Comparisons give boolean tensors and are not differentiable; they are primitives, so
+    # a mask computed from an input is part of a traced program.
     def __lt__(self, other: Any) -> Tensor:
-        return self._compare(np.less, other)
+        return apply(P.less, (self, other))
 
     def __le__(self, other: Any) -> Tensor:
-        return self._compare(np.less_equal, other)
+        return apply(P.less_equal, (self, other))
 
     def __gt__(self, other: Any) -> Tensor:
-        return self._compare(np.greater, other)
+        return apply(P.greater, (self, other))
 
     def __ge__(self, other: Any) -> Tensor:
-        return self._compare(np.greater_equal, other)
+        return apply(P.greater_equal, (self, other))
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return self._compare(np.equal, other)
+        return apply(P.equal, (self, other))
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return self._compare(np.not_equal, other)
+        return apply(P.not_equal, (self, other))
+
+    def _logical(self, prim: Any, bitwise: Any, other: Any, op: str) -> Tensor:
+        od = other._data if isinstance(other, Tensor) else other
+        if self.dtype.kind == "b" and np.asarray(od).dtype.kind == "b":
+            return apply(prim, (self, other))
+        if self.dtype.kind in "biu" and np.asarray(od).dtype.kind in "biu":
+            return _wrap(bitwise(self._data, od))  # integers: bitwise, not differentiable
+        raise TypeError(
+            f"{op}: needs boolean or integer tensors, got dtypes {self.dtype} and "
+            f"{np.asarray(od).dtype}"
+        )
 
     def __invert__(self) -> Tensor:
-        if self.dtype.kind not in "biu":
+        if self.dtype.kind == "b":
+            return apply(P.logical_not, (self,))
+        if self.dtype.kind not in "iu":
             raise TypeError(f"~: needs a boolean or integer tensor, got dtype {self.dtype}")
-        return _wrap(np.invert(self.data))
+        return _wrap(np.invert(self._data))
 
     def __and__(self, other: Any) -> Tensor:
-        return self._compare(np.logical_and, other)
+        return self._logical(P.logical_and, np.bitwise_and, other, "&")
 
     def __or__(self, other: Any) -> Tensor:
-        return self._compare(np.logical_or, other)
+        return self._logical(P.logical_or, np.bitwise_or, other, "|")
+
+    def __xor__(self, other: Any) -> Tensor:
+        return self._logical(P.logical_xor, np.bitwise_xor, other, "^")
+
+    __rand__ = __and__
+    __ror__ = __or__
+    __rxor__ = __xor__
+
+    # ------------------------------------------------------------------ in place
+    def _inplace(self, name: str, compute: Callable[[Any], Any], others: tuple = ()) -> Tensor:
+        """Change this tensor in place to ``compute(self_value)`` (PyTorch's rules).
+
+        A leaf that requires grad may change only under ``no_grad`` (then the same object
+        and memory are updated, as an optimizer step does). Otherwise, if a gradient is
+        needed, the change is recorded: the new value is a node of the graph (computed
+        from a copy of the old value when the rules need it) and the memory is updated.
+        Either way the memory is stamped, so a backward that saved the old values raises.
+        """
+        enabled = _ctx.grad_enabled
+        if self._node is None and self._rg and enabled:
+            raise RuntimeError(
+                f"{name}: a leaf tensor that requires grad cannot be changed in place "
+                f"(that would change the value the graph was built from); do it under "
+                f"cr.no_grad() (an optimizer step), or on a copy (t.clone())"
+            )
+        others_rg = any(isinstance(o, Tensor) and o._rg for o in others)
+        if (self._rg or others_rg) and enabled:
+            old = self
+            if self._rg and self._node is not None:
+                old = _from_node(np.array(self._data, copy=True), self._node)
+            elif not self._rg:
+                old = _wrap(np.array(self._data, copy=True))
+            result = compute(old)
+            if not isinstance(result, Tensor):
+                result = _wrap(result)
+            self._write(result._data, name)
+            self._node = result._node
+            self._rg = result._rg
+            return self
+        with no_grad():
+            result = compute(self)
+        self._write(result._data if isinstance(result, Tensor) else result, name)
+        return self
+
+    def _write(self, value: Any, name: str) -> None:
+        """Put ``value`` into this tensor's memory (same shape and dtype) and stamp it."""
+        data = self._data
+        shape = np.shape(value)
+        if shape != self.shape:
+            raise ValueError(
+                f"{name}: the result has shape {shape}, but the tensor changed in place has "
+                f"shape {self.shape} (an in-place result cannot broadcast to a larger shape)"
+            )
+        if not np.can_cast(np.result_type(value), data.dtype, casting="same_kind"):
+            raise TypeError(
+                f"{name}: the result has dtype {np.result_type(value)}, which cannot be stored "
+                f"in place in a tensor of dtype {data.dtype}"
+            )
+        if isinstance(data, np.ndarray):
+            if not data.flags.writeable:
+                raise ValueError(
+                    f"{name}: this tensor's memory is read-only (a broadcast view); "
+                    f"make a copy first (t.clone())"
+                )
+            np.copyto(data, value, casting="same_kind")
+            versions.mark(data, name, _describe(self))
+        else:  # a 0-d NumPy scalar: immutable, nothing else can share it
+            self._data = data.dtype.type(value)
+
+    def _binary_inplace(self, prim: Any, other: Any, name: str) -> Tensor:
+        # x += x reads the old value twice: both operands are the (copied) old value
+        if other is self:
+            return self._inplace(name, lambda old: apply(prim, (old, old)), (other,))
+        return self._inplace(name, lambda old: apply(prim, (old, other)), (other,))
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._binary_inplace(P.add, other, "+=")
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._binary_inplace(P.sub, other, "-=")
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._binary_inplace(P.mul, other, "*=")
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._binary_inplace(P.div, other, "/=")
+
+    def __ipow__(self, other: Any) -> Tensor:
+        return self._binary_inplace(P.pow, other, "**=")
+
+    def add_(self, other: Any, alpha: Any = 1) -> Tensor:
+        """In place: ``self += alpha * other``."""
+        other = other if alpha == 1 else other * alpha
+        return self._binary_inplace(P.add, other, "add_")
+
+    def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
+        """In place: ``self -= alpha * other``."""
+        other = other if alpha == 1 else other * alpha
+        return self._binary_inplace(P.sub, other, "sub_")
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._binary_inplace(P.mul, other, "mul_")
+
+    def div_(self, other: Any) -> Tensor:
+        return self._binary_inplace(P.div, other, "div_")
+
+    def pow_(self, other: Any) -> Tensor:
+        return self._binary_inplace(P.pow, other, "pow_")
+
+    def zero_(self) -> Tensor:
+        """In place: fill with zeros (the gradient to the old value is zero)."""
+        return self._inplace("zero_", lambda old: old * 0)
+
+    def fill_(self, value: Any) -> Tensor:
+        """In place: fill with ``value`` (a number or a one-element tensor)."""
+        return self._inplace("fill_", lambda old: old * 0 + value, (value,))
+
+    def copy_(self, src: Any) -> Tensor:
+        """In place: copy ``src``'s values (broadcast to this shape, cast to this dtype);
+        the gradient goes to ``src``."""
+
+        def compute(old: Tensor) -> Any:
+            value = src if isinstance(src, Tensor) else as_tensor(src)
+            value = ops.broadcast_to(value, self.shape) if value.shape != self.shape else value
+            if value.dtype != self.dtype:
+                value = value.astype(self.dtype)
+            return old * 0 + value
+
+        return self._inplace("copy_", compute, (src,))
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (PyTorch's names)
+        """In place: ``self.clip(min, max)``."""
+        return self._inplace("clamp_", lambda old: ops.clip(old, min, max))
+
+    clip_ = clamp_
 
     # ------------------------------------------------------------------ indexing
     def __getitem__(self, index: Any) -> Tensor:
         return ops.getitem(self, index)
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        if self._rg or (isinstance(value, Tensor) and value._rg):
-            raise RuntimeError(
-                "setitem: in-place assignment is not differentiable; build a new tensor "
-                "instead (cr.where, cr.concatenate, or index arithmetic)"
-            )
-        # Copy on write: graphs that saved the old array keep seeing the old values.
-        data = np.array(self.data, copy=True)
-        data[ops._index_arrays(index)] = value.data if isinstance(value, Tensor) else value
-        self.data = _stored(data)
+        """``t[index] = value`` in place (PyTorch's rules, see ``_inplace``): recorded when a
+        gradient is needed (the overwritten entries then get none)."""
+        self._inplace("setitem", lambda old: ops.index_put(old, index, value), (value,))
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -605,12 +908,12 @@ class Tensor:
             yield self[i]
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
-                f"bool: the truth value of a tensor with {self.data.size} elements is "
+                f"bool: the truth value of a tensor with {self._data.size} elements is "
                 f"ambiguous; use .any() or .all()"
             )
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -618,18 +921,23 @@ class Tensor:
     def __int__(self) -> int:
         return int(self.item())
 
+    def __complex__(self) -> complex:
+        return complex(self.item())
+
     def __index__(self) -> int:
-        if self.dtype.kind not in "iu" or self.data.size != 1:
+        if self.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError("only one-element integer tensors can be used as an index")
         return int(self.item())
 
     def __format__(self, spec: str) -> str:
-        if spec and self.data.size == 1:
+        if spec and self._data.size == 1:
             return format(self.item(), spec)
         return repr(self) if not spec else format(str(self), spec)
 
     def __repr__(self) -> str:
-        body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(", precision=4)
+        body = np.array2string(
+            np.asarray(self._data), separator=", ", prefix="tensor(", precision=4
+        )
         extras = []
         if self.dtype not in (np.float64, np.int64, np.bool_):
             extras.append(f"dtype={self.dtype}")
@@ -640,20 +948,22 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
     def any(self) -> bool:
-        return bool(np.any(self.data))
+        return bool(np.any(self._data))
 
     def all(self) -> bool:
-        return bool(np.all(self.data))
+        return bool(np.all(self._data))
 
     def argmax(self, axis: int | None = None) -> Tensor:
-        return _wrap(np.argmax(self.data, axis=axis))
+        """Index of the largest value (not differentiable; part of a traced program)."""
+        return apply(P.argmax, (self,), {"axis": axis})
 
     def argmin(self, axis: int | None = None) -> Tensor:
-        return _wrap(np.argmin(self.data, axis=axis))
+        """Index of the smallest value (not differentiable; part of a traced program)."""
+        return apply(P.argmin, (self,), {"axis": axis})
 
     # ------------------------------------------------------------------ elementwise
     def square(self) -> Tensor:
-        return _binary(P.mul, self, self)
+        return apply(P.mul, (self, self))
 
     def clip(self, lo: Any = None, hi: Any = None) -> Tensor:
         return ops.clip(self, lo, hi)
@@ -722,22 +1032,63 @@ class Tensor:
 
 
 class _GradMode(contextlib.ContextDecorator):
+    """``no_grad`` / ``enable_grad``: sets this thread's grad mode on entry, restores it on
+    exit; also a decorator (applied per call)."""
+
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self._saved: list[bool] = []
 
     def __enter__(self) -> None:
-        global _grad_enabled
-        self._saved.append(_grad_enabled)
-        _grad_enabled = self.enabled
+        c = _ctx
+        self._saved.append(c.grad_enabled)
+        if c.grad_enabled != self.enabled:
+            c.grad_enabled = self.enabled
+            state.refresh()
 
     def __exit__(self, *exc: Any) -> None:
-        global _grad_enabled
-        _grad_enabled = self._saved.pop()
+        c = _ctx
+        previous = self._saved.pop()
+        if c.grad_enabled != previous:
+            c.grad_enabled = previous
+            state.refresh()
+
+
+class set_grad_enabled:
+    """Switch recording on or off in this thread, at once (``cr.set_grad_enabled(False)``
+    as a plain call), or for a ``with`` block, restoring the previous mode on exit.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor(1.0, requires_grad=True)
+    >>> with cr.set_grad_enabled(False):
+    ...     (x * 2).requires_grad
+    False
+    >>> _ = cr.set_grad_enabled(False); (x * 2).requires_grad
+    False
+    >>> _ = cr.set_grad_enabled(True); (x * 2).requires_grad
+    True
+    """
+
+    def __init__(self, mode: bool) -> None:
+        c = _ctx
+        self._previous = c.grad_enabled
+        if c.grad_enabled != bool(mode):
+            c.grad_enabled = bool(mode)
+            state.refresh()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        c = _ctx
+        if c.grad_enabled != self._previous:
+            c.grad_enabled = self._previous
+            state.refresh()
 
 
 def no_grad() -> _GradMode:
     """Context manager / decorator: record nothing inside (inference, optimizer steps).
+    Grad mode is per thread.
 
     >>> import chainrule as cr
     >>> x = cr.tensor(2.0, requires_grad=True)
@@ -754,13 +1105,9 @@ def enable_grad() -> _GradMode:
     return _GradMode(True)
 
 
-def set_grad_enabled(mode: bool) -> _GradMode:
-    """Context manager that sets recording on or off."""
-    return _GradMode(bool(mode))
-
-
 def is_grad_enabled() -> bool:
-    return _grad_enabled
+    """Whether operations are recorded in this thread."""
+    return _ctx.grad_enabled
 
 
 def set_grads(tensors: Any, arrays: Any) -> None:
@@ -799,7 +1146,7 @@ def substitute(pairs: Any) -> Iterator[None]:
             if replacement._node is None and replacement._rg:
                 # A leaf cannot be shared as a graph position: stand for an identity node
                 # on top of it, so gradients reach the replacement.
-                from .transforms import _make_alias
+                from .transforms import _make_alias  # noqa: PLC0415 (transforms imports us)
 
                 replacement = _make_alias(replacement, "substitute", len(saved))
             if replacement.shape != tensor.shape:
@@ -807,14 +1154,14 @@ def substitute(pairs: Any) -> Iterator[None]:
                     f"substitute: replacement of shape {replacement.shape} for a tensor of "
                     f"shape {tensor.shape}"
                 )
-            saved.append((tensor, tensor.data, tensor._node, tensor._rg))
-            tensor.data = replacement.data
+            saved.append((tensor, tensor._data, tensor._node, tensor._rg))
+            tensor._data = replacement._data
             tensor._node = replacement._node
             tensor._rg = replacement._rg
         yield
     finally:
         for tensor, data, node, rg in reversed(saved):
-            tensor.data, tensor._node, tensor._rg = data, node, rg
+            tensor._data, tensor._node, tensor._rg = data, node, rg
 
 
 @contextlib.contextmanager
@@ -829,17 +1176,16 @@ def detect_anomaly() -> Iterator[None]:
     Traceback (most recent call last):
     FloatingPointError: forward of 'log' produced Inf (shape (1,), dtype float64)
     """
-    global _anomaly
-    saved = _anomaly, engine._Check.enabled
-    _anomaly = True
-    engine._Check.enabled = True
-    _refresh_slow()
+    c = _ctx
+    saved = c.anomaly
+    c.anomaly = True
+    state.refresh()
     try:
         with np.errstate(all="ignore"):
             yield
     finally:
-        _anomaly, engine._Check.enabled = saved
-        _refresh_slow()
+        c.anomaly = saved
+        state.refresh()
 
 
 # ---------------------------------------------------------------------- creation
@@ -865,7 +1211,12 @@ def as_tensor(data: Any, dtype: Any = None) -> Tensor:
     """``data`` as a Tensor, sharing memory with an ndarray when possible."""
     if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
         return data
-    return _wrap(_stored(_to_array(data, dtype)))
+    if isinstance(data, (list, tuple)) and _holds_tensor(data):
+        return _stack_sequence(data, "as_tensor")
+    arr = _to_array(data, dtype)
+    if arr is data:
+        versions.adopt(arr)  # shared memory: the caller can still write into it
+    return _wrap(_stored(arr))
 
 
 def _shape_args(shape: tuple) -> tuple:
@@ -875,6 +1226,10 @@ def _shape_args(shape: tuple) -> tuple:
         return tuple(int(s) for s in shape)
     except TypeError:
         raise TypeError(f"shape must be ints or one tuple of ints, got {shape!r}") from None
+
+
+def _value_of(t: Any) -> Any:
+    return t._data if isinstance(t, Tensor) else np.asarray(t)
 
 
 def _leaf(data: np.ndarray, requires_grad: bool) -> Tensor:
@@ -897,11 +1252,11 @@ def full(shape: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = F
 
 
 def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.zeros_like(np.asarray(t), dtype=dtype), requires_grad)
+    return _leaf(np.zeros_like(_value_of(t), dtype=dtype), requires_grad)
 
 
 def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.ones_like(np.asarray(t), dtype=dtype), requires_grad)
+    return _leaf(np.ones_like(_value_of(t), dtype=dtype), requires_grad)
 
 
 def arange(*args: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -942,10 +1297,18 @@ def rand(*shape: Any, dtype: Any = None, seed: Any = None, requires_grad: bool =
     return _leaf(data.astype(dtype or np.float64, copy=False), requires_grad)
 
 
-primitives.bind(Tensor, apply)
+primitives.bind(
+    Tensor,
+    apply=apply,
+    wrap=_wrap,
+    from_node=_from_node,
+    enable_grad=lambda: enable_grad(),
+)
 
 from . import ops  # noqa: E402  (ops and rules need Tensor defined first)
 from . import rules as P  # noqa: E402
+
+primitives.bind(Tensor, rules=P)
 
 #: The operator and elementwise methods, built from the rule table; ``_unary`` uses them.
 _METHODS: dict[str, Callable] = {}

@@ -8,22 +8,39 @@ live progress bar, then save the weights, the metrics and PNG plots.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .cli import COMMANDS, UsageError
+from .cli import (
+    COMMANDS,
+    RunError,
+    UsageError,
+    add_threads_argument,
+    auto_threads,
+    blas_threads,
+    parse_threads,
+)
 
 LOSSES = ("softmax", "svm")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("cosine", "step", "none")
+
+#: Limits that keep a typo (``--samples 1000000000``, ``--hidden 100000000``) from
+#: allocating gigabytes: one line instead of an out-of-memory crash minutes later.
+MAX_SAMPLES = 10_000_000
+MAX_HIDDEN = 1_000_000
+MAX_PARAMETERS = 50_000_000
 
 
 @dataclass
@@ -54,6 +71,7 @@ class TrainConfig:
     plots: bool = True
     compile: bool = False
     progress: str = "auto"  # auto (rich on a terminal), rich, plain, none
+    threads: int | None = None  # BLAS threads; None: auto (1 for small matrices)
 
     @property
     def learning_rate(self) -> float:
@@ -187,6 +205,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="auto (default: a live bar on a terminal, else one line per "
         "epoch), rich, plain or none",
     )
+    add_threads_argument(p)
 
 
 def _choice(option: str, value: str, allowed: Any) -> str:
@@ -208,22 +227,25 @@ def _number(option: str, value: Any, kind: type) -> Any:
 
 
 def _parse_hidden(text: str) -> list[int]:
+    """``--hidden``: comma-separated positive sizes, or ``none`` for a linear classifier."""
     text = text.strip().lower()
-    if text in ("", "none", "0", "linear"):
+    if text in ("none", "linear"):
         return []
+    hint = "give sizes like 256,128, or 'none' for a linear classifier"
+    if not text:
+        raise UsageError(f"--hidden: no sizes given ({hint})")
     sizes = []
     for part in text.replace(" ", ",").split(","):
         if not part:
-            continue
+            raise UsageError(f"--hidden: {text!r} has an empty size between commas ({hint})")
         try:
             size = int(part)
         except ValueError:
             size = 0
         if size <= 0 or str(size) != part.lstrip("+"):
-            raise UsageError(
-                f"--hidden: {part!r} is not a positive integer (give sizes like 256,128, or "
-                f"'none' for a linear classifier)"
-            )
+            raise UsageError(f"--hidden: {part!r} is not a positive integer ({hint})")
+        if size > MAX_HIDDEN:
+            raise UsageError(f"--hidden: {size} is too large (at most {MAX_HIDDEN:,} a layer)")
         sizes.append(size)
     return sizes
 
@@ -268,8 +290,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         dtype=_choice("--dtype", args.dtype, ("float32", "float64")),
         out=args.out,
         plots=args.plots,
-        compile=getattr(args, "compile", False),
+        compile=args.compile,
         progress=_choice("--progress", args.progress, ("auto", "rich", "plain", "none")),
+        threads=parse_threads(getattr(args, "threads", None)),
     )
     if config.lr is not None:
         positive("--lr", config.lr)
@@ -286,8 +309,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         raise UsageError(f"--epochs: must be >= 1, got {config.epochs}")
     if not 0.0 < config.test_size < 1.0:
         raise UsageError(f"--test-size: must be between 0 and 1, got {config.test_size}")
-    if config.samples < 10:
-        raise UsageError(f"--samples: must be >= 10, got {config.samples}")
+    if not 10 <= config.samples <= MAX_SAMPLES:
+        raise UsageError(f"--samples: must be between 10 and {MAX_SAMPLES:,}, got {config.samples}")
     if config.noise is not None:
         positive("--noise", config.noise, allow_zero=True)
     problem = models.check_names(config.model, config.dataset)
@@ -310,7 +333,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    train(config)
+    train(config, explicit_threads=config.threads is not None)
     return 0
 
 
@@ -464,9 +487,77 @@ def _evaluate(model: Any, X: np.ndarray, y: np.ndarray, batch: int = 4096) -> fl
     return correct / max(len(y), 1)
 
 
-def train(config: TrainConfig, write: Callable[[str], Any] = print) -> dict[str, Any]:
+def _check_out_dir(out: Path) -> None:
+    """Fail before training, not after it, when the output folder cannot be written:
+    probe the folder, or the nearest existing folder above it, with a temporary file."""
+    probe = out
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(f"--out: cannot create '{out}': '{probe}' is not a folder")
+    try:
+        fd, name = tempfile.mkstemp(prefix=".tmp-probe-", dir=probe)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as e:
+        raise UsageError(f"--out: cannot write to '{probe}': {e.strerror or e}") from None
+
+
+def _check_split(config: TrainConfig, split: Any) -> None:
+    """Both parts of the split must hold samples (``--test-size 0.999`` leaves none to
+    train on; the loss would be a division by zero)."""
+    n_train, n_test = len(split.y_train), len(split.y_test)
+    if n_train == 0 or n_test == 0:
+        part = "training" if n_train == 0 else "test"
+        raise UsageError(
+            f"--test-size {config.test_size:g} leaves no {part} samples (of "
+            f"{n_train + n_test}); choose a fraction nearer 0.2"
+        )
+
+
+def _check_size(sizes: list[int]) -> int:
+    """The parameter count of the MLP, refused when it would not fit a CLI run."""
+    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    if n_params > MAX_PARAMETERS:
+        arch = "-".join(str(s) for s in sizes)
+        raise UsageError(
+            f"--hidden: an MLP {arch} has {n_params:,} parameters, more than the "
+            f"{MAX_PARAMETERS:,} chainrule train allows (use smaller layers, or the Python API)"
+        )
+    return n_params
+
+
+def _temporary_beside(path: Path) -> tuple[int, str]:
+    """A new ``.tmp-*`` file in ``path``'s folder, with the permissions ``cr.save`` uses."""
+    from .serialization import _create_temporary
+
+    return _create_temporary(path.parent, path)
+
+
+def _write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename, as ``cr.save``
+    writes ``model.npz``: readers see the old file or the new one, never half of one."""
+    fd, tmp = _temporary_beside(path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def train(
+    config: TrainConfig, write: Callable[[str], Any] = print, explicit_threads: bool = False
+) -> dict[str, Any]:
     """Train as ``config`` says; write ``model.npz``, ``metrics.json`` and the PNGs into
     ``config.out_dir``; return the metrics (also what ``metrics.json`` holds).
+
+    ``model.npz`` holds the state dict and, as its metadata, the settings that built the
+    model (``chainrule.serialization.load_metadata``), so the weights describe themselves
+    even if ``metrics.json`` beside them is from another run. Ctrl-C or SIGTERM stop the
+    run with a ``KeyboardInterrupt`` whose message says what was saved.
 
     >>> from chainrule.train_cli import TrainConfig, train
     >>> result = train(TrainConfig(dataset="moons", epochs=5, plots=False, progress="none",
@@ -474,12 +565,13 @@ def train(config: TrainConfig, write: Callable[[str], Any] = print) -> dict[str,
     >>> result["final"]["test_acc"] > 0.8
     True
     """
-    import chainrule as cr
     from chainrule import nn, optim
     from chainrule.data import DataLoader
 
     F = nn.functional
+    _check_out_dir(config.out_dir)
     split = _load(config)
+    _check_split(config, split)
     X_train, X_test = split.X_train, split.X_test
     regression = split.y_train.dtype.kind == "f"  # the sequence tasks
     metric = "mse" if regression else "acc"
@@ -494,6 +586,8 @@ def train(config: TrainConfig, write: Callable[[str], Any] = print) -> dict[str,
 
     outputs = split.y_train.shape[1] if regression else split.n_classes
     sizes = [split.n_features, *config.hidden, outputs]
+    if config.model == "mlp":
+        _check_size(sizes)
     model = nn.models.build(
         config.model,
         config.dataset,
@@ -543,12 +637,18 @@ def train(config: TrainConfig, write: Callable[[str], Any] = print) -> dict[str,
         f"test), {kind} {arch} ({n_params:,} parameters), "
         f"{'mse' if regression else config.loss} loss, "
         f"{config.optimizer} lr {config.learning_rate:g}, {config.epochs} epochs"
+        + (", compiled steps (CompiledLoss)" if config.compile else "")
     )
     compiled = nn.CompiledLoss(model, loss=config.loss) if config.compile else None
     history: list[dict[str, Any]] = []
     started = time.perf_counter()
     train_seconds = 0.0
-    with _reporter(config, len(loader), write) as reporter:
+    run = _Run(config, history)
+    with (
+        run.stopping("training"),
+        blas_threads(auto_threads(config.threads, sizes, config.batch_size), explicit_threads),
+        _reporter(config, len(loader), write) as reporter,
+    ):
         for epoch in range(1, config.epochs + 1):
             model.train()
             lr = opt.param_groups[0]["lr"]
@@ -619,26 +719,66 @@ def train(config: TrainConfig, write: Callable[[str], Any] = print) -> dict[str,
         f"final: {scores_text} ({final['seconds']:.1f} s, {final['samples_per_s']:,.0f} samples/s)"
     )
     out = config.out_dir
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"--out: cannot create '{out}': {e.strerror}") from None
-    # The saved weights take raw features: the standardisation is folded into layer 0.
-    state = _export_state(model, mean if config.model == "mlp" else None, std)
-    cr.save(state, out / "model.npz")
     result = {
         "config": asdict(config)
         | {"lr": config.learning_rate, "sizes": sizes if config.model == "mlp" else arch},
         "history": history,
         "final": final,
     }
-    (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
-    write(f"saved weights to {out / 'model.npz'} and metrics to {out / 'metrics.json'}")
-    if config.plots:
-        written = _plots(model, split, X_train, X_test, history, out, config)
-        for path in written:
-            write(f"wrote {path}")
+    with run.stopping("writing the files"):
+        # The saved weights take raw features: the standardisation is folded into layer 0
+        # (an MLP) or kept in the model's Standardize buffers (the other models).
+        state = _export_state(model, mean if config.model == "mlp" else None, std)
+        _save_run(out, state, result, run.saved)
+        write(f"saved weights to {out / 'model.npz'} and metrics to {out / 'metrics.json'}")
+        if config.plots:
+            for path in _plots(model, split, X_train, X_test, history, out, config, run.saved):
+                write(f"wrote {path}")
     return result
+
+
+class _Run:
+    """How far a run got, for the one line printed when Ctrl-C or SIGTERM stops it."""
+
+    def __init__(self, config: TrainConfig, history: list) -> None:
+        self.config = config
+        self.history = history
+        self.saved: list[str] = []
+
+    @contextlib.contextmanager
+    def stopping(self, stage: str) -> Iterator[None]:
+        """Re-raise an interrupt inside the block with a message saying where it hit and
+        what was saved (the atomic writes leave no ``.tmp-*`` file behind)."""
+        try:
+            yield
+        except KeyboardInterrupt as e:
+            why = e.args[0] if e.args else "interrupted (Ctrl-C)"
+            if stage == "training":
+                stage = f"at epoch {len(self.history) + 1} of {self.config.epochs}"
+            else:
+                stage = f"while {stage}"
+            kept = f"saved only {', '.join(self.saved)}" if self.saved else "nothing was saved"
+            e.args = (f"{why} {stage}; {kept}",)
+            raise
+
+
+def _save_run(out: Path, state: dict[str, Any], result: dict[str, Any], saved: list) -> None:
+    """Write ``model.npz`` (with the run's settings inside, so attack and visualize never
+    pair new weights with an old ``metrics.json``) and then ``metrics.json``, each
+    atomically; ``saved`` collects what was written. A full disk is a ``RunError``."""
+    import chainrule as cr
+
+    path = out
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "model.npz"
+        cr.save(state, path, metadata={"config": result["config"]})
+        saved.append(str(path))
+        path = out / "metrics.json"
+        _write_text_atomically(path, json.dumps(result, indent=2) + "\n")
+        saved.append(str(path))
+    except OSError as e:
+        raise RunError(f"cannot write '{path}': {e.strerror or e}") from None
 
 
 def _export_state(model: Any, mean: Any, std: Any) -> dict[str, np.ndarray]:
@@ -664,6 +804,7 @@ def _plots(
     history: list[dict[str, Any]],
     out: Path,
     config: TrainConfig,
+    saved: list,
 ) -> list[Path]:
     try:
         from matplotlib.figure import Figure
@@ -675,9 +816,27 @@ def _plots(
         )
         return []
     written = [_plot_curves(Figure, history, out / "curves.png", config)]
+    saved.append(str(written[-1]))
     if split.n_features == 2 and split.X_train.ndim == 2:
         written.append(_plot_boundary(Figure, model, split, X_train, X_test, out / "boundary.png"))
+        saved.append(str(written[-1]))
     return written
+
+
+def _savefig(fig: Any, path: Path) -> None:
+    """``fig.savefig`` through a temporary file and a rename (never half a PNG)."""
+    try:
+        fd, tmp = _temporary_beside(path)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                fig.savefig(f, format="png", dpi=100)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    except OSError as e:
+        raise RunError(f"cannot write '{path}': {e.strerror or e}") from None
 
 
 def _plot_curves(
@@ -702,7 +861,7 @@ def _plot_curves(
     ax_acc.legend()
     ax_acc.grid(alpha=0.3)
     fig.suptitle(f"chainrule train: {config.dataset}")
-    fig.savefig(path, dpi=100)
+    _savefig(fig, path)
     return path
 
 
@@ -750,5 +909,5 @@ def _plot_boundary(
         ylabel="x2 (standardised)",
     )
     ax.legend(loc="upper right")
-    fig.savefig(path, dpi=100)
+    _savefig(fig, path)
     return path

@@ -3,7 +3,9 @@
 
 Each transform gives every differentiated argument a fresh node of its own (an alias), so
 gradients are taken with respect to exactly that use of the argument, and nested
-transforms (``grad(grad(f))``) never confuse the inner and the outer variable.
+transforms (``grad(grad(f))``) never confuse the inner and the outer variable. Arguments and
+results may be pytrees (nested tuples, lists and dicts of tensors); results keep their
+structure, as in JAX.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from . import engine
+from . import engine, state
 from . import rules as P
 from .engine import Node
-from .primitives import Primitive
+from .primitives import ALL_INPUTS, Primitive
+from .pytree import TreeDef, flatten, unflatten
 from .tensor import (
     Tensor,
     _from_node,
-    _observers,
     _to_array,
     _wrap,
     enable_grad,
@@ -29,25 +31,14 @@ from .tensor import (
     notify_node,
 )
 
-#: How many transforms are currently evaluating their function. Inside one, results are
-#: recorded (differentiable again), because an outer transform may differentiate them.
-_depth = 0
-
-alias = Primitive(
-    "alias",
-    lambda x: x,
-    vjps=(lambda g, ans, x: g,),
-    jvps=(lambda t, ans, x: t,),
-    save_inputs=False,
-    linear=True,
-)
+alias = P.alias
 
 
 def _as_tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else _wrap(_to_array(x))
 
 
-def _make_alias(x: Any, op: str, position: int) -> Tensor:
+def _make_alias(x: Any, op: str, position: Any) -> Tensor:
     """A new node standing for argument ``position``, connected to ``x``'s graph if any."""
     x = _as_tensor(x)
     if x.dtype.kind not in "fc":
@@ -55,11 +46,28 @@ def _make_alias(x: Any, op: str, position: int) -> Tensor:
             f"{op}: argument {position} has dtype {x.dtype}; only floating-point (or complex) "
             f"arguments can be differentiated"
         )
-    edge = (x._node or x) if x.requires_grad else None
+    edge = (x._node or x) if x._rg else None
     node = Node.new(alias, (edge,), (None,), None, x.shape, x.dtype)
-    if _observers:
-        notify_node(node, (x.data,), x.data)
-    return _from_node(x.data, node)
+    out = _from_node(x._data, node)
+    if state.ctx.observers:
+        node.extra = {"tensors": (x,)}
+        notify_node(node, (x._data,), x._data)
+        from .tensor import _notify_applied
+
+        _notify_applied(alias, (x,), None, out)
+    return out
+
+
+def _alias_tree(op: str, tree: Any, position: Any) -> tuple[Any, list[Tensor], TreeDef]:
+    """``tree`` with every leaf replaced by an alias; also the aliases and the structure."""
+    leaves, treedef = flatten(tree)
+    if not leaves:
+        raise TypeError(f"{op}: argument {position} holds no arrays to differentiate")
+    aliases = [
+        _make_alias(leaf, op, position if treedef.is_leaf else f"{position} (leaf {k})")
+        for k, leaf in enumerate(leaves)
+    ]
+    return unflatten(treedef, aliases), aliases, treedef
 
 
 def _argnums_tuple(op: str, argnums: Any, nargs: int) -> tuple[int, ...]:
@@ -75,48 +83,78 @@ def _argnums_tuple(op: str, argnums: Any, nargs: int) -> tuple[int, ...]:
     return tuple(n % nargs for n in nums)
 
 
-def _alias_args(op: str, args: tuple, argnums: Any) -> tuple[list, list[Tensor], bool]:
-    """The call's arguments with those named by ``argnums`` replaced by aliases; also
-    the aliases and whether the derivative must be recorded."""
+def _alias_args(op: str, args: tuple, argnums: Any) -> tuple[list, list, bool]:
+    """The call's arguments with those named by ``argnums`` replaced by aliases; also,
+    per named argument, (its aliases, its structure), and whether the derivative must be
+    recorded."""
     nums = _argnums_tuple(op, argnums, len(args))
     recorded = _recorded(*(args[i] for i in nums))
     args = list(args)
-    aliases = []
+    groups = []
     for i in nums:
-        args[i] = _make_alias(args[i], op, i)
-        aliases.append(args[i])
-    return args, aliases, recorded
+        args[i], aliases, treedef = _alias_tree(op, args[i], i)
+        groups.append((aliases, treedef))
+    return args, groups, recorded
 
 
-def _outputs(op: str, out: Any) -> tuple[list[Tensor], bool]:
-    """Normalise f's result to a list of Tensors (and whether it was a single one)."""
-    if isinstance(out, Tensor):
-        return [out], True
-    if isinstance(out, (tuple, list)) and out and all(isinstance(o, Tensor) for o in out):
-        return list(out), False
-    if isinstance(out, (np.ndarray, np.generic, float, int)):
-        return [_as_tensor(out)], True
-    raise TypeError(
-        f"{op}: the function must return a Tensor or a tuple of Tensors, got {type(out).__name__}"
-    )
+def _flat_aliases(groups: list) -> list[Tensor]:
+    return [a for aliases, _ in groups for a in aliases]
+
+
+def _regroup(values: list, groups: list, argnums: Any) -> Any:
+    """Flat per-alias results back into the arguments' structures (a tuple for a tuple
+    ``argnums``)."""
+    out, k = [], 0
+    for aliases, treedef in groups:
+        out.append(unflatten(treedef, values[k : k + len(aliases)]))
+        k += len(aliases)
+    return out[0] if isinstance(argnums, int) else tuple(out)
+
+
+def _output_leaves(op: str, out: Any) -> tuple[list[Tensor], TreeDef]:
+    """f's result as a flat list of Tensors and its structure."""
+    leaves, treedef = flatten(out)
+    if not leaves:
+        raise TypeError(f"{op}: the function must return Tensors, got {type(out).__name__}")
+    tensors = []
+    for leaf in leaves:
+        if isinstance(leaf, Tensor):
+            tensors.append(leaf)
+        elif isinstance(leaf, (np.ndarray, np.generic, float, int, complex)):
+            tensors.append(_as_tensor(leaf))
+        else:
+            raise TypeError(
+                f"{op}: the function must return Tensors (or tuples, lists and dicts of them),"
+                f" got {type(leaf).__name__}"
+            )
+    return tensors, treedef
+
+
+def _tree_leaves(values: Sequence[Any]) -> list:
+    found = []
+    for v in values:
+        found.extend(flatten(v)[0])
+    return found
 
 
 def _recorded(*values: Any) -> bool:
     """Record the derivative computation itself? Inside another transform, or when an
     argument is part of a user's graph (so the result can be differentiated again)."""
-    if _depth > 0:
+    # Inside another transform (this thread's depth > 0), results are recorded
+    # (differentiable again), because an outer transform may differentiate them.
+    if state.ctx.depth > 0:
         return True
-    return any(isinstance(v, Tensor) and v.requires_grad for v in values)
+    return any(isinstance(v, Tensor) and v._rg for v in _tree_leaves(values))
 
 
 def _call(f: Callable, args: Sequence[Any], kwargs: dict) -> Any:
-    global _depth
-    _depth += 1
+    c = state.ctx
+    c.depth += 1
     try:
         with enable_grad():
             return f(*args, **kwargs)
     finally:
-        _depth -= 1
+        c.depth -= 1
 
 
 def _finish(value: Any, recorded: bool) -> Tensor:
@@ -142,7 +180,7 @@ def _seed(op: str, value: Any, like: Tensor, recorded: bool) -> Any:
     if recorded:
         t = value if isinstance(value, Tensor) else _wrap(value)
         return t if dtype == like.dtype else P.astype(t, dtype=like.dtype)
-    arr = value.data if isinstance(value, Tensor) else value
+    arr = value._data if isinstance(value, Tensor) else value
     return arr if dtype == like.dtype else arr.astype(like.dtype)
 
 
@@ -153,17 +191,20 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """Transform ``f`` into a function returning ``(f(*args), gradient)``.
 
     ``f`` must return a one-element Tensor. With a tuple ``argnums`` the gradient is a
-    tuple, one per named argument.
+    tuple, one per named argument; an argument that is a pytree (a dict of parameters, a
+    list of arrays) gets a gradient of the same structure.
 
     >>> import chainrule as cr
     >>> value, g = cr.value_and_grad(lambda x: (x ** 2).sum())(cr.tensor([1.0, 2.0]))
     >>> value, g
     (tensor(5.), tensor([2., 4.]))
+    >>> cr.grad(lambda p: (p["w"] * p["b"]).sum())({"w": 2.0, "b": 3.0})
+    {'w': tensor(3.), 'b': tensor(2.)}
     """
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> tuple[Tensor, Any]:
-        args, aliases, recorded = _alias_args("grad", args, argnums)
+        args, groups, recorded = _alias_args("grad", args, argnums)
         out = _call(f, args, kwargs)
         if not isinstance(out, Tensor):
             raise TypeError(
@@ -179,11 +220,9 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
                 f"grad: the function's output has dtype {out.dtype}; it must be "
                 f"floating-point to be differentiated"
             )
-        grads = _reverse([out], [None], aliases, recorded, retain=recorded)
+        grads = _reverse([out], [None], _flat_aliases(groups), recorded, retain=recorded)
         value = _finish(out, recorded)
-        if isinstance(argnums, int):
-            return value, grads[0]
-        return value, tuple(grads)
+        return value, _regroup(grads, groups, argnums)
 
     return wrapper
 
@@ -249,7 +288,8 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
 
     ``vjp_fn(cotangent)`` returns a tuple with one gradient per primal: the
     vector-Jacobian product. It can be called many times, and it is differentiable in the
-    cotangent and in the primals (so forward mode can be had from two reverse passes).
+    cotangent and in the primals (so forward mode can also be had from two reverse passes).
+    Primals, the output and the cotangent may be pytrees.
 
     >>> import chainrule as cr
     >>> out, vjp_fn = cr.vjp(lambda x: x * 3, cr.tensor([1.0, 2.0]))
@@ -259,19 +299,29 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     if not primals:
         raise ValueError("vjp: needs at least one primal")
     recorded_primals = _recorded(*primals)
-    aliases = [_make_alias(p, "vjp", i) for i, p in enumerate(primals)]
-    outs, single = _outputs("vjp", _call(f, aliases, {}))
+    groups = []
+    call_args = []
+    for i, p in enumerate(primals):
+        tree, aliases, treedef = _alias_tree("vjp", p, i)
+        call_args.append(tree)
+        groups.append((aliases, treedef))
+    outs, out_def = _output_leaves("vjp", _call(f, call_args, {}))
+    aliases = _flat_aliases(groups)
 
-    def vjp_fn(cotangent: Any) -> tuple[Tensor, ...]:
-        cts = [cotangent] if single else list(cotangent)
+    def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
+        cts, ct_def = flatten(cotangent)
         if len(cts) != len(outs):
-            raise ValueError(f"vjp_fn: expected {len(outs)} cotangents, got {len(cts)}")
+            raise ValueError(
+                f"vjp_fn: expected a cotangent of the output's structure {out_def!r} "
+                f"({len(outs)} arrays), got {ct_def!r}"
+            )
         recorded = recorded_primals or _recorded(*cts)
         seeds = [_seed("vjp_fn: cotangent", c, o, recorded) for c, o in zip(cts, outs)]
-        return tuple(_reverse(outs, seeds, aliases, recorded, retain=True))
+        grads = _reverse(outs, seeds, aliases, recorded, retain=True)
+        return tuple(_regroup(grads, groups, tuple(range(len(groups)))))
 
     results = [_finish(o, recorded_primals) for o in outs]
-    return (results[0] if single else tuple(results)), vjp_fn
+    return unflatten(out_def, results), vjp_fn
 
 
 # --------------------------------------------------------------------------- forward mode
@@ -279,19 +329,28 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
 
 def _primals_and_tangents(
     op: str, primals: tuple, tangents: tuple, recorded: bool
-) -> tuple[list[Tensor], list[Any]]:
-    """Aliases for the primals and the tangents checked against them (one per primal)."""
+) -> tuple[list, list[Tensor], list[Any]]:
+    """The primals as aliased pytrees, the flat aliases, and the tangents checked against
+    them (one pytree per primal, of the same structure)."""
     if len(primals) != len(tangents):
         raise ValueError(
             f"{op}: got {len(primals)} primals but {len(tangents)} tangents; give one "
             f"tangent per primal"
         )
-    aliases = [_make_alias(p, op, i) for i, p in enumerate(primals)]
-    seeds = [
-        _seed(f"{op}: tangent {i}", t, a, recorded)
-        for i, (t, a) in enumerate(zip(tangents, aliases))
-    ]
-    return aliases, seeds
+    trees, aliases, seeds = [], [], []
+    for i, (p, t) in enumerate(zip(primals, tangents)):
+        tree, leaves, treedef = _alias_tree(op, p, i)
+        t_leaves, t_def = flatten(t)
+        if t_def != treedef:
+            raise ValueError(
+                f"{op}: tangent {i} has structure {t_def!r}, but primal {i} has {treedef!r}"
+            )
+        trees.append(tree)
+        aliases.extend(leaves)
+        seeds.extend(
+            _seed(f"{op}: tangent {i}", tl, a, recorded) for tl, a in zip(t_leaves, leaves)
+        )
+    return trees, aliases, seeds
 
 
 def _forward(
@@ -304,7 +363,7 @@ def _forward(
 
 def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
     """Forward mode: ``(f(*primals), J @ tangents)``, tangents pushed through each
-    primitive's JVP rule.
+    primitive's JVP rule. Primals and tangents are tuples (of pytrees).
 
     >>> import chainrule as cr
     >>> cr.jvp(lambda x: x ** 2, (cr.tensor(3.0),), (cr.tensor(1.0),))
@@ -312,13 +371,11 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     """
     primals, tangents = tuple(primals), tuple(tangents)
     recorded = _recorded(*primals, *tangents)
-    aliases, seeds = _primals_and_tangents("jvp", primals, tangents, recorded)
-    outs, single = _outputs("jvp", _call(f, aliases, {}))
+    trees, aliases, seeds = _primals_and_tangents("jvp", primals, tangents, recorded)
+    outs, out_def = _output_leaves("jvp", _call(f, trees, {}))
     tangent_out = _forward(outs, aliases, seeds, recorded)
     results = [_finish(o, recorded) for o in outs]
-    if single:
-        return results[0], tangent_out[0]
-    return tuple(results), tuple(tangent_out)
+    return unflatten(out_def, results), unflatten(out_def, tangent_out)
 
 
 # --------------------------------------------------------------------------- jacobians
@@ -326,30 +383,36 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
 
 def jacobian(f: Callable, argnums: int | Sequence[int] = 0, mode: str = "rev") -> Callable:
     """Transform ``f`` into a function returning its Jacobian, of shape
-    ``out.shape + in.shape`` (a tuple of them for a tuple ``argnums``).
+    ``out.shape + in.shape``.
 
-    ``mode="rev"`` builds it row by row with reverse mode (one VJP per output element),
-    ``mode="fwd"`` column by column with forward mode (one JVP per input element).
+    Structures follow JAX: for a tuple ``argnums`` one Jacobian per argument (a tuple);
+    for a function returning a tuple (or any pytree), one entry per output. ``mode="rev"``
+    builds it row by row with reverse mode (one VJP per output element), ``mode="fwd"``
+    column by column with forward mode (one JVP per input element).
 
     >>> import chainrule as cr
     >>> cr.jacobian(lambda x: x ** 2)(cr.tensor([1.0, 2.0]))
     tensor([[2., 0.],
             [0., 4.]])
+    >>> cr.jacobian(lambda x: (x * 2, x.sum()))(cr.tensor([1.0, 2.0]))
+    (tensor([[2., 0.],
+            [0., 2.]]), tensor([1., 1.]))
     """
     if mode not in ("rev", "fwd"):
         raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', got {mode!r}")
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        args, aliases, recorded = _alias_args("jacobian", args, argnums)
-        out = _call(f, args, kwargs)
-        if not isinstance(out, Tensor):
-            out = _as_tensor(out)
+        args, groups, recorded = _alias_args("jacobian", args, argnums)
+        outs, out_def = _output_leaves("jacobian", _call(f, args, kwargs))
+        aliases = _flat_aliases(groups)
         if mode == "rev":
-            jacs = _jacobian_rev(out, aliases, recorded)
+            table = _jacobian_rev(outs, aliases, recorded)
         else:
-            jacs = _jacobian_fwd(out, aliases, recorded)
-        return jacs[0] if isinstance(argnums, int) else tuple(jacs)
+            table = _jacobian_fwd(outs, aliases, recorded)
+        # table[o][a]: d out_o / d alias_a; each output leaf gets the arguments' structure
+        per_out = [_regroup(row, groups, argnums) for row in table]
+        return unflatten(out_def, per_out)
 
     return wrapper
 
@@ -359,32 +422,39 @@ def _stack_rows(rows: list[Tensor], shape: tuple, recorded: bool) -> Tensor:
 
     if recorded:
         return reshape(stack(rows, axis=0), shape)
-    return _wrap(np.stack([r.data for r in rows], axis=0).reshape(shape))
+    return _wrap(np.stack([r._data for r in rows], axis=0).reshape(shape))
 
 
-def _jacobian_rev(out: Tensor, aliases: list[Tensor], recorded: bool) -> list[Tensor]:
-    rows: list[list[Tensor]] = [[] for _ in aliases]
-    for k in range(out.size):
-        seed = np.zeros(out.size, dtype=out.dtype)
-        seed[k] = 1
-        seed = seed.reshape(out.shape)
-        grads = _reverse([out], [_wrap(seed) if recorded else seed], aliases, recorded, retain=True)
-        for r, g in zip(rows, grads):
-            r.append(g)
-    return [
-        _stack_rows(r, out.shape + a.shape, recorded)
-        if r
-        else _wrap(np.zeros(out.shape + a.shape, dtype=out.dtype))
-        for r, a in zip(rows, aliases)
-    ]
+def _jacobian_rev(outs: list[Tensor], aliases: list[Tensor], recorded: bool) -> list[list]:
+    table = []
+    for out in outs:
+        rows: list[list[Tensor]] = [[] for _ in aliases]
+        for k in range(out.size):
+            seed = np.zeros(out.size, dtype=out.dtype)
+            seed[k] = 1
+            seed = seed.reshape(out.shape)
+            grads = _reverse(
+                [out], [_wrap(seed) if recorded else seed], aliases, recorded, retain=True
+            )
+            for r, g in zip(rows, grads):
+                r.append(g)
+        table.append(
+            [
+                _stack_rows(r, out.shape + a.shape, recorded)
+                if r
+                else _wrap(np.zeros(out.shape + a.shape, dtype=out.dtype))
+                for r, a in zip(rows, aliases)
+            ]
+        )
+    return table
 
 
-def _jacobian_fwd(out: Tensor, aliases: list[Tensor], recorded: bool) -> list[Tensor]:
+def _jacobian_fwd(outs: list[Tensor], aliases: list[Tensor], recorded: bool) -> list[list]:
     from .ops import moveaxis_front
 
-    jacs = []
+    table: list[list] = [[None] * len(aliases) for _ in outs]
     for j, a in enumerate(aliases):
-        cols = []
+        cols: list[list[Tensor]] = [[] for _ in outs]
         for k in range(a.size):
             tan = np.zeros(a.size, dtype=a.dtype)
             tan[k] = 1
@@ -393,24 +463,30 @@ def _jacobian_fwd(out: Tensor, aliases: list[Tensor], recorded: bool) -> list[Te
             tangents[j] = tan
             if recorded:
                 tangents = [_wrap(t) for t in tangents]
-            cols.append(_forward([out], aliases, tangents, recorded)[0])
-        if not cols:
-            jacs.append(_wrap(np.zeros(out.shape + a.shape, dtype=out.dtype)))
-            continue
-        # Columns are stacked in front (in.shape + out.shape), then moved behind.
-        stacked = _stack_rows(cols, a.shape + out.shape, recorded)
-        jacs.append(moveaxis_front(stacked, a.ndim, out.ndim))
-    return jacs
+            for col, t in zip(cols, _forward(outs, aliases, tangents, recorded)):
+                col.append(t)
+        for o, (out, col) in enumerate(zip(outs, cols)):
+            if not col:
+                table[o][j] = _wrap(np.zeros(out.shape + a.shape, dtype=out.dtype))
+                continue
+            # Columns are stacked in front (in.shape + out.shape), then moved behind.
+            stacked = _stack_rows(col, a.shape + out.shape, recorded)
+            table[o][j] = moveaxis_front(stacked, a.ndim, out.ndim)
+    return table
 
 
 def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """Transform ``f`` (one-element output) into its Hessian, of shape
-    ``in.shape + in.shape``: forward mode over reverse mode.
+    ``in.shape + in.shape``: forward mode over reverse mode. With a tuple ``argnums`` the
+    result is nested as in JAX: ``H[i][j] = d2f / d arg_i d arg_j``.
 
     >>> import chainrule as cr
     >>> cr.hessian(lambda x: (x ** 3).sum())(cr.tensor([1.0, 2.0]))
     tensor([[ 6.,  0.],
             [ 0., 12.]])
+    >>> H = cr.hessian(lambda x, y: x * x * y, argnums=(0, 1))(2.0, 3.0)
+    >>> [[float(h) for h in row] for row in H]
+    [[6.0, 4.0], [4.0, 0.0]]
     """
     return jacobian(grad(f, argnums), argnums, mode="fwd")
 
@@ -433,8 +509,8 @@ def hvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     primals, tangents = tuple(primals), tuple(tangents)
     outer = _recorded(*primals, *tangents)
     # The tangents enter the recorded forward-mode pass as Tensors.
-    aliases, seeds = _primals_and_tangents("hvp", primals, tangents, True)
-    out = _call(f, aliases, {})
+    trees, aliases, seeds = _primals_and_tangents("hvp", primals, tangents, True)
+    out = _call(f, trees, {})
     if not isinstance(out, Tensor) or out.size != 1:
         raise ValueError(
             "hvp: the function must return a one-element tensor, got "
@@ -443,7 +519,13 @@ def hvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     (directional,) = _forward([out], aliases, seeds, recorded=True)
     hv = _reverse([directional], [None], aliases, recorded=outer, retain=outer)
     value = out if outer else out.detach()
-    return value, (hv[0] if len(primals) == 1 else tuple(hv))
+    groups, k = [], 0
+    for p in primals:
+        n = len(flatten(p)[0])
+        groups.append((aliases[k : k + n], flatten(p)[1]))
+        k += n
+    result = _regroup(hv, groups, 0 if len(primals) == 1 else tuple(range(len(primals))))
+    return value, result
 
 
 # --------------------------------------------------------------------------- checkpoint
@@ -469,7 +551,7 @@ def _checkpoint_vjp(g: Any, ans: Any, inputs: tuple, params: dict, needed: tuple
         out = fn(*args)
     grads = iter(_reverse([out], [g], aliases, recorded, retain=recorded))
     return tuple(
-        (next(grads) if recorded else next(grads).data) if need else None for need in needed
+        (next(grads) if recorded else next(grads)._data) if need else None for need in needed
     )
 
 
@@ -489,25 +571,33 @@ def _checkpoint_jvp(tangents: tuple, ans: Any, inputs: tuple, params: dict) -> A
     with enable_grad():
         out = fn(*args)
     result = _forward([out], aliases, seeds, recorded)[0]
-    return result if recorded else result.data
+    return result if recorded else result._data
 
 
 def _checkpoint_impl(*args: Any, fn: Callable, values: list) -> Any:
-    return fn(*values).data
+    return fn(*values)._data
 
 
 # A higher-order primitive (it wraps a whole function), so it lives outside the table of
 # primitives; tests/test_transforms.py checks it against the unwrapped function.
-checkpoint_prim = Primitive(
-    "checkpoint",
-    _checkpoint_impl,
-    vjps=(),
-    jvps=(),
-    save_inputs=True,
-    vjp_all=_checkpoint_vjp,
-    jvp_all=_checkpoint_jvp,
-    register=False,
-)
+checkpoint_prim = Primitive("checkpoint", _checkpoint_impl, nin=None, register=False)
+checkpoint_prim.vjp_all = _checkpoint_vjp
+checkpoint_prim.jvp_all = _checkpoint_jvp
+checkpoint_prim.vjps = checkpoint_prim.cvjps = ALL_INPUTS
+
+
+def _checkpoint_replay(args: list, params: dict, tensors: bool) -> Any:
+    """How a traced program runs a checkpoint again: the same function on new values."""
+    fn = params["fn"]
+    if tensors:
+        return checkpoint(fn, *args)
+    return fn(*[_wrap(a) if isinstance(a, (np.ndarray, np.generic)) else a for a in args])._data
+
+
+def _register_replay() -> None:
+    from .ir.trace import register_replay
+
+    register_replay(checkpoint_prim, _checkpoint_replay)
 
 
 def checkpoint(f: Callable, *args: Any) -> Tensor:
@@ -522,7 +612,7 @@ def checkpoint(f: Callable, *args: Any) -> Tensor:
     >>> x.grad.shape
     (2,)
     """
-    values = [a.data if isinstance(a, Tensor) else a for a in args]
+    values = [a._data if isinstance(a, Tensor) else a for a in args]
     with no_grad():
         out = f(*args)
     if not isinstance(out, Tensor):
@@ -531,6 +621,10 @@ def checkpoint(f: Callable, *args: Any) -> Tensor:
     from .tensor import is_grad_enabled
 
     if not (any(needs) and is_grad_enabled()):
+        if state.ctx.observers:
+            from .tensor import _notify_applied
+
+            _notify_applied(checkpoint_prim, args, {"fn": f, "values": values}, out)
         return out
     edges = tuple((a._node or a) if n else None for a, n in zip(args, needs))
     saved = tuple(v if isinstance(v, (np.ndarray, np.generic)) else None for v in values)
@@ -543,6 +637,14 @@ def checkpoint(f: Callable, *args: Any) -> Tensor:
         out.dtype,
         {"fn": f, "values": values},
     )
-    if _observers:
-        notify_node(node, tuple(values), out.data)
-    return _from_node(out.data, node)
+    result = _from_node(out._data, node)
+    if state.ctx.observers:
+        from .tensor import _notify_applied
+
+        node.extra = {"tensors": tuple(a if isinstance(a, Tensor) else None for a in args)}
+        notify_node(node, tuple(values), out._data)
+        _notify_applied(checkpoint_prim, args, node.params, result)
+    return result
+
+
+_register_replay()

@@ -5,9 +5,12 @@ optionally gzipped), with errors that name the file and what is wrong with it.
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import struct
+import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -27,28 +30,46 @@ class IDXError(ValueError):
     """A file that is not a well-formed IDX file (the message names the path)."""
 
 
-def _read_bytes(path: Path) -> bytes:
+_GZIP_ERRORS = (OSError, EOFError, zlib.error)  # gzip.BadGzipFile is an OSError
+_CHUNK = 1 << 24
+
+
+def _open(path: Path) -> tuple[BinaryIO, bool]:
+    """The opened file and whether it is gzipped (then it is decompressed as it is read)."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        f = open(path, "rb")
     except FileNotFoundError:
         raise FileNotFoundError(f"read_idx: no such file: '{path}'") from None
     except IsADirectoryError:
         raise IDXError(f"read_idx: '{path}' is a directory, not an IDX file") from None
-    if raw[:2] == b"\x1f\x8b":  # gzip magic: the files are usually distributed as .gz
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as e:
-            raise IDXError(f"read_idx: '{path}' is a corrupt gzip file ({e})") from None
-    return raw
+    except OSError as e:
+        raise IDXError(f"read_idx: cannot read '{path}': {e.strerror}") from None
+    gz = f.read(2) == b"\x1f\x8b"  # gzip magic: the files are usually distributed as .gz
+    f.seek(0)
+    return f, gz
+
+
+def _read_up_to(f: BinaryIO, n: int) -> bytearray:
+    """At most ``n`` bytes, fewer only at the end of the stream; read in chunks, so a
+    header that declares more data than there is never allocates what it declares."""
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = f.read(min(_CHUNK, n - len(buf)))
+        if not chunk:
+            break
+        buf += chunk
+    return buf
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an IDX file (plain or gzipped) into an ndarray of its shape and native dtype.
 
+    The header is read first and the data only as far as it declares, so a gzipped file
+    is never decompressed beyond what its header promises.
+
     Raises ``FileNotFoundError`` if it is missing and ``IDXError`` (a ``ValueError``)
-    naming the path for a wrong magic number, an unknown type byte, or a file that is
-    shorter or longer than its header says.
+    naming the path for a wrong magic number, an unknown type byte, a corrupt gzip
+    stream, or a file that is shorter or longer than its header says.
 
     >>> import numpy as np, tempfile, os, chainrule as cr
     >>> path = os.path.join(tempfile.mkdtemp(), "labels-idx1-ubyte")
@@ -57,7 +78,21 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     array([5, 0, 4], dtype=uint8)
     """
     path = Path(path)
-    raw = _read_bytes(path)
+    f, gz = _open(path)
+    try:
+        with f:
+            if not gz:
+                return _read_stream(f, os.fstat(f.fileno()).st_size, path)
+            with gzip.GzipFile(fileobj=f, mode="rb") as stream:
+                return _read_stream(stream, None, path)  # type: ignore[arg-type]
+    except _GZIP_ERRORS as e:
+        if gz:
+            raise IDXError(f"read_idx: '{path}' is a corrupt gzip file ({e})") from None
+        raise IDXError(f"read_idx: cannot read '{path}': {e}") from None
+
+
+def _read_stream(f: BinaryIO, size: int | None, path: Path) -> np.ndarray:
+    raw = f.read(4)
     if len(raw) < 4:
         raise IDXError(
             f"read_idx: '{path}' is truncated: {len(raw)} bytes, shorter than the 4-byte IDX header"
@@ -75,23 +110,38 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             f"0x{raw[:4].hex()}); expected one of " + ", ".join(f"0x{c:02x}" for c in _IDX_TYPES)
         )
     header = 4 + 4 * ndim
-    if len(raw) < header:
+    dims = f.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise IDXError(
             f"read_idx: '{path}' is truncated: the header declares {ndim} dimensions "
-            f"({header} header bytes) but the file has only {len(raw)} bytes"
+            f"({header} header bytes) but the file has only {4 + len(dims)} bytes"
         )
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    shape = struct.unpack(f">{ndim}I", dims)
     dtype = _IDX_TYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    found = len(raw) - header
-    if found != expected:
+    # Python ints: a product of 255 dimensions overflows int64 (np.prod would wrap).
+    expected = math.prod(shape) * dtype.itemsize
+    if size is not None:  # a plain file: compare sizes before reading anything
+        found = size - header
+        body = bytearray(expected) if found == expected else None
+        if body is not None:
+            found = f.readinto(body)
+        extra = False
+    else:
+        body = _read_up_to(f, expected)
+        found = len(body)
+        extra = found == expected and f.read(1) != b""
+    if found != expected or extra:
         what = "truncated" if found < expected else "longer than its header says"
+        detail = f"found {found}" if not extra else "found more"
         raise IDXError(
             f"read_idx: '{path}' is {what}: shape {shape} of {dtype.newbyteorder('=')} "
-            f"needs {expected} data bytes, found {found}"
+            f"needs {expected} data bytes, {detail}"
         )
-    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
-    return data.astype(dtype.newbyteorder("="))
+    try:
+        data = np.frombuffer(body, dtype=dtype).reshape(shape)
+    except ValueError as e:
+        raise IDXError(f"read_idx: '{path}' declares {ndim} dimensions: {e}") from None
+    return data.astype(dtype.newbyteorder("="), copy=False)
 
 
 def write_idx(path: str | os.PathLike, array: Any) -> None:

@@ -116,3 +116,5 @@ __all__ = [
     "init",
     "mlp",
 ]
+
+from . import utils as utils  # noqa: E402  (cr.nn.utils: clip_grad_norm_, parameters_to_vector)

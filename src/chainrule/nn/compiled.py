@@ -7,6 +7,8 @@ lectures' flat forward/backward code for it (``graph.compile_flat``) and runs th
 
 from __future__ import annotations
 
+import warnings
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -43,6 +45,10 @@ class CompiledLoss:
     loss:
         ``"softmax"`` (cross-entropy) or ``"svm"`` (the lectures' multiclass hinge loss,
         ``margin`` 1).
+    cache_size:
+        How many batch shapes stay compiled (least recently used ones are dropped). A
+        ``RuntimeWarning`` says so, once, when shapes start being compiled again: vary
+        the batch shape less (``DataLoader(..., drop_last=True)``) or raise the size.
 
     Examples
     --------
@@ -60,7 +66,9 @@ class CompiledLoss:
     return out, (dparams0, dparams1, dparams2, dparams3)
     """
 
-    def __init__(self, model: Module, loss: str = "softmax", margin: float = 1.0) -> None:
+    def __init__(
+        self, model: Module, loss: str = "softmax", margin: float = 1.0, cache_size: int = 8
+    ) -> None:
         if not isinstance(model, Module):
             raise TypeError(
                 f"CompiledLoss: model must be a cr.nn.Module, got {type(model).__name__}"
@@ -70,9 +78,15 @@ class CompiledLoss:
         self.model = model
         self.loss = loss
         self.margin = float(margin)
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
+            raise ValueError(f"CompiledLoss: cache_size must be an int >= 1, got {cache_size!r}")
         self.params = list(model.parameters())
-        self._compiled: dict[tuple, Any] = {}
-        self._sources: dict[tuple, str] = {}
+        # (shape, dtype) -> compiled entry, least recently used first; bounded, so batches
+        # of ever new shapes cannot grow it without end.
+        self._compiled: OrderedDict[tuple, Any] = OrderedDict()
+        self._sources: OrderedDict[tuple, str] = OrderedDict()
+        self._cache_size = cache_size
+        self._evicted = 0
 
     def _loss_of_scores(self, scores: Tensor, targets: Tensor) -> Tensor:
         """The loss from (N, C) scores and the targets: integer labels for softmax (one
@@ -117,9 +131,12 @@ class CompiledLoss:
 
     def __call__(self, X: Any, y: Any) -> float:
         X = X.data if isinstance(X, Tensor) else np.asarray(X)
-        entry = self._compiled.get((X.shape, X.dtype))
+        key = (X.shape, X.dtype)
+        entry = self._compiled.get(key)
         if entry is None:
             entry = self._first_call(X, y)
+        elif len(self._compiled) > 1:
+            self._compiled.move_to_end(key)
         flat, n_classes, cast = entry
         labels = y.data if isinstance(y, Tensor) else np.asarray(y)
         params = self.params
@@ -153,7 +170,30 @@ class CompiledLoss:
         cast = self._check(compiled, X, targets)
         entry = self._compiled[(X.shape, X.dtype)] = (compiled.flat, n_classes, cast)
         self._sources[tuple(X.shape)] = compiled.source
+        self._sources.move_to_end(tuple(X.shape))
+        self._evict()
         return entry
+
+    def _evict(self) -> None:
+        """Keep the ``cache_size`` most recently used shapes; warn the first time one
+        has to go (from then on, batches of a dropped shape are traced again)."""
+        while len(self._compiled) > self._cache_size:
+            (shape, _dtype), _entry = self._compiled.popitem(last=False)
+            if shape not in {s for s, _ in self._compiled}:
+                self._sources.pop(tuple(shape), None)
+            if self._evicted == 0:
+                warnings.warn(
+                    f"CompiledLoss: recompiling: more than {self._cache_size} batch shapes, "
+                    f"so the least recently used are dropped and compiled again when they "
+                    f"come back (each time the model is traced and checked again); use "
+                    f"batches of one shape (DataLoader(..., drop_last=True)) or a larger "
+                    f"cache_size",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+            self._evicted += 1
+        while len(self._sources) > self._cache_size:
+            self._sources.popitem(last=False)
 
     def _check(self, flat: Any, X: np.ndarray, targets: np.ndarray) -> bool:
         """The first run of each compiled shape must agree with the eager engine; returns

@@ -576,7 +576,8 @@ def cross_entropy(
             raise ValueError("cross_entropy: reduction='mean' over an empty batch")
         # One fused primitive (log-softmax, pick, reduce; gradient (softmax - onehot) g); the
         # inputs were checked above, so the primitive is applied directly.
-        return apply(rules.cross_entropy, (logits,), {"labels": labels, "reduction": reduction})
+        logp = apply(rules.log_softmax, (logits,), {"axis": 1})
+        return apply(rules.cross_entropy, (logits, logp, labels), {"reduction": reduction})
     rows, labels, ignored, out_shape = _class_targets("cross_entropy", logits, raw, ignore_index)
     n_classes = rows.shape[1]
     w = _class_weight("cross_entropy", weight, n_classes, rows.dtype)

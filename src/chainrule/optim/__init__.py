@@ -1,21 +1,41 @@
-"""chainrule.optim: optimizers (SGD with momentum/Nesterov, Adam, AdamW) and learning-rate
-schedules (StepLR, CosineAnnealingLR), with PyTorch's interface and state_dict layout.
+"""chainrule.optim: optimizers (SGD, Adam, AdamW, RMSprop, Adagrad, LBFGS) and learning-rate
+schedules, with PyTorch's names, arguments, formulas and state_dict layout.
 """
 
 from . import lr_scheduler
+from .adagrad import Adagrad
 from .adam import Adam, AdamW
-from .lr_scheduler import CosineAnnealingLR, LRScheduler, StepLR
+from .lbfgs import LBFGS
+from .lr_scheduler import (
+    CosineAnnealingLR,
+    ExponentialLR,
+    LinearLR,
+    LRScheduler,
+    OneCycleLR,
+    ReduceLROnPlateau,
+    SequentialLR,
+    StepLR,
+)
 from .optimizer import Optimizer
+from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = [
     "SGD",
     "Adam",
     "AdamW",
+    "RMSprop",
+    "Adagrad",
+    "LBFGS",
     "Optimizer",
     "LRScheduler",
     "StepLR",
     "CosineAnnealingLR",
+    "ExponentialLR",
+    "LinearLR",
+    "OneCycleLR",
+    "ReduceLROnPlateau",
+    "SequentialLR",
     "lr_scheduler",
 ]
 

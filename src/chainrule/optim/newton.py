@@ -393,12 +393,12 @@ class _SecondOrder(Optimizer):
         group["lr"] = _check_hyper(name, "lr", group["lr"])
         group["damping"] = _check_hyper(name, "damping", group["damping"])
 
-    def _flat(self) -> np.ndarray:
-        return np.concatenate([np.asarray(p.data, dtype=self._dtype).ravel() for p in self._params])
+    def _flat(self, params: list[Tensor]) -> np.ndarray:
+        return np.concatenate([np.asarray(p.data, dtype=self._dtype).ravel() for p in params])
 
-    def _write(self, flat: np.ndarray) -> None:
+    def _write(self, params: list[Tensor], flat: np.ndarray) -> None:
         offset = 0
-        for p in self._params:
+        for p in params:
             # A fresh array (as load_state_dict does) so graphs that saved the old value
             # keep seeing it.
             p.data = flat[offset : offset + p.size].reshape(p.shape).astype(p.dtype, copy=True)
@@ -415,7 +415,10 @@ class _SecondOrder(Optimizer):
         name = type(self).__name__
         if closure is None:
             raise TypeError(f"{name}.step: needs a closure that returns the loss")
-        params = self._params
+        # Frozen parameters (requires_grad=False) stay constants of the closure.
+        params = [p for p in self._params if p.requires_grad]
+        if not params:
+            raise ValueError(f"{name}.step: every parameter is frozen (requires_grad=False)")
 
         def fn(flat: Tensor) -> Tensor:
             with _bound(params, flat), enable_grad():
@@ -428,14 +431,14 @@ class _SecondOrder(Optimizer):
             return loss
 
         group = self.param_groups[0]
-        x = self._flat()
+        x = self._flat(params)
         self._check_size(x.size)
         problem = _Problem(fn)
         cg_iters = group.get("cg_max_iter") or min(x.size, 200)
         x_new, _f_new, alpha, _g, f0 = _iterate(
             problem, x, self._method, group["lr"], group["damping"], cg_iters, group.get("cg_tol")
         )
-        self._write(x_new)
+        self._write(params, x_new)
         self.n_passes += problem.passes
         self.last_step_size = alpha
         return as_tensor(np.asarray(f0, dtype=self._dtype))

@@ -2,7 +2,9 @@
 ``state_dict``/``load_state_dict`` pair in PyTorch's layout so training can resume.
 
 Subclasses implement ``_update(group, param, grad, state)`` on plain arrays (or, for a
-tighter loop, ``_update_group(group)``).
+tighter loop, ``_update_group(group)``). Frozen parameters (``requires_grad=False``) and
+parameters without a gradient are accepted and skipped, so fine-tuning can hand every
+parameter of a model to an optimizer and freeze some of them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import versions
 from ..tensor import Tensor, enable_grad
 
 
@@ -35,13 +38,38 @@ def _check_hyper(
     return value
 
 
+def _check_int(op: str, name: str, value: Any, low: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{op}: invalid {name} {value!r}: must be an int >= {low}")
+    return int(value)
+
+
+def _copy_state(value: Any) -> Any:
+    """A copy of a state value deep enough that later in-place updates do not reach it."""
+    if isinstance(value, np.ndarray):
+        return np.array(value, copy=True)
+    if isinstance(value, list):
+        return [_copy_state(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_copy_state(v) for v in value)
+    return value
+
+
 def _writable_data(p: Tensor) -> np.ndarray:
-    """The parameter's array, updated in place by the optimizers; one that cannot be
-    written (e.g. a broadcast view) is replaced by a copy of its own first."""
+    """The parameter's array, about to be updated in place by an optimizer (so stamped as
+    changed: a backward through a graph that saved the old values raises instead of using
+    the new ones); one that cannot be written (e.g. a broadcast view) is replaced by a copy
+    of its own first."""
     data = p.data
     if not data.flags.writeable:
         data = p.data = np.array(data, copy=True)
+    mark_step(data, p)
     return data
+
+
+def mark_step(data: np.ndarray, p: Tensor) -> None:
+    """Stamp a parameter's memory as changed in place by an optimizer step."""
+    versions.mark(data, "optimizer step", f"a parameter of shape {p.shape}")
 
 
 class Optimizer:
@@ -84,10 +112,12 @@ class Optimizer:
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
                 raise TypeError(f"{name}: parameter {i} is a {type(p).__name__}, not a Tensor")
-            if not p.requires_grad or not p.is_leaf:
+            # A frozen leaf (requires_grad=False) is accepted and skipped by step(), as in
+            # PyTorch; a computed tensor is not a parameter at all.
+            if not p.is_leaf:
                 raise ValueError(
-                    f"{name}: parameter {i} (shape {p.shape}) must be a leaf tensor with "
-                    f"requires_grad=True"
+                    f"{name}: parameter {i} (shape {p.shape}) is not a leaf tensor (it was "
+                    f"computed); optimize the leaves it was made from, or .detach() it"
                 )
             if id(p) in seen:
                 raise ValueError(f"{name}: parameter {i} (shape {p.shape}) appears twice")
@@ -126,11 +156,12 @@ class Optimizer:
         return loss
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        """Update the group's parameters that have a gradient (``_update`` on each)."""
+        """Update the group's parameters that have a gradient and are not frozen
+        (``_update`` on each)."""
         state_of = self.state
         for p in group["params"]:
             grad = p._grad
-            if grad is None:
+            if grad is None or not p.requires_grad:
                 continue
             state = state_of.get(p)
             if state is None:
@@ -160,10 +191,7 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p in self.state and self.state[p]:
-                    state[index[id(p)]] = {
-                        k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v)
-                        for k, v in self.state[p].items()
-                    }
+                    state[index[id(p)]] = {k: _copy_state(v) for k, v in self.state[p].items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -202,27 +230,29 @@ class Optimizer:
                     f"{name}.load_state_dict: state for parameter {i}, which no group has"
                 )
             p = by_index[i]
-            restored = {}
-            for k, v in dict(values).items():
-                if isinstance(v, (np.ndarray, Tensor)):
-                    arr = np.asarray(v.data if isinstance(v, Tensor) else v)
-                    if arr.ndim == 0 and k == "step":
-                        restored[k] = int(arr)
-                        continue
-                    if arr.shape != p.shape:
-                        raise ValueError(
-                            f"{name}.load_state_dict: state '{k}' of parameter {i} has "
-                            f"shape {arr.shape}, but the parameter has shape {p.shape}"
-                        )
-                    restored[k] = np.array(arr, dtype=p.dtype, copy=True)
-                else:
-                    restored[k] = v
-            new_state[p] = restored
+            new_state[p] = {
+                k: self._restore_state_value(p, i, k, v) for k, v in dict(values).items()
+            }
         for saved, group in zip(saved_groups, self.param_groups):
             for k, v in saved.items():
                 if k != "params":
                     group[k] = tuple(v) if isinstance(v, list) else v
         self.state = new_state
+
+    def _restore_state_value(self, p: Tensor, i: int, key: str, value: Any) -> Any:
+        """One loaded state entry for parameter ``p`` (number ``i``): arrays are checked
+        against the parameter's shape and cast to its dtype; a 0-d ``step`` becomes an int."""
+        if not isinstance(value, (np.ndarray, Tensor)):
+            return value
+        arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+        if arr.ndim == 0 and key == "step":
+            return int(arr)
+        if arr.shape != p.shape:
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: state '{key}' of parameter {i} has "
+                f"shape {arr.shape}, but the parameter has shape {p.shape}"
+            )
+        return np.array(arr, dtype=p.dtype, copy=True)
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_hyper, _writable_data
+from .optimizer import Optimizer, _check_hyper, _writable_data, mark_step
 
 
 class SGD(Optimizer):
@@ -28,7 +28,7 @@ class SGD(Optimizer):
     params:
         Tensors to optimise (e.g. ``model.parameters()``) or parameter-group dicts.
     lr:
-        Learning rate (> 0 is required here; 0 is allowed for frozen groups).
+        Learning rate (>= 0; PyTorch's default 1e-3).
     momentum, dampening, nesterov, weight_decay:
         As in ``torch.optim.SGD``; Nesterov needs momentum > 0 and dampening 0.
 
@@ -46,7 +46,7 @@ class SGD(Optimizer):
     def __init__(
         self,
         params: Iterable[Any],
-        lr: float,
+        lr: float = 1e-3,
         momentum: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
@@ -83,7 +83,7 @@ class SGD(Optimizer):
         state_of = self.state
         for p in group["params"]:
             g = p._grad
-            if g is None:
+            if g is None or not p.requires_grad:  # no gradient, or frozen: skipped
                 continue
             grad = g.data
             param = p.data
@@ -104,6 +104,7 @@ class SGD(Optimizer):
             # if its array cannot be written (e.g. a broadcast view), replaced by a copy.
             try:
                 param -= lr * grad
+                mark_step(param, p)
             except ValueError:
                 if param.flags.writeable:
                     raise

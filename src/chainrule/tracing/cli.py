@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..cli import COMMANDS, UsageError
 
@@ -73,11 +76,34 @@ def _graph_from_expression(args: argparse.Namespace) -> Any:
         return trace(program.function(), **ordered)
     except ExpressionError as e:
         raise UsageError(str(e)) from None
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, OverflowError) as e:
         raise UsageError(f"cannot evaluate the expression: {e}") from None
 
 
+def _check_output(option: str, path: str | None) -> None:
+    """An output file's folder must exist: checked before anything is computed."""
+    if path is None:
+        return
+    folder = Path(path).parent
+    probe = folder
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise UsageError(f"{option}: '{probe}' is not a folder, so '{path}' cannot be written")
+    if not folder.is_dir():
+        raise UsageError(f"{option}: folder '{folder}' does not exist (for '{path}')")
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_output("--out", args.out)
+    _check_output("--dot", args.dot)
+    # Overflow to inf (x ** 99999999999) is shown as inf; NumPy's RuntimeWarnings would
+    # only add lines to stderr.
+    with np.errstate(all="ignore"):
+        return _explain(args)
+
+
+def _explain(args: argparse.Namespace) -> int:
     from .examples import EXAMPLES
     from .explain import summarize
 
@@ -129,10 +155,15 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(str(e)) from None
         except ValueError as e:  # an unknown image format
             raise UsageError(f"cannot write {args.out}: {e}") from None
+        except OSError as e:
+            raise UsageError(f"--out: cannot write '{args.out}': {e.strerror or e}") from None
         print(f"\npicture written to {path}")
     if args.dot:
-        with open(args.dot, "w", encoding="utf-8") as fh:
-            fh.write(graph.to_dot())
+        try:
+            with open(args.dot, "w", encoding="utf-8") as fh:
+                fh.write(graph.to_dot())
+        except OSError as e:
+            raise UsageError(f"--dot: cannot write '{args.dot}': {e.strerror or e}") from None
         print(f"DOT written to {args.dot}")
     return 0
 

@@ -179,45 +179,24 @@ class Explanation:
         console.print(f"saved for backward: {_nbytes_text(self.total_saved)} in total")
 
 
-def _formula(graph: Graph, var: Var, index: int, gen: Any, dname: dict[int, str]) -> str:
-    """The downstream gradient as the generated code writes it (for tensors)."""
-    from .codegen import CODE
-
-    rule = CODE.get(var.op)
-    if rule is None:
-        return "vjp"
-    try:
-        made = rule.backward(gen.ctx(var, dname[var.index]), index)
-    except Exception:  # a formula is a courtesy; the numbers are what matter
-        return "vjp"
-    return "-" if made is None else made[0]
-
-
-def expression(var: Var, gen: Any = None) -> str:
+def expression(var: Var, forward: dict[int, str] | None = None) -> str:
     """``q = x + y``: the node as one line of the flat forward code."""
-    from .codegen import CODE, _Gen
-
-    rule = CODE.get(var.op)
-    if rule is None:
-        args = ", ".join(v.name for v in var.inputs)
-        return f"{var.name} = {var.op}({args})"
-    if gen is None:
-        gen = _Gen(None)  # type: ignore[arg-type]
-    try:
-        return f"{var.name} = {rule.forward(gen.ctx(var))}"
-    except Exception:
-        args = ", ".join(v.name for v in var.inputs)
-        return f"{var.name} = {var.op}({args})"
+    if forward is not None and var.index in forward:
+        return forward[var.index]
+    args = ", ".join(v.name for v in var.inputs)
+    return f"{var.name} = {var.op}({args})"
 
 
 def explain(graph: Graph) -> Explanation:
     """Build the backward-pass table of ``graph`` (running ``graph.backward()`` if needed)."""
-    from .codegen import _Gen, _grad_names
+    from .codegen import CodegenError, formulas
 
     if not graph.steps:
         graph.backward()
-    gen = _Gen(graph)
-    dname = _grad_names(graph, "d")
+    try:
+        downstream, forward = formulas(graph)
+    except (CodegenError, Exception):  # a formula is a courtesy; the numbers are what matter
+        downstream, forward = {}, {}
     rows = []
     for k, step in enumerate(graph.steps, start=1):
         var = step.var
@@ -226,18 +205,17 @@ def explain(graph: Graph) -> Explanation:
             step=k,
             name=var.name,
             op=var.op,
-            expression=expression(var, gen),
+            expression=expression(var, forward),
             value=summarize(var.value),
             upstream=summarize(step.upstream),
             saved_nbytes=var.saved_nbytes,
             upstream_value=step.upstream,
         )
         for inp, local, down in step.contributions:
-            index = next(i for i, v in enumerate(var.inputs) if v is inp)
             if local is not None and scalar:
                 local_text = fmt_number(local)
             else:
-                local_text = _formula(graph, var, index, gen, dname)
+                local_text = downstream.get((var.index, inp.index), "vjp")
             row.inputs.append(InputRow(inp.name, local_text, summarize(down), down))
         rows.append(row)
     # Nodes the backward pass did not reach still save memory: count every op.

@@ -76,6 +76,24 @@ def _reject(node: ast.AST) -> ExpressionError:
     return ExpressionError(f"{kind} is not allowed in an expression")
 
 
+def _short(text: str, limit: int = 40) -> str:
+    """``text`` for an error message: long inputs are cut, not echoed in full."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _check_number(value: Any, shown: str) -> None:
+    """Refuse an integer no float64 can hold (the computation would raise OverflowError
+    deep inside NumPy)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            float(value)
+        except OverflowError:
+            raise ExpressionError(
+                f"the number {_short(shown)} is too large for a float64"
+            ) from None
+
+
 def _functions_text() -> str:
     return ", ".join(sorted(FUNCTIONS))
 
@@ -199,7 +217,10 @@ def _check_expr(node: ast.AST, assigned: set[str], variables: list[str], depth: 
             variables.append(node.id)
     elif isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            raise ExpressionError(f"only numbers are allowed as constants, got {node.value!r}")
+            raise ExpressionError(
+                f"only numbers are allowed as constants, got {_short(repr(node.value))}"
+            )
+        _check_number(node.value, str(node.value))
     else:
         raise _reject(node)
 
@@ -218,15 +239,23 @@ def _literal(node: ast.AST) -> Any:
 
 
 def parse_value(text: str) -> np.ndarray:
-    """A command-line value: a number or a (nested) list of numbers, as float64."""
+    """A command-line value: a number or a (nested) list of numbers, as float64.
+
+    >>> from chainrule.tracing.expr import parse_value
+    >>> parse_value("[1, -2.5]")
+    array([ 1. , -2.5])
+    """
+    shown = _short(repr(text))
     try:
         tree = ast.parse(text.strip(), mode="eval").body
-    except SyntaxError:
-        raise ExpressionError(f"not a number or a list of numbers: {text!r}") from None
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        # SyntaxError also for brackets nested too deep or integers of over 4300 digits
+        raise ExpressionError(f"not a number or a list of numbers: {shown}") from None
 
     def walk(node: ast.AST) -> Any:
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
             if not isinstance(node.value, bool):
+                _check_number(node.value, str(node.value))
                 return node.value
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             inner = walk(node.operand)
@@ -235,12 +264,16 @@ def parse_value(text: str) -> np.ndarray:
             return [walk(e) for e in node.elts]
         if isinstance(node, ast.Name) and node.id in CONSTANTS:
             return CONSTANTS[node.id]
-        raise ExpressionError(f"not a number or a list of numbers: {text!r}")
+        raise ExpressionError(f"not a number or a list of numbers: {shown}")
 
     try:
-        return np.asarray(walk(tree), dtype=np.float64)
-    except ValueError as e:
-        raise ExpressionError(f"bad array value {text!r}: {e}") from None
+        nested = walk(tree)
+    except RecursionError:
+        raise ExpressionError(f"not a number or a list of numbers: {shown}") from None
+    try:
+        return np.asarray(nested, dtype=np.float64)
+    except (ValueError, OverflowError) as e:
+        raise ExpressionError(f"bad array value {shown}: {_short(str(e), 120)}") from None
 
 
 class _Evaluator:
@@ -334,7 +367,7 @@ class _Evaluator:
             ]
             try:
                 out = FUNCTIONS[fname](*values, **kwargs)
-            except (ValueError, TypeError) as e:
+            except (ValueError, TypeError, OverflowError) as e:
                 raise ExpressionError(f"{fname}: {e}") from None
             label = None
             if len(args) == 1 and args[0][1]:

@@ -1,10 +1,11 @@
 """The traced graph: ``trace(f, *args)`` records a computation into a ``Graph`` of ``Var``s.
 A Graph is the lectures' ComputationalGraph: forward() in topological order, backward() reversed.
 
-Tracing runs ``f`` on fresh leaf tensors (``requires_grad=True``) and reads the graph the engine
-records. Two things the engine normally drops are kept while tracing: every primitive saves its
-input and output values (so constants and intermediate values can be shown and re-run), and the
-local variable names ``f`` binds its tensors to (so ``q = x + y`` shows up as ``q``).
+A Graph is a view of a program (``chainrule.ir``): tracing runs ``f`` on fresh leaf tensors
+(floating ones require grad) and records every primitive it applies, comparisons included,
+so ``forward()`` on new inputs is right everywhere. It also notes the local variable names
+``f`` binds its tensors to (so ``q = x + y`` shows up as ``q``). ``backward()`` runs the
+engine's own backward walk and keeps each step for the table (``explain``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import inspect
 import keyword
 import os
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,8 +23,11 @@ import numpy as np
 
 from .. import engine
 from ..engine import Node
+from ..ir import Program, evaluate, run_on_tensors
+from ..ir import Var as PVar
+from ..ir.trace import Tracer
 from ..primitives import REGISTRY, Primitive
-from ..tensor import Tensor, enable_grad, observe_nodes
+from ..tensor import Tensor
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -88,50 +91,6 @@ class Step:
     contributions: list[tuple[Var, Any, Any]]
 
 
-# --------------------------------------------------------------------------- recording
-
-_record_lock = threading.RLock()
-_record_depth = 0
-#: node -> (input values, output value) of binary operators, filled while tracing.
-_captured: dict[Node, tuple[tuple, Any]] = {}
-
-
-def _capture(node: Node, inputs: tuple, out: Any) -> None:
-    with _record_lock:
-        _captured.setdefault(node, (tuple(inputs), out))
-
-
-@contextlib.contextmanager
-def _keep_everything() -> Iterator[None]:
-    """While tracing, note every recorded node's input and output values.
-
-    The engine keeps only what each rule needs, so a node of ``x + 2`` forgets the 2 and its
-    own result; the picture, the table and the generated code need all of them. The core's
-    node observer (``cr.observe_nodes``) reports them as the nodes are made.
-    """
-    global _record_depth
-    with _record_lock:
-        _record_depth += 1
-    try:
-        with observe_nodes(_capture):
-            yield
-    finally:
-        with _record_lock:
-            _record_depth -= 1
-
-
-def _take_captured(nodes: list[Node]) -> dict[Node, tuple[tuple, Any]]:
-    with _record_lock:
-        found = {n: _captured.pop(n) for n in nodes if n in _captured}
-        if _record_depth == 0:
-            _captured.clear()
-        return found
-
-
-def _original_flags(prim: Primitive) -> tuple[bool, bool]:
-    return prim.save_inputs, prim.save_output
-
-
 _EXAMPLES_FILE = os.path.join(_PACKAGE_DIR, "tracing", "examples.py")
 
 
@@ -147,9 +106,12 @@ class _LocalNames:
 
     def __init__(self) -> None:
         self.names: dict[Node, tuple[int, int, str]] = {}
-        self.values: dict[Node, Any] = {}
         self.constants: dict[int, str] = {}
         self.leaves: dict[int, str] = {}
+        #: Tensors without a node (a mask x > 0) bound to a name, and those names.
+        self.tensors: list[Tensor] = []
+        self.tensor_names: list[str] = []
+        self._seen_tensors: set[int] = set()
         self._order = 0
         self._root: Any = None
 
@@ -170,9 +132,12 @@ class _LocalNames:
                 if value._rg:
                     self.leaves.setdefault(id(value), name)
                 else:
-                    self.constants.setdefault(id(value.data), name)
+                    self.constants.setdefault(id(value._data), name)
+                    if id(value) not in self._seen_tensors:
+                        self._seen_tensors.add(id(value))
+                        self.tensors.append(value)
+                        self.tensor_names.append(name)
                 continue
-            self.values.setdefault(node, value.data)
             known = self.names.get(node)
             if known is None or known[0] > depth:
                 self._order += 1
@@ -306,8 +271,12 @@ def trace(f: Callable, *args: Any, **kwargs: Any) -> Graph:
             names[pname] = _as_input(value)
             call_args.append(names[pname])
 
+    tracer = Tracer()
+    for pname, value in names.items():
+        if isinstance(value, Tensor):
+            tracer.input(value, "arg", pname)
     recorder = _LocalNames()
-    with _keep_everything(), enable_grad(), recorder.watching():
+    with tracer.active(), recorder.watching():
         out = f(*call_args, **call_kwargs)
     outputs = list(out) if isinstance(out, (tuple, list)) else [out]
     if not outputs or not all(isinstance(o, Tensor) for o in outputs):
@@ -315,10 +284,10 @@ def trace(f: Callable, *args: Any, **kwargs: Any) -> Graph:
             f"trace: the function must return a Tensor or a tuple of Tensors, got "
             f"{type(out).__name__}"
         )
+    tracer.program.outputs = [tracer.output(o) for o in outputs]
     out_name, transformed = _function_name(f)
-    inputs = {k: v for k, v in names.items() if isinstance(v, Tensor)}
     _names_from_scope(f, recorder)
-    graph = _build(outputs, inputs, recorder, out_name)
+    graph = _build(tracer, recorder, out_name, outputs)
     graph.name = out_name if out_name != "out" else "f"
     if transformed and hasattr(f, "__wrapped__"):
         # grad(f) is named grad_f: the function that computes f's gradient.
@@ -363,14 +332,21 @@ class _Namer:
     def __init__(self) -> None:
         self.taken: set[str] = set()
         self.counts: dict[str, int] = {}
+        #: base -> the next suffix worth trying: names are never released, so every
+        #: ``base_k`` below it is still taken (a loop rebinding ``x`` 20,000 times would
+        #: otherwise try x, x_1, ..., x_{k-1} for its k-th node: quadratic).
+        self.suffixes: dict[str, int] = {}
 
     def claim(self, wanted: str | None, op: str) -> str:
         if wanted:
             base = _identifier(wanted)
-            candidate, k = base, 1
-            while candidate in self.taken:
+            candidate = base
+            if candidate in self.taken:
+                k = self.suffixes.get(base, 1)
+                while f"{base}_{k}" in self.taken:
+                    k += 1
                 candidate = f"{base}_{k}"
-                k += 1
+                self.suffixes[base] = k + 1
             self.taken.add(candidate)
             return candidate
         stem = _identifier(op)
@@ -401,176 +377,124 @@ def _nbytes(values: list[Any]) -> int:
     return total
 
 
-def _saved_bytes(node: Node, in_values: list[Any], out_value: Any) -> int:
-    """What the engine would keep for this node's rule outside tracing."""
-    params = node.params or {}
+def _saved_bytes(eqn: Any, in_values: list[Any], out_value: Any) -> int:
+    """What the engine keeps for this operation's rule (outside tracing)."""
+    params = eqn.params or {}
     ctx = params.get("ctx")
+    prim = eqn.prim
     if ctx is not None:  # a custom Function keeps what it chose to save
-        return _nbytes(list(getattr(ctx, "saved_tensors", ())))
-    if node.prim.name not in REGISTRY:
-        return _nbytes(list(node.inputs or ()))
-    save_inputs, save_output = _original_flags(node.prim)
-    kept = list(in_values) if save_inputs else []
-    if save_output:
+        return _nbytes(list(getattr(ctx, "_saved", ())))
+    if prim.name not in REGISTRY:
+        return _nbytes(list(in_values))
+    which = prim.save_inputs
+    kept = list(in_values) if which is True else list(in_values[1:]) if which else []
+    if prim.save_output:
         kept.append(out_value)
-    elif node.prim.residual is not None and node.out is not None:
-        kept.append(node.out)  # the forward intermediate kept for the VJP (a residual)
     return _nbytes(kept)
 
 
-def _build(
-    outputs: list[Tensor], inputs: dict[str, Tensor], recorder: _LocalNames, out_name: str
-) -> Graph:
-    # Collect every node the outputs depend on (iteratively: graphs may be deep).
-    nodes: dict[Node, None] = {}
-    leaves: dict[int, Tensor] = {}
-    stack = [o._node for o in outputs if o._node is not None]
-    for o in outputs:
-        if o._node is None and o._rg:
-            leaves[id(o)] = o
-    while stack:
-        node = stack.pop()
-        if node in nodes:
-            continue
-        nodes[node] = None
-        for edge in node.edges:
-            if type(edge) is Node:
-                if edge not in nodes:
-                    stack.append(edge)
-            elif edge is not None:
-                leaves[id(edge)] = edge
-    order = sorted(nodes, key=lambda n: n.seq)
-    captured = _take_captured(order)
-
-    # Values of nodes that did not keep their output: read them where a consumer saved them
-    # (and, failing that, recompute them below from their inputs).
-    values: dict[Node, Any] = dict(recorder.values)
-    saved_inputs: dict[Node, tuple] = {}
-    for node in order:
-        saved = tuple(node.inputs or (None,) * len(node.edges))
-        if node in captured:
-            pair, out_value = captured[node]
-            saved = tuple(p if s is None else s for s, p in zip(saved, pair))
-            values.setdefault(node, out_value)
-        saved_inputs[node] = saved
-        if node.out is not None and node.prim.residual is None:  # not a residual
-            values[node] = node.out
-        for edge, sv in zip(node.edges, saved):
-            if type(edge) is Node and sv is not None:
-                values.setdefault(edge, sv)
-    for o in outputs:
-        if o._node is not None:
-            values.setdefault(o._node, o.data)
-
+def _build(tracer: Tracer, recorder: _LocalNames, out_name: str, outputs: list[Tensor]) -> Graph:
+    """The view of the traced program: one Var per input, constant use and operation."""
+    program = tracer.program
+    node_of: dict[PVar, Node] = {v: n for n, v in tracer._node_var.items()}
     namer = _Namer()
     graph = Graph()
-    by_leaf: dict[int, Var] = {}
-    by_data: dict[int, Var] = {}
-    for pname, leaf in inputs.items():
+    graph.program = program
+    view: dict[PVar, Var] = {}
+    for pv in program.inputs:
+        tensor = next(t for t in tracer._alive if tracer._var_of.get(id(t)) is pv)
+        role = program.roles[pv]
+        wanted = pv.hint if role == "arg" else recorder.leaves.get(id(tensor))
         var = Var(
-            namer.claim(pname, "x"),
-            "input",
-            shape=leaf.shape,
-            dtype=leaf.dtype,
-            value=leaf.data,
-            requires_grad=leaf.requires_grad,
+            namer.claim(wanted, "x" if role == "arg" else "p"),
+            "input" if role == "arg" else "param",
+            shape=pv.shape,
+            dtype=pv.dtype,
+            value=program.values[pv],
+            requires_grad=tensor._rg,
         )
         graph._add(var)
         graph.inputs[var.name] = var
-        by_leaf[id(leaf)] = var
-        by_data[id(leaf.data)] = var
-    # Other leaves that require grad (weights from a closure, a module's parameters).
-    for leaf in leaves.values():
-        if id(leaf) in by_leaf:
-            continue
-        wanted = recorder.leaves.get(id(leaf))
-        var = Var(
-            namer.claim(wanted, "p"),
-            "param",
-            shape=leaf.shape,
-            dtype=leaf.dtype,
-            value=leaf.data,
-            requires_grad=True,
+        view[pv] = var
+    for pv, value in program.constants.items():
+        const = Var(
+            f"c_{pv.id}", "const", shape=np.shape(value), dtype=np.asarray(value).dtype, value=value
         )
-        graph._add(var)
-        graph.inputs[var.name] = var
-        by_leaf[id(leaf)] = var
+        graph._add(const)
+        view[pv] = const
 
-    # Names: explicit node.name first, then local variable names, outputs, generated.
-    wanted_names: dict[Node, str] = {}
-    for node in order:
-        if node.name:
-            wanted_names[node] = node.name
+    # Names: explicit node names first, then local variable names, outputs, generated.
+    wanted_names: dict[PVar, str] = {}
+    for e in program.eqns:
+        node = node_of.get(e.out)
+        if node is not None and node.name:
+            wanted_names[e.out] = node.name
     for node, (_d, _o, local) in sorted(recorder.names.items(), key=lambda kv: kv[1][:2]):
-        wanted_names.setdefault(node, local)
-    for i, o in enumerate(outputs):
-        if o._node is not None and o._node not in wanted_names:
-            wanted_names[o._node] = out_name if len(outputs) == 1 else f"{out_name}{i}"
-    claimed: dict[Node, str] = {}
-    for node in order:  # wanted names are claimed before generated ones can take them
-        if node in wanted_names and node.prim.name != "alias":
-            claimed[node] = namer.claim(wanted_names[node], node.prim.name)
+        pv = tracer._node_var.get(node)
+        if pv is not None:
+            wanted_names.setdefault(pv, local)
+    for k, t in enumerate(recorder.tensors):
+        pv = tracer.var_of(t)
+        if pv is not None:
+            wanted_names.setdefault(pv, recorder.tensor_names[k])
+    for i, o in enumerate(program.outputs):
+        if isinstance(o, PVar):
+            wanted_names.setdefault(o, out_name if len(program.outputs) == 1 else f"{out_name}{i}")
+    for e in program.eqns:
+        # a cross-entropy's kept log-softmax is named after the loss: out_logp
+        logp = e.inputs[1] if e.prim.name == "cross_entropy" else None
+        if isinstance(logp, PVar) and logp not in wanted_names and e.out in wanted_names:
+            wanted_names[logp] = f"{wanted_names[e.out]}_logp"
+    claimed: dict[PVar, str] = {}
+    for e in program.eqns:  # wanted names are claimed before generated ones can take them
+        if e.out in wanted_names and e.prim.name != "alias":
+            claimed[e.out] = namer.claim(wanted_names[e.out], e.prim.name)
 
-    by_node: dict[Node, Var] = {}
     n_const = 0
-    for node in order:
+    graph.eqn_of = {}
+    for e in program.eqns:
         ins: list[Var] = []
-        in_values: list[Any] = []
-        for edge, sv in zip(node.edges, saved_inputs[node]):
-            if type(edge) is Node:
-                src = by_node[edge]
-            elif edge is not None:
-                src = by_leaf[id(edge)]
-            elif id(sv) in by_data:
-                src = by_data[id(sv)]  # an integer input (indices) that needs no gradient
-            else:
-                cname = recorder.constants.get(id(sv)) if sv is not None else None
-                src = Var(
-                    namer.claim(cname, "c") if cname else f"c{n_const}",
-                    "const",
-                    shape=np.shape(sv),
-                    dtype=getattr(sv, "dtype", None),
-                    value=sv,
-                )
-                if cname is None:
-                    n_const += 1
-                graph._add(src)
-                if cname:
-                    by_data[id(sv)] = src
-            ins.append(src)
-            in_values.append(src.value)
-        if node.prim.name == "alias":
+        for v in e.inputs:
+            if isinstance(v, PVar):
+                ins.append(view[v])
+                continue
+            cname = recorder.constants.get(id(v.value))
+            const = Var(
+                namer.claim(cname, "c") if cname else f"c{n_const}",
+                "const",
+                shape=np.shape(v.value),
+                dtype=getattr(v.value, "dtype", None),
+                value=v.value,
+            )
+            if cname is None:
+                n_const += 1
+            graph._add(const)
+            ins.append(const)
+        if e.prim.name == "alias":
             # Transforms give each argument an identity node of their own: show the argument.
-            by_node[node] = ins[0]
+            view[e.out] = ins[0]
             continue
-        value = values.get(node)
-        if value is None and node.prim.vjp_all is None and all(v is not None for v in in_values):
-            # Same primitive, same inputs: exactly the value the forward pass computed.
-            params = node.params or {}
-            value = node.prim.impl(*in_values, **params)
-        if value is not None:
-            value = np.asarray(value)
+        value = program.values.get(e.out)
         var = Var(
-            claimed.get(node) or namer.claim(None, node.prim.name),
-            node.prim.name,
+            claimed.get(e.out) or namer.claim(None, e.prim.name),
+            e.prim.name,
             inputs=tuple(ins),
-            shape=tuple(node.shape),
-            dtype=node.dtype,
-            value=value,
-            params=dict(node.params or {}),
-            prim=node.prim,
-            requires_grad=any(v.requires_grad for v in ins),
-            saved_nbytes=_saved_bytes(node, in_values, value),
+            shape=tuple(e.out.shape),
+            dtype=e.out.dtype,
+            value=None if value is None else np.asarray(value),
+            params=dict(e.params),
+            prim=e.prim,
+            requires_grad=e.prim.differentiable and any(v.requires_grad for v in ins),
+            saved_nbytes=_saved_bytes(e, [v.value for v in ins], value),
         )
         graph._add(var)
-        by_node[node] = var
-    for o in outputs:
-        if o._node is not None:
-            graph.outputs.append(by_node[o._node])
-        elif id(o) in by_leaf:
-            graph.outputs.append(by_leaf[id(o)])
+        view[e.out] = var
+        graph.eqn_of[var.index] = e
+    for o in program.outputs:
+        if isinstance(o, PVar):
+            graph.outputs.append(view[o])
         else:
-            const = Var(f"c{n_const}", "const", shape=o.shape, dtype=o.dtype, value=o.data)
+            const = Var(f"c{n_const}", "const", shape=np.shape(o.value), value=o.value)
             n_const += 1
             graph._add(const)
             graph.outputs.append(const)
@@ -578,6 +502,7 @@ def _build(
     for var in graph.nodes:
         if var.op == "const" and var.name not in namer.taken:
             var.name = namer.claim(var.name, "c")
+    graph.view = view
     return graph
 
 
@@ -608,6 +533,11 @@ class Graph:
         self.outputs: list[Var] = []
         self.steps: list[Step] = []
         self.name = "f"
+        #: The program this graph shows (``chainrule.ir.Program``), and program Var -> Var.
+        self.program: Program | None = None
+        self.view: dict[PVar, Var] = {}
+        #: Var.index of an operation -> its equation in the program.
+        self.eqn_of: dict[int, Any] = {}
 
     def _add(self, var: Var) -> None:
         var.index = len(self.nodes)
@@ -693,10 +623,14 @@ class Graph:
                     f"was traced with shape {var.shape}"
                 )
             var.value = arr
+        program = self.program
+        inputs_by_pvar = {pv: v for pv, v in self.view.items() if v.op in ("input", "param")}
+        env = evaluate(program, [inputs_by_pvar[pv].value for pv in program.inputs], keep=True)
+        for pv, var in self.view.items():
+            if var.is_op and pv in env:
+                var.value = np.asarray(env[pv])
         for var in self.nodes:
             var.grad = None
-            if var.is_op:
-                var.value = np.asarray(_run_forward(var))
         self.steps = []
         return self.value
 
@@ -704,14 +638,30 @@ class Graph:
         """Send ``grad`` (default: ones, the lectures' ``grad_L = 1.0``) back from the
         output(s); every node multiplies its upstream gradient by its local gradient.
 
-        Sets ``var.grad`` on every node, records the steps (see :meth:`explain`) and
-        returns the inputs' gradients by name.
+        This is the engine's backward walk, run on the graph's program; it sets
+        ``var.grad`` on every node, records the steps (see :meth:`explain`) and returns the
+        inputs' gradients by name.
         """
-        grads: dict[int, Any] = {}
         seeds = grad if isinstance(grad, (tuple, list)) else [grad] * len(self.outputs)
         if len(seeds) != len(self.outputs):
             raise ValueError(f"backward: {len(self.outputs)} outputs but {len(seeds)} seeds")
-        for out, seed in zip(self.outputs, seeds):
+        program = self.program
+        leaves = []
+        for pv in program.inputs:
+            var = self.view[pv]
+            leaf = Tensor(np.array(var.value, dtype=var.dtype, copy=True))
+            if var.requires_grad:
+                leaf.requires_grad = True
+            leaves.append(leaf)
+        env = run_on_tensors(program, leaves)
+        by_node: dict[Node, Var] = {}
+        for e in program.eqns:
+            t = env[e.out]
+            var = self.view.get(e.out)
+            if t._node is not None and var is not None and var.is_op:
+                by_node[t._node] = var
+        roots, root_seeds = [], []
+        for out, seed, po in zip(self.outputs, seeds, program.outputs):
             if seed is None:
                 seed = np.ones(out.shape, dtype=out.dtype or np.float64)
             else:
@@ -721,25 +671,26 @@ class Graph:
                         f"backward: grad has shape {seed.shape}, output "
                         f"{out.name!r} has shape {out.shape}"
                     )
-            _accumulate(grads, out, seed)
-        self.steps = []
+            if not isinstance(po, PVar) or not env[po]._rg:
+                continue
+            roots.append(env[po])
+            root_seeds.append(seed.astype(out.dtype) if out.dtype is not None else seed)
         for var in self.nodes:
             var.grad = None
-        for var in reversed(self.nodes):
-            g = grads.pop(var.index, None)
-            if g is None:
-                continue
-            var.grad = g
-            if not var.is_op:
-                continue
-            step = Step(var, g, [])
-            for inp, local, down in _backward_step(var, g):
-                step.contributions.append((inp, local, down))
-                _accumulate(grads, inp, down)
-            self.steps.append(step)
-        for var in self.inputs.values():
-            if var.requires_grad and var.grad is None:
-                var.grad = np.zeros(var.shape, dtype=var.dtype)
+        observer = _Steps(by_node, self)
+        if roots:
+            engine.backward(
+                roots, root_seeds, retain_graph=False, create_graph=False, observer=observer
+            )
+        self.steps = observer.steps
+        for pv, leaf in zip(program.inputs, leaves):
+            var = self.view[pv]
+            if var.requires_grad:
+                var.grad = (
+                    np.asarray(leaf.grad.data)
+                    if leaf.grad is not None
+                    else np.zeros(var.shape, dtype=var.dtype)
+                )
         return self.grads
 
     # ------------------------------------------------------------------ views
@@ -811,67 +762,50 @@ class Graph:
         return to_dot(self)
 
 
-def _input_values(var: Var) -> list[Any]:
-    return [v.value for v in var.inputs]
+class _Steps:
+    """Told about every step of the engine's walk (see ``engine.backward``): keeps, per
+    operation, the upstream gradient and what it sends to each input."""
 
+    def __init__(self, by_node: dict[Node, Var], graph: Graph) -> None:
+        self.by_node = by_node
+        self.graph = graph
+        self.steps: list[Step] = []
+        self._step: Step | None = None
 
-def _run_forward(var: Var) -> Any:
-    prim = var.prim
-    assert prim is not None
-    vals = _input_values(var)
-    params = var.params
-    if "ctx" in params:  # a custom Function: a fresh context for the new values
-        from ..function import Context
+    def walk_node(self, node: Node, g: Any) -> None:
+        var = self.by_node.get(node)
+        if var is None:  # an alias: the argument itself
+            self._step = None
+            return
+        var.grad = np.asarray(g)
+        self._step = Step(var, var.grad, [])
+        self.steps.append(self._step)
+        self._node = node
 
-        ctx = Context(tuple(v.requires_grad for v in var.inputs))
-        var.params = dict(params, ctx=ctx)
-        return np.asarray(prim.impl(ctx, *vals))
-    if "fn" in params and "values" in params:  # checkpoint: the inner function, re-run
-        var.params = dict(params, values=list(vals))
-        return prim.impl(*vals, **var.params)
-    return prim.impl(*vals, **params) if params else prim.impl(*vals)
-
-
-def _accumulate(grads: dict[int, Any], var: Var, g: Any) -> None:
-    prev = grads.get(var.index)
-    grads[var.index] = g if prev is None else prev + g
-
-
-def _backward_step(var: Var, g: Any) -> list[tuple[Var, Any, Any]]:
-    """Downstream gradients of one gate: its primitive's VJP rules on plain arrays."""
-    prim = var.prim
-    assert prim is not None
-    vals = _input_values(var)
-    params = var.params
-    # A primitive with a residual reads its VJP's ``ans`` as that residual, which the graph
-    # does not keep: it gets None and recomputes (as the engine's recorded rules do).
-    ans = None if prim.residual is not None else var.value
-    out: list[tuple[Var, Any, Any]] = []
-    if prim.vjp_all is not None:
-        needed = tuple(v.requires_grad for v in var.inputs)
-        whole = prim.vjp_all(g, ans, tuple(vals), params, needed)
-        for i, inp in enumerate(var.inputs):
-            if needed[i] and whole[i] is not None:
-                out.append((inp, None, _fit(np.asarray(whole[i]), inp, prim, i)))
-        return out
-    for i, inp in enumerate(var.inputs):
-        if not inp.requires_grad:
-            continue
-        rule = prim.vjps[i]
-        down = _fit(np.asarray(rule(g, ans, *vals, **params)), inp, prim, i)
+    def walk_grad(self, node: Node, i: int, edge: Any, gi: Any) -> None:
+        step = self._step
+        if step is None or self.by_node.get(node) is not step.var:
+            return
+        var = step.var
+        inp = var.inputs[i]
         local = None
         if var.size == 1 and inp.size == 1:
-            # A number: d(out)/d(input), the rule applied to an upstream gradient of 1.
-            one = np.ones(var.shape, dtype=var.dtype)
-            local = float(np.asarray(rule(one, ans, *vals, **params)).sum())
-        out.append((inp, local, down))
-    return out
+            local = _local_gradient(node, i)
+        step.contributions.append((inp, local, np.asarray(gi)))
+
+    def walk_accumulate(self, edge: Any) -> None:
+        return None
 
 
-def _fit(g: np.ndarray, inp: Var, prim: Primitive, i: int) -> np.ndarray:
-    """Undo broadcasting and match the input's dtype, as the engine does."""
-    if g.shape != inp.shape:
-        g = engine.sum_to_shape(g, inp.shape, prim, i)
-    if inp.dtype is not None and g.dtype != inp.dtype:
-        g = g.astype(inp.dtype)
-    return g
+def _local_gradient(node: Node, i: int) -> float | None:
+    """d(out)/d(input i) as a number: the node's rule applied to an upstream gradient of 1."""
+    prim = node.prim
+    if prim.vjp_all is not None:
+        return None
+    one = np.ones(node.shape, dtype=node.dtype)
+    rule = prim.vjps[i] if node.dtype.kind != "c" else prim.cvjps[i]
+    try:
+        out = rule(one, node.out, *node.inputs, **(node.params or {}))
+    except Exception:  # a display courtesy: the table shows the formula instead
+        return None
+    return float(np.real(np.asarray(out)).sum())

@@ -1,0 +1,211 @@
+"""Tracing: run a function once on Tensors and record every primitive it applies.
+
+A ``Tracer`` is an observer of this thread's primitive applications (see
+``tensor._notify_applied``): each application whose inputs include a traced value becomes
+an equation, recorded or not by the autodiff graph, so a comparison computed from an input
+is part of the program. Inside a recorded backward pass (``cr.grad`` of a traced function)
+the engine also tells the tracer which forward value each backward equation belongs to and
+where gradients add up at forks, so views can name the gradient program ``dq``, ``dx += ...``
+as the lectures do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from .. import state
+from ..engine import Node
+from ..tensor import Tensor, enable_grad
+from .program import Eqn, Literal, Program, Var
+
+
+class Tracer:
+    """Builds a ``Program`` from the applications it observes (install with ``active``)."""
+
+    def __init__(self) -> None:
+        self.program = Program()
+        self._var_of: dict[int, Var] = {}
+        self._alive: list[Any] = []  # keeps traced tensors alive, so ids stay unique
+        self._node_var: dict[Node, Var] = {}
+        self._current: Var | None = None  # the forward value whose VJP is being computed
+        self._accumulating: Var | None = None
+        #: Backward bookkeeping for views: forward Var -> [(eqn index, downstream Var, the
+        #: forward Var whose VJP made it)], in the order the walk made them.
+        self.contributions: dict[Var, list[tuple[int, Var | Literal, Var | None]]] = {}
+        #: forward Var -> the Var holding the total gradient reaching it (its upstream).
+        self.upstream: dict[Var, Var | Literal] = {}
+        #: Vars of the gradient program's seeds (the root's upstream gradient).
+        self.seeds: dict[Var, Var] = {}
+
+    # ------------------------------------------------------------------ inputs
+    def input(self, tensor: Tensor, role: str = "arg", hint: str | None = None) -> Var:
+        """Register ``tensor`` as an input of the program."""
+        v = Var(tensor.shape, tensor.dtype, hint)
+        self.program.inputs.append(v)
+        self.program.roles[v] = role
+        self._register(tensor, v)
+        return v
+
+    def _register(self, tensor: Tensor, v: Var) -> None:
+        self._var_of[id(tensor)] = v
+        self._alive.append(tensor)
+        self.program.values[v] = tensor._data
+        if tensor._node is not None:
+            self._node_var.setdefault(tensor._node, v)
+
+    def var_of(self, tensor: Any) -> Var | None:
+        """The Var of a traced Tensor (None for constants)."""
+        if not isinstance(tensor, Tensor):
+            return None
+        return self._var_of.get(id(tensor))
+
+    def _operand(self, a: Any) -> tuple[Var | Literal, bool]:
+        if isinstance(a, Tensor):
+            v = self._var_of.get(id(a))
+            if v is not None:
+                return v, True
+            if a._node is not None:
+                # a saved value handed to a recorded rule: a new Tensor for a traced node
+                v = self._node_var.get(a._node)
+                if v is not None:
+                    return v, True
+            if a._rg and a._node is None:
+                # a leaf that requires grad, read from outside (a weight in a closure)
+                return self.input(a, "param"), True
+            return Literal(a._data), False
+        return Literal(a), False
+
+    # ------------------------------------------------------------------ observing
+    def applied(self, prim: Any, args: tuple, params: dict, result: Tensor) -> None:
+        """One primitive application (called by the core for every one while active)."""
+        ins = []
+        traced = False
+        for a in args:
+            v, is_traced = self._operand(a)
+            ins.append(v)
+            traced = traced or is_traced
+        if not traced:
+            return  # computed from constants only: its result is a constant too
+        out = Var(result.shape, result.dtype)
+        meta: dict = {}
+        if self._current is not None:
+            meta["vjp_of"] = self._current
+        if self._accumulating is not None:
+            meta["accumulates"] = self._accumulating
+            self._accumulating = None
+        call = _REPLAY.get(prim)
+        if call is not None:
+            meta["call"] = call
+        self.program.eqns.append(Eqn(prim, tuple(ins), out, dict(params), meta))
+        self._register(result, out)
+
+    # The engine's recorded backward walk reports its steps here (see engine._walk).
+    def walk_node(self, node: Node, g: Any) -> None:
+        fv = self._node_var.get(node)
+        self._current = fv
+        if fv is None:
+            return
+        gv = self._lookup(g)
+        if gv is None:
+            # the seed of the walk (ones): a named constant of the gradient program
+            value = g._data if isinstance(g, Tensor) else g
+            gv = Var(np.shape(value), np.asarray(value).dtype)
+            self.program.constants[gv] = value
+            self.program.values[gv] = value
+            if isinstance(g, Tensor):
+                self._register(g, gv)
+            self.seeds[fv] = gv
+        self.upstream[fv] = gv
+
+    def walk_grad(self, node: Node, i: int, edge: Any, gi: Any) -> None:
+        target = self._target(edge)
+        if target is None:
+            return
+        gv = self._lookup(gi)
+        self.contributions.setdefault(target, []).append(
+            (
+                len(self.program.eqns),
+                gv if gv is not None else Literal(getattr(gi, "_data", gi)),
+                self._current,
+            )
+        )
+
+    def _lookup(self, t: Any) -> Var | None:
+        if not isinstance(t, Tensor):
+            return None
+        v = self._var_of.get(id(t))
+        if v is None and t._node is not None:
+            v = self._node_var.get(t._node)
+        return v
+
+    def walk_accumulate(self, edge: Any) -> None:
+        self._accumulating = self._target(edge)
+
+    def _target(self, edge: Any) -> Var | None:
+        if type(edge) is Node:
+            return self._node_var.get(edge)
+        return self._var_of.get(id(edge))
+
+    def output(self, value: Any) -> Var | Literal:
+        v, _ = self._operand(value)
+        return v
+
+    # ------------------------------------------------------------------ installing
+    @contextlib.contextmanager
+    def active(self) -> Iterator[Tracer]:
+        """Observe this thread's operations inside the block (recording on)."""
+        observers = state.ctx.observers
+        observers.append(self)
+        state.refresh()
+        try:
+            with enable_grad():
+                yield self
+        finally:
+            observers.remove(self)
+            state.refresh()
+            self._current = None
+
+
+#: Primitives that are more than their impl (custom Functions, checkpoint): how to run them
+#: again, ``call(args, params, tensors)``. Filled by function.py and transforms.py.
+_REPLAY: dict[Any, Callable[..., Any]] = {}
+
+
+def register_replay(prim: Any, call: Callable[..., Any]) -> None:
+    _REPLAY[prim] = call
+
+
+def trace_program(f: Callable, *args: Any, hints: list[str] | None = None) -> tuple[Program, Any]:
+    """Run ``f(*args)`` once and return ``(program, result)``; arguments that are arrays or
+    numbers become the program's inputs (floating ones require grad, so ``f`` may
+    differentiate them), other arguments are passed through.
+
+    >>> import chainrule as cr
+    >>> from chainrule.ir import trace_program
+    >>> program, _ = trace_program(lambda x: cr.relu(x) * x, cr.tensor([-1.0, 2.0]))
+    >>> [e.prim.name for e in program.eqns]
+    ['relu', 'mul']
+    >>> program(cr.tensor([3.0, 4.0]).numpy())
+    array([ 9., 16.])
+    """
+    tracer = Tracer()
+    call_args = []
+    for k, a in enumerate(args):
+        if isinstance(a, (Tensor, np.ndarray, np.generic, float, int)) and not isinstance(a, bool):
+            data = a._data if isinstance(a, Tensor) else np.asarray(a)
+            leaf = Tensor(np.array(data, copy=True))
+            if leaf.dtype.kind in "fc":
+                leaf.requires_grad = True
+            tracer.input(leaf, "arg", hints[k] if hints else None)
+            call_args.append(leaf)
+        else:
+            call_args.append(a)
+    with tracer.active():
+        result = f(*call_args)
+    outs = result if isinstance(result, (tuple, list)) else (result,)
+    tracer.program.outputs = [tracer.output(o) for o in outs]
+    return tracer.program, result

@@ -1,0 +1,140 @@
+"""Pytrees: nested tuples, lists and dicts of arrays, as arguments and results of transforms.
+
+``flatten(tree)`` gives the leaves (anything that is not a tuple, list, dict or None) in a
+fixed order and a ``TreeDef`` that ``unflatten`` uses to rebuild the same structure around
+new leaves, as JAX does (dicts keep their insertion order; namedtuples keep their type).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["TreeDef", "flatten", "unflatten", "tree_map", "leaves"]
+
+
+class TreeDef:
+    """The structure of a pytree, without its leaves."""
+
+    __slots__ = ("kind", "meta", "children")
+
+    def __init__(self, kind: str, meta: Any = None, children: tuple = ()) -> None:
+        self.kind = kind  # "leaf", "none", "tuple", "list", "dict", "namedtuple"
+        self.meta = meta  # dict keys / namedtuple type
+        self.children = children
+
+    @property
+    def num_leaves(self) -> int:
+        if self.kind == "leaf":
+            return 1
+        return sum(c.num_leaves for c in self.children)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.kind == "leaf"
+
+    def __eq__(self, other: Any) -> bool:
+        return (
+            isinstance(other, TreeDef)
+            and self.kind == other.kind
+            and self.meta == other.meta
+            and self.children == other.children
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.kind, str(self.meta), self.children))
+
+    def __repr__(self) -> str:
+        if self.kind == "leaf":
+            return "*"
+        if self.kind == "none":
+            return "None"
+        inner = ", ".join(repr(c) for c in self.children)
+        if self.kind == "dict":
+            inner = ", ".join(f"{k!r}: {c!r}" for k, c in zip(self.meta, self.children))
+            return "{" + inner + "}"
+        if self.kind == "list":
+            return "[" + inner + "]"
+        return "(" + inner + ("," if len(self.children) == 1 else "") + ")"
+
+
+_LEAF = TreeDef("leaf")
+
+
+def _is_namedtuple(x: Any) -> bool:
+    return isinstance(x, tuple) and hasattr(type(x), "_fields")
+
+
+def flatten(tree: Any) -> tuple[list, TreeDef]:
+    """(leaves, structure) of ``tree``.
+
+    >>> flatten({"w": 1, "b": (2, 3)})
+    ([1, 2, 3], {'w': *, 'b': (*, *)})
+    """
+    leaves_out: list = []
+    return leaves_out, _flatten(tree, leaves_out)
+
+
+def _flatten(tree: Any, out: list) -> TreeDef:
+    if tree is None:
+        return TreeDef("none")
+    if isinstance(tree, dict):
+        keys = tuple(tree)
+        return TreeDef("dict", keys, tuple(_flatten(tree[k], out) for k in keys))
+    if _is_namedtuple(tree):
+        return TreeDef("namedtuple", type(tree), tuple(_flatten(v, out) for v in tree))
+    if isinstance(tree, tuple):
+        return TreeDef("tuple", None, tuple(_flatten(v, out) for v in tree))
+    if isinstance(tree, list):
+        return TreeDef("list", None, tuple(_flatten(v, out) for v in tree))
+    out.append(tree)
+    return _LEAF
+
+
+def unflatten(treedef: TreeDef, leaves_in: Any) -> Any:
+    """The pytree of structure ``treedef`` with ``leaves_in`` (in order) as its leaves.
+
+    >>> leaves_, tree = flatten([1, (2, 3)])
+    >>> unflatten(tree, [10, 20, 30])
+    [10, (20, 30)]
+    """
+    it = iter(leaves_in)
+    result = _unflatten(treedef, it)
+    return result
+
+
+def _unflatten(treedef: TreeDef, it: Any) -> Any:
+    kind = treedef.kind
+    if kind == "leaf":
+        return next(it)
+    if kind == "none":
+        return None
+    values = [_unflatten(c, it) for c in treedef.children]
+    if kind == "dict":
+        return dict(zip(treedef.meta, values))
+    if kind == "namedtuple":
+        return treedef.meta(*values)
+    if kind == "list":
+        return values
+    return tuple(values)
+
+
+def leaves(tree: Any) -> list:
+    """The leaves of ``tree``, in order."""
+    return flatten(tree)[0]
+
+
+def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:
+    """``fn`` applied leaf by leaf (to matching leaves of ``rest``), same structure.
+
+    >>> tree_map(lambda a, b: a + b, (1, [2]), (10, [20]))
+    (11, [22])
+    """
+    flat, treedef = flatten(tree)
+    others = []
+    for r in rest:
+        r_flat, r_def = flatten(r)
+        if r_def != treedef:
+            raise ValueError(f"tree_map: structures differ: {treedef!r} and {r_def!r}")
+        others.append(r_flat)
+    return unflatten(treedef, [fn(*xs) for xs in zip(flat, *others)])

@@ -1,0 +1,153 @@
+"""In-place changes versus the values a graph saved for backward.
+
+Every node is numbered by one clock when it is made. Changing a Tensor's memory in place
+(an in-place operator, ``t.data *= 2``, an optimizer step) stamps the array that owns that
+memory with the clock too: a node numbered before the stamp saved the old values, and its
+backward raises, naming the operation, the change and the tensor, instead of silently
+using the new values (PyTorch's version counters, kept per array). Arrays a user can write
+into behind our back (adopted by ``as_tensor`` without a copy, or handed out by
+``Tensor.numpy()``) get a sampled fingerprint when a node saves them, checked at backward.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+from typing import Any
+
+import numpy as np
+
+from .backend import root_of
+
+#: The clock: node numbers and mutation stamps come from it (a topological order).
+clock = itertools.count().__next__
+
+#: id(owning array) -> Stamp, for arrays changed in place (entries go with the array).
+MUTATED: dict[int, Stamp] = {}
+#: The latest stamp given: a node made after it cannot have saved a stale value.
+LAST = [-1]
+#: id(array) -> weakref: arrays whose memory a user holds (see the module docstring).
+ADOPTED: dict[int, Any] = {}
+
+
+class Stamp:
+    __slots__ = ("ref", "time", "op", "what", "version")
+
+    def __init__(self, ref: Any, time: int, op: str, what: str, version: int) -> None:
+        self.ref = ref
+        self.time = time
+        self.op = op
+        self.what = what
+        self.version = version
+
+
+def _forget(key: int, table: dict) -> Any:
+    return lambda _ref: table.pop(key, None)
+
+
+def mark(array: Any, op: str, what: str) -> None:
+    """Record that ``array``'s memory was changed in place by ``op`` (``what`` describes
+    the tensor, for the error message)."""
+    if not isinstance(array, np.ndarray):
+        return
+    root = root_of(array)
+    key = id(root)
+    now = clock()
+    LAST[0] = now
+    old = MUTATED.get(key)
+    if old is not None and old.ref() is root:  # (an optimizer stamps its weights each step)
+        old.time = now
+        old.op = op
+        old.what = what
+        old.version += 1
+        return
+    MUTATED[key] = Stamp(weakref.ref(root, _forget(key, MUTATED)), now, op, what, 1)
+
+
+def version_of(array: Any) -> int:
+    """How many in-place changes ``array``'s memory has seen (PyTorch's ``_version``)."""
+    if not isinstance(array, np.ndarray):
+        return 0
+    root = root_of(array)
+    entry = MUTATED.get(id(root))
+    return entry.version if entry is not None and entry.ref() is root else 0
+
+
+def _stale(value: Any, seq: int) -> Stamp | None:
+    if type(value) is not np.ndarray:  # NumPy scalars and Python numbers are immutable
+        return None
+    root = root_of(value)
+    entry = MUTATED.get(id(root))
+    if entry is not None and entry.time > seq and entry.ref() is root:
+        return entry
+    return None
+
+
+def check(node: Any) -> None:
+    """Raise if a value ``node`` saved for backward was changed in place after it."""
+    values = list(node.inputs or ())
+    values.append(node.out)
+    for i, value in enumerate(values):
+        entry = _stale(value, node.seq)
+        if entry is not None:
+            which = "its output" if i == len(values) - 1 else f"input {i}"
+            raise RuntimeError(
+                f"backward of '{node.prim.name}': a value it saved for backward ({which}, "
+                f"shape {np.shape(value)}) was modified in place by '{entry.op}' on "
+                f"{entry.what} after it was saved (the tensor is at version {entry.version}; "
+                f"the node saw version {entry.version - 1}). Do the in-place change after "
+                f"backward, or on a copy (t.clone())."
+            )
+
+
+def check_prints(node: Any, prints: list) -> None:
+    """Raise if an adopted array ``node`` saved was written into after it saved it."""
+    if prints:
+        for i, (array, sample, where) in prints:
+            now = array.flat[where]
+            if not (now == sample).all() and not np.array_equal(now, sample, equal_nan=True):
+                raise RuntimeError(
+                    f"backward of '{node.prim.name}': input {i} (shape {array.shape}) was "
+                    f"modified in place after the node saved it: its memory is shared with "
+                    f"an ndarray (from as_tensor or Tensor.numpy()) that was written into. "
+                    f"Copy the array (cr.tensor copies) or write after backward."
+                )
+
+
+def adopt(array: Any) -> None:
+    """Note that a user holds ``array``'s memory (see ``note_saved``)."""
+    if type(array) is not np.ndarray or not array.flags.writeable:
+        return
+    key = id(array)
+    if key not in ADOPTED:
+        ADOPTED[key] = weakref.ref(array, _forget(key, ADOPTED))
+
+
+_WHERE: dict[int, np.ndarray] = {}
+
+
+def _where(size: int) -> np.ndarray:
+    """16 positions spread over an array of ``size`` elements (the first and the last
+    included): the sample a fingerprint keeps."""
+    where = _WHERE.get(size)
+    if where is None:
+        if len(_WHERE) > 256:
+            _WHERE.clear()
+        where = np.arange(size) if size <= 16 else np.linspace(0, size - 1, 16).astype(np.intp)
+        _WHERE[size] = where
+    return where
+
+
+def note_saved(node: Any) -> None:
+    """Fingerprint the adopted arrays ``node`` saved (called only while any exist)."""
+    prints = None
+    for i, value in enumerate(node.inputs or ()):
+        if type(value) is np.ndarray and id(value) in ADOPTED and value.size:
+            where = _where(value.size)
+            if prints is None:
+                prints = []
+            prints.append((i, (value, value.flat[where], where)))
+    if prints:
+        if node.extra is None:
+            node.extra = {}
+        node.extra["prints"] = prints
