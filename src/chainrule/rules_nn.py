@@ -327,9 +327,9 @@ def is_channel_major(x: Any) -> bool:
 # recurrence, both written with chainrule operations: on arrays they are plain NumPy loops,
 # on Tensors they record, so the layers have derivatives of any order. The output holds,
 # per step, the state and the gate activations the step computed (LSTM: h, c, i, f, g, o;
-# GRU: h, r, z, n and W_hn h + b_hn), side by side on the last axis: backpropagation reads
-# them as a hand-written one keeps them, and as outputs they get gradients like any other
-# (the layers read only h and c). Gate orders are PyTorch's: LSTM (i, f, g, o), GRU
+# GRU: h, r, z, n and W_hn h + b_hn), one block each on the leading axis: backpropagation
+# reads them as a hand-written one keeps them, and as outputs they get gradients like any
+# other (the layers read only h and c). Gate orders are PyTorch's: LSTM (i, f, g, o), GRU
 # (r, z, n).
 
 
@@ -345,12 +345,6 @@ def _stack(values: list, axis: int = 0) -> Any:
     if _is_recorded(*values):
         return ops.stack(values, axis=axis)
     return np.stack(values, axis=axis)
-
-
-def _concat(values: list, axis: int) -> Any:
-    if _is_recorded(*values):
-        return ops.concatenate(values, axis=axis)
-    return np.concatenate(values, axis=axis)
 
 
 def _zeros_like(v: Any) -> np.ndarray:
@@ -384,29 +378,32 @@ def _recurrent_weight_grad(da: np.ndarray, hs: Any, h0: np.ndarray, order: list)
 
 
 # ------------------------------------------------------------------ LSTM
-# output (T, N, 6H): [h, c, i, f, g, o] per step
+# output (6, T, N, H): h, c, i, f, g, o per step (each block contiguous per step)
 
 
 def _lstm_impl(xw: Any, h0: Any, c0: Any, w: Any, reverse: bool) -> Any:
     T, N, G = xw.shape
     H = G // 4
-    out = np.empty((T, N, 6 * H), dtype=xw.dtype)
+    out = np.empty((6, T, N, H), dtype=xw.dtype)
+    a = np.empty((N, G), dtype=xw.dtype)  # the gates of one step
     wt = w.T
     h, c = h0, c0
     for t in _steps(T, reverse):
-        step = out[t]
-        a = step[:, 2 * H :]  # the gates, computed in place
         np.matmul(h, wt, out=a)
         a += xw[t]
         _sigmoid_inplace(a[:, : 2 * H])
         _sigmoid_inplace(a[:, 3 * H :])
         np.tanh(a[:, 2 * H : 3 * H], out=a[:, 2 * H : 3 * H])
-        c_new = step[:, H : 2 * H]
-        np.multiply(a[:, H : 2 * H], c, out=c_new)
-        c_new += a[:, :H] * a[:, 2 * H : 3 * H]
-        h_new = step[:, :H]
+        i, f, g, o = out[2, t], out[3, t], out[4, t], out[5, t]
+        i[...] = a[:, :H]
+        f[...] = a[:, H : 2 * H]
+        g[...] = a[:, 2 * H : 3 * H]
+        o[...] = a[:, 3 * H :]
+        c_new, h_new = out[1, t], out[0, t]
+        np.multiply(f, c, out=c_new)
+        c_new += i * g
         np.tanh(c_new, out=h_new)
-        h_new *= a[:, 3 * H :]
+        h_new *= o
         h, c = h_new, c_new
     return out
 
@@ -439,24 +436,23 @@ def _lstm_vjp(g: Any, ans: Any, inputs: tuple, params: dict, needed: tuple) -> t
     if not _is_recorded(g, xw, h0, c0, w):
         return _lstm_vjp_arrays(g, ans, xw, h0, c0, w, reverse, needed)
     T = xw.shape[0]
-    H = h0.shape[-1]
     steps = _lstm_steps(xw, h0, c0, w, reverse)
     dh = dc = None
     dxw: dict = {}
     dw = None
     for t in reversed(list(_steps(T, reverse))):
         h_prev, c_prev, i, f, gg, o, tc, _h, _c = steps[t]
-        gt = g[t]
-        dh_t = gt[:, :H] if dh is None else gt[:, :H] + dh
-        dc_t = gt[:, H : 2 * H] + dh_t * o * (1 - tc * tc)
+        dh_t = g[0, t] if dh is None else g[0, t] + dh
+        dc_t = g[1, t] + dh_t * o * (1 - tc * tc)
         if dc is not None:
             dc_t = dc_t + dc
+        # each gate: (what reaches it through c or h + its own output's gradient) f'
         da = ops.concatenate(
             [
-                (dc_t * gg + gt[:, 2 * H : 3 * H]) * i * (1 - i),
-                (dc_t * c_prev + gt[:, 3 * H : 4 * H]) * f * (1 - f),
-                (dc_t * i + gt[:, 4 * H : 5 * H]) * (1 - gg * gg),
-                (dh_t * tc + gt[:, 5 * H :]) * o * (1 - o),
+                (dc_t * gg + g[2, t]) * i * (1 - i),
+                (dc_t * c_prev + g[3, t]) * f * (1 - f),
+                (dc_t * i + g[4, t]) * (1 - gg * gg),
+                (dh_t * tc + g[5, t]) * o * (1 - o),
             ],
             axis=1,
         )
@@ -484,32 +480,30 @@ def _lstm_vjp_arrays(g, out, xw, h0, c0, w, reverse, needed) -> tuple:
     order = list(_steps(T, reverse))
     for k in range(T - 1, -1, -1):
         t = order[k]
-        step, gt = out[t], g[t]
-        c_prev = c0 if k == 0 else out[order[k - 1], :, H : 2 * H]
-        i, f = step[:, 2 * H : 3 * H], step[:, 3 * H : 4 * H]
-        gg, o = step[:, 4 * H : 5 * H], step[:, 5 * H :]
-        tc = np.tanh(step[:, H : 2 * H])
-        dh += gt[:, :H]
+        c_prev = c0 if k == 0 else out[1, order[k - 1]]
+        i, f, gg, o = out[2, t], out[3, t], out[4, t], out[5, t]
+        tc = np.tanh(out[1, t])
+        dh += g[0, t]
         da = dxw[t]
         # output gate: (dh tanh(c) + its own gradient) o (1 - o)
         do = da[:, 3 * H :]
         np.multiply(dh, tc, out=do)
-        do += gt[:, 5 * H :]
+        do += g[5, t]
         do *= o * (1 - o)
         # cell: dc += dh o (1 - tanh(c)^2), then the three gates that make c
-        dc += gt[:, H : 2 * H]
+        dc += g[1, t]
         dc += dh * o * (1 - tc * tc)
-        for block, own, local in (
-            (da[:, :H], gt[:, 2 * H : 3 * H], (gg, i * (1 - i))),
-            (da[:, H : 2 * H], gt[:, 3 * H : 4 * H], (c_prev, f * (1 - f))),
-            (da[:, 2 * H : 3 * H], gt[:, 4 * H : 5 * H], (i, 1 - gg * gg)),
+        for block, own, through, slope in (
+            (da[:, :H], g[2, t], gg, i * (1 - i)),
+            (da[:, H : 2 * H], g[3, t], c_prev, f * (1 - f)),
+            (da[:, 2 * H : 3 * H], g[4, t], i, 1 - gg * gg),
         ):
-            np.multiply(dc, local[0], out=block)
+            np.multiply(dc, through, out=block)
             block += own
-            block *= local[1]
+            block *= slope
         dc *= f
         dh = da @ w
-    dw = _recurrent_weight_grad(dxw, out[..., :H], h0, order) if needed[3] else None
+    dw = _recurrent_weight_grad(dxw, out[0], h0, order) if needed[3] else None
     return dxw, dh, dc, dw
 
 
@@ -536,8 +530,13 @@ def _lstm_jvp(tangents: tuple, ans: Any, inputs: tuple, params: dict) -> Any:
         to = ta[:, 3 * H :] * o * (1 - o)
         tc = tf * c_prev + f * tc + ti * gg + i * tg
         th = to * tanh_c + o * (1 - tanh_c * tanh_c) * tc
-        outs[t] = _concat([th, tc, ti, tf, tg, to], axis=1)
-    return _stack(_in_order(outs, T))
+        outs[t] = (th, tc, ti, tf, tg, to)
+    return _blocks_over_time(outs, T, 6)
+
+
+def _blocks_over_time(outs: dict, T: int, k: int) -> Any:
+    """Per-step tuples of k (N, H) tangents as the (k, T, N, H) output tangent."""
+    return _stack([_stack([outs[t][j] for t in range(T)]) for j in range(k)])
 
 
 lstm_scan = Primitive(
@@ -553,31 +552,31 @@ deflower(lstm_scan, _call_lowering(_lstm_impl))
 
 
 # ------------------------------------------------------------------ GRU
-# output (T, N, 5H): [h, r, z, n, hn] per step, hn = W_hn h_(t-1) + b_hn
+# output (5, T, N, H): h, r, z, n, hn per step, hn = W_hn h_(t-1) + b_hn
 
 
 def _gru_impl(xw: Any, h0: Any, w: Any, b: Any, reverse: bool) -> Any:
     T, N, G = xw.shape
     H = G // 3
-    out = np.empty((T, N, 5 * H), dtype=xw.dtype)
+    out = np.empty((5, T, N, H), dtype=xw.dtype)
     wt = w.T
     h = h0
     for t in _steps(T, reverse):
-        step = out[t]
         ah = h @ wt
         ah += b
-        rz = step[:, H : 3 * H]
-        np.add(xw[t, :, : 2 * H], ah[:, : 2 * H], out=rz)
-        _sigmoid_inplace(rz)
-        step[:, 4 * H :] = ah[:, 2 * H :]
-        n = step[:, 3 * H : 4 * H]
-        np.multiply(step[:, H : 2 * H], ah[:, 2 * H :], out=n)
+        r, z, n, hn = out[1, t], out[2, t], out[3, t], out[4, t]
+        np.add(xw[t, :, :H], ah[:, :H], out=r)
+        _sigmoid_inplace(r)
+        np.add(xw[t, :, H : 2 * H], ah[:, H : 2 * H], out=z)
+        _sigmoid_inplace(z)
+        hn[...] = ah[:, 2 * H :]
+        np.multiply(r, hn, out=n)
         n += xw[t, :, 2 * H :]
         np.tanh(n, out=n)
         # h' = (1 - z) n + z h = n + z (h - n)
-        h_new = step[:, :H]
+        h_new = out[0, t]
         np.subtract(h, n, out=h_new)
-        h_new *= step[:, 2 * H : 3 * H]
+        h_new *= z
         h_new += n
         h = h_new
     return out
@@ -608,21 +607,19 @@ def _gru_vjp(g: Any, ans: Any, inputs: tuple, params: dict, needed: tuple) -> tu
     if not _is_recorded(g, xw, h0, w, b):
         return _gru_vjp_arrays(g, ans, xw, h0, w, b, reverse, needed)
     T = xw.shape[0]
-    H = h0.shape[-1]
     steps = _gru_steps(xw, h0, w, b, reverse)
     dh = None
     dxw: dict = {}
     dw = db = None
     for t in reversed(list(_steps(T, reverse))):
         h_prev, r, z, n, hn, _h = steps[t]
-        gt = g[t]
-        dh_t = gt[:, :H] if dh is None else gt[:, :H] + dh
-        dan = (dh_t * (1 - z) + gt[:, 3 * H : 4 * H]) * (1 - n * n)  # through n's tanh
-        daz = (dh_t * (h_prev - n) + gt[:, 2 * H : 3 * H]) * z * (1 - z)
-        dar = (dan * hn + gt[:, H : 2 * H]) * r * (1 - r)
+        dh_t = g[0, t] if dh is None else g[0, t] + dh
+        dan = (dh_t * (1 - z) + g[3, t]) * (1 - n * n)  # through n's tanh
+        daz = (dh_t * (h_prev - n) + g[2, t]) * z * (1 - z)
+        dar = (dan * hn + g[1, t]) * r * (1 - r)
         dxw[t] = ops.concatenate([dar, daz, dan], axis=1)
         # the hidden projection's gradient: hn is also an output of its own
-        dah = ops.concatenate([dar, daz, dan * r + gt[:, 4 * H :]], axis=1)
+        dah = ops.concatenate([dar, daz, dan * r + g[4, t]], axis=1)
         dh = dh_t * z + dah @ w
         step_dw = dah.T @ h_prev
         step_db = R.sum(dah, axis=0, keepdims=False, shape=dah.shape)
@@ -647,30 +644,28 @@ def _gru_vjp_arrays(g, out, xw, h0, w, b, reverse, needed) -> tuple:
     order = list(_steps(T, reverse))
     for k in range(T - 1, -1, -1):
         t = order[k]
-        step, gt = out[t], g[t]
-        h_prev = h0 if k == 0 else out[order[k - 1], :, :H]
-        r, z = step[:, H : 2 * H], step[:, 2 * H : 3 * H]
-        n, hn = step[:, 3 * H : 4 * H], step[:, 4 * H :]
-        dh += gt[:, :H]
+        h_prev = h0 if k == 0 else out[0, order[k - 1]]
+        r, z, n, hn = out[1, t], out[2, t], out[3, t], out[4, t]
+        dh += g[0, t]
         dx, dah = dxw[t], dah_all[t]
         dan = dx[:, 2 * H :]
         np.multiply(dh, 1 - z, out=dan)
-        dan += gt[:, 3 * H : 4 * H]
+        dan += g[3, t]
         dan *= 1 - n * n
         daz = dx[:, H : 2 * H]
         np.multiply(dh, h_prev - n, out=daz)
-        daz += gt[:, 2 * H : 3 * H]
+        daz += g[2, t]
         daz *= z * (1 - z)
         dar = dx[:, :H]
         np.multiply(dan, hn, out=dar)
-        dar += gt[:, H : 2 * H]
+        dar += g[1, t]
         dar *= r * (1 - r)
         dah[:, : 2 * H] = dx[:, : 2 * H]
         np.multiply(dan, r, out=dah[:, 2 * H :])
-        dah[:, 2 * H :] += gt[:, 4 * H :]
+        dah[:, 2 * H :] += g[4, t]
         dh *= z
         dh += dah @ w
-    dw = _recurrent_weight_grad(dah_all, out[..., :H], h0, order) if needed[2] else None
+    dw = _recurrent_weight_grad(dah_all, out[0], h0, order) if needed[2] else None
     db = dah_all.reshape(-1, G).sum(axis=0) if needed[3] else None
     return dxw, dh, dw, db
 
@@ -702,8 +697,8 @@ def _gru_jvp(tangents: tuple, ans: Any, inputs: tuple, params: dict) -> Any:
             tn_pre = tn_pre + tx[:, 2 * H :]
         tn = tn_pre * (1 - n * n)
         th = tn + tz * (h_prev - n) + z * (th - tn)
-        outs[t] = _concat([th, tr, tz, tn, thn], axis=1)
-    return _stack(_in_order(outs, T))
+        outs[t] = (th, tr, tz, tn, thn)
+    return _blocks_over_time(outs, T, 5)
 
 
 gru_scan = Primitive(

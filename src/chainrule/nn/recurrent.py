@@ -201,19 +201,17 @@ class RNNBase(Module):
                 if self.mode == "GRU":
                     xw = self._projection(inp, w_ih, b_ih, major)
                     b = b_hh if b_hh is not None else np.zeros(w_hh.shape[0], dtype=dtype)
-                    # (T, N, 5H): h and the gate activations; the layer reads h
-                    both = RN.gru_scan(xw, h0[k], w_hh, b, reverse=reverse)
-                    seq = both[:, :, : self.hidden_size]
+                    # (5, T, N, H): h and the gate activations; the layer reads h
+                    seq = RN.gru_scan(xw, h0[k], w_hh, b, reverse=reverse)[0]
                     h_last = seq[0 if reverse else -1]
                 elif self.mode == "LSTM":
                     bias = None if b_ih is None else b_ih + b_hh
                     xw = self._projection(inp, w_ih, bias, major)
-                    # (T, N, 6H): h, c and the gate activations; the layer reads h and c
+                    # (6, T, N, H): h, c and the gate activations; the layer reads h and c
                     both = RN.lstm_scan(xw, h0[k], c0[k], w_hh, reverse=reverse)
-                    hidden = self.hidden_size
-                    seq = both[:, :, :hidden]
+                    seq = both[0]
                     h_last = seq[0 if reverse else -1]
-                    c_final.append(both[0 if reverse else -1, :, hidden : 2 * hidden])
+                    c_final.append(both[1, 0 if reverse else -1])
                 else:
                     bias = None if b_ih is None else b_ih + b_hh
                     xw = self._projection(inp, w_ih, bias, major)
