@@ -1,5 +1,5 @@
 """Pictures: PNG/SVG files that decode to images of sensible size, DOT text, the layered
-layout, and big graphs collapsed so that 500 nodes stay legible and fast."""
+layout, module boxes, repeated blocks, and big graphs folded so 500 nodes stay legible."""
 
 from __future__ import annotations
 
@@ -136,5 +136,147 @@ def test_500_node_graphs_render_fast_and_legibly(kind, tmp_path):
     assert len(drawn) <= 61  # collapsed: chains, stacks, or the nearest gates + a summary
     if kind == "deep":
         assert any("(matmul → add → tanh) × 170" in b.label for b in drawing.boxes)
-    if kind == "wide":
-        assert any(b.kind == "stack" for b in drawing.boxes)
+    if kind == "wide":  # the loop body, drawn once with its count
+        assert any("(getitem → getitem → mul → sin → add) × 200" in b.label for b in drawing.boxes)
+
+
+def _texts(fig):
+    return [t.get_text() for ax in fig.axes for t in ax.texts]
+
+
+def test_every_picture_has_a_legend_for_the_colours():
+    pytest.importorskip("matplotlib")
+    fig = cr.trace(circuit, -2, 5, -4).render()
+    texts = {t.get_text(): t for t in fig.axes[0].texts}
+    assert "value (above the wire)" in texts and any(k.startswith("gradient") for k in texts)
+    # the legend's samples are in the colours it explains; gradients are also italic
+    assert texts["1.00"].get_color() == "#1a7f37"
+    assert texts["0.50"].get_color() == "#cf222e" and texts["0.50"].get_style() == "italic"
+    assert "operation" in texts and "input" in texts
+
+
+class TwoLayer(cr.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = cr.nn.Linear(4, 8, seed=0)
+        self.out = cr.nn.Linear(8, 3, seed=1)
+
+    def forward(self, x):
+        return self.out(cr.relu(self.hidden(x)))
+
+
+def test_a_linear_layer_is_one_box_that_expand_opens():
+    net = TwoLayer()
+    g = cr.trace(net, np.ones((2, 4), np.float32))
+    assert [v.scope[-1].name for v in g.ops] == ["hidden", "", "out"]
+    assert [v.name for v in g.inputs.values()][:1] == ["x"]  # forward's parameter name
+    g.backward()
+    d = layout(g)
+    modules = sorted(b.label for b in d.boxes if b.kind == "module")
+    assert modules == ["hidden · Linear", "out · Linear"]
+    hidden = next(b for b in d.boxes if b.label == "hidden · Linear")
+    assert hidden.sub == "2×4 → 2×8"
+    # its weight and bias are inside the box, not drawn beside it
+    assert {v.op for v in hidden.vars} == {"param", "linear"}
+    assert not [b for b in d.boxes if b.kind == "param"]
+    opened = layout(g, expand="hidden")
+    assert sorted(b.label for b in opened.boxes if b.kind == "module") == ["out · Linear"]
+    assert {b.name for b in opened.boxes if b.kind == "param"} == {"hidden_weight", "hidden_bias"}
+    everything = layout(g, expand=True)
+    assert sum(b.kind == "op" for b in everything.boxes) == len(g.ops)
+    assert not any(b.kind == "module" for b in layout(g, expand="Linear").boxes)
+
+
+class Cell(cr.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.wx = cr.nn.Linear(3, 5, seed=0)
+        self.wh = cr.nn.Linear(5, 5, seed=1)
+
+    def forward(self, x, h):
+        return cr.tanh(self.wx(x) + self.wh(h))
+
+
+class RNN(cr.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.cell = Cell()
+        self.head = cr.nn.Linear(5, 2, seed=2)
+
+    def forward(self, xs):
+        h = cr.zeros(xs.shape[1], 5, dtype="float32")
+        for t in range(xs.shape[0]):
+            h = self.cell(xs[t], h)
+        return self.head(h).sum()
+
+
+def test_rnn_steps_are_drawn_once_with_their_count():
+    g = cr.trace(RNN(), np.ones((12, 4, 3), np.float32))
+    assert len(g.ops) == 62
+    d = layout(g)
+    repeats = [b for b in d.boxes if b.kind == "repeat"]
+    assert len(repeats) == 1 and repeats[0].count == 12
+    assert repeats[0].label == "(getitem → wx → wh → add → tanh) × 12"
+    assert any("× 12 drawn once" in n and "cell.wx · Linear" in n for n in d.notes)
+    assert len([b for b in d.boxes if b.kind not in ("input",)]) == 3  # steps, head, sum
+    # closing the cell draws each step as one box: the repeat is then (Cell) × 12
+    closed = layout(g, collapse="Cell")
+    assert any(b.label.startswith("(getitem → cell) × 12") for b in closed.boxes)
+    unfolded = layout(g, fold=False)
+    assert not any(b.kind == "repeat" for b in unfolded.boxes)
+
+
+def test_identical_layers_fold_and_the_cap_summarises_what_it_hid():
+    model = cr.nn.mlp([16] + [32] * 40 + [10])
+    g = cr.trace(
+        lambda x: cr.nn.functional.cross_entropy(model(x), np.arange(8) % 10),
+        np.ones((8, 16), np.float32),
+    )
+    d = layout(g)
+    labels = [b.label for b in d.boxes]
+    assert "(Linear → ReLU) × 39" in labels and "0 · Linear" in labels and "80 · Linear" in labels
+    # a cap below what is left: the nearest boxes stay, one box and a note say the rest
+    small = layout(g, max_nodes=2, fold=False)
+    more = [b for b in small.boxes if b.kind == "more"]
+    assert len(more) == 1 and more[0].label.startswith("… ") and "linear" in more[0].sub
+    assert any("earlier ops summarised" in n for n in small.notes)
+    assert sum(b.kind in ("op", "module", "group", "stack", "repeat") for b in small.boxes) <= 2
+
+
+def test_tensors_are_shown_as_shape_and_heat_strip_not_numbers():
+    pytest.importorskip("matplotlib")
+    W = cr.randn(3, 4, seed=0)  # noqa: N806
+    g = cr.trace(lambda x: cr.tanh(x @ W).sum(), cr.randn(5, 3, seed=1))
+    fig = g.render()
+    texts = _texts(fig)
+    assert "5×3" in texts and "5×4" in texts
+    assert any(t.startswith("‖g‖ ") for t in texts)
+    assert max(len(t) for t in texts if t[0].isdigit() or t[0] == "-") < 12  # no walls of numbers
+    assert len(fig.axes[0].images) >= 4  # strips of values and of gradients
+
+
+def test_unknown_render_options_are_named():
+    g = cr.trace(circuit, -2, 5, -4)
+    with pytest.raises(TypeError, match="colour"):
+        g.render(colour="red")
+
+
+def test_dot_groups_module_ops_and_has_a_legend():
+    g = cr.trace(TwoLayer(), np.ones((2, 4), np.float32))
+    dot = g.to_dot()
+    # one cluster per innermost module call: hidden, out, and TwoLayer's own relu
+    assert dot.count("subgraph cluster_") == 3 and 'label="hidden · Linear"' in dot
+    assert "legend" in dot
+
+
+def test_scope_tracking_costs_nothing_outside_a_trace():
+    from chainrule.tracing import scope
+
+    assert scope.ACTIVE == 0 and scope.current() == ()
+    net = TwoLayer()
+    net(np.ones((1, 4), np.float32))  # plain call: no stack, no frames
+    assert scope.current() == ()
+    g = cr.trace(net, np.ones((1, 4), np.float32))
+    assert scope.ACTIVE == 0 and scope.current() == ()
+    calls = {v.scope[-1].call for v in g.ops if v.scope}
+    assert len(calls) == 3  # TwoLayer itself, hidden, out: one frame each

@@ -90,7 +90,7 @@ from .transforms import (
     vjp,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Submodules and names loaded on first use, so `import chainrule` stays light (NumPy only):
 # the training stack, tracing/pictures and attacks import only when asked for.
@@ -103,7 +103,23 @@ _LAZY = {
     "load": ("chainrule.serialization", "load"),
     "trace": ("chainrule.tracing", "trace"),
     "Graph": ("chainrule.tracing", "Graph"),
+    "three_ways": ("chainrule.tracing.three_ways", "three_ways"),
 }
+
+
+#: The public names (the eager ones above and the lazy ones in ``_LAZY``).
+__all__ = sorted(
+    [
+        name
+        for name, value in list(globals().items())
+        if not name.startswith("_") and (callable(value) or isinstance(value, type))
+    ]
+    + list(_LAZY)
+)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def __getattr__(name: str):

@@ -28,11 +28,26 @@ from .cli import (
 )
 from .tensor import Tensor
 
+__all__ = ["Loaded", "attack_figure", "load_trained", "visualize_figure"]
+
 # ---------------------------------------------------------------------- loading
 
 
 class Loaded:
-    """A rebuilt model with the data split it was trained on and its input range."""
+    """A rebuilt model with the data split it was trained on and its input range.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from chainrule.train_cli import TrainConfig, train
+    >>> from chainrule.attacks_cli import load_trained
+    >>> out = tempfile.mkdtemp()
+    >>> config = TrainConfig(dataset='moons', epochs=2, plots=False, progress='none', out=out)
+    >>> _ = train(config, write=lambda line: None)
+    >>> loaded = load_trained(os.path.join(out, 'model.npz'))
+    >>> loaded.n_classes, (loaded.low < 0 < loaded.high)
+    (2, True)
+    """
 
     def __init__(self, model: Any, config: dict[str, Any], split: Any, weights: Path) -> None:
         self.model = model
@@ -196,6 +211,18 @@ def load_trained(
     (``chainrule train`` stores them there), else from the ``metrics.json`` beside it,
     else ``chainrule train``'s defaults (digits, ReLU, seed 0, 20% test). Every problem
     is a one-line ``UsageError``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from chainrule.train_cli import TrainConfig, train
+    >>> from chainrule.attacks_cli import load_trained
+    >>> out = tempfile.mkdtemp()
+    >>> config = TrainConfig(dataset='moons', epochs=2, plots=False, progress='none', out=out)
+    >>> _ = train(config, write=lambda line: None)
+    >>> loaded = load_trained(os.path.join(out, 'model.npz'))
+    >>> loaded.config['sizes'], loaded.split.name
+    ([2, 128, 2], 'moons')
     """
     import chainrule as cr
     from chainrule.data import DATASETS, IDXError, MissingDependencyError, load_dataset
@@ -504,29 +531,73 @@ def _attack_grid(
     title: str,
     path: Path,
 ) -> None:
-    """Three rows: originals, perturbations (red +, blue -), adversarial images."""
+    """Write the attack picture (see :func:`attack_figure`) to ``path``."""
+    fig = attack_figure(Figure, X, X_adv, y, clean_pred, adv_pred, shape, clip, title)
+    fig.savefig(path, dpi=100)
+
+
+def attack_figure(
+    Figure: Any,
+    X: np.ndarray,
+    X_adv: np.ndarray,
+    y: np.ndarray,
+    clean_pred: np.ndarray,
+    adv_pred: np.ndarray,
+    shape: tuple[int, int],
+    clip: tuple[float, float],
+    title: str,
+) -> Any:
+    """Three rows: originals, perturbations (orange -, purple +), adversarial images, each
+    row with its colour bar; a fooled prediction is marked ✗ (not by colour alone).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matplotlib.figure import Figure
+    >>> from chainrule.attacks_cli import attack_figure
+    >>> X = np.random.default_rng(0).random((2, 64))
+    >>> y = np.array([3, 5])
+    >>> fig = attack_figure(Figure, X, X[::-1], y, y, np.array([3, 1]), (8, 8), (0.0, 1.0), 'demo')
+    >>> len(fig.axes)  # 3 rows of 2 images, and a colour bar per row
+    9
+    """
+    from ._plots import DIVERGING, fit_title
+
     k = len(X)
-    fig = Figure(figsize=(1.5 * k + 1.0, 5.2), layout="constrained")
+    width = 1.5 * k + 1.6
+    fig = Figure(figsize=(width, 5.6), layout="constrained")
     axes = np.asarray(fig.subplots(3, k, squeeze=False))
     delta = X_adv.astype(np.float64) - X.astype(np.float64)
     bound = max(float(np.abs(delta).max()), 1e-12)
+    images = []
     for j in range(k):
         top, mid, bottom = axes[0, j], axes[1, j], axes[2, j]
-        top.imshow(X[j].reshape(shape), cmap="gray_r", vmin=clip[0], vmax=clip[1])
+        im_top = top.imshow(X[j].reshape(shape), cmap="gray_r", vmin=clip[0], vmax=clip[1])
         top.set_title(f"label {y[j]}, pred {clean_pred[j]}", fontsize=8)
-        mid.imshow(delta[j].reshape(shape), cmap="bwr", vmin=-bound, vmax=bound)
+        im_mid = mid.imshow(delta[j].reshape(shape), cmap=DIVERGING, vmin=-bound, vmax=bound)
         mid.set_title(f"max |d| {np.abs(delta[j]).max():.3g}", fontsize=8)
-        bottom.imshow(X_adv[j].reshape(shape), cmap="gray_r", vmin=clip[0], vmax=clip[1])
-        color = "tab:red" if adv_pred[j] != y[j] else "black"
-        bottom.set_title(f"adversarial: pred {adv_pred[j]}", fontsize=8, color=color)
+        im_bottom = bottom.imshow(
+            X_adv[j].reshape(shape), cmap="gray_r", vmin=clip[0], vmax=clip[1]
+        )
+        fooled = adv_pred[j] != y[j]
+        color = "#D55E00" if fooled else "black"
+        mark = " ✗" if fooled else ""
+        bottom.set_title(f"adversarial: {adv_pred[j]}{mark}", fontsize=8, color=color)
         for ax in (top, mid, bottom):
             ax.set_xticks([])
             ax.set_yticks([])
+        images = [im_top, im_mid, im_bottom]
+    for row, (image, label) in enumerate(
+        zip(images, ["pixel value", "perturbation", "pixel value"])
+    ):
+        bar = fig.colorbar(image, ax=list(axes[row, :]), shrink=0.9, pad=0.02)
+        bar.set_label(label, fontsize=8)
+        bar.ax.tick_params(labelsize=7)
     axes[0, 0].set_ylabel("original")
     axes[1, 0].set_ylabel("perturbation")
     axes[2, 0].set_ylabel("adversarial")
-    fig.suptitle(title)
-    fig.savefig(path, dpi=100)
+    fig.suptitle(fit_title(title + "   (✗: fooled)", width - 0.4, 12))
+    return fig
 
 
 COMMANDS["attack"] = (ATTACK_HELP, add_attack_arguments, run_attack)
@@ -698,22 +769,58 @@ def _visualize_grid(
     what: str,
     path: Path,
 ) -> None:
+    """Write the feature-visualization picture (see :func:`visualize_figure`)."""
+    visualize_figure(Figure, x, units, scores, shape, clip, what).savefig(path, dpi=100)
+
+
+def visualize_figure(
+    Figure: Any,
+    x: np.ndarray,
+    units: list[int],
+    scores: np.ndarray,
+    shape: tuple[int, int],
+    clip: tuple[float, float] | None,
+    what: str,
+) -> Any:
+    """One image per unit with its score, a colour bar, and the objective as the title
+    (wrapped to the figure's width, however few columns there are).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matplotlib.figure import Figure
+    >>> from chainrule.attacks_cli import visualize_figure
+    >>> x = np.random.default_rng(0).random((3, 64))
+    >>> scores = np.array([5.0, 6.0, 7.0])
+    >>> fig = visualize_figure(Figure, x, [0, 1, 2], scores, (8, 8), (0.0, 1.0), 'class')
+    >>> [ax.get_title().split() for ax in fig.axes[:2]]
+    [['class', '0', 'score', '5.0'], ['class', '1', 'score', '6.0']]
+    """
+    from ._plots import fit_title
+
     k = len(units)
     cols = min(k, 5)
     rows = math.ceil(k / cols)
-    fig = Figure(figsize=(2.0 * cols + 0.5, 2.2 * rows + 0.6), layout="constrained")
+    width = 2.0 * cols + 1.3
+    fig = Figure(figsize=(width, 2.2 * rows + 1.0), layout="constrained")
     axes = np.asarray(fig.subplots(rows, cols, squeeze=False)).ravel()
     vmin, vmax = clip if clip is not None else (float(x.min()), float(x.max()))
+    image = None
     for ax, u, img, score in zip(axes, units, x, scores):
-        ax.imshow(img.reshape(shape), cmap="gray_r", vmin=vmin, vmax=vmax)
+        image = ax.imshow(img.reshape(shape), cmap="gray_r", vmin=vmin, vmax=vmax)
         ax.set_title(f"{what.split(' (')[0]} {u}\nscore {score:.1f}", fontsize=9)
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
     for ax in axes[k:]:
         ax.set_visible(False)
-    fig.suptitle("inputs maximizing each unit: arg max_x y_j(x) - lambda ||x||^2")
-    fig.savefig(path, dpi=100)
+    if image is not None:
+        bar = fig.colorbar(image, ax=list(axes), shrink=0.8, pad=0.02)
+        bar.set_label("pixel value", fontsize=8)
+        bar.ax.tick_params(labelsize=7)
+    title = "inputs maximizing each unit: arg max_x y_j(x) - lambda ||x||^2"
+    fig.suptitle(fit_title(title, width - 0.3, 11), fontsize=11)
+    return fig
 
 
 COMMANDS["visualize"] = (VISUALIZE_HELP, add_visualize_arguments, run_visualize)

@@ -11,10 +11,16 @@ from typing import Any
 
 from .backend import reduce_sum
 
+__all__ = ["reduced_axes", "sum_to_shape"]
+
 
 def reduced_axes(from_shape: tuple, to_shape: tuple) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(leading axes to sum away, kept axes of length 1 to sum with keepdims) that take an
-    array of ``from_shape`` back to ``to_shape``; ValueError if it cannot be."""
+    array of ``from_shape`` back to ``to_shape``; ValueError if it cannot be.
+
+    >>> reduced_axes((4, 2, 3), (2, 1))
+    ((0,), (1,))
+    """
     lead = len(from_shape) - len(to_shape)
     if lead < 0:
         raise ValueError(f"shape {from_shape} has fewer axes than {to_shape}")

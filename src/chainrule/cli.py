@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 
 from . import __version__
 
+__all__ = ["UsageError", "build_parser", "main"]
+
 #: name -> (help, add_arguments(parser), run(args) -> exit code)
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
 
@@ -33,7 +35,14 @@ THREAD_VARIABLES = (
 
 
 class UsageError(Exception):
-    """A bad option or input: reported as one line on stderr with exit code 2."""
+    """A bad option or input: reported as one line on stderr with exit code 2.
+
+    Examples
+    --------
+    >>> from chainrule.cli import main
+    >>> main(['explain', 'x * 2'])  # no value for x: one line on stderr, exit code 2
+    2
+    """
 
 
 class RunError(Exception):
@@ -46,6 +55,14 @@ class Interrupted(KeyboardInterrupt):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``chainrule`` argument parser (its subcommands register themselves).
+
+    Examples
+    --------
+    >>> from chainrule.cli import build_parser
+    >>> build_parser().prog
+    'chainrule'
+    """
     parser = argparse.ArgumentParser(
         prog="chainrule",
         description="chainrule: automatic differentiation you can see.",
@@ -195,6 +212,18 @@ def _one_line(text: object) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``chainrule`` command line with ``argv`` (default: ``sys.argv[1:]``); returns
+    the exit code (0, or 2 after a one-line error on stderr).
+
+    Examples
+    --------
+    >>> from chainrule.cli import main
+    >>> main(['explain', 'x * y', 'x=3', 'y=4', '--no-code'])  # doctest: +ELLIPSIS
+    value: f = 12   (at x=3, y=4)
+    gradients: df/dx = 4, df/dy = 3
+    ...
+    0
+    """
     _load_commands()
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -32,7 +32,26 @@ from .tensor import (
 
 
 class Context:
-    """Handed to ``forward`` and ``backward``: stash values with ``save_for_backward``."""
+    """Handed to ``forward`` and ``backward``: stash values with ``save_for_backward``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> class Square(cr.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x * x
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 2 * x * g
+    ...
+    >>> x = cr.tensor(3.0, requires_grad=True)
+    >>> Square.apply(x).backward()
+    >>> x.grad
+    tensor(6.)
+    """
 
     def __init__(self, needs_input_grad: tuple) -> None:
         self.needs_input_grad = needs_input_grad

@@ -12,9 +12,32 @@ import numpy as np
 from .tensor import Tensor, _to_array, _wrap, no_grad
 from .transforms import vjp
 
+__all__ = ["GradcheckError", "gradcheck", "gradgradcheck", "numerical_grad"]
+
 
 class GradcheckError(RuntimeError):
-    """An analytic gradient disagrees with central differences."""
+    """An analytic gradient disagrees with central differences.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> class Wrong(cr.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x ** 2
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 3 * x * g
+    ...
+    >>> try:
+    ...     cr.gradcheck(lambda t: Wrong.apply(t).sum(), [cr.tensor([1.0, 2.0])])
+    ... except cr.GradcheckError as e:
+    ...     print(type(e).__name__)
+    ...
+    GradcheckError
+    """
 
 
 def _float64_inputs(inputs: Any) -> list[Any]:
@@ -67,6 +90,8 @@ def numerical_grad(f: Callable, *inputs: Any, eps: float = 1e-6) -> tuple[np.nda
     """Gradient of a one-element-output ``f`` by central differences, one array per input
     (float64).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> g, = cr.numerical_grad(lambda x: (x ** 2).sum(), cr.tensor([1.0, 2.0]))
     >>> g.round(6)
@@ -132,6 +157,8 @@ def gradcheck(
     |numerical|``; otherwise raises ``GradcheckError`` naming the input, the worst index,
     both values and the error (or returns ``False`` with ``raise_exception=False``).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.gradcheck(lambda x: (x.tanh() * x).sum(), [cr.tensor([0.5, -1.0])])
     True
@@ -179,6 +206,8 @@ def gradgradcheck(
     """Check second derivatives: ``gradcheck`` on the function
     ``inputs -> vjp(f, *inputs)(grad_outputs)`` (random fixed cotangents by default).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.gradgradcheck(lambda x: (x.sin() * x).sum(), [cr.tensor([0.5, -1.0])])
     True

@@ -62,26 +62,79 @@ def _norm_axis(op: str, axis: Any, shape: tuple) -> Any:
 
 
 def add(a: Any, b: Any) -> Tensor:
+    """Elementwise a + b, broadcast like NumPy (gradients summed back to each shape).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.add(cr.tensor([1.0, 2.0]), 3.0)
+    tensor([4., 5.])
+    """
     return _binary(P.add, a, b)
 
 
 def sub(a: Any, b: Any) -> Tensor:
+    """Elementwise a - b, broadcast like NumPy.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.sub(cr.tensor([1.0, 2.0]), cr.tensor([0.5, 0.5]))
+    tensor([0.5, 1.5])
+    """
     return _binary(P.sub, a, b)
 
 
 def mul(a: Any, b: Any) -> Tensor:
+    """Elementwise a * b: the multiply gate swaps its inputs on the way back.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor(3.0, requires_grad=True)
+    >>> y = cr.mul(x, -4.0)
+    >>> y.backward()
+    >>> x.grad
+    tensor(-4.)
+    """
     return _binary(P.mul, a, b)
 
 
 def div(a: Any, b: Any) -> Tensor:
+    """Elementwise a / b, broadcast like NumPy.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.div(cr.tensor([1.0, 3.0]), 2.0)
+    tensor([0.5, 1.5])
+    """
     return _binary(P.div, a, b)
 
 
 def pow(a: Any, b: Any) -> Tensor:
+    """Elementwise a ** b (differentiable in both; d/db needs a > 0).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor(2.0, requires_grad=True)
+    >>> cr.pow(x, 3).backward()
+    >>> x.grad
+    tensor(12.)
+    """
     return _binary(P.pow, a, b)
 
 
 def neg(x: Any) -> Tensor:
+    """Elementwise -x.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.neg(cr.tensor([1.0, -2.0]))
+    tensor([-1.,  2.])
+    """
     return _unary(P.neg, _as(x))
 
 
@@ -96,42 +149,114 @@ def exp(x: Any) -> Tensor:
 
 
 def log(x: Any) -> Tensor:
-    """Natural logarithm (x > 0)."""
+    """Natural logarithm (x > 0).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.log(cr.tensor([1.0, 2.718281828459045]))
+    tensor([0., 1.])
+    """
     return _unary(P.log, _as(x))
 
 
 def sqrt(x: Any) -> Tensor:
+    """Elementwise square root (x >= 0).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.sqrt(cr.tensor([4.0, 9.0]))
+    tensor([2., 3.])
+    """
     return _unary(P.sqrt, _as(x))
 
 
 def tanh(x: Any) -> Tensor:
+    """Elementwise hyperbolic tangent; its derivative is 1 - tanh(x)**2.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.tanh(cr.tensor([0.0]))
+    tensor([0.])
+    """
     return _unary(P.tanh, _as(x))
 
 
 def sigmoid(x: Any) -> Tensor:
-    """1 / (1 + exp(-x)), computed without overflow."""
+    """1 / (1 + exp(-x)), computed without overflow.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.sigmoid(cr.tensor([0.0, 1000.0, -1000.0]))
+    tensor([0.5, 1. , 0. ])
+    """
     return _unary(P.sigmoid, _as(x))
 
 
 def relu(x: Any) -> Tensor:
-    """max(x, 0); its gradient at 0 is 0."""
+    """max(x, 0); its gradient at 0 is 0.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    >>> cr.relu(x).sum().backward()
+    >>> x.grad
+    tensor([0., 0., 1.])
+    """
     return _unary(P.relu, _as(x))
 
 
 def abs(x: Any) -> Tensor:
-    """|x|; its gradient at 0 is 0."""
+    """|x|; its gradient at 0 is 0.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([-2.0, 0.0, 3.0], requires_grad=True)
+    >>> cr.abs(x).sum().backward()
+    >>> x.grad
+    tensor([-1.,  0.,  1.])
+    """
     return _unary(P.abs, _as(x))
 
 
 def sin(x: Any) -> Tensor:
+    """Elementwise sine.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.sin(cr.tensor([0.0]))
+    tensor([0.])
+    """
     return _unary(P.sin, _as(x))
 
 
 def cos(x: Any) -> Tensor:
+    """Elementwise cosine.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.cos(cr.tensor([0.0]))
+    tensor([1.])
+    """
     return _unary(P.cos, _as(x))
 
 
 def square(x: Any) -> Tensor:
+    """Elementwise x**2.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.square(cr.tensor([1.0, -3.0]))
+    tensor([1., 9.])
+    """
     x = _as(x)
     return _binary(P.mul, x, x)
 
@@ -161,13 +286,29 @@ def clip(x: Any, lo: Any = None, hi: Any = None) -> Tensor:
 
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise larger value; the gradient goes to the larger argument, split evenly
-    at ties."""
+    at ties.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> a = cr.tensor([1.0, 5.0, 2.0], requires_grad=True)
+    >>> cr.maximum(a, 2.0).sum().backward()
+    >>> a.grad
+    tensor([0. , 1. , 0.5])
+    """
     return _binary(P.maximum, a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise smaller value; the gradient goes to the smaller argument, split evenly
-    at ties."""
+    at ties.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.minimum(cr.tensor([1.0, 5.0]), cr.tensor([3.0, 4.0]))
+    tensor([1., 4.])
+    """
     return _binary(P.minimum, a, b)
 
 
@@ -218,7 +359,14 @@ def _count(shape: tuple, axis: Any) -> int:
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Arithmetic mean over ``axis`` (None: all axes)."""
+    """Arithmetic mean over ``axis`` (None: all axes).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.mean(cr.tensor([[1.0, 2.0], [3.0, 6.0]]), axis=0)
+    tensor([2., 4.])
+    """
     x = _as(x)
     axis = _norm_axis("mean", axis, x.shape)
     n = _count(x.shape, axis)
@@ -228,7 +376,14 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 
 def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """Variance over ``axis`` (``ddof=1`` for the unbiased estimate)."""
+    """Variance over ``axis`` (``ddof=1`` for the unbiased estimate).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.var(cr.tensor([1.0, 2.0, 3.0, 4.0]))
+    tensor(1.25)
+    """
     x = _as(x)
     axis = _norm_axis("var", axis, x.shape)
     n = _count(x.shape, axis)
@@ -252,18 +407,41 @@ def _reduce_extreme(prim: Any, name: str, x: Any, axis: Any, keepdims: bool) -> 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Largest value over ``axis``; the gradient goes to the arg-max (split evenly among
-    tied maxima)."""
+    tied maxima).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 3.0, 3.0], requires_grad=True)
+    >>> cr.max(x).backward()
+    >>> x.grad
+    tensor([0. , 0.5, 0.5])
+    """
     return _reduce_extreme(P.max, "max", x, axis, keepdims)
 
 
 def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Smallest value over ``axis``; the gradient goes to the arg-min (split evenly among
-    tied minima)."""
+    tied minima).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.min(cr.tensor([[1.0, -2.0], [0.5, 4.0]]), axis=1)
+    tensor([-2. ,  0.5])
+    """
     return _reduce_extreme(P.min, "min", x, axis, keepdims)
 
 
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """log(sum(exp(x))) over ``axis``, computed without overflow."""
+    """log(sum(exp(x))) over ``axis``, computed without overflow.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.logsumexp(cr.tensor([1000.0, 1000.0]))
+    tensor(1000.6931)
+    """
     return _reduce_extreme(P.logsumexp, "logsumexp", x, axis, keepdims)
 
 
@@ -277,13 +455,27 @@ def _single_axis(op: str, axis: Any, shape: tuple) -> int:
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``axis`` (stable)."""
+    """exp(x) / sum(exp(x)) along ``axis`` (stable).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.softmax(cr.tensor([0.0, 0.0, 0.0, 0.0]))
+    tensor([0.25, 0.25, 0.25, 0.25])
+    """
     x = _as(x)
     return apply(P.softmax, (x,), {"axis": _single_axis("softmax", axis, x.shape)})
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    """x - logsumexp(x) along ``axis`` (stable)."""
+    """x - logsumexp(x) along ``axis`` (stable).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.log_softmax(cr.tensor([0.0, 0.0]))
+    tensor([-0.6931, -0.6931])
+    """
     x = _as(x)
     return apply(P.log_softmax, (x,), {"axis": _single_axis("log_softmax", axis, x.shape)})
 
@@ -303,7 +495,14 @@ def _shape_arg(op: str, shape: Sequence[Any]) -> tuple:
 
 
 def reshape(x: Any, *shape: Any) -> Tensor:
-    """Same data, new shape: separate ints or one tuple, with at most one -1."""
+    """Same data, new shape: separate ints or one tuple, with at most one -1.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.reshape(cr.arange(6.0), 2, -1).shape
+    (2, 3)
+    """
     x = _as(x)
     new = _shape_arg("reshape", shape)
     if builtins.sum(1 for s in new if s == -1) > 1:
@@ -329,7 +528,14 @@ def reshape(x: Any, *shape: Any) -> Tensor:
 
 
 def transpose(x: Any, *axes: Any) -> Tensor:
-    """Permute axes (reverse them when none are given)."""
+    """Permute axes (reverse them when none are given).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.transpose(cr.ones(2, 3, 4)).shape, cr.transpose(cr.ones(2, 3, 4), 1, 0, 2).shape
+    ((4, 3, 2), (3, 2, 4))
+    """
     x = _as(x)
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = tuple(axes[0])
@@ -344,7 +550,14 @@ def transpose(x: Any, *axes: Any) -> Tensor:
 
 
 def expand_dims(x: Any, axis: int) -> Tensor:
-    """Insert a length-1 axis at ``axis``."""
+    """Insert a length-1 axis at ``axis``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.expand_dims(cr.ones(3), 0).shape
+    (1, 3)
+    """
     x = _as(x)
     nd = x.ndim + 1
     if not -nd <= axis < nd:
@@ -355,7 +568,14 @@ def expand_dims(x: Any, axis: int) -> Tensor:
 
 
 def squeeze(x: Any, axis: Any = None) -> Tensor:
-    """Remove length-1 axes (all of them, or those in ``axis``)."""
+    """Remove length-1 axes (all of them, or those in ``axis``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.squeeze(cr.ones(1, 3, 1)).shape
+    (3,)
+    """
     x = _as(x)
     if axis is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
@@ -368,7 +588,16 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
 
 
 def broadcast_to(x: Any, shape: Any) -> Tensor:
-    """View ``x`` with NumPy broadcasting to ``shape``."""
+    """View ``x`` with NumPy broadcasting to ``shape``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> cr.broadcast_to(x, (3, 2)).sum().backward()
+    >>> x.grad
+    tensor([3., 3.])
+    """
     x = _as(x)
     shape = _shape_arg("broadcast_to", (shape,) if isinstance(shape, int) else tuple(shape))
     try:
@@ -383,7 +612,14 @@ def broadcast_to(x: Any, shape: Any) -> Tensor:
 
 
 def concatenate(ts: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
+    """Join tensors along an existing axis.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.concatenate([cr.ones(2), cr.zeros(1)])
+    tensor([1., 1., 0.])
+    """
     ts = [_as(t) for t in ts]
     if not ts:
         raise ValueError("concatenate: needs at least one tensor")
@@ -406,7 +642,14 @@ def concatenate(ts: Sequence[Any], axis: int = 0) -> Tensor:
 
 
 def stack(ts: Sequence[Any], axis: int = 0) -> Tensor:
-    """Join tensors of one shape along a new axis."""
+    """Join tensors of one shape along a new axis.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.stack([cr.ones(2), cr.zeros(2)]).shape
+    (2, 2)
+    """
     ts = [_as(t) for t in ts]
     if not ts:
         raise ValueError("stack: needs at least one tensor")
@@ -457,7 +700,16 @@ def getitem(x: Any, index: Any) -> Tensor:
     """``x[index]`` with ints, slices, None, ..., integer arrays and boolean masks; the
     gradient scatters back (repeated indices accumulate). Index arrays that are Tensors
     (``x[x.argmax()]``, ``x[x > 0]``) are inputs of the primitive, so a traced program
-    recomputes them."""
+    recomputes them.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> cr.getitem(x, [0, 0, 2]).sum().backward()
+    >>> x.grad
+    tensor([2., 0., 1.])
+    """
     x = _as(x)
     template, tensors = index_template(index)
     try:
@@ -484,7 +736,17 @@ def index_put(x: Any, index: Any, value: Any) -> Tensor:
 
 
 def take_along_axis(x: Any, indices: Any, axis: int) -> Tensor:
-    """Pick values along ``axis`` at ``indices`` (like ``np.take_along_axis``)."""
+    """Pick values along ``axis`` at ``indices`` (like ``np.take_along_axis``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import numpy as np
+    >>> scores = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> cr.take_along_axis(scores, np.array([[1], [0]]), axis=1)
+    tensor([[2.],
+            [3.]])
+    """
     x = _as(x)
     idx = indices if isinstance(indices, Tensor) else np.asarray(indices)
     if idx.dtype.kind not in "iu":
@@ -505,7 +767,21 @@ def take_along_axis(x: Any, indices: Any, axis: int) -> Tensor:
 
 
 def matmul(a: Any, b: Any) -> Tensor:
-    """Matrix product with NumPy's rules (1-D operands, batched stacks, broadcasting)."""
+    """Matrix product with NumPy's rules (1-D operands, batched stacks, broadcasting).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> W = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> x = cr.tensor([1.0, 1.0])
+    >>> y = cr.matmul(W, x)
+    >>> y
+    tensor([3., 7.], grad_fn=<matmul>)
+    >>> y.sum().backward()
+    >>> W.grad
+    tensor([[1., 1.],
+            [1., 1.]])
+    """
     a, b = _as(a), _as(b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(
@@ -531,7 +807,14 @@ def matmul(a: Any, b: Any) -> Tensor:
 
 
 def dot(a: Any, b: Any) -> Tensor:
-    """``np.dot`` for 0-, 1- and 2-D operands (scalar product, inner product, matmul)."""
+    """``np.dot`` for 0-, 1- and 2-D operands (scalar product, inner product, matmul).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.dot(cr.tensor([1.0, 2.0]), cr.tensor([3.0, 4.0]))
+    tensor(11.)
+    """
     a, b = _as(a), _as(b)
     if a.ndim == 0 or b.ndim == 0:
         return a * b
@@ -544,13 +827,30 @@ def dot(a: Any, b: Any) -> Tensor:
 
 
 def outer(a: Any, b: Any) -> Tensor:
-    """Outer product of the flattened operands."""
+    """Outer product of the flattened operands.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.outer(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 0.0, -1.0]))
+    tensor([[ 1.,  0., -1.],
+            [ 2.,  0., -2.]])
+    """
     a, b = reshape(_as(a), -1), reshape(_as(b), -1)
     return reshape(a, -1, 1) * reshape(b, 1, -1)
 
 
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
-    """``x @ weight.T + bias`` with ``weight`` of shape (out, in), in one primitive."""
+    """``x @ weight.T + bias`` with ``weight`` of shape (out, in), in one primitive.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.ones(4, 3)
+    >>> W = cr.ones(2, 3)
+    >>> cr.linear(x, W, cr.tensor([0.5, -0.5])).shape
+    (4, 2)
+    """
     x, weight = _as(x), _as(weight)
     xshape, wshape = x._data.shape, weight._data.shape  # read once: a layer's hot path
     if len(wshape) != 2:
@@ -637,24 +937,46 @@ def first_bad_label(op: str, labels: np.ndarray, n_classes: int, scores_shape: t
 
 
 def sign(x: Any) -> Tensor:
-    """Elementwise sign (not differentiable: piecewise constant)."""
+    """Elementwise sign (not differentiable: piecewise constant).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.sign(cr.tensor([-2.0, 0.0, 3.0]))
+    tensor([-1.,  0.,  1.])
+    """
     return apply(P.sign, (_as(x),))
 
 
 def conj(x: Any) -> Tensor:
-    """Complex conjugate (the tensor itself when it is real)."""
+    """Complex conjugate (the tensor itself when it is real).
+
+    >>> import chainrule as cr, numpy as np
+    >>> cr.conj(cr.tensor(np.array([1 + 2j])))
+    tensor([1.-2.j], dtype=complex128)
+    """
     x = _as(x)
     return x if x.dtype.kind != "c" else apply(P.conj, (x,))
 
 
 def real(x: Any) -> Tensor:
-    """Real part (the tensor itself when it is real)."""
+    """Real part (the tensor itself when it is real).
+
+    >>> import chainrule as cr, numpy as np
+    >>> cr.real(cr.tensor(np.array([1 + 2j])))
+    tensor([1.])
+    """
     x = _as(x)
     return x if x.dtype.kind != "c" else apply(P.real, (x,))
 
 
 def imag(x: Any) -> Tensor:
-    """Imaginary part (zeros of the same dtype when the tensor is real)."""
+    """Imaginary part (zeros of the same dtype when the tensor is real).
+
+    >>> import chainrule as cr, numpy as np
+    >>> cr.imag(cr.tensor(np.array([1 + 2j])))
+    tensor([2.])
+    """
     return apply(P.imag, (_as(x),))
 
 

@@ -14,7 +14,12 @@ __all__ = ["TreeDef", "flatten", "unflatten", "tree_map", "leaves"]
 
 
 class TreeDef:
-    """The structure of a pytree, without its leaves."""
+    """The structure of a pytree, without its leaves.
+
+    >>> leaves_, tree = flatten({'w': [1, 2], 'b': None})
+    >>> tree, tree.num_leaves
+    ({'w': [*, *], 'b': None}, 2)
+    """
 
     __slots__ = ("kind", "meta", "children")
 
@@ -120,7 +125,11 @@ def _unflatten(treedef: TreeDef, it: Any) -> Any:
 
 
 def leaves(tree: Any) -> list:
-    """The leaves of ``tree``, in order."""
+    """The leaves of ``tree``, in order.
+
+    >>> leaves({'a': (1, 2), 'b': [3]})
+    [1, 2, 3]
+    """
     return flatten(tree)[0]
 
 

@@ -19,6 +19,20 @@ from . import rules as R
 from .primitives import Primitive, defjvp, deflinear, deflower, defvjp
 from .tensor import Tensor
 
+__all__ = [
+    "erf",
+    "gru_scan",
+    "is_channel_major",
+    "lstm_scan",
+    "pad",
+    "pad_to",
+    "rnn_scan",
+    "softplus",
+    "window_params",
+    "window_sum",
+    "windows",
+]
+
 
 def _literal(value: Any) -> str:
     """A static parameter as Python source (non-finite floats included)."""
@@ -195,7 +209,14 @@ deflower(pad, _call_lowering(_pad_impl))
 
 
 def pad_to(x: Any, before_after: tuple, value: float = 0.0) -> Any:
-    """Pad ``x`` (Tensor or array) by ``before_after``, one (before, after) per axis."""
+    """Pad ``x`` (Tensor or array) by ``before_after``, one (before, after) per axis.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pad_to(np.ones((1, 2)), ((0, 0), (1, 0)), value=5.0).tolist()
+    [[5.0, 1.0, 1.0]]
+    """
     pads = tuple(((int(lo), int(hi)), n) for (lo, hi), n in zip(before_after, x.shape))
     if all(lo == 0 and hi == 0 for (lo, hi), _ in pads):
         return x
@@ -296,7 +317,13 @@ def window_params(
     """The static parameters of ``windows`` / ``window_sum`` for an input of ``shape``
     (N, C, *S); ``grid`` (the output positions) defaults to every window that fits;
     ``channel_major`` says the input's memory is (C, N, *S) (see ``is_channel_major``),
-    which the scatter-back then keeps."""
+    which the scatter-back then keeps.
+
+    Examples
+    --------
+    >>> window_params((1, 1, 5, 5), (3, 3), (2, 2), (1, 1))["grid"]
+    (2, 2)
+    """
     if grid is None:
         grid = tuple(
             (s - d * (k - 1) - 1) // st + 1
@@ -314,7 +341,15 @@ def window_params(
 
 def is_channel_major(x: Any) -> bool:
     """Whether (N, C, ...) data is laid out channel first in memory (a convolution's
-    output is: its matmul produces (C, N * positions))."""
+    output is: its matmul produces (C, N * positions)).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.zeros((2, 3, 4, 4))
+    >>> is_channel_major(x), is_channel_major(x.swapaxes(0, 1))
+    (False, True)
+    """
     data = x.data if isinstance(x, Tensor) else np.asarray(x)
     return data.ndim > 1 and data.shape[0] > 1 and data.strides[1] > data.strides[0]
 

@@ -23,6 +23,8 @@ import numpy as np
 
 from .tensor import Tensor, as_tensor
 
+__all__ = ["SerializationError", "load", "save"]
+
 _MANIFEST = "__chainrule__"
 _FORMAT = "chainrule-npz"
 _VERSION = 1
@@ -59,7 +61,23 @@ except ImportError:  # pragma: no cover - Python built without lzma
 
 
 class SerializationError(ValueError):
-    """A file that cannot be read back as a chainrule checkpoint (names the path)."""
+    """A file that cannot be read back as a chainrule checkpoint (names the path).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), 'broken.npz')
+    >>> with open(path, 'wb') as f:
+    ...     _ = f.write(b'garbage')
+    ...
+    >>> try:
+    ...     cr.load(path)
+    ... except cr.serialization.SerializationError as e:
+    ...     print(type(e).__name__)
+    ...
+    SerializationError
+    """
 
 
 def _check_key(k: str, where: str) -> None:

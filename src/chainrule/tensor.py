@@ -1058,6 +1058,8 @@ class set_grad_enabled:
     """Switch recording on or off in this thread, at once (``cr.set_grad_enabled(False)``
     as a plain call), or for a ``with`` block, restoring the previous mode on exit.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> x = cr.tensor(1.0, requires_grad=True)
     >>> with cr.set_grad_enabled(False):
@@ -1090,6 +1092,8 @@ def no_grad() -> _GradMode:
     """Context manager / decorator: record nothing inside (inference, optimizer steps).
     Grad mode is per thread.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> x = cr.tensor(2.0, requires_grad=True)
     >>> with cr.no_grad():
@@ -1101,12 +1105,34 @@ def no_grad() -> _GradMode:
 
 
 def enable_grad() -> _GradMode:
-    """Context manager / decorator: record again (also inside ``no_grad``)."""
+    """Context manager / decorator: record again (also inside ``no_grad``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> with cr.no_grad():
+    ...     with cr.enable_grad():
+    ...         y = cr.tensor(2.0, requires_grad=True) * 3
+    ...
+    >>> y.requires_grad
+    True
+    """
     return _GradMode(True)
 
 
 def is_grad_enabled() -> bool:
-    """Whether operations are recorded in this thread."""
+    """Whether operations are recorded in this thread (see ``no_grad``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.is_grad_enabled()
+    True
+    >>> with cr.no_grad():
+    ...     print(cr.is_grad_enabled())
+    ...
+    False
+    """
     return _ctx.grad_enabled
 
 
@@ -1127,6 +1153,8 @@ def substitute(pairs: Any) -> Iterator[None]:
     (a closure over a model's parameters) with respect to new arguments, as PyTorch's
     ``functional_call`` does for modules.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> w = cr.tensor(2.0, requires_grad=True)
     >>> loss = lambda: w * w
@@ -1169,6 +1197,8 @@ def detect_anomaly() -> Iterator[None]:
     """Raise ``FloatingPointError`` at the first operation (forward or backward) whose
     result holds a NaN or Inf, naming that operation.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> x = cr.tensor([0.0], requires_grad=True)
     >>> with cr.detect_anomaly():
@@ -1197,6 +1227,8 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     Python floats (and lists of them) become float64, Python ints int64, and an
     ndarray keeps its dtype.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.tensor([1, 2]).dtype
     dtype('int64')
@@ -1208,7 +1240,17 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 
 def as_tensor(data: Any, dtype: Any = None) -> Tensor:
-    """``data`` as a Tensor, sharing memory with an ndarray when possible."""
+    """``data`` as a Tensor, sharing memory with an ndarray when possible.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import numpy as np
+    >>> a = np.zeros(3, dtype=np.float32)
+    >>> t = cr.as_tensor(a)
+    >>> t.dtype, np.shares_memory(t.numpy(), a)
+    (dtype('float32'), True)
+    """
     if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
         return data
     if isinstance(data, (list, tuple)) and _holds_tensor(data):
@@ -1240,35 +1282,100 @@ def _leaf(data: np.ndarray, requires_grad: bool) -> Tensor:
 
 
 def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros; the shape as separate ints or one tuple.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.zeros(2, 3).shape, cr.zeros((2, 3), dtype='float32').dtype
+    ((2, 3), dtype('float32'))
+    """
     return _leaf(np.zeros(_shape_args(shape), dtype=dtype), requires_grad)
 
 
 def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones; the shape as separate ints or one tuple.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones(3, requires_grad=True)
+    tensor([1., 1., 1.], requires_grad=True)
+    """
     return _leaf(np.ones(_shape_args(shape), dtype=dtype), requires_grad)
 
 
 def full(shape: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``shape`` filled with ``fill_value``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.full((2,), 7.0)
+    tensor([7., 7.])
+    """
     return _leaf(np.full(_shape_args((shape,)), fill_value, dtype=dtype), requires_grad)
 
 
 def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros with the shape (and, unless ``dtype``, the dtype) of ``t``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.zeros_like(cr.ones(2, 2))
+    tensor([[0., 0.],
+            [0., 0.]])
+    """
     return _leaf(np.zeros_like(_value_of(t), dtype=dtype), requires_grad)
 
 
 def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones with the shape (and, unless ``dtype``, the dtype) of ``t``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.ones_like(cr.zeros(3))
+    tensor([1., 1., 1.])
+    """
     return _leaf(np.ones_like(_value_of(t), dtype=dtype), requires_grad)
 
 
 def arange(*args: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Like ``np.arange`` (integer arguments give int64)."""
+    """Like ``np.arange`` (integer arguments give int64).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.arange(4), cr.arange(0.0, 1.0, 0.25)
+    (tensor([0, 1, 2, 3]), tensor([0.  , 0.25, 0.5 , 0.75]))
+    """
     return _leaf(np.arange(*args, dtype=dtype), requires_grad)
 
 
 def linspace(start: float, stop: float, num: int = 50, dtype: Any = None) -> Tensor:
+    """``num`` evenly spaced values from ``start`` to ``stop`` (like ``np.linspace``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.linspace(0.0, 1.0, 5)
+    tensor([0.  , 0.25, 0.5 , 0.75, 1.  ])
+    """
     return _wrap(np.linspace(start, stop, num, dtype=dtype))
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None) -> Tensor:
+    """The identity matrix (``n`` x ``m``, like ``np.eye``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.eye(2)
+    tensor([[1., 0.],
+            [0., 1.]])
+    """
     return _wrap(np.eye(n, m, dtype=dtype))
 
 
@@ -1276,7 +1383,17 @@ _default_rng = np.random.default_rng()
 
 
 def manual_seed(seed: int) -> None:
-    """Seed the generator used by ``randn``/``rand`` when no ``seed=`` is given."""
+    """Seed the generator used by ``randn``/``rand`` when no ``seed=`` is given.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.manual_seed(0)
+    >>> a = cr.randn(3)
+    >>> cr.manual_seed(0)
+    >>> bool((cr.randn(3) == a).numpy().all())
+    True
+    """
     global _default_rng
     _default_rng = np.random.default_rng(seed)
 
@@ -1286,13 +1403,30 @@ def _rng(seed: Any) -> np.random.Generator:
 
 
 def randn(*shape: Any, dtype: Any = None, seed: Any = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples (float64 unless ``dtype``); ``seed`` makes them repeatable."""
+    """Standard normal samples (float64 unless ``dtype``); ``seed`` makes them repeatable.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.randn(2, 3, seed=0).shape
+    (2, 3)
+    >>> bool((cr.randn(4, seed=1) == cr.randn(4, seed=1)).numpy().all())
+    True
+    """
     data = _rng(seed).standard_normal(_shape_args(shape))
     return _leaf(data.astype(dtype or np.float64, copy=False), requires_grad)
 
 
 def rand(*shape: Any, dtype: Any = None, seed: Any = None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1) (float64 unless ``dtype``)."""
+    """Uniform samples in [0, 1) (float64 unless ``dtype``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.rand(1000, seed=0)
+    >>> 0.0 <= float(x.min()) and float(x.max()) < 1.0
+    True
+    """
     data = _rng(seed).random(_shape_args(shape))
     return _leaf(data.astype(dtype or np.float64, copy=False), requires_grad)
 

@@ -32,6 +32,8 @@ from .cli import (
     parse_threads,
 )
 
+__all__ = ["TrainConfig", "boundary_figure", "curves_figure", "train"]
+
 LOSSES = ("softmax", "svm")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("cosine", "step", "none")
@@ -45,7 +47,15 @@ MAX_PARAMETERS = 50_000_000
 
 @dataclass
 class TrainConfig:
-    """Everything a training run depends on (saved to ``metrics.json``)."""
+    """Everything a training run depends on (saved to ``metrics.json``).
+
+    Examples
+    --------
+    >>> from chainrule.train_cli import TrainConfig
+    >>> config = TrainConfig(dataset='moons', hidden=[16], epochs=3)
+    >>> config.learning_rate, str(config.out_dir)
+    (0.05, 'runs/moons')
+    """
 
     dataset: str = "digits"
     model: str = "mlp"  # mlp, cnn, lstm, transformer (see chainrule.nn.models)
@@ -559,6 +569,8 @@ def train(
     even if ``metrics.json`` beside them is from another run. Ctrl-C or SIGTERM stop the
     run with a ``KeyboardInterrupt`` whose message says what was saved.
 
+    Examples
+    --------
     >>> from chainrule.train_cli import TrainConfig, train
     >>> result = train(TrainConfig(dataset="moons", epochs=5, plots=False, progress="none",
     ...                            out="/tmp/chainrule-doctest"), write=lambda s: None)
@@ -842,33 +854,85 @@ def _savefig(fig: Any, path: Path) -> None:
 def _plot_curves(
     Figure: Any, history: list[dict[str, Any]], path: Path, config: TrainConfig
 ) -> Path:
+    _savefig(curves_figure(Figure, history, config), path)
+    return path
+
+
+def curves_figure(Figure: Any, history: list[dict[str, Any]], config: TrainConfig) -> Any:
+    """Loss and accuracy per epoch, in colour-blind-safe colours, each panel with a legend.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> from chainrule.train_cli import TrainConfig, curves_figure
+    >>> row = {'loss': 0.5, 'train_acc': 0.9, 'test_acc': 0.8}
+    >>> history = [dict(row, epoch=e) for e in (1, 2, 3)]
+    >>> fig = curves_figure(Figure, history, TrainConfig())
+    >>> [ax.get_title() for ax in fig.axes]
+    ['loss', 'accuracy']
+    """
+    from ._plots import CLASS_COLORS
+
     epochs = [r["epoch"] for r in history]
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
-    ax_loss.plot(epochs, [r["loss"] for r in history], color="tab:blue")
+    ax_loss.plot(epochs, [r["loss"] for r in history], color=CLASS_COLORS[0], label="training loss")
     ax_loss.set(xlabel="epoch", ylabel=f"training loss ({config.loss})", title="loss")
     if all(r["loss"] > 0 for r in history):  # the SVM loss can reach exactly 0
         ax_loss.set_yscale("log")
+    ax_loss.legend()
+    ax_loss.grid(alpha=0.3)
     if "train_mse" in history[0]:  # a regression task
-        ax_acc.plot(epochs, [r["train_mse"] for r in history], label="train")
-        ax_acc.plot(epochs, [r["test_mse"] for r in history], label="test")
-        ax_acc.set(xlabel="epoch", ylabel="mean squared error", title="mean squared error")
+        train, test, label = "train_mse", "test_mse", "mean squared error"
+        scale = 1.0
+    else:
+        train, test, label = "train_acc", "test_acc", "accuracy"
+        scale = 100.0
+    ax_acc.plot(epochs, [scale * r[train] for r in history], color=CLASS_COLORS[0], label="train")
+    ax_acc.plot(
+        epochs,
+        [scale * r[test] for r in history],
+        color=CLASS_COLORS[1],
+        linestyle="--",
+        label="test",
+    )
+    if scale == 1.0:
+        ax_acc.set(xlabel="epoch", ylabel=label, title=label)
         ax_acc.set_yscale("log")
     else:
-        ax_acc.plot(epochs, [100 * r["train_acc"] for r in history], label="train")
-        ax_acc.plot(epochs, [100 * r["test_acc"] for r in history], label="test")
         ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     ax_acc.legend()
     ax_acc.grid(alpha=0.3)
     fig.suptitle(f"chainrule train: {config.dataset}")
-    _savefig(fig, path)
-    return path
+    return fig
 
 
 def _plot_boundary(
     Figure: Any, model: Any, split: Any, X_train: np.ndarray, X_test: np.ndarray, path: Path
 ) -> Path:
+    _savefig(boundary_figure(Figure, model, split, X_train, X_test), path)
+    return path
+
+
+def boundary_figure(
+    Figure: Any, model: Any, split: Any, X_train: np.ndarray, X_test: np.ndarray
+) -> Any:
+    """Predicted class over the plane and the samples, one Okabe-Ito colour per class (no
+    class is grey on grey), with a legend naming the classes and the train/test markers.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from matplotlib.figure import Figure
+    >>> from chainrule.train_cli import boundary_figure
+    >>> split = cr.data.load_dataset('spirals', seed=0)
+    >>> fig = boundary_figure(Figure, cr.nn.mlp([2, 8, 3]), split, split.X_train, split.X_test)
+    >>> fig.axes[0].get_title()
+    'decision boundary: spirals'
+    """
     import chainrule as cr
+
+    from ._plots import class_cmap
 
     # The grid lives in the standardised space the model sees; axes show those units.
     both = np.concatenate([X_train, X_test])
@@ -878,36 +942,50 @@ def _plot_boundary(
     grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(X_train.dtype)
     with cr.no_grad():
         pred = np.argmax(model(cr.as_tensor(grid)).data, axis=1).reshape(gx.shape)
-    fig = Figure(figsize=(6, 5.5), layout="constrained")
+    n = split.n_classes
+    cmap = class_cmap(n)
+    fig = Figure(figsize=(6.4, 5.6), layout="constrained")
     ax = fig.subplots()
-    ax.contourf(
-        gx, gy, pred, levels=np.arange(split.n_classes + 1) - 0.5, cmap="coolwarm", alpha=0.35
-    )
+    ax.contourf(gx, gy, pred, levels=np.arange(n + 1) - 0.5, cmap=cmap, alpha=0.22)
+    ax.contour(gx, gy, pred, levels=np.arange(n) + 0.5, colors="#444444", linewidths=0.6)
     ax.scatter(
         X_train[:, 0],
         X_train[:, 1],
         c=split.y_train,
-        cmap="coolwarm",
-        s=8,
+        cmap=cmap,
+        vmin=-0.5,
+        vmax=n - 0.5,
+        s=9,
         edgecolors="none",
-        label="train",
     )
     ax.scatter(
         X_test[:, 0],
         X_test[:, 1],
         c=split.y_test,
-        cmap="coolwarm",
-        s=18,
+        cmap=cmap,
+        vmin=-0.5,
+        vmax=n - 0.5,
+        s=20,
         marker="^",
         edgecolors="k",
         linewidths=0.4,
-        label="test",
     )
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], marker="o", linestyle="", color=cmap(i), label=f"class {i}")
+        for i in range(n)
+    ]
+    handles += [
+        Line2D([], [], marker="o", linestyle="", color="#777777", markersize=4, label="train"),
+        Line2D(
+            [], [], marker="^", linestyle="", color="#777777", markeredgecolor="k", label="test"
+        ),
+    ]
     ax.set(
         title=f"decision boundary: {split.name}",
         xlabel="x1 (standardised)",
         ylabel="x2 (standardised)",
     )
-    ax.legend(loc="upper right")
-    _savefig(fig, path)
-    return path
+    ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.9)
+    return fig

@@ -194,6 +194,8 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     tuple, one per named argument; an argument that is a pytree (a dict of parameters, a
     list of arrays) gets a gradient of the same structure.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> value, g = cr.value_and_grad(lambda x: (x ** 2).sum())(cr.tensor([1.0, 2.0]))
     >>> value, g
@@ -232,6 +234,8 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
     Composable: ``grad(grad(f))`` is the second derivative.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> d2 = cr.grad(cr.grad(lambda x: x ** 3))
     >>> d2(2.0)
@@ -291,6 +295,8 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     cotangent and in the primals (so forward mode can also be had from two reverse passes).
     Primals, the output and the cotangent may be pytrees.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> out, vjp_fn = cr.vjp(lambda x: x * 3, cr.tensor([1.0, 2.0]))
     >>> vjp_fn(cr.tensor([1.0, 10.0]))
@@ -365,6 +371,8 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     """Forward mode: ``(f(*primals), J @ tangents)``, tangents pushed through each
     primitive's JVP rule. Primals and tangents are tuples (of pytrees).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.jvp(lambda x: x ** 2, (cr.tensor(3.0),), (cr.tensor(1.0),))
     (tensor(9.), tensor(6.))
@@ -390,6 +398,8 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0, mode: str = "rev") -
     builds it row by row with reverse mode (one VJP per output element), ``mode="fwd"``
     column by column with forward mode (one JVP per input element).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.jacobian(lambda x: x ** 2)(cr.tensor([1.0, 2.0]))
     tensor([[2., 0.],
@@ -480,6 +490,8 @@ def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     ``in.shape + in.shape``: forward mode over reverse mode. With a tuple ``argnums`` the
     result is nested as in JAX: ``H[i][j] = d2f / d arg_i d arg_j``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.hessian(lambda x: (x ** 3).sum())(cr.tensor([1.0, 2.0]))
     tensor([[ 6.,  0.],
@@ -502,6 +514,8 @@ def hvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     step at all: three matrix-vector products for ``sum(tanh(X @ w)**2)``, as written by
     hand.)
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.hvp(lambda x: (x ** 3).sum(), (cr.tensor([1.0, 2.0]),), (cr.tensor([1.0, 0.0]),))
     (tensor(9.), tensor([6., 0.]))
@@ -606,6 +620,8 @@ def checkpoint(f: Callable, *args: Any) -> Tensor:
 
     Trades compute for memory on deep stacks (gradient checkpointing).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
     >>> cr.checkpoint(lambda t: (t.tanh() ** 2).sum(), x).backward()

@@ -19,6 +19,16 @@ import numpy as np
 
 from .backend import root_of
 
+__all__ = [
+    "adopt",
+    "check",
+    "check_prints",
+    "clock",
+    "mark",
+    "note_saved",
+    "version_of",
+]
+
 #: The clock: node numbers and mutation stamps come from it (a topological order).
 clock = itertools.count().__next__
 
@@ -47,7 +57,13 @@ def _forget(key: int, table: dict) -> Any:
 
 def mark(array: Any, op: str, what: str) -> None:
     """Record that ``array``'s memory was changed in place by ``op`` (``what`` describes
-    the tensor, for the error message)."""
+    the tensor, for the error message).
+
+    >>> a = np.zeros(2)
+    >>> mark(a, "example", "a tensor of shape (2,)")
+    >>> version_of(a)
+    1
+    """
     if not isinstance(array, np.ndarray):
         return
     root = root_of(array)
@@ -65,7 +81,13 @@ def mark(array: Any, op: str, what: str) -> None:
 
 
 def version_of(array: Any) -> int:
-    """How many in-place changes ``array``'s memory has seen (PyTorch's ``_version``)."""
+    """How many in-place changes ``array``'s memory has seen (PyTorch's ``_version``).
+
+    >>> import chainrule as cr
+    >>> t = cr.tensor([1.0, 2.0])
+    >>> t.mul_(2)._version
+    1
+    """
     if not isinstance(array, np.ndarray):
         return 0
     root = root_of(array)
@@ -84,7 +106,16 @@ def _stale(value: Any, seq: int) -> Stamp | None:
 
 
 def check(node: Any) -> None:
-    """Raise if a value ``node`` saved for backward was changed in place after it."""
+    """Raise if a value ``node`` saved for backward was changed in place after it.
+
+    >>> import chainrule as cr
+    >>> c = cr.tensor([1.0, 2.0])
+    >>> loss = cr.tensor([3.0, 4.0], requires_grad=True) * c
+    >>> _ = c.mul_(2)
+    >>> check(loss.grad_fn)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    RuntimeError: backward of 'mul': a value it saved ... modified in place by 'mul_' ...
+    """
     values = list(node.inputs or ())
     values.append(node.out)
     for i, value in enumerate(values):
@@ -101,7 +132,16 @@ def check(node: Any) -> None:
 
 
 def check_prints(node: Any, prints: list) -> None:
-    """Raise if an adopted array ``node`` saved was written into after it saved it."""
+    """Raise if an adopted array ``node`` saved was written into after it saved it.
+
+    >>> import chainrule as cr
+    >>> a = np.array([1.0, 2.0])
+    >>> y = cr.tensor([1.0, 1.0], requires_grad=True) * cr.as_tensor(a)
+    >>> a[0] = 9.0
+    >>> check_prints(y.grad_fn, y.grad_fn.extra["prints"])  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    RuntimeError: backward of 'mul': input 1 (shape (2,)) was modified in place ...
+    """
     if prints:
         for i, (array, sample, where) in prints:
             now = array.flat[where]
@@ -115,7 +155,13 @@ def check_prints(node: Any, prints: list) -> None:
 
 
 def adopt(array: Any) -> None:
-    """Note that a user holds ``array``'s memory (see ``note_saved``)."""
+    """Note that a user holds ``array``'s memory (see ``note_saved``).
+
+    >>> a = np.zeros(3)
+    >>> adopt(a)
+    >>> id(a) in ADOPTED
+    True
+    """
     if type(array) is not np.ndarray or not array.flags.writeable:
         return
     key = id(array)
@@ -139,7 +185,13 @@ def _where(size: int) -> np.ndarray:
 
 
 def note_saved(node: Any) -> None:
-    """Fingerprint the adopted arrays ``node`` saved (called only while any exist)."""
+    """Fingerprint the adopted arrays ``node`` saved (called only while any exist).
+
+    >>> import chainrule as cr
+    >>> y = cr.tensor([1.0, 1.0], requires_grad=True) * cr.as_tensor(np.array([1.0, 2.0]))
+    >>> [i for i, _ in y.grad_fn.extra["prints"]]  # note_saved ran as the node was made
+    [1]
+    """
     prints = None
     for i, value in enumerate(node.inputs or ()):
         if type(value) is np.ndarray and id(value) in ADOPTED and value.size:

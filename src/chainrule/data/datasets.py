@@ -14,15 +14,36 @@ import numpy as np
 from ..nn.init import generator
 from .idx import load_mnist
 
+__all__ = [
+    "DATASETS",
+    "MissingDependencyError",
+    "Split",
+    "circles",
+    "digits",
+    "load_dataset",
+    "moons",
+    "spirals",
+    "train_test_split",
+]
+
 
 class MissingDependencyError(ImportError):
-    """An optional extra (e.g. scikit-learn for ``digits``) is not installed."""
+    """An optional extra (e.g. scikit-learn for ``digits``) is not installed.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> issubclass(cr.data.MissingDependencyError, ImportError)
+    True
+    """
 
 
 def digits(dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
     """The 1,797 8x8 handwritten digits bundled with scikit-learn (optional extra
     ``data``; nothing is downloaded), as (1797, 64) features scaled to [0, 1].
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> X, y = cr.data.digits()   # doctest: +SKIP
     >>> X.shape, int(y.max())     # doctest: +SKIP
@@ -71,6 +92,8 @@ def moons(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles (scikit-learn's ``make_moons``), two classes.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> X, y = cr.data.moons(200, seed=0)
     >>> X.shape, sorted(set(y.tolist()))
@@ -102,6 +125,8 @@ def circles(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A small circle (class 1) inside a large one (class 0), like ``make_circles``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> X, y = cr.data.circles(100, seed=0)
     >>> X.shape
@@ -136,6 +161,8 @@ def spirals(
     """Interleaved spiral arms, one class per arm (the cs231n toy set that a linear
     classifier cannot separate); ``noise`` jitters the angle.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> X, y = cr.data.spirals(300, n_classes=3, seed=0)
     >>> X.shape, int(y.max())
@@ -163,6 +190,8 @@ def train_test_split(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shuffle and split, stratified by label (each class keeps its share in both parts).
 
+    Examples
+    --------
     >>> import numpy as np, chainrule as cr
     >>> X, y = np.zeros((10, 1)), np.array([0] * 5 + [1] * 5)
     >>> Xtr, ytr, Xte, yte = cr.data.train_test_split(X, y, test_size=0.2, seed=0)
@@ -190,7 +219,15 @@ def train_test_split(
 
 
 class Split(NamedTuple):
-    """A dataset ready for training: train and test arrays plus what the model needs."""
+    """A dataset ready for training: train and test arrays plus what the model needs.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> split = cr.data.load_dataset('moons', seed=0)
+    >>> split.X_train.shape, split.n_classes, split.name
+    ((800, 2), 2, 'moons')
+    """
 
     X_train: np.ndarray
     y_train: np.ndarray
@@ -228,6 +265,8 @@ def load_dataset(
     Generated sets use ``n_samples`` and ``noise`` (None: the set's default); MNIST uses
     its official split from the files in ``data_dir``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> split = cr.data.load_dataset("moons", n_samples=100, seed=0)
     >>> split.X_train.shape, split.n_classes

@@ -14,6 +14,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+__all__ = ["IDXError", "load_mnist", "read_idx", "write_idx"]
+
 # Type byte -> big-endian dtype, from the format's description (yann.lecun.com/exdb/mnist).
 _IDX_TYPES = {
     0x08: np.dtype(">u1"),
@@ -27,7 +29,23 @@ _TYPE_CODES = {dt.newbyteorder("="): code for code, dt in _IDX_TYPES.items()}
 
 
 class IDXError(ValueError):
-    """A file that is not a well-formed IDX file (the message names the path)."""
+    """A file that is not a well-formed IDX file (the message names the path).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), 'bad.idx')
+    >>> with open(path, 'wb') as f:
+    ...     _ = f.write(b'not an idx file')
+    ...
+    >>> try:
+    ...     cr.data.read_idx(path)
+    ... except cr.data.IDXError as e:
+    ...     print(type(e).__name__)
+    ...
+    IDXError
+    """
 
 
 _GZIP_ERRORS = (OSError, EOFError, zlib.error)  # gzip.BadGzipFile is an OSError
@@ -71,6 +89,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     naming the path for a wrong magic number, an unknown type byte, a corrupt gzip
     stream, or a file that is shorter or longer than its header says.
 
+    Examples
+    --------
     >>> import numpy as np, tempfile, os, chainrule as cr
     >>> path = os.path.join(tempfile.mkdtemp(), "labels-idx1-ubyte")
     >>> cr.data.write_idx(path, np.array([5, 0, 4], dtype=np.uint8))
@@ -148,6 +168,16 @@ def write_idx(path: str | os.PathLike, array: Any) -> None:
     """Write ``array`` as an IDX file (gzipped when the name ends in ``.gz``).
 
     Supported dtypes: uint8, int8, int16, int32, float32, float64.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), 'labels.idx.gz')
+    >>> cr.data.write_idx(path, np.arange(5, dtype=np.uint8))
+    >>> cr.data.read_idx(path)
+    array([0, 1, 2, 3, 4], dtype=uint8)
     """
     arr = np.asarray(array)
     native = arr.dtype.newbyteorder("=")
@@ -195,6 +225,20 @@ def load_mnist(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Read MNIST from the IDX files in ``root``: images as (N, 784) in [0, 1], labels
     as int64. Nothing is downloaded.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> root = tempfile.mkdtemp()
+    >>> images = np.zeros((3, 28, 28), np.uint8)
+    >>> cr.data.write_idx(os.path.join(root, 'train-images-idx3-ubyte'), images)
+    >>> labels = np.array([7, 2, 1], np.uint8)
+    >>> cr.data.write_idx(os.path.join(root, 'train-labels-idx1-ubyte'), labels)
+    >>> X, y = cr.data.load_mnist(root)
+    >>> X.shape, y.tolist()
+    ((3, 784), [7, 2, 1])
     """
     root = Path(root)
     if not root.is_dir():

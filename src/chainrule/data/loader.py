@@ -17,9 +17,25 @@ from ..nn.init import generator
 from ..tensor import Tensor, _wrap, as_tensor
 from .transforms import apply_batch
 
+__all__ = ["DataLoader", "Dataset", "TensorDataset"]
+
 
 class Dataset:
-    """Map-style dataset: ``len(ds)`` samples, ``ds[i]`` returns one sample (a tuple)."""
+    """Map-style dataset: ``len(ds)`` samples, ``ds[i]`` returns one sample (a tuple).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> class Squares(cr.data.Dataset):
+    ...     def __len__(self):
+    ...         return 4
+    ...     def __getitem__(self, i):
+    ...         return (float(i), float(i * i))
+    ...
+    >>> ds = Squares()
+    >>> len(ds), ds[3]
+    (4, (3.0, 9.0))
+    """
 
     def __len__(self) -> int:  # pragma: no cover - abstract
         raise NotImplementedError

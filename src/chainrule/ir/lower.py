@@ -25,9 +25,36 @@ from .program import Eqn, Literal, Var
 KERNELS = frozenset(kernels.__all__)
 _PLACEHOLDER = "__in{}__"
 
+__all__ = [
+    "CodegenError",
+    "Constants",
+    "LowerCtx",
+    "Writer",
+    "compile_module",
+    "expression",
+    "fresh",
+    "literal",
+    "module_header",
+    "tidy",
+    "used_kernels",
+]
+
 
 class CodegenError(NotImplementedError):
-    """A program holds something generated code cannot write (a custom Function)."""
+    """A program holds something generated code cannot write (a custom Function).
+
+    >>> import chainrule as cr
+    >>> class Sq(cr.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         return x * x
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         return g
+    >>> cr.trace(Sq.apply, 1.0).flat_code()  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    CodegenError: no flat-code rule for operation 'Sq' ...
+    """
 
 
 def _number(x: Any) -> str:
@@ -42,7 +69,11 @@ def _dtype_name(dtype: Any) -> str:
 
 
 def literal(value: Any) -> str | None:
-    """Python source for a small constant, or None when it is too big to inline."""
+    """Python source for a small constant, or None when it is too big to inline.
+
+    >>> literal(2.5), literal(np.float32(1.0)), literal(np.zeros(100))
+    ('2.5', 'np.float32(1.0)', None)
+    """
     if value is None:
         return "None"
     if isinstance(value, (bool, np.bool_)):
@@ -71,7 +102,13 @@ def literal(value: Any) -> str | None:
 
 
 class Constants:
-    """Constants of a generated module that are too big to inline: ``CONST["k0"]``."""
+    """Constants of a generated module that are too big to inline: ``CONST["k0"]``.
+
+    >>> import numpy as np
+    >>> c = Constants()
+    >>> c.source(2.5), c.source(np.arange(20.0))
+    ('2.5', 'CONST["k0"]')
+    """
 
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
@@ -94,7 +131,15 @@ class Constants:
 
 
 class LowerCtx:
-    """What a lowering function sees: the input expressions, the params, the constants."""
+    """What a lowering function sees: the input expressions, the params, the constants.
+
+    >>> import chainrule as cr
+    >>> from chainrule.ir import trace_program
+    >>> p, _ = trace_program(lambda x: cr.clip(x, 0.0, 1.0), cr.tensor([0.5]))
+    >>> ctx = LowerCtx(p.eqns[0], ['x'], Constants())
+    >>> ctx.array(ctx.p['hi']), ctx.shape(0)
+    ('1.0', (1,))
+    """
 
     def __init__(self, eqn: Eqn, ins: list[str], consts: Constants) -> None:
         self.eqn = eqn
@@ -157,7 +202,14 @@ class _Raw:
 
 
 def expression(eqn: Eqn, ins: list[str], consts: Constants) -> str:
-    """The source of ``eqn``'s result, with its inputs written as ``ins``."""
+    """The source of ``eqn``'s result, with its inputs written as ``ins``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.ir import trace_program
+    >>> p, _ = trace_program(lambda x: cr.tanh(x), cr.tensor(0.5))
+    >>> expression(p.eqns[0], ['h'], Constants())
+    'np.tanh(h)'
+    """
     low = eqn.prim.lower
     if eqn.meta.get("call") is not None or low is None:
         raise CodegenError(
@@ -170,7 +222,14 @@ def expression(eqn: Eqn, ins: list[str], consts: Constants) -> str:
 
 
 def fresh(eqn: Eqn) -> bool:
-    """Whether the generated expression makes a new array (not a view or an input)."""
+    """Whether the generated expression makes a new array (not a view or an input).
+
+    >>> import chainrule as cr
+    >>> from chainrule.ir import trace_program
+    >>> p, _ = trace_program(lambda x: (x * 2).reshape(2, 1), cr.tensor([1.0, 2.0]))
+    >>> [fresh(e) for e in p.eqns]  # a product is a new array, a reshape a view
+    [True, False]
+    """
     prim = eqn.prim
     if prim.kind == "shape" and prim.name not in ("concatenate",):
         return False
@@ -186,7 +245,16 @@ class Writer:
     """Turns equations into statements, inlining the inputs it is told to inline.
 
     ``names[var]`` is the identifier of every materialized Var; a Var in ``inline`` is
-    written into its (single) consumer instead."""
+    written into its (single) consumer instead.
+
+    >>> import chainrule as cr
+    >>> from chainrule.ir import trace_program
+    >>> p, _ = trace_program(lambda x: (1 - x) * x, cr.tensor(0.5))
+    >>> w = Writer({p.inputs[0]: 'x'}, Constants())
+    >>> w.hold(p.eqns[0])  # (1 - x) is written into its consumer
+    >>> w.text(w.tree(p.eqns[1]))
+    '(1 - x) * x'
+    """
 
     def __init__(self, names: dict[Var, str], consts: Constants) -> None:
         self.names = names
@@ -242,12 +310,20 @@ _CONST = re.compile(r"CONST\['(k\d+)'\]")
 
 def tidy(text: str) -> str:
     """Source as people write it: ``x**2`` for simple operands (as black formats it), and
-    ``CONST["k0"]`` with the double quotes the rest of the project uses."""
+    ``CONST["k0"]`` with the double quotes the rest of the project uses.
+
+    >>> tidy("y = x ** 2 + CONST['k0']")
+    'y = x**2 + CONST["k0"]'
+    """
     return _CONST.sub(r'CONST["\1"]', _POW.sub(r"\1**\2", text))
 
 
 def used_kernels(lines: list[str]) -> list[str]:
-    """The kernels (``chainrule.kernels``) that the given source lines call."""
+    """The kernels (``chainrule.kernels``) that the given source lines call.
+
+    >>> used_kernels(['out = nll(logp, y, "mean")', 'z = np.exp(x)'])
+    ['nll']
+    """
     names: set[str] = set()
     for line in lines:
         try:
@@ -259,7 +335,13 @@ def used_kernels(lines: list[str]) -> list[str]:
 
 
 def module_header(lines: list[str]) -> str:
-    """``import numpy as np`` and the kernel imports the code needs."""
+    """``import numpy as np`` and the kernel imports the code needs.
+
+    >>> print(module_header(['p = softmax(x, 1)']))
+    import numpy as np
+    from chainrule.kernels import softmax
+    <BLANKLINE>
+    """
     head = "import numpy as np\n"
     needed = used_kernels(lines)
     if needed:
@@ -268,7 +350,12 @@ def module_header(lines: list[str]) -> str:
 
 
 def compile_module(source: str, consts: dict, label: str) -> dict:
-    """Execute generated source in a fresh namespace; returns it."""
+    """Execute generated source in a fresh namespace; returns it.
+
+    >>> ns = compile_module("f = lambda x: x + CONST['k0']", {'k0': 2}, '<example>')
+    >>> ns['f'](1)
+    3
+    """
     namespace: dict[str, Any] = {"CONST": dict(consts), "__name__": "chainrule_generated"}
     exec(compile(source, label, "exec"), namespace)
     return namespace

@@ -12,6 +12,8 @@ import numpy as np
 
 from .program import Eqn, Literal, Program, Var
 
+__all__ = ["dce", "simplify"]
+
 
 def _copy(program: Program, eqns: list[Eqn], outputs: list | None = None) -> Program:
     out = Program()
@@ -53,10 +55,11 @@ def _is_one(v: Any) -> bool:
     return np.ndim(value) == 0 and not isinstance(value, complex) and value == 1
 
 
-def simplify(program: Program) -> tuple[Program, dict[Var, Var]]:
+def simplify(program: Program, where: Any = None) -> tuple[Program, dict[Var, Var]]:
     """Algebraic simplification: ``x * 1`` and ``1 * x`` are ``x`` (where that changes
-    neither the shape nor the dtype). Returns the program and the replaced Vars (old ->
-    the Var that stands for it now).
+    neither the shape nor the dtype). ``where(eqn)`` (optional) limits it to some
+    equations. Returns the program and the replaced Vars (old -> the Var that stands for
+    it now).
 
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
@@ -74,7 +77,7 @@ def simplify(program: Program) -> tuple[Program, dict[Var, Var]]:
     eqns: list[Eqn] = []
     for e in program.eqns:
         ins = tuple(sub(v) for v in e.inputs)
-        if e.prim.name == "mul" and len(ins) == 2:
+        if e.prim.name == "mul" and len(ins) == 2 and (where is None or where(e)):
             for keep, other in ((ins[0], ins[1]), (ins[1], ins[0])):
                 if (
                     isinstance(keep, Var)

@@ -17,11 +17,21 @@ import numpy as np
 
 from ..primitives import Primitive
 
+__all__ = ["Eqn", "Literal", "Program", "Var", "evaluate", "run_on_tensors"]
+
 _ids = itertools.count()
 
 
 class Var:
-    """One value of a program (defined once: by an input, a constant or an equation)."""
+    """One value of a program (defined once: by an input, a constant or an equation).
+
+    >>> import chainrule as cr
+    >>> from chainrule.ir import trace_program
+    >>> program, _ = trace_program(lambda x: (x * 2.0).exp(), cr.tensor(0.5))
+    >>> v = program.eqns[0].out
+    >>> v.shape, v.dtype
+    ((), dtype('float64'))
+    """
 
     __slots__ = ("shape", "dtype", "hint", "id")
 
@@ -40,7 +50,14 @@ class Var:
 
 
 class Literal:
-    """A constant input of an equation."""
+    """A constant input of an equation.
+
+    >>> import chainrule as cr
+    >>> from chainrule.ir import trace_program
+    >>> program, _ = trace_program(lambda x: (x * 2.0).exp(), cr.tensor(0.5))
+    >>> program.eqns[0].inputs[1]
+    2.0
+    """
 
     __slots__ = ("value",)
 
@@ -58,7 +75,15 @@ class Literal:
 
 class Eqn:
     """``out = prim(*inputs, **params)``; ``meta`` carries what views use (names, which
-    forward value a backward equation belongs to)."""
+    forward value a backward equation belongs to).
+
+    >>> import chainrule as cr
+    >>> from chainrule.ir import trace_program
+    >>> program, _ = trace_program(lambda x: (x * 2.0).exp(), cr.tensor(0.5))
+    >>> e = program.eqns[0]
+    >>> e.prim.name, len(e.inputs)
+    ('mul', 2)
+    """
 
     __slots__ = ("prim", "inputs", "out", "params", "meta")
 
@@ -91,6 +116,14 @@ class Program:
     function) or ``"param"`` (a tensor that requires grad read from elsewhere: a weight in
     a closure). ``constants`` maps named constant Vars to their values, and ``values`` (when
     the program was traced) the value every Var had then.
+
+    >>> import chainrule as cr
+    >>> from chainrule.ir import trace_program
+    >>> program, _ = trace_program(lambda x: (x * 2.0).exp(), cr.tensor(0.5))
+    >>> [e.prim.name for e in program.eqns]
+    ['mul', 'exp']
+    >>> float(program(0.0))
+    1.0
     """
 
     def __init__(self) -> None:
@@ -141,7 +174,14 @@ def _call_on_arrays(eqn: Eqn, args: list) -> Any:
 
 def evaluate(program: Program, args: Any, keep: bool = False) -> Any:
     """Run ``program`` on input arrays (one per input Var, in order). Returns the outputs,
-    or with ``keep`` the value of every Var."""
+    or with ``keep`` the value of every Var.
+
+    >>> import chainrule as cr
+    >>> from chainrule.ir import trace_program
+    >>> program, _ = trace_program(lambda x: (x * 2.0).exp(), cr.tensor(0.5))
+    >>> [float(v) for v in evaluate(program, [1.0])]
+    [7.38905609893065]
+    """
     if len(args) != len(program.inputs):
         raise TypeError(f"program takes {len(program.inputs)} inputs, got {len(args)}")
     env: dict = dict(program.constants)
@@ -157,7 +197,16 @@ def evaluate(program: Program, args: Any, keep: bool = False) -> Any:
 def run_on_tensors(program: Program, tensors: list, hook: Callable | None = None) -> dict:
     """Run ``program`` with chainrule operations on Tensors (recording, so the result can
     be differentiated, or traced again); returns Var -> Tensor. ``hook(eqn, tensor)`` is
-    told about each result."""
+    told about each result.
+
+    >>> import chainrule as cr
+    >>> from chainrule.ir import trace_program
+    >>> program, _ = trace_program(lambda x: (x * 2.0).exp(), cr.tensor(0.5))
+    >>> x = cr.tensor(0.0, requires_grad=True)
+    >>> out = run_on_tensors(program, [x])[program.outputs[0]]
+    >>> out.backward(); x.grad
+    tensor(2.)
+    """
     from ..tensor import as_tensor
 
     env: dict = {v: as_tensor(value) for v, value in program.constants.items()}

@@ -22,9 +22,21 @@ from ..engine import Node
 from ..tensor import Tensor, enable_grad
 from .program import Eqn, Literal, Program, Var
 
+__all__ = ["Tracer", "register_replay", "trace_program"]
+
 
 class Tracer:
-    """Builds a ``Program`` from the applications it observes (install with ``active``)."""
+    """Builds a ``Program`` from the applications it observes (install with ``active``).
+
+    >>> import chainrule as cr
+    >>> tracer = Tracer()
+    >>> x = cr.tensor([1.0, -2.0], requires_grad=True)
+    >>> _ = tracer.input(x)
+    >>> with tracer.active():
+    ...     y = cr.where(x > 0, x, 0.0)
+    >>> [e.prim.name for e in tracer.program.eqns]
+    ['greater', 'where']
+    """
 
     def __init__(self) -> None:
         self.program = Program()
@@ -176,6 +188,12 @@ _REPLAY: dict[Any, Callable[..., Any]] = {}
 
 
 def register_replay(prim: Any, call: Callable[..., Any]) -> None:
+    """
+    >>> from chainrule.transforms import checkpoint_prim
+    >>> from chainrule.ir.trace import _REPLAY
+    >>> checkpoint_prim in _REPLAY  # checkpoint registers how a program runs it again
+    True
+    """
     _REPLAY[prim] = call
 
 

@@ -20,6 +20,14 @@ from .layers import Dropout, Linear, ModuleList
 from .module import Module, Parameter
 from .normalization import LayerNorm
 
+__all__ = [
+    "MultiheadAttention",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
+    "multi_head_attention_forward",
+    "scaled_dot_product_attention",
+]
+
 
 def _t(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else as_tensor(x)
@@ -141,7 +149,19 @@ def multi_head_attention_forward(
     averaged over heads, or (N, H, L, S), or None without ``need_weights``).
 
     Masks: ``attn_mask`` (L, S) or (N * H, L, S), ``key_padding_mask`` (N, S); boolean
-    True means "do not attend", floats are added to the scores."""
+    True means "do not attend", floats are added to the scores.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> mha = cr.nn.MultiheadAttention(4, 2, seed=0)
+    >>> x = cr.ones(3, 1, 4)
+    >>> out, w = cr.nn.functional.multi_head_attention_forward(
+    ...     x, x, x, 4, 2, mha.in_proj_weight, mha.in_proj_bias, None, None, False, 0.0,
+    ...     mha.out_proj.weight, mha.out_proj.bias)
+    >>> out.shape, w.shape
+    ((3, 1, 4), (1, 3, 3))
+    """
     op = _op
     q_in, k_in, v_in = _t(query), _t(key), _t(value)
     if static_k is not None or static_v is not None:
@@ -521,7 +541,16 @@ class TransformerEncoderLayer(Module):
 
 class TransformerEncoder(Module):
     """A stack of ``num_layers`` copies of ``encoder_layer`` (keys ``layers.0.*``, ...),
-    optionally followed by ``norm``."""
+    optionally followed by ``norm``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> layer = cr.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, seed=0)
+    >>> encoder = cr.nn.TransformerEncoder(layer, 2).eval()
+    >>> encoder(cr.ones(5, 3, 8)).shape, list(encoder.state_dict())[0]
+    ((5, 3, 8), 'layers.0.self_attn.in_proj_weight')
+    """
 
     def __init__(
         self,

@@ -19,6 +19,8 @@ from ..tensor import Tensor, no_grad, set_grads, substitute
 from .layers import Dropout
 from .module import Module
 
+__all__ = ["CompiledLoss"]
+
 LOSSES = ("softmax", "svm")
 
 

@@ -19,6 +19,33 @@ from ..tensor import Tensor, as_tensor
 from . import init
 from .module import Module, Parameter
 
+__all__ = [
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "MaxPool1d",
+    "MaxPool2d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "batched_input",
+    "conv1d",
+    "conv2d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "max_pool1d",
+    "max_pool2d",
+    "pad",
+    "unfold",
+]
+
+
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 _NP_PAD_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
@@ -55,7 +82,15 @@ def _expected(nd: int, channels: Any) -> str:
 
 def batched_input(op: str, x: Tensor, nd: int, channels: int | None = None) -> tuple[Tensor, bool]:
     """``x`` as (N, C, *spatial) and whether it was unbatched (C, *spatial); the errors
-    name ``op`` (the layer), the expected and the actual shape."""
+    name ``op`` (the layer), the expected and the actual shape.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x, unbatched = batched_input("conv2d", cr.ones(3, 8, 8), 2, channels=3)
+    >>> x.shape, unbatched
+    ((1, 3, 8, 8), True)
+    """
     if x.ndim not in (nd + 1, nd + 2):
         raise ValueError(
             f"{op}: expected a {nd + 2}-D input "
@@ -354,7 +389,14 @@ def conv_transpose1d(
     dilation: Any = 1,
 ) -> Tensor:
     """Transposed 1-D convolution (the gradient of conv1d with respect to its input);
-    weight (C_in, C_out/groups, k)."""
+    weight (C_in, C_out/groups, k).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.functional.conv_transpose1d(cr.ones(1, 1, 3), cr.ones(1, 1, 2)).tolist()
+    [[[1.0, 2.0, 2.0, 1.0]]]
+    """
     return _conv_transpose(
         "conv_transpose1d",
         1,
@@ -405,7 +447,14 @@ def unfold(
     input: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1
 ) -> Tensor:
     """im2col as PyTorch's ``F.unfold``: (N, C, H, W) -> (N, C * kH * kW, L) with L the
-    number of windows."""
+    number of windows.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.functional.unfold(cr.ones(1, 2, 4, 4), 2).shape
+    (1, 8, 9)
+    """
     x, unbatched = batched_input("unfold", _t(input), 2)
     kernel = _ntuple("unfold", "kernel_size", kernel_size, 2)
     stride = _ntuple("unfold", "stride", stride, 2)
@@ -529,7 +578,14 @@ def max_pool1d(
     ceil_mode: bool = False,
     return_indices: bool = False,
 ) -> Any:
-    """1-D max pooling over (N, C, L)."""
+    """1-D max pooling over (N, C, L).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.functional.max_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
+    [[[3.0, 2.0]]]
+    """
     return _max_pool(
         "max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
     )
@@ -600,7 +656,14 @@ def avg_pool1d(
     ceil_mode: bool = False,
     count_include_pad: bool = True,
 ) -> Tensor:
-    """1-D average pooling over (N, C, L)."""
+    """1-D average pooling over (N, C, L).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.functional.avg_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
+    [[[2.0, 1.0]]]
+    """
     return _avg_pool(
         "avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None
     )
@@ -671,7 +734,14 @@ def _adaptive_avg_pool(op: str, nd: int, input: Any, output_size: Any) -> Tensor
 
 
 def adaptive_avg_pool1d(input: Any, output_size: Any) -> Tensor:
-    """Average pooling to a fixed output length with PyTorch's bins."""
+    """Average pooling to a fixed output length with PyTorch's bins.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.functional.adaptive_avg_pool1d(cr.ones(2, 3, 10), 4).shape
+    (2, 3, 4)
+    """
     return _adaptive_avg_pool("adaptive_avg_pool1d", 1, input, output_size)
 
 
@@ -1000,7 +1070,14 @@ class _ConvTransposeNd(_ConvNd):
 
 
 class ConvTranspose1d(_ConvTransposeNd):
-    """Transposed 1-D convolution layer; weight (C_in, C_out/groups, k)."""
+    """Transposed 1-D convolution layer; weight (C_in, C_out/groups, k).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.ConvTranspose1d(2, 3, 4, stride=2, seed=0)(cr.ones(1, 2, 5)).shape
+    (1, 3, 12)
+    """
 
     _nd = 1
 
@@ -1058,7 +1135,14 @@ class _MaxPoolNd(Module):
 
 
 class MaxPool1d(_MaxPoolNd):
-    """1-D max pooling layer over (N, C, L)."""
+    """1-D max pooling layer over (N, C, L).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.MaxPool1d(2)(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]])).tolist()
+    [[[3.0, 2.0]]]
+    """
 
     _nd = 1
 
@@ -1111,7 +1195,14 @@ class _AvgPoolNd(Module):
 
 
 class AvgPool1d(_AvgPoolNd):
-    """1-D average pooling layer over (N, C, L)."""
+    """1-D average pooling layer over (N, C, L).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.AvgPool1d(2)(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]])).tolist()
+    [[[2.0, 1.0]]]
+    """
 
     _nd = 1
 
@@ -1138,7 +1229,14 @@ class AvgPool2d(_AvgPoolNd):
 
 
 class AdaptiveAvgPool1d(Module):
-    """Average pooling to a fixed output length."""
+    """Average pooling to a fixed output length.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.AdaptiveAvgPool1d(1)(cr.tensor([[[1.0, 3.0, 2.0]]])).tolist()
+    [[[2.0]]]
+    """
 
     def __init__(self, output_size: Any) -> None:
         super().__init__()

@@ -259,7 +259,14 @@ def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
 
 
 def logsigmoid(input: Any) -> Tensor:
-    """log(sigmoid(x)) = -softplus(-x), computed stably."""
+    """log(sigmoid(x)) = -softplus(-x), computed stably.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> round(cr.nn.functional.logsigmoid(cr.tensor(0.0)).item(), 4)
+    -0.6931
+    """
     return -apply(RN.softplus, (-_t(input),))
 
 
@@ -300,7 +307,14 @@ def log_softmax(
     *,
     axis: int | None = None,
 ) -> Tensor:
-    """x - logsumexp(x) along ``dim`` (stable); ``axis`` is accepted as NumPy's name."""
+    """x - logsumexp(x) along ``dim`` (stable); ``axis`` is accepted as NumPy's name.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> [round(v, 4) for v in cr.nn.functional.log_softmax(cr.tensor([0.0, 0.0]), 0).tolist()]
+    [-0.6931, -0.6931]
+    """
     x = _t(input) if dtype is None else _t(input).astype(dtype)
     return ops.log_softmax(x, _softmax_dim("log_softmax", x.ndim, dim, axis))
 
@@ -309,7 +323,14 @@ def dropout(
     input: Any, p: float = 0.5, training: bool = True, inplace: bool = False, *, seed: Any = None
 ) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) when
-    ``training``; the identity otherwise. ``seed`` makes the mask repeatable."""
+    ``training``; the identity otherwise. ``seed`` makes the mask repeatable.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.functional.dropout(cr.ones(4), 0.5, training=False).tolist()
+    [1.0, 1.0, 1.0, 1.0]
+    """
     from . import init
 
     if not 0.0 <= p <= 1.0:
@@ -463,6 +484,8 @@ def nll_loss(
     to ``ignore_index`` count nothing. Inputs (N, C) or (N, C, d1, ...) with labels
     (N, d1, ...).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> lp = cr.log_softmax(cr.tensor([[0.0, 0.0]]))
     >>> round(cr.nn.functional.nll_loss(lp, [1]).item(), 4)
@@ -872,6 +895,8 @@ def multi_margin_loss(
     ``sum over j != y of max(0, margin - x_y + x_j)**p / C`` (C = number of classes),
     optionally scaled by ``weight[y]``; the SVM loss divided by C.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> scores = cr.tensor([[3.2, 5.1, -1.7]])
     >>> round(cr.nn.functional.multi_margin_loss(scores, [0]).item(), 4)
@@ -902,6 +927,8 @@ def l2_penalty(params: Any) -> Tensor:
     ``params`` is an iterable of Tensors (e.g. ``model.parameters()``), a Module or one
     Tensor. Add ``reg * l2_penalty(...)`` to the loss; its gradient is ``2 * reg * W``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.functional.l2_penalty([cr.tensor([1.0, 2.0]), cr.tensor([[3.0]])]).item()
     14.0
@@ -937,6 +964,8 @@ def _as_iterable(params: Any) -> Iterable[Any]:
 def accuracy(scores: Any, targets: Any) -> float:
     """Fraction of rows whose arg-max equals the target label (no graph).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.functional.accuracy(cr.tensor([[0.1, 0.9], [0.8, 0.2]]), [1, 1])
     0.5

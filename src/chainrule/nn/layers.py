@@ -20,6 +20,30 @@ from . import functional as F
 from . import init
 from .module import Module, Parameter
 
+__all__ = [
+    "ACTIVATIONS",
+    "Dropout",
+    "ELU",
+    "Embedding",
+    "Flatten",
+    "GELU",
+    "Identity",
+    "LeakyReLU",
+    "Linear",
+    "LogSoftmax",
+    "ModuleDict",
+    "ModuleList",
+    "ReLU",
+    "Sequential",
+    "SiLU",
+    "Sigmoid",
+    "Softmax",
+    "Softplus",
+    "Tanh",
+    "Unflatten",
+    "mlp",
+]
+
 
 class Linear(Module):
     """Affine layer ``y = x @ W.T + b`` with ``W`` of shape (out_features, in_features).
@@ -141,21 +165,42 @@ class Sequential(Module):
 
 
 class ReLU(Module):
-    """max(x, 0) elementwise (gradient 0 at 0)."""
+    """max(x, 0) elementwise (gradient 0 at 0).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.ReLU()(cr.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.relu(x)
 
 
 class Tanh(Module):
-    """tanh elementwise."""
+    """tanh elementwise.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.Tanh()(cr.tensor([0.0]))
+    tensor([0.])
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.tanh(x)
 
 
 class Sigmoid(Module):
-    """1 / (1 + exp(-x)) elementwise."""
+    """1 / (1 + exp(-x)) elementwise.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.Sigmoid()(cr.tensor([0.0]))
+    tensor([0.5])
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.sigmoid(x)
@@ -163,7 +208,14 @@ class Sigmoid(Module):
 
 class Identity(Module):
     """Returns its input (a placeholder layer); any constructor arguments are ignored, as
-    in PyTorch."""
+    in PyTorch.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.Identity()(cr.tensor([1.0, 2.0]))
+    tensor([1., 2.])
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
@@ -176,6 +228,8 @@ class Flatten(Module):
     """Flattens axes ``start_dim`` to ``end_dim`` into one (default: all after the first,
     (N, a, b, ...) -> (N, a*b*...)).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.Flatten()(cr.ones(2, 3, 4)).shape, cr.nn.Flatten(0, 1)(cr.ones(2, 3, 4)).shape
     ((2, 12), (6, 4))
@@ -364,6 +418,8 @@ class Dropout(Module):
     """Zeroes each element with probability ``p`` in training mode and scales the rest by
     1/(1-p); the identity in eval mode.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> drop = cr.nn.Dropout(0.5, seed=0).eval()
     >>> drop(cr.ones(3)).tolist()
@@ -409,7 +465,14 @@ class GELU(Module):
 
 
 class SiLU(Module):
-    """x * sigmoid(x)."""
+    """x * sigmoid(x).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> round(cr.nn.SiLU()(cr.tensor(1.0)).item(), 6)
+    0.731059
+    """
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
@@ -419,7 +482,14 @@ class SiLU(Module):
 
 
 class LeakyReLU(Module):
-    """x for x > 0, negative_slope * x otherwise (gradient at 0: the slope)."""
+    """x for x > 0, negative_slope * x otherwise (gradient at 0: the slope).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.LeakyReLU(0.1)(cr.tensor([-2.0, 3.0])).tolist()
+    [-0.2, 3.0]
+    """
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
@@ -433,7 +503,14 @@ class LeakyReLU(Module):
 
 
 class ELU(Module):
-    """x for x > 0, alpha (exp(x) - 1) otherwise."""
+    """x for x > 0, alpha (exp(x) - 1) otherwise.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> [round(v, 4) for v in cr.nn.ELU()(cr.tensor([-1.0, 2.0])).tolist()]
+    [-0.6321, 2.0]
+    """
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
@@ -447,7 +524,14 @@ class ELU(Module):
 
 
 class Softplus(Module):
-    """(1/beta) log(1 + exp(beta x)), linear above ``threshold`` (as PyTorch)."""
+    """(1/beta) log(1 + exp(beta x)), linear above ``threshold`` (as PyTorch).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> round(cr.nn.Softplus()(cr.tensor(0.0)).item(), 6)
+    0.693147
+    """
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()
@@ -481,7 +565,14 @@ class Softmax(Module):
 
 
 class LogSoftmax(Module):
-    """log_softmax along ``dim``."""
+    """log_softmax along ``dim``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> [round(v, 4) for v in cr.nn.LogSoftmax(dim=-1)(cr.tensor([0.0, 0.0])).tolist()]
+    [-0.6931, -0.6931]
+    """
 
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
@@ -600,6 +691,8 @@ def mlp(
     Weights get He initialisation for ReLU and Xavier for tanh/sigmoid, biases zero.
     ``sizes=[in, out]`` gives the lectures' linear classifier (no hidden layer).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> net = cr.nn.mlp([64, 128, 10], seed=0)
     >>> [tuple(p.shape) for p in net.parameters()]

@@ -13,6 +13,18 @@ from ..tensor import Tensor
 from . import functional as F
 from .module import Module
 
+__all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "HuberLoss",
+    "KLDivLoss",
+    "L1Loss",
+    "MSELoss",
+    "NLLLoss",
+    "SmoothL1Loss",
+]
+
 
 class _Loss(Module):
     def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
@@ -36,14 +48,28 @@ class _WeightedLoss(_Loss):
 
 
 class L1Loss(_Loss):
-    """Mean absolute error (see ``functional.l1_loss``)."""
+    """Mean absolute error (see ``functional.l1_loss``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.L1Loss()(cr.tensor([1.0, -3.0]), cr.tensor([0.0, 0.0])).item()
+    2.0
+    """
 
     def forward(self, input: Any, target: Any) -> Tensor:
         return F.l1_loss(input, target, reduction=self.reduction)
 
 
 class MSELoss(_Loss):
-    """Mean squared error (see ``functional.mse_loss``)."""
+    """Mean squared error (see ``functional.mse_loss``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.MSELoss()(cr.tensor([1.0, 3.0]), cr.tensor([0.0, 0.0])).item()
+    5.0
+    """
 
     def forward(self, input: Any, target: Any) -> Tensor:
         return F.mse_loss(input, target, reduction=self.reduction)
@@ -83,7 +109,15 @@ class CrossEntropyLoss(_WeightedLoss):
 
 
 class NLLLoss(_WeightedLoss):
-    """Negative log-likelihood of log-probabilities (see ``functional.nll_loss``)."""
+    """Negative log-likelihood of log-probabilities (see ``functional.nll_loss``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> lp = cr.log_softmax(cr.tensor([[0.0, 0.0]]))
+    >>> round(cr.nn.NLLLoss()(lp, [1]).item(), 4)
+    0.6931
+    """
 
     def __init__(
         self,
@@ -107,7 +141,14 @@ class NLLLoss(_WeightedLoss):
 
 
 class BCELoss(_WeightedLoss):
-    """Binary cross-entropy of probabilities (see ``functional.binary_cross_entropy``)."""
+    """Binary cross-entropy of probabilities (see ``functional.binary_cross_entropy``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> round(cr.nn.BCELoss()(cr.tensor([0.8]), cr.tensor([1.0])).item(), 4)
+    0.2231
+    """
 
     def forward(self, input: Any, target: Any) -> Tensor:
         return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
@@ -116,7 +157,15 @@ class BCELoss(_WeightedLoss):
 class BCEWithLogitsLoss(_Loss):
     """Sigmoid + binary cross-entropy, stable, with ``pos_weight`` (see
     ``functional.binary_cross_entropy_with_logits``); ``weight`` and ``pos_weight`` are
-    buffers."""
+    buffers.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> loss = cr.nn.BCEWithLogitsLoss(pos_weight=cr.tensor([2.0]))
+    >>> round(loss(cr.tensor([0.0]), cr.tensor([1.0])).item(), 4)
+    1.3863
+    """
 
     def __init__(
         self,
@@ -137,7 +186,14 @@ class BCEWithLogitsLoss(_Loss):
 
 
 class SmoothL1Loss(_Loss):
-    """Quadratic below ``beta``, linear above (see ``functional.smooth_l1_loss``)."""
+    """Quadratic below ``beta``, linear above (see ``functional.smooth_l1_loss``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.SmoothL1Loss()(cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0])).item()
+    1.3125
+    """
 
     def __init__(
         self,
@@ -154,7 +210,14 @@ class SmoothL1Loss(_Loss):
 
 
 class HuberLoss(_Loss):
-    """Quadratic below ``delta``, linear (slope delta) above (see ``functional.huber_loss``)."""
+    """Quadratic below ``delta``, linear (slope delta) above (see ``functional.huber_loss``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.nn.HuberLoss(delta=2.0)(cr.tensor([1.0, 3.0]), cr.tensor([0.0, 0.0])).item()
+    2.25
+    """
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
         super().__init__(reduction=reduction)
@@ -166,7 +229,15 @@ class HuberLoss(_Loss):
 
 class KLDivLoss(_Loss):
     """Kullback-Leibler divergence of log-probability inputs (see ``functional.kl_div``;
-    ``reduction="batchmean"`` gives the true KL divergence)."""
+    ``reduction="batchmean"`` gives the true KL divergence).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> p = cr.tensor([[0.5, 0.5]])
+    >>> round(cr.nn.KLDivLoss(reduction="batchmean")(cr.log(p), p).item(), 6)
+    0.0
+    """
 
     def __init__(
         self,

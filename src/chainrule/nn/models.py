@@ -22,6 +22,28 @@ from .module import Module, Parameter
 from .normalization import BatchNorm2d, LayerNorm
 from .recurrent import LSTM
 
+__all__ = [
+    "ADDING_SEQ_LEN",
+    "IMAGE_SHAPES",
+    "LSTMNet",
+    "Layout",
+    "MODELS",
+    "MODEL_DEFAULTS",
+    "SEQUENCE_TASKS",
+    "Standardize",
+    "TASK_DEFAULTS",
+    "TransformerNet",
+    "adding_problem",
+    "build",
+    "check",
+    "check_names",
+    "defaults_for",
+    "describe",
+    "layout",
+    "load_task",
+]
+
+
 MODELS = ("mlp", "cnn", "lstm", "transformer")
 
 #: Datasets whose rows are images, with their (channels, height, width).
@@ -36,14 +58,26 @@ ADDING_SEQ_LEN = 50
 
 class Layout(NamedTuple):
     """How a dataset's rows are read: ``kind`` "flat", "image" or "sequence", and the
-    shape of one row as the model sees it ((C, H, W) or (steps, features))."""
+    shape of one row as the model sees it ((C, H, W) or (steps, features)).
+
+    Examples
+    --------
+    >>> layout("digits", (64,))
+    Layout(kind='image', shape=(1, 8, 8))
+    """
 
     kind: str
     shape: tuple
 
 
 def layout(dataset: str, row_shape: tuple) -> Layout:
-    """The layout of ``dataset`` whose rows (as loaded) have ``row_shape``."""
+    """The layout of ``dataset`` whose rows (as loaded) have ``row_shape``.
+
+    Examples
+    --------
+    >>> layout("adding", (50, 2))
+    Layout(kind='sequence', shape=(50, 2))
+    """
     if len(row_shape) == 2:
         return Layout("sequence", tuple(row_shape))
     if dataset in IMAGE_SHAPES and math.prod(IMAGE_SHAPES[dataset]) == row_shape[0]:
@@ -52,7 +86,15 @@ def layout(dataset: str, row_shape: tuple) -> Layout:
 
 
 def check(model: str, dataset: str, row_shape: tuple) -> str | None:
-    """Why ``model`` cannot be trained on ``dataset`` (a one-line message), or None."""
+    """Why ``model`` cannot be trained on ``dataset`` (a one-line message), or None.
+
+    Examples
+    --------
+    >>> check("cnn", "moons", (2,))[:28]
+    '--model cnn needs image data'
+    >>> check("lstm", "adding", (50, 2)) is None
+    True
+    """
     kind = layout(dataset, row_shape).kind
     if model == "cnn" and kind != "image":
         return (
@@ -69,7 +111,14 @@ def check(model: str, dataset: str, row_shape: tuple) -> str | None:
 
 class Standardize(Module):
     """(x - mean) / std with the training set's statistics kept as buffers, so a saved
-    model takes raw inputs."""
+    model takes raw inputs.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> Standardize([1.0, 2.0], [2.0, 4.0])(cr.tensor([[3.0, 6.0]])).tolist()
+    [[1.0, 1.0]]
+    """
 
     def __init__(self, mean: Any, std: Any) -> None:
         super().__init__()
@@ -82,7 +131,15 @@ class Standardize(Module):
 
 
 class LSTMNet(Module):
-    """LSTM over the steps (batch first), the last step's hidden state -> a linear head."""
+    """LSTM over the steps (batch first), the last step's hidden state -> a linear head.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> net = LSTMNet(2, 8, 1, 1, np.float32, np.random.default_rng(0))
+    >>> net(cr.ones(4, 10, 2, dtype="float32")).shape
+    (4, 1)
+    """
 
     def __init__(
         self,
@@ -105,7 +162,15 @@ class LSTMNet(Module):
 
 class TransformerNet(Module):
     """Steps -> a linear embedding plus a learned position embedding -> Transformer
-    encoder layers (pre-norm) -> mean over steps -> a linear head."""
+    encoder layers (pre-norm) -> mean over steps -> a linear head.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> net = TransformerNet(10, 2, 1, 16, 4, 1, np.float32, np.random.default_rng(0))
+    >>> net.eval()(cr.ones(4, 10, 2, dtype="float32")).shape
+    (4, 1)
+    """
 
     def __init__(
         self,
@@ -280,12 +345,24 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 def defaults_for(model: str, dataset: str) -> dict[str, Any]:
-    """The option defaults for ``model`` on ``dataset`` (the task's win)."""
+    """The option defaults for ``model`` on ``dataset`` (the task's win).
+
+    Examples
+    --------
+    >>> defaults_for("lstm", "adding")["optimizer"], defaults_for("cnn", "digits")
+    ('adam', {'epochs': 30})
+    """
     return {**MODEL_DEFAULTS.get(model, {}), **TASK_DEFAULTS.get(dataset, {})}
 
 
 def check_names(model: str, dataset: str) -> str | None:
-    """``check`` from the names alone (before any data is loaded)."""
+    """``check`` from the names alone (before any data is loaded).
+
+    Examples
+    --------
+    >>> check_names("transformer", "digits") is None
+    True
+    """
     if dataset in SEQUENCE_TASKS:
         shape: tuple = (ADDING_SEQ_LEN, 2)
     elif dataset in IMAGE_SHAPES:
@@ -296,7 +373,14 @@ def check_names(model: str, dataset: str) -> str | None:
 
 
 def load_task(name: str, n_samples: int, seed: Any, test_size: float, dtype: Any) -> Any:
-    """A sequence task as a train/test ``cr.data.Split`` (float targets: a regression)."""
+    """A sequence task as a train/test ``cr.data.Split`` (float targets: a regression).
+
+    Examples
+    --------
+    >>> split = load_task("adding", 100, 0, 0.2, "float32")
+    >>> split.X_train.shape, split.y_test.shape
+    ((80, 50, 2), (20, 1))
+    """
     from ..data import Split
 
     if name not in SEQUENCE_TASKS:

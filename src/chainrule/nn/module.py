@@ -13,6 +13,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..tensor import Tensor, _stored
+from ..tracing import scope as _scope
+
+__all__ = ["IncompatibleKeys", "Module", "Parameter"]
 
 
 class Parameter(Tensor):
@@ -43,7 +46,15 @@ class Parameter(Tensor):
 
 
 class IncompatibleKeys(NamedTuple):
-    """What ``load_state_dict(..., strict=False)`` could not match (PyTorch's return value)."""
+    """What ``load_state_dict(..., strict=False)`` could not match (PyTorch's return value).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> net = cr.nn.Linear(2, 1, seed=0)
+    >>> net.load_state_dict({'weight': net.weight.numpy()}, strict=False)
+    IncompatibleKeys(missing_keys=['bias'], unexpected_keys=[])
+    """
 
     missing_keys: list[str]
     unexpected_keys: list[str]
@@ -101,6 +112,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _scope.ACTIVE:  # a trace is recording: note which module makes each node
+            return _scope.call(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------------ discovery

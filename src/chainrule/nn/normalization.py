@@ -15,6 +15,16 @@ from .. import ops
 from ..tensor import Tensor, as_tensor, no_grad
 from .module import Module, Parameter
 
+__all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "GroupNorm",
+    "LayerNorm",
+    "batch_norm",
+    "group_norm",
+    "layer_norm",
+]
+
 
 def _t(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else as_tensor(x)

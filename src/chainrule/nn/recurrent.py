@@ -19,6 +19,14 @@ from ..tensor import Tensor, as_tensor
 from . import init
 from .module import Module, Parameter
 
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "RNNBase",
+]
+
+
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
 
@@ -28,7 +36,14 @@ def _t(x: Any) -> Tensor:
 
 class RNNBase(Module):
     """Shared machinery of RNN, LSTM and GRU: parameters per layer and direction, shape
-    checks, the layer loop and the initial and final states."""
+    checks, the layer loop and the initial and final states.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> isinstance(cr.nn.GRU(2, 3), cr.nn.RNNBase)
+    True
+    """
 
     def __init__(
         self,

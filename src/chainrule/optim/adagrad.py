@@ -11,6 +11,8 @@ import numpy as np
 
 from .optimizer import Optimizer, _check_hyper
 
+__all__ = ["Adagrad"]
+
 
 class Adagrad(Optimizer):
     """Adagrad: per-entry step sizes shrinking with the sum of squared gradients.

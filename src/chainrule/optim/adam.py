@@ -12,6 +12,8 @@ import numpy as np
 
 from .optimizer import Optimizer, _check_hyper
 
+__all__ = ["Adam", "AdamW"]
+
 
 class Adam(Optimizer):
     """Adam: per-parameter step sizes from running moments of the gradient.
@@ -110,7 +112,18 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (``p *= 1 - lr * weight_decay`` before the step),
-    as ``torch.optim.AdamW``; its default weight decay is 0.01."""
+    as ``torch.optim.AdamW``; its default weight decay is 0.01.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> w = cr.tensor([1.0, -1.0], requires_grad=True)
+    >>> opt = cr.optim.AdamW([w], lr=0.1, weight_decay=0.0)
+    >>> (w * w).sum().backward()
+    >>> opt.step()
+    >>> w
+    tensor([ 0.9, -0.9], requires_grad=True)
+    """
 
     _decoupled = True
 

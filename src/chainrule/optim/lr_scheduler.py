@@ -17,14 +17,13 @@ from typing import Any
 from .optimizer import Optimizer, _check_hyper, _check_int
 
 __all__ = [
-    "LRScheduler",
-    "StepLR",
     "CosineAnnealingLR",
     "ExponentialLR",
     "LinearLR",
     "OneCycleLR",
     "ReduceLROnPlateau",
     "SequentialLR",
+    "StepLR",
 ]
 
 
@@ -43,6 +42,17 @@ def _per_group(name: str, arg: str, optimizer: Optimizer, value: Any) -> list[fl
     return [_check_hyper(name, arg, value)] * n
 
 
+__all__ = [
+    "CosineAnnealingLR",
+    "ExponentialLR",
+    "LinearLR",
+    "OneCycleLR",
+    "ReduceLROnPlateau",
+    "SequentialLR",
+    "StepLR",
+]
+
+
 class LRScheduler:
     """Base class: ``step()`` advances the epoch counter and sets every group's lr to
     ``get_lr()``; ``get_last_lr()`` reads what the last step set.
@@ -54,6 +64,20 @@ class LRScheduler:
     last_epoch:
         -1 for a fresh schedule (the groups' current lrs become their ``initial_lr``);
         resuming at an epoch needs ``initial_lr`` in every group.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> class Halving(cr.optim.LRScheduler):
+    ...     def get_lr(self):
+    ...         return [g0 * 0.5 ** self.last_epoch for g0 in self.base_lrs]
+    ...
+    >>> opt = cr.optim.SGD([cr.tensor([1.0], requires_grad=True)], lr=1.0)
+    >>> sched = Halving(opt)
+    >>> sched.step()
+    >>> sched.step()
+    >>> opt.param_groups[0]['lr']
+    0.25
     """
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
@@ -132,6 +156,8 @@ class LRScheduler:
 class StepLR(LRScheduler):
     """Multiply the lr by ``gamma`` every ``step_size`` epochs.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> opt = cr.optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
     >>> sched = cr.optim.StepLR(opt, step_size=2, gamma=0.5)
@@ -166,6 +192,8 @@ class CosineAnnealingLR(LRScheduler):
     ``eta_min + (lr0 - eta_min) * (1 + cos(pi * epoch / T_max)) / 2`` (and back up over
     the next ``T_max``, as PyTorch's recursive form does).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> opt = cr.optim.SGD([cr.zeros(1, requires_grad=True)], lr=1.0)
     >>> sched = cr.optim.CosineAnnealingLR(opt, T_max=4)

@@ -177,6 +177,13 @@ class OptimizeResult:
         ``(passes so far, loss)`` after each iteration, starting with the initial point.
     message:
         Why it stopped.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> res = cr.optim.minimize(lambda v: ((v - 2.0) ** 2).sum(), [0.0, 0.0])
+    >>> res.x.round(6).tolist(), res.converged
+    ([2.0, 2.0], True)
     """
 
     x: np.ndarray

@@ -17,6 +17,8 @@ import numpy as np
 from .. import versions
 from ..tensor import Tensor, enable_grad
 
+__all__ = ["Optimizer"]
+
 
 def _check_hyper(
     op: str,
@@ -82,6 +84,26 @@ class Optimizer:
         ``"params"`` list and hyperparameters overriding ``defaults`` for that group.
     defaults:
         Default hyperparameters of every group.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> class PlainGD(cr.optim.Optimizer):
+    ...     def __init__(self, params, lr):
+    ...         super().__init__(params, {'lr': lr})
+    ...     def step(self):
+    ...         with cr.no_grad():
+    ...             for group in self.param_groups:
+    ...                 for p in group['params']:
+    ...                     if p.grad is not None:
+    ...                         p.data -= group['lr'] * p.grad.data
+    ...
+    >>> w = cr.tensor([3.0], requires_grad=True)
+    >>> opt = PlainGD([w], lr=0.25)
+    >>> (w * w).sum().backward()
+    >>> opt.step()
+    >>> w
+    tensor([1.5], requires_grad=True)
     """
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:

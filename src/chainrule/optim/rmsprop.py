@@ -11,6 +11,8 @@ import numpy as np
 
 from .optimizer import Optimizer, _check_hyper
 
+__all__ = ["RMSprop"]
+
 
 def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
     """``start += weight * (end - start)`` in place, by the same two-branch formula as

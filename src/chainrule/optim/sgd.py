@@ -11,6 +11,8 @@ import numpy as np
 
 from .optimizer import Optimizer, _check_hyper, _writable_data, mark_step
 
+__all__ = ["SGD"]
+
 
 class SGD(Optimizer):
     """SGD, optionally with momentum (the lectures' heavy ball) and L2 weight decay.

@@ -13,6 +13,9 @@ import numpy as np
 
 from ..cli import COMMANDS, UsageError
 
+# Registers the `chainrule explain` command; nothing here is meant to be imported.
+__all__: list[str] = []
+
 HELP = "explain an expression's backward pass: values, gradients, table, flat code, picture"
 
 EPILOG = """examples:
@@ -21,6 +24,8 @@ EPILOG = """examples:
   chainrule explain "q = x + y; f = q * z" x=-2 y=5 z=-4
   chainrule explain --example staged
   chainrule explain --example list
+  chainrule explain --three-ways "(x + sigmoid(y)) / (sigmoid(x) + (x + y)**2)" x=3 y=-4
+  chainrule explain --three-ways --swell "4 * x * (1 - x)" x=0.3 --out swell.png
 """
 
 
@@ -42,11 +47,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--prefix", default="d", help="prefix of gradient names in the code (d or grad_)"
     )
     parser.add_argument("--no-code", action="store_true", help="do not print the flat code")
+    parser.add_argument(
+        "--three-ways",
+        action="store_true",
+        help="differentiate numerically, symbolically and automatically and compare "
+        "(--out: the numerical error against the step h)",
+    )
+    parser.add_argument(
+        "--swell",
+        action="store_true",
+        help="with --three-ways: nest a one-variable expression n = 1..LEVELS times and "
+        "compare the symbolic derivative's size with autodiff's graph (--out: plot it)",
+    )
+    parser.add_argument(
+        "--levels", default="10", metavar="N", help="nesting levels for --swell (default 10)"
+    )
+    parser.add_argument(
+        "--h", default="1e-6", metavar="STEP", help="finite-difference step for --three-ways"
+    )
 
 
 def _graph_from_expression(args: argparse.Namespace) -> Any:
-    from .expr import ExpressionError, parse, parse_value
+    from .expr import ExpressionError
     from .graph import trace
+
+    program, ordered = _program_and_values(args)
+    try:
+        return trace(program.function(), **ordered)
+    except ExpressionError as e:
+        raise UsageError(str(e)) from None
+    except (ValueError, TypeError, OverflowError) as e:
+        raise UsageError(f"cannot evaluate the expression: {e}") from None
+
+
+def _program_and_values(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The parsed expression and its variables' values, in order of first use."""
+    from .expr import ExpressionError, parse, parse_value
 
     try:
         program = parse(args.expression)
@@ -71,13 +107,72 @@ def _graph_from_expression(args: argparse.Namespace) -> Any:
     extra = [k for k in values if k not in program.variables]
     if extra:
         raise UsageError(f"{', '.join(extra)} given but not used in the expression")
-    ordered = {k: values[k] for k in program.variables}
+    return program, {k: values[k] for k in program.variables}
+
+
+def _run_three_ways(args: argparse.Namespace) -> int:
+    """``--three-ways`` (and ``--swell``): the lecture's table, or expression swell."""
+    from .examples import EXAMPLES
+    from .expr import ExpressionError
+    from .three_ways import SymbolicError, _three_ways, swell
+
     try:
-        return trace(program.function(), **ordered)
-    except ExpressionError as e:
+        h = float(args.h)
+    except ValueError:
+        raise UsageError(f"--h: not a number: {args.h!r}") from None
+    try:
+        levels = int(args.levels)
+    except ValueError:
+        raise UsageError(f"--levels: not an integer: {args.levels!r}") from None
+    if not 1 <= levels <= 30:
+        raise UsageError(f"--levels must be between 1 and 30, got {levels}")
+    if args.example:
+        if args.expression:
+            raise UsageError("give either an expression or --example, not both")
+        if args.example not in EXAMPLES or EXAMPLES[args.example].gradient_graph:
+            usable = [k for k, e in EXAMPLES.items() if not e.gradient_graph]
+            raise UsageError(f"--three-ways: no example {args.example!r}; use {', '.join(usable)}")
+        ex = EXAMPLES[args.example]
+        function, call_args, call_kwargs = ex.function, ex.args, {}
+        label = ex.title
+        variables = list(ex.function.__code__.co_varnames[: len(ex.args)])
+    elif args.expression:
+        program, values = _program_and_values(args)
+        function, call_args, call_kwargs = program.function(), (), values
+        label = args.expression
+        variables = list(values)
+    else:
+        raise UsageError('give an expression (e.g. "(x + y) * z" x=-2 y=5 z=-4) or --example')
+    try:
+        if args.swell:
+            if len(variables) != 1:
+                raise UsageError(
+                    f"--swell nests a one-variable expression; this one has {len(variables)} "
+                    f"({', '.join(variables)})"
+                )
+            name = variables[0]
+            start = call_args[0] if call_args else call_kwargs[name]
+
+            def one(t: Any) -> Any:
+                return function(t) if call_args else function(**{name: t})
+
+            result: Any = swell(one, start, levels=levels, name=label)
+        else:
+            result = _three_ways(function, call_args, call_kwargs, h)
+    except (ExpressionError, SymbolicError) as e:
         raise UsageError(str(e)) from None
     except (ValueError, TypeError, OverflowError) as e:
-        raise UsageError(f"cannot evaluate the expression: {e}") from None
+        raise UsageError(f"cannot differentiate the expression: {e}") from None
+    print(result)
+    if args.out:
+        try:
+            path = result.plot(args.out)
+        except ImportError:
+            raise UsageError("--out needs matplotlib: pip install 'chainrule[viz]'") from None
+        except ValueError as e:
+            raise UsageError(f"cannot write {args.out}: {e}") from None
+        print(f"\nplot written to {path}")
+    return 0
 
 
 def _check_output(option: str, path: str | None) -> None:
@@ -107,6 +202,10 @@ def _explain(args: argparse.Namespace) -> int:
     from .examples import EXAMPLES
     from .explain import summarize
 
+    if args.swell and not args.three_ways:
+        args.three_ways = True  # --swell is one of the three ways' views
+    if args.three_ways:
+        return _run_three_ways(args)
     if args.example:
         if args.expression:
             raise UsageError("give either an expression or --example, not both")

@@ -467,6 +467,8 @@ def _module(functions: list[tuple[str, list[str]]]) -> str:
 def forward_code(graph: Graph, name: str | None = None) -> str:
     """Source of a module with the forward pass as one flat function.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> def f(x, y, z):
     ...     q = x + y
@@ -488,6 +490,8 @@ def forward_code(graph: Graph, name: str | None = None) -> str:
 def backward_code(graph: Graph, name: str | None = None, prefix: str = "d") -> str:
     """Source of a module with the backward pass: the forward pass reversed.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> def f(x, y, z):
     ...     q = x + y
@@ -512,7 +516,24 @@ def backward_code(graph: Graph, name: str | None = None, prefix: str = "d") -> s
 
 def flat_code(graph: Graph, name: str | None = None, prefix: str = "d") -> str:
     """Source of a module with one function doing both passes, as in the lectures: it
-    returns ``(output, (gradient of each input, ...))``."""
+    returns ``(output, (gradient of each input, ...))``.
+
+    >>> import chainrule as cr
+    >>> print(cr.trace(lambda x, y: x * y, 3.0, 4.0).flat_code())  # doctest: +NORMALIZE_WHITESPACE
+    import numpy as np
+    <BLANKLINE>
+    <BLANKLINE>
+    def f_and_grad(x, y):
+        # forward pass
+        out = x * y
+        # backward pass
+        dout = 1.0
+        # backprop out = x * y
+        dx = dout * y
+        dy = dout * x
+        return out, (dx, dy)
+    <BLANKLINE>
+    """
     code = _Code(graph, prefix)
     return _module([_flat_function(code, _fn_name(graph, name, "_and_grad"))])
 
@@ -564,7 +585,13 @@ class FlatFunction:
 
 
 def compile_flat(graph: Graph, prefix: str = "d") -> FlatFunction:
-    """Compile the graph's generated flat code (see :class:`FlatFunction`)."""
+    """Compile the graph's generated flat code (see :class:`FlatFunction`).
+
+    >>> import chainrule as cr
+    >>> fn = cr.trace(lambda x: x ** 2, 3.0).compile_flat()
+    >>> [float(v) for v in (fn(2.0)[0], fn(2.0)[1][0])]
+    [4.0, 4.0]
+    """
     return FlatFunction(graph, prefix)
 
 

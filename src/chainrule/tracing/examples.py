@@ -13,16 +13,32 @@ from typing import Any
 from .. import ops, transforms
 from .graph import Graph, trace
 
+__all__ = ["EXAMPLES", "Example", "circuit", "example", "neuron", "patterns", "staged"]
+
 
 def circuit(x, y, z):
-    """f(x, y, z) = (x + y) z, the first circuit of the backprop lecture."""
+    """f(x, y, z) = (x + y) z, the first circuit of the backprop lecture.
+
+    Examples
+    --------
+    >>> from chainrule.tracing.examples import circuit
+    >>> float(circuit(-2.0, 5.0, -4.0))
+    -12.0
+    """
     q = x + y
     f = q * z
     return f
 
 
 def neuron(w0, x0, w1, x1, w2):
-    """A sigmoid neuron, the lecture's "flat" gradient code example."""
+    """A sigmoid neuron, the lecture's "flat" gradient code example.
+
+    Examples
+    --------
+    >>> from chainrule.tracing.examples import neuron
+    >>> round(float(neuron(2.0, -1.0, -3.0, -2.0, -3.0)), 4)
+    0.7311
+    """
     s0 = w0 * x0
     s1 = w1 * x1
     s2 = s0 + s1
@@ -32,7 +48,14 @@ def neuron(w0, x0, w1, x1, w2):
 
 
 def staged(x, y):
-    """f(x, y) = (x + sigmoid(y)) / (sigmoid(x) + (x + y)**2), staged as in the lecture."""
+    """f(x, y) = (x + sigmoid(y)) / (sigmoid(x) + (x + y)**2), staged as in the lecture.
+
+    Examples
+    --------
+    >>> from chainrule.tracing.examples import staged
+    >>> round(float(staged(3.0, -4.0)), 4)
+    1.5456
+    """
     sigy = ops.sigmoid(y)  # sigmoid in numerator
     num = x + sigy  # numerator
     sigx = ops.sigmoid(x)  # sigmoid in denominator
@@ -45,7 +68,14 @@ def staged(x, y):
 
 
 def patterns(x, y, z, w):
-    """2 (x y + max(z, w)): the add gate distributes, mul swaps, max routes."""
+    """2 (x y + max(z, w)): the add gate distributes, mul swaps, max routes.
+
+    Examples
+    --------
+    >>> from chainrule.tracing.examples import patterns
+    >>> float(patterns(3.0, -4.0, 2.0, -1.0))
+    -20.0
+    """
     a = x * y
     b = ops.maximum(z, w)
     c = a + b
@@ -55,6 +85,16 @@ def patterns(x, y, z, w):
 
 @dataclass(frozen=True)
 class Example:
+    """A lecture example: its name, title, function and arguments; ``trace()`` records it.
+
+    Examples
+    --------
+    >>> from chainrule.tracing.examples import EXAMPLES
+    >>> ex = EXAMPLES['circuit']
+    >>> ex.args, [v.name for v in ex.trace().ops]
+    ((-2, 5, -4), ['q', 'f'])
+    """
+
     name: str
     title: str
     function: Callable[..., Any]
@@ -106,7 +146,14 @@ EXAMPLES: dict[str, Example] = {
 
 
 def example(name: str) -> Example:
-    """Look an example up by name (``KeyError`` lists the names)."""
+    """Look an example up by name (``KeyError`` lists the names).
+
+    Examples
+    --------
+    >>> from chainrule.tracing.examples import example
+    >>> example('staged').title
+    'f(x, y) = (x + sigmoid(y)) / (sigmoid(x) + (x + y)**2) at x=3, y=-4'
+    """
     try:
         return EXAMPLES[name]
     except KeyError:

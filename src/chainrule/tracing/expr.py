@@ -17,6 +17,8 @@ import numpy as np
 from .. import ops
 from ..tensor import Tensor
 
+__all__ = ["ExpressionError", "Program", "parse", "parse_value"]
+
 MAX_LENGTH = 2000
 MAX_DEPTH = 60
 
@@ -56,7 +58,18 @@ _BINOPS: dict[type, tuple[Callable[[Any, Any], Any], str]] = {
 
 
 class ExpressionError(ValueError):
-    """An expression that is not allowed or cannot be evaluated; the message says why."""
+    """An expression that is not allowed or cannot be evaluated; the message says why.
+
+    Examples
+    --------
+    >>> from chainrule.tracing.expr import ExpressionError, parse
+    >>> try:
+    ...     parse("open('/etc/passwd')")
+    ... except ExpressionError as e:
+    ...     print(str(e)[:30])
+    ...
+    function 'open' is not allowed
+    """
 
 
 def _reject(node: ast.AST) -> ExpressionError:
@@ -100,7 +113,18 @@ def _functions_text() -> str:
 
 @dataclass
 class Program:
-    """A parsed, validated expression: statements and the free variables in order of use."""
+    """A parsed, validated expression: statements and the free variables in order of use.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.tracing.expr import parse
+    >>> program = parse('q = x + y; f = q * z')
+    >>> program.variables
+    ['x', 'y', 'z']
+    >>> program.evaluate({'x': -2.0, 'y': 5.0, 'z': -4.0})
+    tensor(-12.)
+    """
 
     source: str
     statements: list[ast.stmt]
@@ -241,9 +265,11 @@ def _literal(node: ast.AST) -> Any:
 def parse_value(text: str) -> np.ndarray:
     """A command-line value: a number or a (nested) list of numbers, as float64.
 
+    Examples
+    --------
     >>> from chainrule.tracing.expr import parse_value
-    >>> parse_value("[1, -2.5]")
-    array([ 1. , -2.5])
+    >>> parse_value('[1, -2.5]'), parse_value('pi').round(4)
+    (array([ 1. , -2.5]), np.float64(3.1416))
     """
     shown = _short(repr(text))
     try:

@@ -25,9 +25,13 @@ from .. import engine
 from ..engine import Node
 from ..ir import Program, evaluate, run_on_tensors
 from ..ir import Var as PVar
+from ..ir.passes import dce, simplify
 from ..ir.trace import Tracer
 from ..primitives import REGISTRY, Primitive
 from ..tensor import Tensor
+from . import scope as _scope
+
+__all__ = ["Graph", "Step", "Var", "name", "trace"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,6 +55,18 @@ class Var:
     value, grad:
         Forward value (an ndarray, or a Python number for constants) and, after
         ``Graph.backward()``, the total gradient of the output with respect to this value.
+    scope:
+        The ``nn.Module`` calls in progress when this operation ran, outermost first
+        (:class:`chainrule.tracing.scope.ScopeFrame`: qualified name, class, call number);
+        ``()`` outside any module. Pictures group a layer's operations by it.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> g = cr.trace(lambda x, y: x * y + x, 3.0, 4.0)
+    >>> v = g.ops[0]
+    >>> v.op, [i.name for i in v.inputs], float(v.value)
+    ('mul', ['x', 'y'], 12.0)
     """
 
     name: str
@@ -66,6 +82,7 @@ class Var:
     #: Bytes the engine keeps alive for this node's backward rule (see ``Graph.explain``).
     saved_nbytes: int = 0
     index: int = 0
+    scope: tuple = ()
 
     @property
     def is_op(self) -> bool:
@@ -83,7 +100,17 @@ class Var:
 
 @dataclass
 class Step:
-    """One node's piece of the backward pass: upstream x local = downstream, per input."""
+    """One node's piece of the backward pass: upstream x local = downstream, per input.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> g = cr.trace(lambda x, y: x * y, 3.0, 4.0)
+    >>> _ = g.backward()
+    >>> step = g.steps[0]
+    >>> float(step.upstream), [(inp.name, local) for inp, local, _down in step.contributions]
+    (1.0, [('x', 4.0), ('y', 3.0)])
+    """
 
     var: Var
     upstream: Any
@@ -245,7 +272,8 @@ def trace(f: Callable, *args: Any, **kwargs: Any) -> Graph:
     [-4.0, -4.0, 3.0]
     """
     try:
-        sig = inspect.signature(f)
+        # A Module's own call takes (*args, **kwargs): its forward's parameters name inputs.
+        sig = inspect.signature(f.forward if _is_module(f) else f)
         bound = sig.bind(*args, **kwargs)
     except (TypeError, ValueError) as e:
         raise TypeError(
@@ -271,12 +299,12 @@ def trace(f: Callable, *args: Any, **kwargs: Any) -> Graph:
             names[pname] = _as_input(value)
             call_args.append(names[pname])
 
-    tracer = Tracer()
+    tracer = _ScopedTracer()
     for pname, value in names.items():
         if isinstance(value, Tensor):
             tracer.input(value, "arg", pname)
     recorder = _LocalNames()
-    with tracer.active(), recorder.watching():
+    with tracer.active(), _scope.recording(), recorder.watching():
         out = f(*call_args, **call_kwargs)
     outputs = list(out) if isinstance(out, (tuple, list)) else [out]
     if not outputs or not all(isinstance(o, Tensor) for o in outputs):
@@ -295,9 +323,24 @@ def trace(f: Callable, *args: Any, **kwargs: Any) -> Graph:
     return graph
 
 
+class _ScopedTracer(Tracer):
+    """A tracer that also notes which ``nn.Module`` call made each operation (the pictures
+    group a layer's operations into one box with it)."""
+
+    def applied(self, prim: Any, args: tuple, params: dict, result: Tensor) -> None:
+        n = len(self.program.eqns)
+        super().applied(prim, args, params, result)
+        if len(self.program.eqns) > n:
+            where = _scope.current()
+            if where:
+                self.program.eqns[-1].meta["scope"] = where
+
+
 def _names_from_scope(f: Callable, recorder: _LocalNames) -> None:
     """Names for tensors ``f`` reads from its closure or module (weights, biases)."""
     seen: set[int] = set()
+    if _is_module(f):
+        _module_parameter_names(f, "", recorder)
     while f is not None and id(f) not in seen:
         seen.add(id(f))
         scopes: list[dict[str, Any]] = []
@@ -320,7 +363,24 @@ def _names_from_scope(f: Callable, recorder: _LocalNames) -> None:
                         recorder.leaves.setdefault(id(value), sname)
                     else:
                         recorder.constants.setdefault(id(value.data), sname)
+                elif _is_module(value) and sname.isidentifier():
+                    _module_parameter_names(value, sname, recorder)
         f = getattr(f, "__wrapped__", None)
+
+
+def _is_module(value: Any) -> bool:
+    """An ``nn.Module`` (tested by its methods, so tracing does not import nn)."""
+    if isinstance(value, type):
+        return False
+    return callable(getattr(value, "forward", None)) and hasattr(value, "named_parameters")
+
+
+def _module_parameter_names(module: Any, prefix: str, recorder: _LocalNames) -> None:
+    """``model.0.weight`` is named ``model_0_weight`` (``p0_weight`` for the traced module)."""
+    for qual, p in module.named_parameters():
+        text = f"{prefix}_{qual}" if prefix else qual
+        text = text.replace(".", "_")
+        recorder.leaves.setdefault(id(p), "p" + text if text[:1].isdigit() else text)
 
 
 # --------------------------------------------------------------------------- building
@@ -394,8 +454,13 @@ def _saved_bytes(eqn: Any, in_values: list[Any], out_value: Any) -> int:
 
 
 def _build(tracer: Tracer, recorder: _LocalNames, out_name: str, outputs: list[Tensor]) -> Graph:
-    """The view of the traced program: one Var per input, constant use and operation."""
-    program = tracer.program
+    """The view of the traced program: one Var per input, constant use and operation.
+
+    Only what the outputs need is shown (dead code is dropped), and the equations autodiff
+    generated (a traced ``cr.grad``) are simplified (``g * 1`` is ``g``); what the user
+    wrote is shown as written."""
+    program, _ = simplify(dce(tracer.program), where=lambda e: "vjp_of" in e.meta)
+    program = dce(program)
     node_of: dict[PVar, Node] = {v: n for n, v in tracer._node_var.items()}
     namer = _Namer()
     graph = Graph()
@@ -486,6 +551,7 @@ def _build(tracer: Tracer, recorder: _LocalNames, out_name: str, outputs: list[T
             prim=e.prim,
             requires_grad=e.prim.differentiable and any(v.requires_grad for v in ins),
             saved_nbytes=_saved_bytes(e, [v.value for v in ins], value),
+            scope=e.meta.get("scope", ()),
         )
         graph._add(var)
         view[e.out] = var
