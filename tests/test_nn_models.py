@@ -159,6 +159,7 @@ def test_cli_model_option_and_task_defaults(tmp_path):
         (["--model", "lstm", "--dataset", "spirals"], "--model lstm needs sequences or images"),
         (["--model", "cnn", "--compile"], "--compile: only for --model mlp"),
         (["--dataset", "adding", "--loss", "svm"], "the adding task is a regression"),
+        (["--dataset", "adding", "--distributed"], "the adding task is a regression"),
     ],
 )
 def test_cli_bad_model_options_give_one_line_and_exit_2(tmp_path, args, message):

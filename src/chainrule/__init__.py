@@ -98,6 +98,7 @@ _LAZY = {
     "nn": ("chainrule.nn", None),
     "optim": ("chainrule.optim", None),
     "data": ("chainrule.data", None),
+    "distributed": ("chainrule.distributed", None),
     "attacks": ("chainrule.attacks", None),
     "save": ("chainrule.serialization", "save"),
     "load": ("chainrule.serialization", "load"),

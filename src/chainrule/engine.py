@@ -9,6 +9,7 @@ one reverse walk for both modes: on arrays (first order, nothing recorded) and r
 from __future__ import annotations
 
 import heapq
+import threading
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -50,6 +51,25 @@ def leaf_hooks(tensor: Any, create: bool = False) -> list | None:
 def post_hooks(tensor: Any, create: bool = False) -> list | None:
     """The post-accumulate hook list of a leaf tensor (made on request)."""
     return _hook_list(POST_HOOKS, tensor, create)
+
+
+class _Queued(threading.local):
+    """Callbacks queued during this thread's backward pass (``queue_callback``), run when
+    it has finished."""
+
+    def __init__(self) -> None:
+        self.callbacks: list[Callable[[], Any]] = []
+
+
+_QUEUED = _Queued()
+
+
+def queue_callback(fn: Callable[[], Any]) -> None:
+    """Run ``fn()`` once the backward pass now running has written every leaf's ``.grad``
+    (PyTorch's ``Variable._execution_engine.queue_callback``). Call it from a hook during
+    backward: data-parallel training waits for its gradient allreduces there. A backward
+    pass that raises drops the callbacks queued during it."""
+    _QUEUED.callbacks.append(fn)
 
 
 _NO_INPUTS: dict[int, tuple] = {}
@@ -262,12 +282,22 @@ def backward(
     gradient is differentiable again). ``observer`` (optional) is told about every step:
     ``walk_node(node, upstream)`` and ``walk_grad(node, i, edge, downstream)``.
     """
-    if create_graph:
-        rec = _Recorded()
-        enable_grad = bound("enable_grad")
-        with enable_grad():
-            return _walk(roots, seeds, retain_graph, targets, rec, observer)
-    return _walk(roots, seeds, retain_graph, targets, None, observer)
+    queued = _QUEUED.callbacks
+    mark = len(queued)  # a backward run from a hook keeps the callbacks of the outer one
+    try:
+        if create_graph:
+            rec = _Recorded()
+            enable_grad = bound("enable_grad")
+            with enable_grad():
+                result = _walk(roots, seeds, retain_graph, targets, rec, observer)
+        else:
+            result = _walk(roots, seeds, retain_graph, targets, None, observer)
+    except BaseException:
+        del queued[mark:]
+        raise
+    while len(queued) > mark:  # callbacks may queue more callbacks
+        queued.pop(mark)()
+    return result
 
 
 _F64, _F32 = np.dtype(np.float64), np.dtype(np.float32)
@@ -417,6 +447,10 @@ def _walk(roots, seeds, retain_graph, targets, rec, observer) -> dict | None:
                         pending[id(edge)] -= 1
                         if not pending[id(edge)]:  # the leaf's gradient is complete
                             leaf_grads.pop(edge, None)
+                            if prev is None and type(total) is np.ndarray:
+                                # the walk may still hold this array (add sends its
+                                # gradient on to its other input too): .grad gets its own
+                                total = total.copy()
                             _finish_leaves({edge: total}, seeds, Tensor, recorded)
                             continue
                     leaf_grads[edge] = total

@@ -82,6 +82,7 @@ class TrainConfig:
     compile: bool = False
     progress: str = "auto"  # auto (rich on a terminal), rich, plain, none
     threads: int | None = None  # BLAS threads; None: auto (1 for small matrices)
+    distributed: bool = False  # data-parallel over the ranks of an MPI job (mpirun)
 
     @property
     def learning_rate(self) -> float:
@@ -216,6 +217,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "epoch), rich, plain or none",
     )
     add_threads_argument(p)
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel training over the processes of an MPI job (mpirun -n N chainrule "
+        "train --distributed ...): the global --batch-size is split over the ranks, rank 0 "
+        "prints and writes the outputs (needs chainrule[mpi])",
+    )
 
 
 def _choice(option: str, value: str, allowed: Any) -> str:
@@ -303,6 +311,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         compile=args.compile,
         progress=_choice("--progress", args.progress, ("auto", "rich", "plain", "none")),
         threads=parse_threads(getattr(args, "threads", None)),
+        distributed=getattr(args, "distributed", False),
     )
     if config.lr is not None:
         positive("--lr", config.lr)
@@ -330,6 +339,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         raise UsageError("--compile: only for --model mlp (CompiledLoss compiles MLPs)")
     if config.dataset in models.SEQUENCE_TASKS and config.loss != "softmax":
         raise UsageError(f"--loss: the {config.dataset} task is a regression (mean squared error)")
+    if config.dataset in models.SEQUENCE_TASKS and config.distributed:
+        raise UsageError(
+            f"--distributed: reports accuracy across ranks; the {config.dataset} task is a "
+            f"regression (train it in one process)"
+        )
     if config.dataset == "mnist" and not config.data_dir:
         raise UsageError("--dataset mnist: needs --data-dir, the folder with the IDX files")
     if config.out_dir.exists() and not config.out_dir.is_dir():
@@ -343,6 +357,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    if config.distributed:  # every rank of the MPI job runs this
+        from .distributed.training import run_train
+
+        return run_train(lambda: train(config, explicit_threads=config.threads is not None))
     train(config, explicit_threads=config.threads is not None)
     return 0
 
@@ -441,7 +459,11 @@ def _epoch_line(row: dict[str, Any], epochs: int) -> str:
     )
 
 
-def _reporter(config: TrainConfig, n_batches: int, write: Callable[[str], Any]) -> _Reporter:
+def _reporter(
+    config: TrainConfig, n_batches: int, write: Callable[[str], Any], dist: Any = None
+) -> _Reporter:
+    if dist is not None:
+        return dist.reporter(_reporter(config, n_batches, write))
     mode = config.progress
     if mode == "auto":
         mode = "rich" if sys.stdout.isatty() and _has_rich() else "plain"
@@ -581,6 +603,12 @@ def train(
     from chainrule.data import DataLoader
 
     F = nn.functional
+    dist = None
+    if config.distributed:
+        from .distributed.training import DistributedRun
+
+        dist = DistributedRun()
+        write = dist.writer(write)
     _check_out_dir(config.out_dir)
     split = _load(config)
     _check_split(config, split)
@@ -612,6 +640,8 @@ def train(
         dtype=config.dtype,
         seed=config.seed,
     )
+    if dist is not None:
+        dist.wrap_model(model)  # rank 0's weights everywhere; backward averages the gradients
     if regression:
         loss_fn: Any = F.mse_loss
     else:
@@ -637,6 +667,8 @@ def train(
     loader = DataLoader(
         (X_train, split.y_train), batch_size=config.batch_size, shuffle=True, seed=config.seed
     )
+    if dist is not None:
+        loader = dist.loader(loader)  # this rank's part of each global batch
 
     n_params = sum(p.size for p in model.parameters())
     arch = "-".join(str(s) for s in sizes)
@@ -652,6 +684,8 @@ def train(
         + (", compiled steps (CompiledLoss)" if config.compile else "")
     )
     compiled = nn.CompiledLoss(model, loss=config.loss) if config.compile else None
+    if dist is not None and compiled is not None:
+        compiled = dist.compiled(compiled)
     history: list[dict[str, Any]] = []
     started = time.perf_counter()
     train_seconds = 0.0
@@ -659,7 +693,7 @@ def train(
     with (
         run.stopping("training"),
         blas_threads(auto_threads(config.threads, sizes, config.batch_size), explicit_threads),
-        _reporter(config, len(loader), write) as reporter,
+        _reporter(config, len(loader), write, dist) as reporter,
     ):
         for epoch in range(1, config.epochs + 1):
             model.train()
@@ -730,6 +764,8 @@ def train(
     write(
         f"final: {scores_text} ({final['seconds']:.1f} s, {final['samples_per_s']:,.0f} samples/s)"
     )
+    if dist is not None and not dist.done():  # rank 0 alone writes, once every rank is done
+        return {"config": asdict(config), "history": history, "final": final}
     out = config.out_dir
     result = {
         "config": asdict(config)
