@@ -57,6 +57,7 @@ from .ops import (
 )
 from .pytree import tree_map
 from .tensor import (
+    ConcretizationError,
     Tensor,
     arange,
     as_tensor,

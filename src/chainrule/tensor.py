@@ -392,6 +392,39 @@ class _HookHandle:
                 break
 
 
+class ConcretizationError(TypeError):
+    """A traced value was turned into a Python value (``bool(t)``, ``float(t)``,
+    ``t.item()``, ``t.numpy()``) while ``cr.jit`` or ``cr.vmap`` traced a function: the
+    program would hold that one value for every input."""
+
+
+def _user_line() -> str:
+    """``file:line`` of the innermost caller outside chainrule's own code."""
+    import os
+    import sys
+
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame = sys._getframe(2)
+    while frame is not None:
+        path = os.path.abspath(frame.f_code.co_filename)
+        if not path.startswith(package):
+            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "<unknown>"
+
+
+def _concrete(t: Tensor, what: str) -> None:
+    """Refuse to turn ``t`` into a Python value while a strict tracer (jit, vmap) traces it."""
+    for obs in _ctx.observers:
+        if getattr(obs, "strict", False) and obs.var_of(t) is not None:
+            raise ConcretizationError(
+                f"{what} of a traced value at {_user_line()}: {obs.strict} traces the function "
+                f"once, so Python control flow on a traced value would be fixed to this one "
+                f"input. Use cr.where(cond, a, b) for a choice that depends on values, or make "
+                f"the argument static (static_argnums)."
+            )
+
+
 def _describe(t: Tensor) -> str:
     if t._node is not None:
         return f"the output of '{t._node.prim.name}' (shape {t.shape})"
@@ -554,11 +587,15 @@ class Tensor:
     # ------------------------------------------------------------------ conversion
     def numpy(self) -> np.ndarray:
         """The value as an ndarray (shares memory; no graph)."""
+        if not _fast:
+            _concrete(self, "numpy()")
         arr = np.asarray(self._data)
         versions.adopt(arr)
         return arr
 
     def item(self) -> Any:
+        if not _fast:
+            _concrete(self, "item()")
         if self._data.size != 1:
             raise ValueError(
                 f"item: only one-element tensors can be converted to a Python scalar, "
@@ -567,9 +604,13 @@ class Tensor:
         return self._data.item()
 
     def tolist(self) -> Any:
+        if not _fast:
+            _concrete(self, "tolist()")
         return np.asarray(self._data).tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if not _fast:
+            _concrete(self, "np.asarray()")
         arr = np.asarray(self._data, dtype=dtype)
         if copy:
             return arr.copy()
@@ -908,6 +949,8 @@ class Tensor:
             yield self[i]
 
     def __bool__(self) -> bool:
+        if not _fast:
+            _concrete(self, "bool()")
         if self._data.size != 1:
             raise ValueError(
                 f"bool: the truth value of a tensor with {self._data.size} elements is "
@@ -916,15 +959,21 @@ class Tensor:
         return bool(self._data)
 
     def __float__(self) -> float:
+        if not _fast:
+            _concrete(self, "float()")
         return float(self.item())
 
     def __int__(self) -> int:
+        if not _fast:
+            _concrete(self, "int()")
         return int(self.item())
 
     def __complex__(self) -> complex:
         return complex(self.item())
 
     def __index__(self) -> int:
+        if not _fast:
+            _concrete(self, "an index")
         if self.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError("only one-element integer tensors can be used as an index")
         return int(self.item())
@@ -948,9 +997,13 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
     def any(self) -> bool:
+        if not _fast:
+            _concrete(self, "any()")
         return bool(np.any(self._data))
 
     def all(self) -> bool:
+        if not _fast:
+            _concrete(self, "all()")
         return bool(np.all(self._data))
 
     def argmax(self, axis: int | None = None) -> Tensor:

@@ -36,9 +36,14 @@ class Tracer:
     ...     y = cr.where(x > 0, x, 0.0)
     >>> [e.prim.name for e in tracer.program.eqns]
     ['greater', 'where']
+
+    ``strict`` (the name of the transform, e.g. ``"cr.jit"``) makes turning a traced value
+    into a Python value (``bool(t)``, ``t.item()``) raise ``ConcretizationError``: the
+    program would hold that one value for every input.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, strict: str | None = None) -> None:
+        self.strict = strict
         self.program = Program()
         self._var_of: dict[int, Var] = {}
         self._alive: list[Any] = []  # keeps traced tensors alive, so ids stay unique
