@@ -76,6 +76,8 @@ def scaled_dot_product_attention(
     defaults to 1/sqrt(E). ``dropout_p`` drops attention weights (always, as PyTorch's
     functional form does).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> q = k = v = cr.ones(1, 2, 4)
     >>> cr.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True).shape
@@ -303,6 +305,8 @@ class MultiheadAttention(Module):
     ``forward(query, key, value, key_padding_mask=None, need_weights=True,
     attn_mask=None, average_attn_weights=True, is_causal=False) -> (output, weights)``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> mha = cr.nn.MultiheadAttention(8, 2, batch_first=True, seed=0)
     >>> x = cr.ones(3, 5, 8)
@@ -456,6 +460,8 @@ class TransformerEncoderLayer(Module):
     each sub-block instead of after), with PyTorch's arguments and state_dict keys
     (``self_attn.*``, ``linear1.*``, ``linear2.*``, ``norm1.*``, ``norm2.*``).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> layer = cr.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, batch_first=True, seed=0)
     >>> layer.eval()(cr.ones(2, 5, 8)).shape

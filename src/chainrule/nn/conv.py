@@ -155,6 +155,8 @@ def pad(input: Any, pad: Any, mode: str = "constant", value: float | None = None
     last axis, left of the one before, ...), as PyTorch's ``F.pad``. Modes ``constant``
     (``value``, default 0), ``reflect``, ``replicate`` and ``circular``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.functional.pad(cr.tensor([[1.0, 2.0]]), (1, 0)).tolist()
     [[0.0, 1.0, 2.0]]
@@ -273,6 +275,8 @@ def conv1d(
     """1-D convolution (cross-correlation, as in PyTorch) of (N, C_in, L) with weight
     (C_out, C_in/groups, k).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> x = cr.tensor([[[1.0, 2.0, 3.0, 4.0]]])
     >>> cr.nn.functional.conv1d(x, cr.tensor([[[1.0, -1.0]]])).tolist()
@@ -294,6 +298,8 @@ def conv2d(
     (C_out, C_in/groups, kH, kW). ``padding`` is an int, a pair, ``"valid"`` or
     ``"same"``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> x = cr.ones(1, 1, 4, 4)
     >>> cr.nn.functional.conv2d(x, cr.ones(2, 1, 3, 3), padding=1).shape
@@ -425,6 +431,8 @@ def conv_transpose2d(
     weight (C_in, C_out/groups, kH, kW). Output size (H - 1) stride - 2 padding +
     dilation (k - 1) + output_padding + 1.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.functional.conv_transpose2d(cr.ones(1, 1, 2, 2), cr.ones(1, 1, 2, 2), stride=2).shape
     (1, 1, 4, 4)
@@ -602,6 +610,8 @@ def max_pool2d(
 ) -> Any:
     """2-D max pooling over (N, C, H, W); ``stride`` defaults to ``kernel_size``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> x = cr.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
     >>> cr.nn.functional.max_pool2d(x, 2).tolist()
@@ -680,6 +690,8 @@ def avg_pool2d(
 ) -> Tensor:
     """2-D average pooling over (N, C, H, W); ``stride`` defaults to ``kernel_size``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> x = cr.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
     >>> cr.nn.functional.avg_pool2d(x, 2).tolist()
@@ -749,6 +761,8 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
     """Average pooling to a fixed output size (an int, a pair, None keeps an axis) with
     PyTorch's bins: row i averages [floor(i H / Oh), ceil((i + 1) H / Oh)).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.functional.adaptive_avg_pool2d(cr.ones(2, 3, 5, 7), (2, 3)).shape
     (2, 3, 2, 3)
@@ -900,6 +914,8 @@ class Conv1d(_ConvNd):
     (C_out, C_in/groups, k), state_dict keys ``weight``/``bias``); ``seed`` makes the
     initialisation repeatable.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.Conv1d(2, 4, 3, padding="same", seed=0)(cr.ones(5, 2, 10)).shape
     (5, 4, 10)
@@ -946,6 +962,8 @@ class Conv2d(_ConvNd):
     ``"valid"``), dilation, groups, bias and padding_mode as in PyTorch; weight shape
     (C_out, C_in/groups, kH, kW); ``seed`` makes the initialisation repeatable.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> conv = cr.nn.Conv2d(1, 8, 3, seed=0)
     >>> conv(cr.ones(2, 1, 28, 28)).shape, list(conv.state_dict())
@@ -1087,6 +1105,8 @@ class ConvTranspose2d(_ConvTransposeNd):
     used to upsample); weight (C_in, C_out/groups, kH, kW), PyTorch's arguments incl.
     ``output_padding`` and ``forward(input, output_size=None)``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1,
     ...                       seed=0)(cr.ones(1, 4, 5, 5)).shape
@@ -1150,6 +1170,8 @@ class MaxPool1d(_MaxPoolNd):
 class MaxPool2d(_MaxPoolNd):
     """2-D max pooling layer over (N, C, H, W): windows + a max over the window axes.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.MaxPool2d(2)(cr.ones(1, 3, 8, 8)).shape
     (1, 3, 4, 4)
@@ -1220,6 +1242,8 @@ class AvgPool1d(_AvgPoolNd):
 class AvgPool2d(_AvgPoolNd):
     """2-D average pooling layer over (N, C, H, W).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.AvgPool2d(2)(cr.ones(1, 3, 8, 8)).shape
     (1, 3, 4, 4)
@@ -1255,6 +1279,8 @@ class AdaptiveAvgPool2d(Module):
     """Average pooling to a fixed output size, PyTorch's bins; ``1`` is global average
     pooling.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.AdaptiveAvgPool2d(1)(cr.ones(2, 3, 5, 5)).shape
     (2, 3, 1, 1)

@@ -177,6 +177,8 @@ def erf(input: Any) -> Tensor:
     rational approximations, float64 to about 1e-16); its derivative is
     2/sqrt(pi) exp(-x^2).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> round(cr.nn.functional.erf(cr.tensor(1.0)).item(), 10)
     0.8427007929
@@ -192,6 +194,8 @@ def gelu(input: Any, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit, x * Phi(x) = x/2 (1 + erf(x / sqrt 2)); with
     ``approximate="tanh"`` the tanh form x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> round(cr.nn.functional.gelu(cr.tensor(1.0)).item(), 6)
     0.841345
@@ -208,6 +212,8 @@ def gelu(input: Any, approximate: str = "none") -> Tensor:
 def silu(input: Any, inplace: bool = False) -> Tensor:
     """x * sigmoid(x) (also called swish).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> round(cr.nn.functional.silu(cr.tensor(1.0)).item(), 6)
     0.731059
@@ -220,6 +226,8 @@ def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False) 
     """x for x > 0, ``negative_slope`` * x otherwise. Written as
     slope * x + (1 - slope) * relu(x), so the gradient at 0 is the slope (as in PyTorch).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.functional.leaky_relu(cr.tensor([-2.0, 3.0]), 0.5).tolist()
     [-1.0, 3.0]
@@ -233,6 +241,8 @@ def elu(input: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, alpha (exp(x) - 1) otherwise; the gradient at 0 is alpha, as in PyTorch
     (exp sees x clipped to <= 0, so it never overflows).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> [round(v, 4) for v in cr.nn.functional.elu(cr.tensor([-1.0, 2.0])).tolist()]
     [-0.6321, 2.0]
@@ -245,6 +255,8 @@ def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """(1/beta) log(1 + exp(beta x)), and x itself where beta x > threshold (PyTorch's
     linear regime, for stability).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> round(cr.nn.functional.softplus(cr.tensor(0.0)).item(), 6)
     0.693147
@@ -291,6 +303,8 @@ def softmax(
 ) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim`` (``axis`` is accepted as NumPy's name).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.functional.softmax(cr.tensor([[0.0, 0.0]]), dim=1).tolist()
     [[0.5, 0.5]]
@@ -358,6 +372,8 @@ def embedding(
     gradient; ``max_norm`` renormalises picked rows whose norm exceeds it, in place (as
     PyTorch does).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> w = cr.tensor([[0.0, 1.0], [2.0, 3.0]])
     >>> cr.nn.functional.embedding([1, 1, 0], w).tolist()
@@ -570,6 +586,8 @@ def cross_entropy(
     label_smoothing:
         In [0, 1]: the target is mixed with the uniform distribution, as in PyTorch.
 
+    Notes
+    -----
     Without weight, label smoothing and ignored labels, (N, C) scores take one fused
     primitive (gradient (softmax - onehot) g).
 
@@ -668,6 +686,8 @@ def binary_cross_entropy(
     to >= -100 as PyTorch does (so x = 0 or 1 gives a finite loss; its gradient there is
     0, where PyTorch's is a large finite number).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> round(cr.nn.functional.binary_cross_entropy(cr.tensor([0.8]), cr.tensor([1.0])).item(), 4)
     0.2231
@@ -706,6 +726,8 @@ def binary_cross_entropy_with_logits(
     the last axis: one weight per class), which equals
     -w [p t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))] without overflow.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> F = cr.nn.functional
     >>> round(F.binary_cross_entropy_with_logits(cr.tensor([0.0]), cr.tensor([1.0])).item(), 4)
@@ -742,6 +764,8 @@ def mse_loss(
     """Mean squared error ``mean((input - target)**2)``; shapes must match exactly
     (silent broadcasting of (N,) against (N, 1) is a classic bug).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.functional.mse_loss(cr.tensor([1.0, 3.0]), cr.tensor([0.0, 0.0])).item()
     5.0
@@ -758,6 +782,8 @@ def l1_loss(
 ) -> Tensor:
     """Mean absolute error ``mean(|input - target|)`` (gradient 0 where they are equal).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.functional.l1_loss(cr.tensor([1.0, -3.0]), cr.tensor([0.0, 0.0])).item()
     2.0
@@ -779,6 +805,8 @@ def smooth_l1_loss(
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target);
     ``beta=0`` is the L1 loss.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.functional.smooth_l1_loss(cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0])).item()
     1.3125
@@ -799,6 +827,8 @@ def smooth_l1_loss(
 def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta) (d = input - target).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.functional.huber_loss(cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0])).item()
     1.3125
@@ -827,6 +857,8 @@ def kl_div(
     ``reduction="batchmean"`` divides the sum by the batch size (the true KL divergence);
     ``"mean"`` by the number of elements, as PyTorch does.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> p = cr.tensor([[0.5, 0.5]])
     >>> round(cr.nn.functional.kl_div(cr.log(cr.tensor([[0.25, 0.75]])), p,

@@ -261,6 +261,8 @@ class Flatten(Module):
 class Unflatten(Module):
     """Splits axis ``dim`` into ``unflattened_size``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.Unflatten(1, (2, 5))(cr.ones(3, 10)).shape
     (3, 2, 5)
@@ -292,6 +294,8 @@ class ModuleList(Module):
     """A list of sub-modules, named ``0``, ``1``, ... in parameter names and state dicts
     (as PyTorch).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> blocks = cr.nn.ModuleList([cr.nn.Linear(2, 2, seed=i) for i in range(2)])
     >>> len(blocks), [n for n, _ in blocks.named_parameters()][:2]
@@ -353,6 +357,8 @@ class ModuleList(Module):
 class ModuleDict(Module):
     """An ordered dict of sub-modules; keys appear as they are in parameter names.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> heads = cr.nn.ModuleDict({"cls": cr.nn.Linear(4, 2, seed=0)})
     >>> list(heads.state_dict())
@@ -446,6 +452,8 @@ class Dropout(Module):
 class GELU(Module):
     """x * Phi(x) with the exact erf (default) or ``approximate="tanh"``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> round(cr.nn.GELU()(cr.tensor(1.0)).item(), 6)
     0.841345
@@ -548,6 +556,8 @@ class Softmax(Module):
     """softmax along ``dim`` (PyTorch's implicit choice when None: 0 for 0-, 1- and 3-D
     inputs, else 1).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.Softmax(dim=-1)(cr.tensor([[0.0, 0.0]])).tolist()
     [[0.5, 0.5]]
@@ -590,6 +600,8 @@ class Embedding(Module):
     (num_embeddings, embedding_dim), initialised N(0, 1) as in PyTorch; the row at
     ``padding_idx`` starts at zero and receives no gradient.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> emb = cr.nn.Embedding(10, 3, padding_idx=0, seed=0)
     >>> emb(cr.tensor([[1, 0, 4]])).shape, emb.weight.numpy()[0].tolist()

@@ -79,6 +79,8 @@ class CrossEntropyLoss(_WeightedLoss):
     """Softmax cross-entropy with class weights, ``ignore_index`` and label smoothing
     (see ``functional.cross_entropy``).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> loss = cr.nn.CrossEntropyLoss(label_smoothing=0.1)
     >>> round(loss(cr.tensor([[2.0, 0.0]]), [0]).item(), 4)

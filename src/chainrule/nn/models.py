@@ -228,6 +228,8 @@ def build(
     first layer). ``hidden`` sizes the MLP's (and, by its first entry, the LSTM's and
     Transformer's) width.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> net = cr.nn.models.build("cnn", "digits", (64,), 10, seed=0)
     >>> net(cr.zeros(5, 64, dtype="float32")).shape
@@ -302,6 +304,8 @@ def adding_problem(
 
     Uses ``cr.data.adding_problem`` when the data package provides it.
 
+    Examples
+    --------
     >>> X, y = adding_problem(3, seq_len=6, seed=0)
     >>> X.shape, y.shape, X[:, :, 1].sum(axis=1).tolist()
     ((3, 6, 2), (3, 1), [2.0, 2.0, 2.0])
@@ -398,6 +402,8 @@ def load_task(name: str, n_samples: int, seed: Any, test_size: float, dtype: Any
 def describe(model: Module) -> str:
     """A one-line summary of a built model, e.g. ``Conv2d(1, 32)-BatchNorm2d-ReLU-...``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.models.describe(cr.nn.models.build("lstm", "adding", (50, 2), 1, seed=0))
     'LSTM(2, 64)-Linear(64, 1)'

@@ -173,6 +173,8 @@ class Module:
         ``to``) but is not a parameter, so no optimizer updates it. ``None`` registers
         an absent buffer (left out of the state dict).
 
+        Examples
+        --------
         >>> import chainrule as cr
         >>> m = cr.nn.Module()
         >>> m.register_buffer("count", cr.zeros(()))
@@ -242,6 +244,8 @@ class Module:
         """Cast the floating-point parameters and buffers to ``dtype`` in place (the
         Parameter objects stay the same, so optimizers built before still hold them).
 
+        Examples
+        --------
         >>> import chainrule as cr
         >>> cr.nn.Linear(2, 3, seed=0).to("float64").weight.dtype
         dtype('float64')

@@ -68,6 +68,8 @@ def batch_norm(
     running = (1 - momentum) running + momentum * batch, with the unbiased variance (as
     PyTorch). Otherwise the running statistics normalize.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> x = cr.tensor([[1.0], [3.0]])
     >>> rm, rv = cr.zeros(1), cr.ones(1)
@@ -135,6 +137,8 @@ def layer_norm(
     """Normalize over the last ``len(normalized_shape)`` axes, then scale and shift
     elementwise (weight and bias of ``normalized_shape``).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.functional.layer_norm(cr.tensor([[1.0, 3.0]]), (2,), eps=0.0).tolist()
     [[-1.0, 1.0]]
@@ -161,6 +165,8 @@ def group_norm(
     """Normalize (N, C, *) over groups of C / num_groups channels (and all positions),
     then scale and shift per channel.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.functional.group_norm(cr.tensor([[[1.0], [3.0]]]), 1, eps=0.0).tolist()
     [[[-1.0], [1.0]]]
@@ -269,6 +275,8 @@ class BatchNorm1d(_BatchNorm):
     eval mode. Buffers ``running_mean``, ``running_var``, ``num_batches_tracked`` are in
     the state dict, as in PyTorch.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> bn = cr.nn.BatchNorm1d(3)
     >>> list(bn.state_dict())
@@ -282,6 +290,8 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """Batch normalization over (N, C, H, W), per channel (see BatchNorm1d).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> bn = cr.nn.BatchNorm2d(4)
     >>> bn(cr.randn(8, 4, 5, 5, dtype="float32", seed=0)).shape, int(bn.num_batches_tracked)
@@ -296,6 +306,8 @@ class LayerNorm(Module):
     """Layer normalization over the trailing ``normalized_shape`` axes, with elementwise
     weight (ones) and bias (zeros).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.LayerNorm(8)(cr.randn(2, 8, dtype="float32", seed=0)).shape
     (2, 8)
@@ -346,6 +358,8 @@ class GroupNorm(Module):
     """Group normalization of (N, C, *) over groups of channels, per-channel weight and
     bias.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> cr.nn.GroupNorm(2, 4)(cr.randn(3, 4, 5, dtype="float32", seed=0)).shape
     (3, 4, 5)

@@ -259,6 +259,8 @@ class RNN(RNNBase):
     ``batch_first``, or unbatched (L, H_in)); output (L, N, D * H_out); h_n
     (D * num_layers, N, H_out).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> rnn = cr.nn.RNN(3, 5, num_layers=2, seed=0)
     >>> out, h = rnn(cr.ones(7, 2, 3))
@@ -311,6 +313,8 @@ class LSTM(RNNBase):
     as in RNN. Parameters ``weight_ih_l{k}`` (4H, H_in), ``weight_hh_l{k}`` (4H, H),
     ``bias_ih_l{k}``, ``bias_hh_l{k}`` (and ``..._reverse`` when bidirectional).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> lstm = cr.nn.LSTM(3, 4, batch_first=True, bidirectional=True, seed=0)
     >>> out, (h, c) = lstm(cr.ones(2, 6, 3))
@@ -364,6 +368,8 @@ class GRU(RNNBase):
     ``forward(input, hx=None) -> (output, h_n)``; shapes and parameter names as in LSTM
     with 3H gate rows.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> out, h = cr.nn.GRU(3, 4, seed=0)(cr.ones(5, 3))  # unbatched
     >>> out.shape, h.shape
