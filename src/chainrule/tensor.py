@@ -395,7 +395,18 @@ class _HookHandle:
 class ConcretizationError(TypeError):
     """A traced value was turned into a Python value (``bool(t)``, ``float(t)``,
     ``t.item()``, ``t.numpy()``) while ``cr.jit`` or ``cr.vmap`` traced a function: the
-    program would hold that one value for every input."""
+    program would hold that one value for every input.
+
+    >>> import chainrule as cr
+    >>> from chainrule.ir import Tracer
+    >>> tracer = Tracer(strict="cr.jit")
+    >>> x = cr.tensor([1.0, -2.0], requires_grad=True)
+    >>> _ = tracer.input(x)
+    >>> with tracer.active():  # doctest: +IGNORE_EXCEPTION_DETAIL
+    ...     bool(x.sum() > 0)
+    Traceback (most recent call last):
+    ConcretizationError: bool() of a traced value at ...: cr.jit traces the function once, ...
+    """
 
 
 def _user_line() -> str:
