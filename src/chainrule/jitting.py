@@ -24,7 +24,7 @@ import numpy as np
 from . import state
 from .engine import Node
 from .ir import Program, Var, run_on_tensors
-from .ir.compile import Compiled, compile_program
+from .ir.compile import BACKENDS, Compiled, compile_program
 from .ir.passes import cse, dce, fold, simplify_more
 from .ir.trace import Tracer
 from .primitives import ALL_INPUTS, Primitive
@@ -85,9 +85,9 @@ def jit(
         return functools.partial(
             jit, static_argnums=static_argnums, backend=backend, cache_size=cache_size
         )
-    if backend != "numpy":
-        raise ValueError(f"jit: unknown backend {backend!r}; expected 'numpy'")
-    return Jitted(f, static_argnums=static_argnums, cache_size=cache_size)
+    if backend not in BACKENDS:
+        raise ValueError(f"jit: unknown backend {backend!r}; expected one of {sorted(BACKENDS)}")
+    return Jitted(f, static_argnums=static_argnums, cache_size=cache_size, backend=backend)
 
 
 class _Signature(NamedTuple):
@@ -110,8 +110,11 @@ class Jitted:
     1
     """
 
-    def __init__(self, f: Callable, static_argnums: Any = (), cache_size: int = 64) -> None:
+    def __init__(
+        self, f: Callable, static_argnums: Any = (), cache_size: int = 64, backend: str = "numpy"
+    ) -> None:
         functools.update_wrapper(self, f)
+        self._backend = backend
         self._f = f
         self._static = (
             (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
@@ -309,7 +312,8 @@ class _Entry:
                     RuntimeWarning,
                     stacklevel=4,
                 )
-        self.compiled: Compiled = compile_program(self.program, self.name)
+        self.backend = owner._backend
+        self.compiled: Compiled = compile_program(self.program, self.name, backend=self.backend)
         # a gradient is needed when grad mode is on and an input or parameter requires it
         arg_rg = [bool(getattr(sig.leaves[k], "_rg", False)) for k in self.dynamic]
         self.diff = arg_rg + [p._rg for p in self.params]
@@ -399,8 +403,8 @@ class _Entry:
         fwd.values = joint.values
         fwd = optimize(fwd)
         self.n_out = len(out_vars)
-        self.fwd = compile_program(fwd, f"{self.name}_forward")
-        self.bwd = compile_program(bwd, f"{self.name}_backward", scalar=False)
+        self.fwd = compile_program(fwd, f"{self.name}_forward", backend=self.backend)
+        self.bwd = compile_program(bwd, f"{self.name}_backward", scalar=False, backend=self.backend)
         self.fwd_program, self.bwd_program = fwd, bwd
         self.prim = Primitive(f"jit({self.name})", _no_impl, nin=None, register=False)
         self.prim.vjps = self.prim.cvjps = ALL_INPUTS

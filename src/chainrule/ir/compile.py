@@ -31,7 +31,7 @@ from .lower import (
 from .passes import last_uses, memory_plan
 from .program import Eqn, Literal, Program, Var
 
-__all__ = ["Compiled", "compile_program", "UFUNCS"]
+__all__ = ["BACKENDS", "Compiled", "compile_program", "UFUNCS"]
 
 #: Primitives that are one NumPy ufunc, written ``np.ufunc(a, b, out=buffer)`` when an input's
 #: buffer can be reused (name -> (ufunc, extra literal operands)).
@@ -96,8 +96,18 @@ def _identifier(text: str | None, taken: set[str], fallback: str) -> str:
     return name
 
 
-def compile_program(program: Program, name: str = "compiled", scalar: bool = True) -> Compiled:
+#: The code generators ``compile_program`` knows (``numba`` needs the optional extra ``fast``).
+BACKENDS = ("numpy", "numba")
+
+
+def compile_program(
+    program: Program, name: str = "compiled", scalar: bool = True, backend: str = "numpy"
+) -> Compiled:
     """Lower ``program`` for speed and compile it (see the module docstring).
+
+    ``backend="numba"`` hands the program to ``chainrule.ir.numba_backend`` (fused
+    elementwise regions and scalar programs as ``@njit`` loops); ``"numpy"`` writes NumPy
+    calls.
 
     A scalar program runs as Python float arithmetic; where that would raise (a log of 0,
     an overflow: Python's floats raise where NumPy returns inf or nan) the same call runs
@@ -109,6 +119,12 @@ def compile_program(program: Program, name: str = "compiled", scalar: bool = Tru
     >>> compile_program(p).fn(np.array([3.0, -4.0]))
     (array([6., 0.]),)
     """
+    if backend == "numba":
+        from .numba_backend import compile_numba
+
+        return compile_numba(program, name)
+    if backend != "numpy":
+        raise ValueError(f"compile_program: unknown backend {backend!r}; expected {BACKENDS}")
     arrays = _compile_arrays(program, name)
     if not (scalar and _is_scalar_program(program)):
         return arrays
