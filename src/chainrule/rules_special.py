@@ -15,6 +15,7 @@ from typing import Any
 
 from . import kernels as K
 from . import rules as R
+from . import rules_nn as RN
 from .primitives import Primitive, defjvp, deflower, defvjp
 from .rules_linalg import masked_div
 
@@ -56,8 +57,12 @@ def _elementwise(
     return prim
 
 
-# erf'(x) = 2/sqrt(pi) exp(-x^2); erfc = 1 - erf.
-erf = _elementwise("erf", K.erf, lambda ans, x: R.exp(-(x * x)) * _TWO_OVER_SQRT_PI)
+# erf and softplus are the network primitives of rules_nn (GELU, Softplus), shared so that
+# each function is one primitive whichever namespace it is called from.
+erf = RN.erf
+softplus = RN.softplus
+
+# erfc = 1 - erf: erfc' = -2/sqrt(pi) exp(-x^2).
 erfc = _elementwise("erfc", K.erfc, lambda ans, x: R.exp(-(x * x)) * -_TWO_OVER_SQRT_PI)
 # erfcx(x) = exp(x^2) erfc(x): erfcx' = 2 x erfcx(x) - 2/sqrt(pi).
 erfcx = _elementwise(
@@ -94,9 +99,6 @@ log_ndtr = _elementwise(
 
 # logit' = 1 / (p (1 - p)).
 logit = _elementwise("logit", K.logit, lambda ans, p: 1.0 / (p * (1 - p)))
-
-# softplus' = the logistic sigmoid (the existing primitive): smooth everywhere.
-softplus = _elementwise("softplus", K.softplus, lambda ans, x: R.sigmoid(x))
 
 
 xlogy = Primitive("xlogy", K.xlogy, kind="elementwise", nin=2, complex=False)

@@ -39,7 +39,10 @@ def _as(x: Any) -> Tensor:
 
 
 def _unary(prim: Any, x: Any) -> Tensor:
-    return apply(prim, (_as(x),))
+    x = _as(x)
+    if x.dtype.kind == "c":  # (checked here too: erf's shared kernel would drop the imaginary part)
+        raise TypeError(f"{prim.name}: does not support complex inputs (a real special function)")
+    return apply(prim, (x,))
 
 
 def erf(x: Any) -> Tensor:
