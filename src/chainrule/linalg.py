@@ -22,6 +22,16 @@ from . import rules_linalg as L
 from .tensor import Tensor, apply, as_tensor
 
 __all__ = [
+    "tensorsolve",
+    "tensorinv",
+    "matrix_rank",
+    "cond",
+    "multi_dot",
+    "trace",
+    "diagonal",
+    "vecdot",
+    "matrix_transpose",
+    "matmul",
     "EighResult",
     "LinAlgError",
     "NUMPY_FUNCTIONS",
@@ -715,6 +725,295 @@ def outer(x1: Any, x2: Any, /) -> Tensor:
 tensordot = contractions.tensordot
 
 
+# --------------------------------------------------------------------------- compositions
+# The functions below are built from the primitives above (and matmul, einsum, indexing),
+# so their derivatives are those primitives' rules: both modes, any order, complex.
+
+
+def matmul(x1: Any, x2: Any, /) -> Tensor:
+    """``np.linalg.matmul``: the matrix product ``x1 @ x2`` (``cr.matmul``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.linalg.matmul(cr.eye(2), cr.tensor([[1.0], [2.0]])).shape
+    (2, 1)
+    """
+    return ops.matmul(as_tensor(x1) if not isinstance(x1, Tensor) else x1, x2)
+
+
+def matrix_transpose(x: Any, /) -> Tensor:
+    """Swap the last two axes (no conjugation), as ``np.linalg.matrix_transpose``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.linalg.matrix_transpose(cr.ones((2, 3, 4))).shape
+    (2, 4, 3)
+    """
+    x = x if isinstance(x, Tensor) else as_tensor(x)
+    if x.ndim < 2:
+        raise ValueError(f"matrix_transpose: needs at least two dimensions, got shape {x.shape}")
+    axes = list(range(x.ndim))
+    axes[-2], axes[-1] = axes[-1], axes[-2]
+    return ops.transpose(x, tuple(axes))
+
+
+def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Tensor:
+    """The dot product along ``axis`` with the first argument conjugated, broadcast over
+    the others (``np.linalg.vecdot``): ``sum(conj(x1) * x2, axis)``.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.linalg.vecdot(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), cr.tensor([1.0, 1.0]))
+    tensor([3., 7.])
+    """
+    ts = []
+    for name, x in (("x1", x1), ("x2", x2)):
+        x = x if isinstance(x, Tensor) else as_tensor(x)
+        if not -x.ndim <= axis < x.ndim:
+            raise ValueError(f"vecdot: axis {axis} is out of range for {name} of shape {x.shape}")
+        # The axis is each operand's own (NumPy's gufunc rule): move it last in both.
+        ax = axis % x.ndim
+        if ax != x.ndim - 1:
+            x = ops.transpose(x, tuple(k for k in range(x.ndim) if k != ax) + (ax,))
+        ts.append(x)
+    x1, x2 = ts
+    if x1.shape[-1] != x2.shape[-1]:
+        raise ValueError(
+            f"vecdot: the contracted axis {axis} has {x1.shape[-1]} entries in x1 and "
+            f"{x2.shape[-1]} in x2"
+        )
+    try:
+        np.broadcast_shapes(x1.shape[:-1], x2.shape[:-1])
+    except ValueError:
+        raise ValueError(
+            f"vecdot: the other axes of {x1.shape} and {x2.shape} do not broadcast"
+        ) from None
+    if x1.dtype.kind == "c":
+        x1 = ops.conj(x1)
+    return ops.sum(x1 * x2, axis=-1)
+
+
+def _diagonal_view(x: Tensor, offset: int) -> Tensor:
+    # The offset-th diagonal of the last two axes starts at (0, offset) (offset >= 0) or
+    # (-offset, 0): slice the matrix there, then its main diagonal is the one wanted.
+    n, m = x.shape[-2], x.shape[-1]
+    if offset >= 0:
+        k = builtins.max(0, builtins.min(n, m - offset))
+        return x[..., :k, offset : offset + k]
+    k = builtins.max(0, builtins.min(n + offset, m))
+    return x[..., -offset : -offset + k, :k]
+
+
+def diagonal(x: Any, /, *, offset: int = 0) -> Tensor:
+    """The ``offset``-th diagonal of each matrix in the last two axes
+    (``np.linalg.diagonal``; offset > 0 above the main diagonal).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.linalg.diagonal(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), offset=1)
+    tensor([2.])
+    """
+    x = _stacked("diagonal", x, square=False)
+    offset = operator.index(offset)
+    return contractions.einsum("...ii->...i", _diagonal_view(x, offset))
+
+
+def trace(x: Any, /, *, offset: int = 0, dtype: Any = None) -> Tensor:
+    """The sum of the ``offset``-th diagonal of each matrix in the last two axes
+    (``np.linalg.trace``); ``dtype`` casts the input first. Gradient: the identity (shifted
+    by ``offset``) times the output's gradient.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> a = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> cr.linalg.trace(a).backward()
+    >>> a.grad
+    tensor([[1., 0.],
+            [0., 1.]])
+    """
+    x = _stacked("trace", x, square=False)
+    if dtype is not None:
+        x = x.astype(np.dtype(dtype))
+    offset = operator.index(offset)
+    return contractions.einsum("...ii->...", _diagonal_view(x, offset))
+
+
+def _chain_order(dims: list) -> list:
+    """The cheapest parenthesization of a matrix chain (the textbook dynamic program,
+    Cormen et al. 15.2): ``split[i][j]`` is where the product of matrices i..j splits."""
+    n = len(dims) - 1
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = None
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if cost[i][j] is None or c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, k
+    return split
+
+
+def multi_dot(arrays: Any, *, out: Any = None) -> Tensor:
+    """The product of two or more matrices in the cheapest order (``np.linalg.multi_dot``):
+    a 1-D first argument is a row vector, a 1-D last one a column vector, all others must
+    be 2-D.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> a, b, c = cr.ones((10, 100)), cr.ones((100, 5)), cr.ones((5,))
+    >>> cr.linalg.multi_dot([a, b, c]).shape
+    (10,)
+    """
+    if out is not None:
+        raise TypeError("multi_dot: out= is not supported for tensors (the result is new)")
+    ts = [x if isinstance(x, Tensor) else as_tensor(x) for x in arrays]
+    if len(ts) < 2:
+        raise ValueError(f"multi_dot: needs at least two arrays, got {len(ts)}")
+    first_vector, last_vector = ts[0].ndim == 1, ts[-1].ndim == 1
+    if first_vector:
+        ts[0] = ops.reshape(ts[0], (1, ts[0].shape[0]))
+    if last_vector:
+        ts[-1] = ops.reshape(ts[-1], (ts[-1].shape[0], 1))
+    for i, t in enumerate(ts):
+        if t.ndim != 2:
+            raise ValueError(
+                f"multi_dot: array {i} has shape {t.shape}; all but a 1-D first or last "
+                "array must be 2-D"
+            )
+    for i in range(len(ts) - 1):
+        if ts[i].shape[1] != ts[i + 1].shape[0]:
+            raise ValueError(
+                f"multi_dot: arrays {i} {ts[i].shape} and {i + 1} {ts[i + 1].shape} are not aligned"
+            )
+    split = _chain_order([ts[0].shape[0]] + [t.shape[1] for t in ts])
+
+    def product(i: int, j: int) -> Tensor:
+        if i == j:
+            return ts[i]
+        k = split[i][j]
+        return ops.matmul(product(i, k), product(k + 1, j))
+
+    result = product(0, len(ts) - 1)
+    if first_vector and last_vector:
+        return ops.reshape(result, ())
+    if first_vector:
+        return ops.reshape(result, (result.shape[1],))
+    if last_vector:
+        return ops.reshape(result, (result.shape[0],))
+    return result
+
+
+def cond(x: Any, p: Any = None) -> Tensor:
+    """The condition number in the norm ``p`` (``np.linalg.cond``): the ratio of the
+    extreme singular values for ``p`` in (None, 2, -2), otherwise
+    ``norm(x, p) * norm(inv(x), p)`` (square matrices; a singular one gives inf, with no
+    gradient there, as NumPy's value is inf).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.linalg.cond(cr.tensor([[4.0, 0.0], [0.0, 2.0]]))
+    tensor(2.)
+    """
+    x = _stacked("cond", x, square=p not in (None, 2, -2))
+    if p in (None, 2, -2):
+        s = svdvals(x)
+        big, small = s[..., 0], s[..., -1]
+        return big / small if p != -2 else small / big
+    if p not in ("fro", "nuc", 1, -1, np.inf, -np.inf):
+        raise ValueError(f"cond: invalid norm order {p!r} for matrices")
+    data = x.numpy()
+    singular = np.linalg.matrix_rank(data) < x.shape[-1]
+    if np.any(singular):
+        if x.ndim > 2:
+            raise LinAlgError(
+                f"cond: a stack of shape {x.shape} holds singular matrices; p={p!r} needs "
+                "the inverse (use p=None for the singular-value ratio)"
+            )
+        return as_tensor(np.array(np.inf, dtype=np.finfo(data.dtype).dtype))
+    axes = (-2, -1)
+    return norm(x, p, axis=axes) * norm(inv(x), p, axis=axes)
+
+
+def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, rtol: Any = None) -> Tensor:
+    """The rank from the singular values (``np.linalg.matrix_rank``): an integer, so not
+    differentiable (the result has no gradient).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.linalg.matrix_rank(cr.tensor([[1.0, 2.0], [2.0, 4.0]]))
+    tensor(1)
+    """
+    A = A if isinstance(A, Tensor) else as_tensor(A)
+    tol = tol.numpy() if isinstance(tol, Tensor) else tol
+    rtol = rtol.numpy() if isinstance(rtol, Tensor) else rtol
+    return as_tensor(np.asarray(np.linalg.matrix_rank(A.numpy(), tol, hermitian, rtol=rtol)))
+
+
+def tensorinv(a: Any, ind: int = 2) -> Tensor:
+    """The inverse of ``a`` seen as a linear map from its first ``ind`` axes' product to
+    the rest (``np.linalg.tensorinv``): ``tensordot(tensorinv(a), a, ind)`` is the identity.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.linalg.tensorinv(cr.eye(6).reshape(6, 2, 3), ind=1).shape
+    (2, 3, 6)
+    """
+    a = a if isinstance(a, Tensor) else as_tensor(a)
+    ind = operator.index(ind)
+    if ind <= 0:
+        raise ValueError(f"tensorinv: ind must be a positive integer, got {ind}")
+    left, right = a.shape[:ind], a.shape[ind:]
+    rows, cols = int(np.prod(left)), int(np.prod(right))
+    if rows != cols:
+        raise LinAlgError(
+            f"tensorinv: a of shape {a.shape} with ind={ind} maps {cols} to {rows} entries; "
+            "it must be square (the products of both parts equal)"
+        )
+    return ops.reshape(inv(ops.reshape(a, (rows, rows))), right + left)
+
+
+def tensorsolve(a: Any, b: Any, axes: Any = None) -> Tensor:
+    """Solve ``tensordot(a, x, x.ndim) == b`` for x (``np.linalg.tensorsolve``); ``axes``
+    are the axes of ``a`` moved to the end first.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.linalg.tensorsolve(cr.eye(6).reshape(2, 3, 6), cr.ones((2, 3))).shape
+    (6,)
+    """
+    a = a if isinstance(a, Tensor) else as_tensor(a)
+    b = b if isinstance(b, Tensor) else as_tensor(b)
+    if axes is not None:
+        axes = [operator.index(ax) % a.ndim for ax in axes]
+        rest = [k for k in range(a.ndim) if k not in axes]
+        a = ops.transpose(a, tuple(rest + axes))
+    if a.shape[: b.ndim] != b.shape:
+        raise ValueError(
+            f"tensorsolve: b's shape {b.shape} must be the leading part of a's {a.shape}"
+        )
+    xshape = a.shape[b.ndim :]
+    rows, cols = int(np.prod(b.shape)), int(np.prod(xshape))
+    if rows != cols:
+        raise LinAlgError(
+            f"tensorsolve: a of shape {a.shape} maps {cols} unknowns to {rows} equations; "
+            "it must be square"
+        )
+    x = solve(ops.reshape(a, (rows, cols)), ops.reshape(b, (rows,)))
+    return ops.reshape(x, xshape)
+
+
 def _numpy_functions() -> dict:
     table = {
         "inv": inv,
@@ -736,6 +1035,16 @@ def _numpy_functions() -> dict:
         "cross": cross,
         "outer": outer,
         "tensordot": tensordot,
+        "matmul": matmul,
+        "matrix_transpose": matrix_transpose,
+        "vecdot": vecdot,
+        "diagonal": diagonal,
+        "trace": trace,
+        "multi_dot": multi_dot,
+        "cond": cond,
+        "matrix_rank": matrix_rank,
+        "tensorinv": tensorinv,
+        "tensorsolve": tensorsolve,
     }
     return {getattr(np.linalg, k): f for k, f in table.items() if hasattr(np.linalg, k)}
 
