@@ -370,6 +370,13 @@ ROWS += [
     Row("eigh", lambda a: LA.eigh(_sym(a), UPLO="U")[0], [(3, 3)], label="values"),
     Row("eigvalsh", lambda a: LA.eigvalsh(_sym(a)), [(3, 3)]),
     Row("eigvalsh", lambda a: LA.eigvalsh(_sym(a)), [(2, 2, 2)], label="batched"),
+    # eig: complex results of a real matrix (real and imaginary parts as real outputs);
+    # the vectors through |v|^2, which does not depend on LAPACK's phases
+    Row("eig", lambda a: cr.real(LA.eig(a)[0]), [(3, 3)], label="values-re"),
+    Row("eig", lambda a: cr.imag(LA.eig(a)[0]), [(2, 3, 3)], label="values-im"),
+    Row("eig", lambda a: _phase_free(LA.eig(a)[1]), [(3, 3)], label="vectors", also=["eig_ratio"]),
+    Row("eigvals", lambda a: cr.real(LA.eigvals(a)), [(3, 3)], label="re"),
+    Row("eigvals", lambda a: cr.imag(LA.eigvals(a)), [(2, 3, 3)], label="im"),
     Row("svd", lambda a: tuple(LA.svd(a, full_matrices=False)), [(4, 3)], label="tall"),
     Row("svd", lambda a: tuple(LA.svd(a, full_matrices=False)), [(2, 4)], label="wide"),
     Row("svd", lambda a: tuple(LA.svd(a)), [(3, 3)], label="square", also=["eig_ratio"]),
@@ -457,6 +464,16 @@ ROWS += [
         also=["eig_ratio"],
     ),
     Row("eigvalsh", lambda a: LA.eigvalsh(_sym(a)), [(3, 3)], complex=True),
+    Row("eig", lambda a: LA.eig(a)[0], [(3, 3)], label="values", complex=True),
+    Row(
+        "eig",
+        lambda a: _phase_free(LA.eig(a)[1]),
+        [(3, 3)],
+        label="vectors",
+        complex=True,
+        also=["eig_ratio"],
+    ),
+    Row("eigvals", LA.eigvals, [(2, 3, 3)], complex=True),
     Row(
         "svd",
         lambda a: (lambda u, s, vh: (_phase_free(u), s, u @ vh))(*LA.svd(a, False)),

@@ -222,7 +222,9 @@ __all__ += [
     "adjugate",
     "cross3",
     "eig_ratio",
+    "eig_packed",
     "eigh_packed",
+    "eigvals_c",
     "einsum_run",
     "l2norm",
     "linalg_cholesky",
@@ -454,6 +456,31 @@ def eigh_packed(a: Any, uplo: str) -> Any:
     """
     w, v = xp.linalg.eigh(a, UPLO=uplo)
     return xp.concatenate([w[..., None, :].astype(v.dtype, copy=False), v], axis=-2)
+
+
+def eig_packed(a: Any) -> Any:
+    """``np.linalg.eig`` as one complex array: the eigenvalues as row 0 above the
+    eigenvectors (unit columns, LAPACK's phases), (..., n + 1, n), always complex (a real
+    matrix's eigenvalues may come in conjugate pairs; JAX's convention).
+
+    >>> eig_packed(xp.array([[0.0, 1.0], [-1.0, 0.0]]))[0]
+    array([0.+1.j, 0.-1.j])
+    """
+    w, v = xp.linalg.eig(a)
+    ctype = xp.result_type(v.dtype, xp.complex64)
+    return xp.concatenate(
+        [w[..., None, :].astype(ctype, copy=False), v.astype(ctype, copy=False)], axis=-2
+    )
+
+
+def eigvals_c(a: Any) -> Any:
+    """``np.linalg.eigvals``, always complex (see ``eig_packed``).
+
+    >>> eigvals_c(xp.array([[2.0, 0.0], [0.0, 1.0]]))
+    array([2.+0.j, 1.+0.j])
+    """
+    w = xp.linalg.eigvals(a)
+    return w.astype(xp.result_type(w.dtype, xp.complex64), copy=False)
 
 
 def svd_packed(a: Any, full_matrices: bool) -> Any:

@@ -22,6 +22,9 @@ from . import rules_linalg as L
 from .tensor import Tensor, apply, as_tensor
 
 __all__ = [
+    "EigResult",
+    "eig",
+    "eigvals",
     "tensorsolve",
     "tensorinv",
     "matrix_rank",
@@ -69,6 +72,18 @@ class EighResult(NamedTuple):
     >>> import chainrule as cr
     >>> cr.linalg.eigh(cr.tensor([[2.0, 0.0], [0.0, 1.0]])).eigenvalues
     tensor([1., 2.])
+    """
+
+    eigenvalues: Tensor
+    eigenvectors: Tensor
+
+
+class EigResult(NamedTuple):
+    """``eig``'s result: complex eigenvalues and unit eigenvectors as columns.
+
+    >>> import chainrule as cr
+    >>> cr.linalg.eig(cr.tensor([[2.0, 0.0], [0.0, 1.0]])).eigenvalues
+    tensor([2.+0.j, 1.+0.j], dtype=complex128)
     """
 
     eigenvalues: Tensor
@@ -435,6 +450,46 @@ def eigh(a: Any, UPLO: str = "L") -> EighResult:
     if w.dtype.kind == "c":
         w = ops.real(w)
     return EighResult(w, packed[..., 1:, :])
+
+
+def eig(a: Any) -> EigResult:
+    """Eigenvalues and unit eigenvectors of a general square matrix, ``A V = V diag(w)``.
+    The results are always complex (JAX's convention; NumPy returns real arrays when
+    every imaginary part happens to be 0, a type that depends on the values). Gradients
+    (Giles 2008): an eigenvector's phase is LAPACK's arbitrary choice, so only losses
+    that do not depend on it (``abs(v)``, ``v * conj(v)``, ``V diag(w) V^-1`` ...) have a
+    gradient, and the phase direction of any other is dropped without a warning. At
+    repeated eigenvalues the vectors have no derivative (inf, with a RuntimeWarning); a
+    defective matrix (V singular) raises ``LinAlgError`` in the gradient.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> a = cr.tensor([[1.0, 2.0], [0.0, 3.0]], requires_grad=True)
+    >>> w, v = cr.linalg.eig(a)
+    >>> w
+    tensor([1.+0.j, 3.+0.j], dtype=complex128, grad_fn=<getitem>)
+    >>> cr.real(w[1]).backward()  # the left eigenvector (0, 1) times the right (1, 1)
+    >>> a.grad
+    tensor([[0., 0.],
+            [1., 1.]])
+    """
+    a = _stacked("eig", a)
+    packed = apply(L.eig, (a,))
+    return EigResult(packed[..., 0, :], packed[..., 1:, :])
+
+
+def eigvals(a: Any) -> Tensor:
+    """The eigenvalues of a general square matrix, always complex (see ``eig``).
+    Gradient V^-H diag(g) V^H (its real part for a real matrix).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> cr.linalg.eigvals(cr.tensor([[0.0, 1.0], [-1.0, 0.0]]))
+    tensor([0.+1.j, 0.-1.j], dtype=complex128)
+    """
+    return apply(L.eigvals, (_stacked("eigvals", a),))
 
 
 def eigvalsh(a: Any, UPLO: str = "L") -> Tensor:
@@ -1024,6 +1079,8 @@ def _numpy_functions() -> dict:
         "lstsq": lstsq,
         "cholesky": cholesky,
         "qr": qr,
+        "eig": eig,
+        "eigvals": eigvals,
         "eigh": eigh,
         "eigvalsh": eigvalsh,
         "svd": svd,

@@ -35,7 +35,9 @@ __all__ = [
     "cholesky",
     "cross",
     "det",
+    "eig",
     "eig_ratio",
+    "eigvals",
     "eigh",
     "eigvalsh",
     "einsum",
@@ -184,10 +186,14 @@ def einsum_plan(ins: tuple, out: str, shapes: tuple, optimize: Any = "greedy") -
     """The contraction plan for ``ins -> out`` at these operand shapes (cached): the order
     ``np.einsum_path`` chooses (``optimize`` is its ``"greedy"`` -- what
     ``np.einsum(optimize=True)`` uses -- ``"optimal"``, or an explicit path), each pairwise
-    product written as a matrix product where BLAS does it faster.
+    product written as a matrix product where BLAS does it faster (a step ``("m", operands,
+    perm_a, shape_a, perm_b, shape_b, shape_out, perm_out)``, ``None`` where no transpose
+    or reshape is needed).
 
     >>> einsum_plan(("ij", "jk"), "ik", ((2, 3), (3, 4)))
-    (('m', (0, 1), None, (2, 3), None, (3, 4), (2, 4), None),)
+    (('m', (0, 1), None, None, None, None, None, None),)
+    >>> einsum_plan(("bij", "bkj"), "bik", ((5, 2, 3), (5, 4, 3)))  # small: the C loop
+    (('e', (0, 1), 'bij,bkj->bik'),)
     """
     key = (ins, out, shapes, optimize)
     plan = _PLANS.get(key)
@@ -763,8 +769,12 @@ eig_ratio = Primitive("eig_ratio", _ratio_impl, kind="other", nin=2, save_output
 
 
 def _ratio_d_vjp(g: Any, ans: Any, k: Any, d: Any, op: str) -> Any:
+    # (holomorphic in d: with complex d (eig) the gradient is g * conj(f'); with real d
+    # (eigh, svd) its real part)
     q = eig_ratio(ans, d, op=op)  # K_ij / (d_j - d_i)^2
-    h = _re(g * _cj(q))
+    h = g * _cj(q)
+    if not _is_complex(d):
+        h = _re(h)
     return _sum_last(h, -1) - _sum_last(h, -2)
 
 
@@ -775,7 +785,8 @@ def _ratio_d_jvp(t: Any, ans: Any, k: Any, d: Any, op: str) -> Any:
 
 defvjp(
     eig_ratio,
-    lambda g, ans, k, d, op: eig_ratio(g, d, op=op),
+    # linear in K: the adjoint multiplies by conj(F), which is F for real gaps
+    lambda g, ans, k, d, op: eig_ratio(g, _cj(d), op=op),
     _ratio_d_vjp,
 )
 defjvp(
@@ -825,6 +836,69 @@ def _eigh_jvp(t: Any, ans: Any, a: Any, uplo: str) -> Any:
 defvjp(eigh, _eigh_vjp)
 defjvp(eigh, _eigh_jvp)
 deflower(eigh, "eigh_packed({0}, {uplo!r})")
+
+
+eig = Primitive("eig", K.eig_packed, kind="other", save_inputs=False, save_output=True)
+# A general (diagonalizable) A = V diag(w) V^-1, unit eigenvectors (Giles 2008, sec. 3.1;
+# PyTorch's linalg_eig_backward). With P = V^-1 dA V and E_ij = w_j - w_i:
+#   dw = diag(P),  dV = V C - V Re diag(V^H V C),  C = P / E off the diagonal, 0 on it
+# (the second term keeps each column at unit norm; its phase is LAPACK's arbitrary choice,
+# so only losses invariant under v_i -> e^{i t} v_i have a gradient: for others the phase
+# direction is silently dropped, as in PyTorch without its check). The adjoint:
+#   gA = V^-H (diag(gw) + (V^H gV - V^H V Re diag(V^H gV)) / conj(E)) V^H
+# with the off-diagonal division by conj(E) (eig_ratio with conj(w)). A real A's gradient
+# is the real part (the engine takes it). Repeated eigenvalues: see eig_ratio; a defective
+# matrix (V singular) makes the solves fail. Packed (..., n + 1, n) complex as in eigh.
+
+
+def _eig_unpack(p: Any) -> tuple:
+    return _getitem(p, (Ellipsis, 0, slice(None))), _getitem(
+        p, (Ellipsis, slice(1, None), slice(None))
+    )
+
+
+def _eig_vjp(g: Any, ans: Any, a: Any) -> Any:
+    w, v = _eig_unpack(ans)
+    gw, gv = _eig_unpack(g)
+    vh = _mH(v)
+    vhgv = matmul(vh, gv)
+    inner = vhgv - matmul(vh, v * _row(real(_diag_part(vhgv))))
+    m = eig_ratio(inner, conj(w), op="eig") + _row(gw) * _eye(_shape(w)[-1], w)
+    return solve(vh, matmul(m, vh))
+
+
+def _eig_jvp(t: Any, ans: Any, a: Any) -> Any:
+    w, v = _eig_unpack(ans)
+    p = solve(v, matmul(t, v))
+    dv = matmul(v, eig_ratio(p, w, op="eig"))
+    dv = dv - v * _row(real(_sum_last(conj(v) * dv, -2)))
+    return _concat([_row(_diag_part(p)), dv], -2)
+
+
+defvjp(eig, _eig_vjp)
+defjvp(eig, _eig_jvp)
+deflower(eig, "eig_packed({0})")
+
+
+eigvals = Primitive("eigvals", K.eigvals_c, kind="other")
+# The eigenvalues alone: dw = diag(V^-1 dA V), gradient V^-H diag(g) V^H, with V from an
+# eig of the same matrix (recomputed in the rule, as for eigvalsh).
+
+
+def _eigvals_vjp(g: Any, ans: Any, a: Any) -> Any:
+    _, v = _eig_unpack(eig(a))
+    vh = _mH(v)
+    return solve(vh, _col(g) * vh)
+
+
+def _eigvals_jvp(t: Any, ans: Any, a: Any) -> Any:
+    _, v = _eig_unpack(eig(a))
+    return _diag_part(solve(v, matmul(t, v)))
+
+
+defvjp(eigvals, _eigvals_vjp)
+defjvp(eigvals, _eigvals_jvp)
+deflower(eigvals, "eigvals_c({0})")
 
 
 def _eigvalsh_impl(a: Any, uplo: str) -> Any:
