@@ -31,6 +31,8 @@ def dce(program: Program, keep: set[Var] | None = None) -> Program:
     """Drop equations whose results no output (nor ``keep``) needs: a gradient nobody
     asked for is never computed.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> p, _ = trace_program(lambda x: (x.exp(), x * 2)[1], cr.tensor(1.0))
@@ -66,6 +68,8 @@ def simplify(program: Program, where: Any = None) -> tuple[Program, dict[Var, Va
     equations. Returns the program and the replaced Vars (old -> the Var that stands for
     it now).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> p, _ = trace_program(lambda x: (x * 1.0).exp(), cr.tensor(2.0))
@@ -134,6 +138,8 @@ def cse(program: Program) -> Program:
     """Common-subexpression elimination: an equation that repeats an earlier one (same
     primitive, same inputs, same params) reuses its result.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> p, _ = trace_program(lambda x: x.exp() + x.exp(), cr.tensor(1.0))
@@ -176,6 +182,8 @@ def fold(program: Program, constants: bool = True) -> Program:
     """Constant folding: an equation whose inputs are all constants is computed now and
     its result becomes a constant.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> from chainrule import rules as P
     >>> from chainrule.ir import Program, Var, Eqn, Literal
@@ -235,6 +243,8 @@ def simplify_more(program: Program) -> Program:
     cast to the same dtype) disappear, a transpose of a transpose is one transpose (or
     none), and ``x * 1`` is ``x``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> p, _ = trace_program(lambda x: x.T.T * 1.0, cr.tensor([[1.0, 2.0]]))
@@ -282,6 +292,8 @@ def last_uses(program: Program) -> dict[Var, int]:
     """For each Var, the index of the last equation that reads it (len(eqns) for the
     program's outputs, -1 for a Var nobody reads).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> p, _ = trace_program(lambda x: (x * 2.0).exp(), cr.tensor(1.0))

@@ -117,6 +117,8 @@ class Program:
     a closure). ``constants`` maps named constant Vars to their values, and ``values`` (when
     the program was traced) the value every Var had then.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> program, _ = trace_program(lambda x: (x * 2.0).exp(), cr.tensor(0.5))
@@ -176,6 +178,8 @@ def evaluate(program: Program, args: Any, keep: bool = False) -> Any:
     """Run ``program`` on input arrays (one per input Var, in order). Returns the outputs,
     or with ``keep`` the value of every Var.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> program, _ = trace_program(lambda x: (x * 2.0).exp(), cr.tensor(0.5))

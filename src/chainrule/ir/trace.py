@@ -28,6 +28,8 @@ __all__ = ["Tracer", "register_replay", "trace_program"]
 class Tracer:
     """Builds a ``Program`` from the applications it observes (install with ``active``).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> tracer = Tracer()
     >>> x = cr.tensor([1.0, -2.0], requires_grad=True)
@@ -207,6 +209,8 @@ def trace_program(f: Callable, *args: Any, hints: list[str] | None = None) -> tu
     numbers become the program's inputs (floating ones require grad, so ``f`` may
     differentiate them), other arguments are passed through.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> program, _ = trace_program(lambda x: cr.relu(x) * x, cr.tensor([-1.0, 2.0]))

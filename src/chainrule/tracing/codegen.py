@@ -587,6 +587,8 @@ class FlatFunction:
 def compile_flat(graph: Graph, prefix: str = "d") -> FlatFunction:
     """Compile the graph's generated flat code (see :class:`FlatFunction`).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> fn = cr.trace(lambda x: x ** 2, 3.0).compile_flat()
     >>> [float(v) for v in (fn(2.0)[0], fn(2.0)[1][0])]
