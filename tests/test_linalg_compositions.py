@@ -224,3 +224,21 @@ def test_numpy_functions_table_has_them():
     for name in ("matmul", "vecdot", "diagonal", "trace", "multi_dot", "cond", "tensorsolve"):
         if hasattr(np.linalg, name):
             assert LA.NUMPY_FUNCTIONS[getattr(np.linalg, name)] is getattr(LA, name)
+
+
+def test_under_jit_they_equal_eager():
+    def f(x):
+        return (
+            LA.cond(x, "fro")
+            + LA.cond(x)
+            + LA.trace(x, offset=1)
+            + LA.multi_dot([x, x, x[0]]).sum()
+            + LA.vecdot(x, x).sum()
+            + cr.real(LA.eigvals(x)).sum()
+            + LA.tensorsolve(x, x[0]).sum()
+        )
+
+    x = well((3, 3))
+    np.testing.assert_allclose(cr.jit(f)(x).numpy(), f(cr.tensor(x)).numpy(), rtol=1e-12)
+    g_jit = cr.jit(cr.grad(f))(x)
+    np.testing.assert_allclose(np.asarray(g_jit), np.asarray(cr.grad(f)(x)), rtol=1e-10)

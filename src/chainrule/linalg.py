@@ -985,17 +985,17 @@ def cond(x: Any, p: Any = None) -> Tensor:
         return big / small if p != -2 else small / big
     if p not in ("fro", "nuc", 1, -1, np.inf, -np.inf):
         raise ValueError(f"cond: invalid norm order {p!r} for matrices")
-    data = x.numpy()
-    singular = np.linalg.matrix_rank(data) < x.shape[-1]
-    if np.any(singular):
+    try:
+        xinv = inv(x)
+    except LinAlgError:  # (raised when the values are known: eagerly, or when a jit runs)
         if x.ndim > 2:
             raise LinAlgError(
                 f"cond: a stack of shape {x.shape} holds singular matrices; p={p!r} needs "
                 "the inverse (use p=None for the singular-value ratio)"
-            )
-        return as_tensor(np.array(np.inf, dtype=np.finfo(data.dtype).dtype))
+            ) from None
+        return as_tensor(np.array(np.inf, dtype=np.finfo(x.dtype).dtype))
     axes = (-2, -1)
-    return norm(x, p, axis=axes) * norm(inv(x), p, axis=axes)
+    return norm(x, p, axis=axes) * norm(xinv, p, axis=axes)
 
 
 def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, rtol: Any = None) -> Tensor:
