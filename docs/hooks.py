@@ -53,7 +53,9 @@ def api_pages() -> dict[str, str]:
             lines += ["| name | documented at |", "|---|---|"]
             for n in elsewhere:
                 obj = getattr(module, n)
-                if isinstance(obj, types.ModuleType):
+                if isinstance(obj, types.ModuleType) and obj.__name__ == "numpy":
+                    target = "[`numpy`](https://numpy.org/doc/stable/reference/)"
+                elif isinstance(obj, types.ModuleType):
                     target = f"`{obj.__name__}`"
                     if obj.__name__.split(".")[0] == "chainrule":
                         target = f"[{target}]({obj.__name__}.md)"

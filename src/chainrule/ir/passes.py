@@ -203,8 +203,33 @@ def fold(program: Program, constants: bool = True) -> Program:
             return Literal(known[v])
         return v
 
-    for e in program.eqns:
+    # A scalar broadcast to a shape (the seed of a mean's backward, 1/n everywhere) stays a
+    # scalar where an elementwise equation reads it and another input already has the shape:
+    # ``g * 0.03125`` rather than a constant array of n equal values.
+    scalars: dict[Var, Any] = {}
+
+    def sub_in(e: Eqn) -> tuple:
         ins = tuple(sub(v) for v in e.inputs)
+        if e.prim.kind != "elementwise" or not any(v in scalars for v in ins):
+            return ins
+        shaped = [
+            v for v in ins if isinstance(v, Var) and v not in scalars and v.shape == e.out.shape
+        ]
+        if not shaped:
+            return ins
+        return tuple(Literal(scalars[v]) if isinstance(v, Var) and v in scalars else v for v in ins)
+
+    for e in program.eqns:
+        ins = sub_in(e)
+        if (
+            e.prim.name == "broadcast_to"
+            and isinstance(ins[0], Literal)
+            and np.ndim(ins[0].value) == 0
+            and np.asarray(ins[0].value).dtype == e.out.dtype
+        ):
+            scalars[e.out] = ins[0].value
+            eqns.append(Eqn(e.prim, ins, e.out, e.params, e.meta))  # dce drops it if unread
+            continue
         if ins and all(isinstance(v, Literal) for v in ins) and e.meta.get("call") is None:
             try:
                 value = e.prim.impl(*[v.value for v in ins], **e.params)
@@ -321,6 +346,8 @@ def memory_plan(program: Program, views: dict[Var, Var] | None = None) -> dict[s
     after its last use (``views`` maps a view's Var to the Var that owns its memory).
     Inputs are not counted (the caller holds them).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> p, _ = trace_program(lambda x: (x * 2.0).exp().sum(), cr.tensor([1.0, 2.0]))

@@ -518,6 +518,8 @@ def flat_code(graph: Graph, name: str | None = None, prefix: str = "d") -> str:
     """Source of a module with one function doing both passes, as in the lectures: it
     returns ``(output, (gradient of each input, ...))``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> print(cr.trace(lambda x, y: x * y, 3.0, 4.0).flat_code())  # doctest: +NORMALIZE_WHITESPACE
     import numpy as np
