@@ -314,7 +314,15 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Tensor:
     >>> cr.tensordot(cr.ones(2, 3), cr.ones(2, 3), axes=([0, 1], [0, 1]))
     tensor(6.)
     """
-    a, b = _as(a), _as(b)
+    a = a if type(a) is Tensor else _as(a)
+    b = b if type(b) is Tensor else _as(b)
+    try:  # (the checked spec and plan, cached per shapes and axes: no per-call parsing)
+        key = (a._data.shape, b._data.shape, axes if type(axes) is int else _axes_key(axes))
+        params = _TENSORDOT.get(key)
+    except TypeError:  # unhashable or malformed axes: the checks below name the problem
+        key, params = None, None
+    if params is not None:
+        return apply(L.einsum, (a, b), params)
     if isinstance(axes, (int, np.integer)):
         n = int(axes)
         if n < 0 or n > a.ndim or n > b.ndim:
@@ -363,7 +371,24 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Tensor:
     out = "".join(c for k, c in enumerate(la) if k not in ax_a) + "".join(
         c for k, c in enumerate(lb) if k not in ax_b
     )
-    return L.einsum_apply((la, lb), out, [a, b])
+    params = {
+        "spec": f"{la},{lb}->{out}",
+        "plan": L.einsum_plan((la, lb), out, (a.shape, b.shape)),
+    }
+    if key is not None:
+        if len(_TENSORDOT) > 4096:
+            _TENSORDOT.clear()
+        _TENSORDOT[key] = params
+    return apply(L.einsum, (a, b), params)
+
+
+_TENSORDOT: dict = {}
+
+
+def _axes_key(axes: Any) -> tuple:
+    first, second = axes
+    as_tuple = lambda v: (v,) if isinstance(v, (int, np.integer)) else tuple(v)
+    return (as_tuple(first), as_tuple(second))
 
 
 def inner(a: Any, b: Any) -> Tensor:
