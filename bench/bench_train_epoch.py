@@ -251,7 +251,7 @@ def bench(
         "numpy": "hand-written NumPy",
         "raw": "chainrule raw ops",
         "chainrule": "chainrule nn/optim/data",
-        "compiled": "  ... with CompiledLoss",
+        "compiled": "  ... jitted (CompiledLoss = train --jit)",
     }
     for name, label in labels.items():
         t = times[name]
@@ -276,10 +276,11 @@ def main() -> None:
         n = 10_000 if args.quick else 60_000
         X, y, name = mnist_sized_data(n)
         ratios["mnist"] = bench(name, X, y, (784, 512, 256, 10), 128, 3 if args.quick else 5)
-    print("\ntarget: <= 1.10x per epoch")
+    print("\ntarget: <= 1.10x per epoch eagerly, <= 1.03x jitted (chainrule train --jit)")
     for data, by_loop in ratios.items():
         for loop, v in by_loop.items():
-            print(f"  {data:<7} {loop:<10} {v:.2f}x {'ok' if v <= 1.10 else 'OVER'}")
+            bound = 1.03 if loop == "compiled" else 1.10
+            print(f"  {data:<7} {loop:<10} {v:.2f}x {'ok' if v <= bound else 'OVER'}")
 
 
 if __name__ == "__main__":

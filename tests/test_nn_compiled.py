@@ -159,3 +159,25 @@ def test_the_cache_of_compiled_shapes_is_bounded_and_warns_when_it_thrashes():
     assert nn.CompiledLoss(model)._cache_size == 8
     with pytest.raises(ValueError, match="cache_size"):
         nn.CompiledLoss(model, cache_size=0)
+
+
+@pytest.mark.filterwarnings("ignore:jit. flat keeps recompiling")
+def test_the_direct_call_path_falls_back_when_the_signature_changes():
+    # The hot path calls the generated function itself; labels of another dtype or a
+    # parameter of another dtype must go back through cr.jit (and still be right).
+    nn = cr.nn
+    model = nn.Sequential(nn.Linear(4, 6, seed=0), nn.ReLU(), nn.Linear(6, 3, seed=1))
+    step = nn.CompiledLoss(model)
+    X = np.random.default_rng(3).standard_normal((8, 4)).astype(np.float32)
+    y = np.arange(8) % 3
+
+    def eager(labels):
+        return nn.functional.cross_entropy(model(cr.tensor(X)), labels).item()
+
+    assert np.isclose(step(X, y), eager(y), rtol=1e-5)
+    assert np.isclose(step(X, y.astype(np.int32)), eager(y), rtol=1e-5)
+    w = model[2].weight
+    w.data = w.data.astype(np.float64) * 2  # another dtype: the cached code no longer fits
+    loss = step(X, y)
+    assert np.isclose(loss, eager(y), rtol=1e-5)
+    assert w.grad.dtype == np.float64

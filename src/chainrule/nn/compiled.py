@@ -144,12 +144,13 @@ class CompiledLoss:
             entry = self._first_call(X, y)
         elif len(self._compiled) > 1:
             self._compiled.move_to_end(key)
-        step, n_classes, cast = entry
+        step, n_classes, cast, fast = entry
         labels = y.data if isinstance(y, Tensor) else np.asarray(y)
         params = self.params
+        arrays = [p._data for p in params]
         if self.loss != "softmax" or labels.dtype.kind not in "iu" or labels.shape != X.shape[:1]:
             labels = self._targets(labels, X.shape[0], n_classes, X.dtype)
-            loss, grads = step(X, labels, *[p._data for p in params])
+            loss, grads = self._run(step, fast, X, labels, arrays)
         else:
             # The softmax case, on every training step: labels >= n_classes make the
             # generated code's gather raise IndexError; negative ones would wrap around
@@ -157,14 +158,42 @@ class CompiledLoss:
             if labels.dtype.kind == "i" and labels.size and labels[labels.argmin()] < 0:
                 first_bad_label("CompiledLoss", labels, n_classes, (len(labels), n_classes))
             try:
-                loss, grads = step(X, labels, *[p._data for p in params])
+                loss, grads = self._run(step, fast, X, labels, arrays)
             except IndexError:
                 first_bad_label("CompiledLoss", labels, n_classes, (len(labels), n_classes))
                 raise
         if cast:  # the first run found a gradient in another dtype than its parameter's
             grads = [np.asarray(g, dtype=p.dtype) for g, p in zip(grads, params)]
-        set_grads(params, [g._data for g in grads])
-        return float(loss._data)
+        set_grads(params, grads)
+        return float(loss)
+
+    @staticmethod
+    def _run(step: Any, fast: Any, X: np.ndarray, labels: np.ndarray, arrays: list) -> tuple:
+        """(loss, gradient arrays): the generated function itself when the call has the
+        signature it was made for (the common case: a training loop's batches), else
+        through ``cr.jit``, which checks the signature and compiles again if needed."""
+        if fast is not None:
+            fn, signature = fast
+            if labels.dtype == signature[0] and all(
+                a.shape == s and a.dtype == d for a, (s, d) in zip(arrays, signature[1])
+            ):
+                outs = fn(X, labels, *arrays)
+                return outs[0], list(outs[1:])
+        loss, grads = step(X, labels, *arrays)
+        return loss._data, [g._data for g in grads]
+
+    @staticmethod
+    def _fast(step: Any, labels: np.ndarray, arrays: list) -> Any:
+        """The generated function of ``step``'s one cache entry, with the signature it
+        needs, when it takes exactly (X, labels, *params) and returns (loss, *grads)."""
+        entries = list(step._cache.values())
+        if len(entries) != 1:
+            return None
+        entry = entries[0]
+        n = 2 + len(arrays)
+        if entry.grad or entry.params or list(entry.dynamic) != list(range(n)):
+            return None
+        return entry.compiled.fn, (labels.dtype, [(a.shape, a.dtype) for a in arrays])
 
     def _first_call(self, X: np.ndarray, y: Any) -> tuple:
         """Compile for this batch shape, check against the eager engine, and cache."""
@@ -175,7 +204,8 @@ class CompiledLoss:
         targets = self._targets(y, X.shape[0], n_classes, X.dtype)
         step = self._compile(X, targets)
         cast = self._check(step, X, targets)
-        entry = self._compiled[(X.shape, X.dtype)] = (step, n_classes, cast)
+        fast = self._fast(step, targets, [p._data for p in self.params])
+        entry = self._compiled[(X.shape, X.dtype)] = (step, n_classes, cast, fast)
         self._sources[tuple(X.shape)] = step.source(X, targets, *[p._data for p in self.params])
         self._sources.move_to_end(tuple(X.shape))
         self._evict()
