@@ -802,8 +802,10 @@ def _index_plan(
     adv = [i for i, (k, _, _) in enumerate(resolved) if k in ("array", "int")]
     adjacent = adv == list(range(adv[0], adv[-1] + 1))
     before = sum(result_dims(resolved[i][0]) for i in range(adv[0]))
+    # the broadcast rank of one example's advanced indices (a batched array has the batch
+    # axis in front of its example's shape)
     a_nd = builtins.max(
-        (len(_shape(v)) for k, v, _ in resolved if k == "array"),
+        (len(_shape(v)) - (1 if b else 0) for k, v, b in resolved if k == "array"),
         default=0,
     )
     new_arrays: list[Any] = []

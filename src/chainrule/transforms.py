@@ -420,12 +420,15 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0, mode: str = "rev") -
     from collections import OrderedDict
 
     plans: OrderedDict = OrderedDict()
+    numbered: dict[int, tuple] = {}  # argnums for a call with n positional arguments
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from .vectorize import CACHE_SIZE, _walk
 
-        nums = _argnums_tuple("jacobian", argnums, len(args))
+        nums = numbered.get(len(args))
+        if nums is None:
+            nums = numbered[len(args)] = _argnums_tuple("jacobian", argnums, len(args))
         args = _differentiable_args("jacobian", args, nums)
         leaves: list = []
         key = (_walk(args, leaves), _walk(kwargs, leaves) if kwargs else None)
@@ -437,7 +440,7 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0, mode: str = "rev") -
                 plans.popitem(last=False)
         else:
             plans.move_to_end(key)
-        return plan(args, kwargs)
+        return plan(args, kwargs, leaves)
 
     return wrapper
 
@@ -446,6 +449,13 @@ def _differentiable_args(op: str, args: tuple, nums: tuple) -> tuple:
     """The call's arguments with every leaf of a differentiated one an array (a Python
     number becomes a float64 0-d array, as ``_make_alias`` makes it), checked to be
     floating-point."""
+    for n in nums:  # the common case, arrays already: nothing to convert
+        a = args[n]
+        t = type(a)
+        if not (t is Tensor or t is np.ndarray) or a.dtype.kind not in "fc":
+            break
+    else:
+        return args
     args = list(args)
     for n in nums:
         leaves, treedef = flatten(args[n])
@@ -531,18 +541,26 @@ class _JacobianPlan:
 
             self.mapped = [pushforward(j) for j in range(len(self.inputs))]
 
-    def __call__(self, args: tuple, kwargs: dict) -> Any:
+    def __call__(self, args: tuple, kwargs: dict, leaves: list) -> Any:
         from .batching import Basis
         from .ops import reshape
 
         if self.bases is None:  # the unit vectors mapped over, one basis per leaf
             side = self.outputs if self.mode == "rev" else self.inputs
             self.bases = [Basis(shape, dtype) for shape, dtype in side]
+            self.entries = [None] * len(self.bases)
         table: list[list] = [[None] * len(self.inputs) for _ in self.outputs]
         for k, basis in enumerate(self.bases):
             # rev: k is an output leaf and the results are its rows for every input leaf;
             # fwd: k is an input leaf and the results its columns of every output leaf
-            results = self.mapped[k](args, kwargs, basis) if basis.size else None
+            if not basis.size:
+                results = None
+            elif self.entries[k] is None:
+                vm = self.mapped[k]
+                results = vm(args, kwargs, basis)
+                self.entries[k] = vm._last  # this signature's batched program, run directly
+            else:
+                results = self.mapped[k]._run(self.entries[k], [*leaves, basis])
             if self.mode == "rev":
                 for a, (in_shape, _) in enumerate(self.inputs):
                     value = None if results is None else results[a]

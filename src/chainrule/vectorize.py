@@ -31,6 +31,7 @@ from .ir.program import Eqn, Literal, Program, Var, evaluate, run_on_tensors
 from .ir.trace import _REPLAY, Tracer
 from .pytree import TreeDef, flatten, unflatten
 from .tensor import Tensor, _wrap, as_tensor
+from .versions import version_of
 
 __all__ = ["vmap"]
 
@@ -53,10 +54,18 @@ class _VmapTracer(Tracer):
         self.captured: list[Tensor] = []
         self._by_data: dict[int, Var] = {}
         self._stopped: dict[int, Var] = {}
+        self._versions: dict[int, int] = {}
 
     def _register(self, tensor: Tensor, v: Var) -> None:
         super()._register(tensor, v)
         self._by_data[id(tensor._data)] = v
+        if isinstance(tensor._data, np.ndarray):
+            self._versions[id(tensor)] = version_of(tensor._data)
+
+    def _changed(self, t: Tensor) -> bool:
+        """Was ``t``'s memory changed in place since it was traced?"""
+        seen = self._versions.get(id(t))
+        return seen is not None and version_of(t._data) != seen
 
     def _data_var(self, arr: Any) -> Var | None:
         """The Var whose value is this very array (read through ``.data``/``detach``)."""
@@ -97,13 +106,21 @@ class _VmapTracer(Tracer):
 
     def _operand(self, a: Any) -> tuple[Var | Literal, bool]:
         if isinstance(a, Tensor):
-            v = self._var_of.get(id(a))
-            if v is not None:
-                return v, True
+            # The node first: a tensor changed in place (y[1] = v) keeps its identity but
+            # stands for the node of its new value.
             if a._node is not None:
                 v = self._node_var.get(a._node)
                 if v is not None:
                     return v, True
+            v = self._var_of.get(id(a))
+            if v is not None:
+                if self._changed(a):
+                    raise BatchingError(
+                        f"vmap: a traced tensor of dtype {a.dtype} was changed in place "
+                        f"(outside the graph); vmap cannot follow that. Compute the new value "
+                        f"instead (cr.where, cr.index_put)."
+                    )
+                return v, True
             source = self._data_var(a._data)
             if source is not None:  # t.detach() of a traced value
                 return self._stop(source, a), True
@@ -483,6 +500,7 @@ class _Vmapped:
         else:
             self.hits += 1
             self._cache.move_to_end(key)
+        self._last = entry
         return self._run(entry, leaves)
 
     def _cache_info(self) -> dict:
@@ -865,7 +883,7 @@ def _check_against_f(fn, program, leaves, treedef, axes, kinds, k: int) -> None:
         else:
             arr = np.take(_data(x), k, axis=axis)
         inputs.append(arr)
-        example.append(_wrap(stored(np.asarray(arr))) if isinstance(x, (Tensor, Basis)) else arr)
+        example.append(_wrap(stored(np.array(arr, copy=True))))  # a Tensor, as in the trace
     inputs.extend(program.values[v] for v in program.inputs if program.roles.get(v) == "captured")
     with np.errstate(all="ignore"):
         try:
