@@ -277,12 +277,27 @@ def test_vmap_of_hessian_and_hessian_of_vmap():
     close(got, np.stack([cr.hessian(f)(cr.tensor(w)) for w in W]))
 
 
-def test_jit_of_vmap_when_jit_exists():
-    if not hasattr(cr, "jit"):
-        pytest.skip("cr.jit is not on this branch yet")
+def test_jit_of_vmap_and_vmap_inside_jit():
     X = rng.standard_normal((4, 3))
+    W = rng.standard_normal((2, 3))
     f = cr.jit(cr.vmap(lambda x: cr.tanh(x).sum()))
     close(f(X), np.tanh(X).sum(axis=1))
+    close(f(X + 1), np.tanh(X + 1).sum(axis=1))  # the cached program at new values
+    # vmap called inside a jitted function, and jit inside vmap
+    g = cr.jit(lambda X: cr.vmap(lambda x: cr.tanh(x).sum())(X) * 2)
+    close(g(X), 2 * np.tanh(X).sum(axis=1))
+    close(cr.vmap(cr.jit(lambda x: cr.tanh(x).sum()))(X), np.tanh(X).sum(axis=1))
+    # jit of per-example gradients: jit traces through the batched program, so the
+    # generated code is batched array code (no per-example loop, no identity matrix)
+    pe = cr.jit(cr.vmap(cr.grad(lambda w, x: cr.tanh(w @ x).sum()), in_axes=(None, 0)))
+    want = (1 - np.tanh(X @ W.T) ** 2)[:, :, None] * X[:, None, :]
+    close(pe(W, X), want)
+    src = pe.source(W, X)
+    assert "for " not in src and "eye" not in src, src
+    # and gradients through jit(vmap(...))
+    close(cr.grad(lambda X: f(X).sum())(X), 1 - np.tanh(X) ** 2)
+    close(cr.jit(cr.hessian(lambda x: cr.tanh(x).sum()))(X[0]),
+          np.diag(-2 * np.tanh(X[0]) * (1 - np.tanh(X[0]) ** 2)))  # fmt: skip
 
 
 # --------------------------------------------------------------------------- per-example gradients
@@ -584,3 +599,51 @@ def test_values_taken_outside_the_graph_are_refused_not_frozen():
 def test_functions_must_return_tensors():
     with pytest.raises(TypeError, match="output 0 is a str"):
         cr.vmap(lambda x: "no")(np.ones(2))
+
+
+# --------------------------------------------------------------------------- network layers
+
+
+def _layer_case(name):
+    if name == "cnn":
+        conv = cr.nn.Conv2d(1, 3, 3, padding=1, stride=2, seed=0)
+
+        def f(x):  # one 6x6 image -> its pooled feature sum per channel
+            return F.max_pool2d(cr.relu(conv(x[None, None])), 2).sum(axis=(0, 2, 3))
+
+        return f, rng.standard_normal((4, 6, 6)), list(conv.parameters())
+    kind = {"lstm": cr.nn.LSTM, "gru": cr.nn.GRU, "rnn": cr.nn.RNN}[name]
+    layer = kind(3, 2, seed=0)
+
+    def f(x):  # one sequence (T, features) -> its last output
+        out = layer(x[:, None])[0]
+        return out[-1, 0]
+
+    return f, rng.standard_normal((4, 5, 3)), list(layer.parameters())
+
+
+@pytest.mark.parametrize("name", ["cnn", "lstm", "gru", "rnn"])
+def test_layers_with_shared_weights_batch_and_backward_fills_their_grads(name):
+    # Convolution, pooling and the fused recurrences with the layer's weights shared: the
+    # batch folds into the primitives' sample axis (one scan for every sequence), no loop.
+    f, X, params = _layer_case(name)
+    X = X.astype(np.float32)  # the layers' weights are float32
+    tol = {"rtol": 2e-5, "atol": 1e-6}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BatchingWarning)
+        got = cr.vmap(f)(X)
+        close(got, np.stack([f(cr.tensor(x)).numpy() for x in X]), **tol)
+        # per-example input gradients
+        g = cr.vmap(cr.grad(lambda x: f(x).sum()))(X)
+        want = [cr.grad(lambda x: f(x).sum())(cr.tensor(x)).numpy() for x in X]
+        close(g, np.stack(want), **tol)
+        # the object API: backward through the vmapped layer fills the weights' .grad
+        for p in params:
+            p.grad = None
+        (cr.vmap(f)(cr.tensor(X)) ** 2).sum().backward()
+    got_grads = [p.grad.numpy().copy() for p in params]
+    for p in params:
+        p.grad = None
+    sum((f(cr.tensor(x)) ** 2).sum() for x in X).backward()
+    for a, p in zip(got_grads, params):
+        close(a, p.grad, **tol)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import rules as P
+from . import rules_nn as RN
 from .primitives import BATCH, REGISTRY, Primitive, defbatch, defjvp, deflower, defvjp
 
 __all__ = [
@@ -999,6 +1000,72 @@ def _mul(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool]) -> Any
     return elementwise(ctx, args, batched)
 
 
+# network primitives (rules_nn) ------------------------------------------------------------
+# Convolutions and pooling are built from ``windows`` (im2col) and ``window_sum`` (col2im),
+# whose first axis is already a sample axis: the batch folds into it. The fused recurrences
+# run N sequences side by side, so a batch of them with shared weights is B * N sequences
+# in one scan; per-example weights (an ensemble, or vmap over every argument) cannot share
+# a scan, and the rule runs the kernel once per example (a loop over the batch inside the
+# rule, each step still the fused kernel).
+
+
+def _pad(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool], pads, value):
+    # the batch axis is padded by nothing
+    return RN.pad(args[0], pads=(((0, 0), ctx.size), *pads), value=value)
+
+
+def _fold_window_params(ctx: BatchContext, shape: tuple, p: dict) -> dict:
+    return {**p, "shape": (ctx.size * shape[0], *shape[1:])}
+
+
+def _windows(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool], **p: Any):
+    shape = p["shape"]
+    x = P.reshape_to(args[0], (ctx.size * shape[0], *shape[1:]))
+    out = RN.windows(x, **_fold_window_params(ctx, shape, p))
+    return P.reshape_to(out, ctx.out_batched)
+
+
+def _window_sum(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool], **p: Any):
+    shape = p["shape"]  # the output's, (N, C, *S)
+    g = _fold_one(ctx, args[0], True, ctx.shapes[0])
+    out = RN.window_sum(g, **_fold_window_params(ctx, shape, p))
+    return P.reshape_to(out, ctx.out_batched)
+
+
+def _per_example(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool], p: dict):
+    """The primitive once per example, stacked: for the recurrences with per-example
+    weights, which no single scan can run."""
+    outs = [
+        ctx.prim(*[a[i] if b else a for a, b in zip(args, batched)], **p) for i in range(ctx.size)
+    ]
+    return RN._stack(outs, axis=0)
+
+
+def _scan(n_seq: int, n_state: int, n_out: int) -> Callable[..., Any]:
+    """The rule of a fused recurrence whose first ``n_seq`` inputs are (T, N, G) sequences,
+    the next ``n_state`` (N, H) states and the rest weights; its output has ``n_out``
+    leading block axes before (T, N, H) (0 for the Elman RNN, whose output is (T, N, H))."""
+
+    def rule(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool], **p: Any):
+        if any(batched[n_seq + n_state :]):
+            return _per_example(ctx, args, batched, p)
+        size = ctx.size
+        new = []
+        for i in range(n_seq):  # (B, T, N, G) -> (T, B * N, G): the batch joins the N axis
+            T, N, G = ctx.shapes[i]
+            x = args[i] if batched[i] else broadcast_batch(args[i], size, (T, N, G))
+            new.append(P.reshape_to(to_front(x, 1, 4), (T, size * N, G)))
+        for i in range(n_seq, n_seq + n_state):
+            new.append(_fold_one(ctx, args[i], batched[i], ctx.shapes[i]))
+        new.extend(args[n_seq + n_state :])
+        out = ctx.prim(*new, **p)
+        lead, (T, N, H) = ctx.out_shape[:n_out], ctx.out_shape[n_out:]
+        out = P.reshape_to(out, (*lead, T, size, N, H))
+        return to_front(out, n_out + 1, len(lead) + 4)
+
+    return rule
+
+
 # --------------------------------------------------------------------------- the table
 
 #: A primitive vmap adds to programs: a value read around the graph (``t.detach()``, an
@@ -1043,6 +1110,12 @@ _EXPLICIT: dict[str, Callable[..., Any]] = {
     "max": reduction,
     "min": reduction,
     "logsumexp": reduction,
+    "pad": _pad,
+    "windows": _windows,
+    "window_sum": _window_sum,
+    "rnn_scan": _scan(1, 1, 0),
+    "lstm_scan": _scan(1, 2, 1),
+    "gru_scan": _scan(1, 1, 1),
 }
 
 
