@@ -1,4 +1,5 @@
-"""The README's "Batching with vmap" section runs as written (its ```python blocks)."""
+"""The README's "Batching with vmap" section and the vmap how-to run as written (their
+```python blocks)."""
 
 from __future__ import annotations
 
@@ -7,25 +8,33 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+HOWTO = ROOT / "docs" / "howto" / "vmap.md"
 
 
-def _blocks() -> list[str]:
+def _readme_blocks() -> list[str]:
     text = README.read_text(encoding="utf-8")
     match = re.search(r"^## Batching with vmap\s*$(.*?)(?=^## |\Z)", text, re.S | re.M)
     assert match, "README has no '## Batching with vmap' section"
     return re.findall(r"```python\n(.*?)```", match.group(1), re.S)
 
 
-BLOCKS = _blocks()
+def _howto_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", HOWTO.read_text(encoding="utf-8"), re.S)
 
 
-def test_the_section_has_examples():
-    assert len(BLOCKS) >= 3
+BLOCKS = [("readme", i, b) for i, b in enumerate(_readme_blocks())]
+BLOCKS += [("howto", i, b) for i, b in enumerate(_howto_blocks())]
 
 
-@pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
-def test_vmap_block_runs(code):
+def test_the_sections_have_examples():
+    assert sum(1 for where, _, _ in BLOCKS if where == "readme") >= 3
+    assert sum(1 for where, _, _ in BLOCKS if where == "howto") >= 4
+
+
+@pytest.mark.parametrize("where,i,code", BLOCKS, ids=[f"{w}{i}" for w, i, _ in BLOCKS])
+def test_vmap_block_runs(where, i, code):
     if "digits" in code:
         pytest.importorskip("sklearn")
-    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    exec(compile(code, f"{where} block {i}", "exec"), {"__name__": "docs"})
