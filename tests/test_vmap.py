@@ -647,3 +647,40 @@ def test_layers_with_shared_weights_batch_and_backward_fills_their_grads(name):
     sum((f(cr.tensor(x)) ** 2).sum() for x in X).backward()
     for a, p in zip(got_grads, params):
         close(a, p.grad, **tol)
+
+
+# --------------------------------------------------------------------------- compiled reruns
+
+
+def test_later_calls_run_the_compiled_program_on_new_values_without_touching_arguments():
+    # The second call of a signature compiles the batched program (cr.jit's generated
+    # NumPy, which computes in place into buffers that die): values must match the
+    # interpreter's and the loop's, and no argument or closed-over tensor may change.
+    W = cr.tensor(rng.standard_normal((3, 4)))
+    W0 = W.numpy().copy()
+
+    def f(x, s):
+        h = cr.tanh(W @ x) * 2.0
+        return (h * h + s).sum() - cr.exp(x).mean(), h.astype(np.float64)
+
+    mapped = cr.vmap(f, in_axes=(0, None))
+    for _ in range(4):
+        X = rng.standard_normal((5, 4))
+        s = rng.standard_normal(3)
+        X0, s0 = X.copy(), s.copy()
+        got = mapped(X, s)
+        want = loop(lambda x, s_: f(x, s_), X, s, in_axes=(0, None))
+        close(got[0], np.stack([w[0].numpy() for w in want]))
+        close(got[1], np.stack([w[1].numpy() for w in want]))
+        np.testing.assert_array_equal(X, X0)
+        np.testing.assert_array_equal(s, s0)
+        np.testing.assert_array_equal(W.numpy(), W0)
+
+
+def test_a_program_with_a_per_example_loop_reruns_too():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BatchingWarning)
+        mapped = cr.vmap(lambda x: Cube.apply(x * 2.0).sum())
+        for _ in range(3):
+            X = rng.standard_normal((4, 3))
+            close(mapped(X), ((2 * X) ** 3).sum(axis=1))
