@@ -684,3 +684,32 @@ def test_a_program_with_a_per_example_loop_reruns_too():
         for _ in range(3):
             X = rng.standard_normal((4, 3))
             close(mapped(X), ((2 * X) ** 3).sum(axis=1))
+
+
+@pytest.mark.parametrize(
+    "name,fn,x",
+    [
+        ("einsum diagonal", lambda a: cr.einsum("ii->i", a) * 1.5, np.arange(9.0).reshape(3, 3)),
+        ("real of complex", lambda z: cr.real(z) * 2.0, np.array([1 + 2j, 3 - 1j])),
+        ("imag of complex", lambda z: cr.imag(z) * 2.0, np.array([1 + 2j, 3 - 1j])),
+        ("real of real", lambda x: cr.real(x) * 2.0, np.array([1.0, 2.0])),
+        ("astype, same dtype", lambda x: x.astype(np.float64) * 2.0, np.array([1.0, 2.0])),
+    ],
+)
+def test_generated_code_never_writes_into_an_argument_through_a_view(name, fn, x):
+    # np.einsum('ii->i'), np.real, np.imag and np.asarray may return their input or a view
+    # of it: compiled code (cr.jit, and vmap from a signature's second call) must not
+    # compute in place into those buffers (it did: the caller's matrix changed, and the
+    # second call's answer was wrong).
+    x0 = x.copy()
+    want = fn(cr.tensor(x0.copy())).numpy()
+    jitted = cr.jit(fn)
+    for _ in range(3):
+        close(jitted(x), want)
+    np.testing.assert_array_equal(x, x0)
+    X = np.stack([x, 2 * x])
+    X0 = X.copy()
+    mapped = cr.vmap(fn)
+    for _ in range(3):
+        close(mapped(X), np.stack([want, fn(cr.tensor(2 * x0)).numpy()]))
+    np.testing.assert_array_equal(X, X0)

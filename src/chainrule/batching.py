@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import rules as P
+from . import rules_linalg as RL
 from . import rules_nn as RN
 from .primitives import BATCH, REGISTRY, Primitive, defbatch, defjvp, deflower, defvjp
 
@@ -1000,6 +1001,54 @@ def _mul(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool]) -> Any
     return elementwise(ctx, args, batched)
 
 
+# linear algebra (rules_linalg) ------------------------------------------------------------
+# NumPy's linalg functions (and the kernels built on them) treat leading axes as a stack of
+# matrices, so a batch is one more stack axis: the batched inputs get 1s after the batch
+# axis until every input has as many stack axes, and the unbatched ones broadcast.
+
+
+def _stacked(cores: tuple) -> Callable[..., Any]:
+    """The rule of a primitive that works on the last ``cores[i]`` axes of input ``i`` and
+    broadcasts the axes before them (a stack of matrices)."""
+
+    def rule(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool], **p: Any):
+        stack = builtins.max(len(s) - c for s, c in zip(ctx.shapes, cores))
+        new = []
+        for a, b, s, c in zip(args, batched, ctx.shapes, cores):
+            if b and len(s) - c < stack:
+                a = P.reshape_to(a, (ctx.size, *(1,) * (stack - len(s) + c), *s))
+            new.append(a)
+        return ctx.prim(*new, **p)
+
+    return rule
+
+
+def _solve(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool]) -> Any:
+    a, b = args
+    sa, sb = ctx.shapes
+    if len(sb) != 1:  # b a stack of matrices, like a
+        return _stacked((2, 2))(ctx, args, batched)
+    # a 1-d b is one vector for every matrix of a; batched it would read as a stack of
+    # matrices, so it goes in as a column, and the column comes out again
+    size = ctx.size
+    if batched[1]:
+        b = P.reshape_to(b, (size, *(1,) * (len(sa) - 2), sb[0], 1))
+    else:
+        b = P.reshape_to(b, (sb[0], 1))
+    if not batched[0]:
+        a = broadcast_batch(a, size, sa)
+    return P.reshape_to(ctx.prim(a, b), ctx.out_batched)
+
+
+def _einsum(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool], spec, plan):
+    # one more label, the batch's, in front of every batched operand and of the output;
+    # unbatched operands keep theirs (einsum_apply plans for the new shapes)
+    ins, out = RL._split_spec(spec)
+    label = next(c for c in RL.SYMBOLS if c not in spec)
+    new_ins = tuple(label + s if b else s for s, b in zip(ins, batched))
+    return RL.einsum_apply(new_ins, label + out, list(args))
+
+
 # network primitives (rules_nn) ------------------------------------------------------------
 # Convolutions and pooling are built from ``windows`` (im2col) and ``window_sum`` (col2im),
 # whose first axis is already a sample axis: the batch folds into it. The fused recurrences
@@ -1116,6 +1165,26 @@ _EXPLICIT: dict[str, Callable[..., Any]] = {
     "rnn_scan": _scan(1, 1, 0),
     "lstm_scan": _scan(1, 2, 1),
     "gru_scan": _scan(1, 1, 1),
+    "inv": _stacked((2,)),
+    "det": _stacked((2,)),
+    "slogdet": _stacked((2,)),
+    "adjugate": _stacked((2,)),
+    "cholesky": _stacked((2,)),
+    "qr": _stacked((2,)),
+    "pinv": _stacked((2,)),
+    "eigh": _stacked((2,)),
+    "eigvalsh": _stacked((2,)),
+    "eig": _stacked((2,)),
+    "eigvals": _stacked((2,)),
+    "svd": _stacked((2,)),
+    "svdvals": _stacked((2,)),
+    "eig_ratio": _stacked((2, 1)),
+    "cross": _stacked((1, 1)),
+    "solve": _solve,
+    "einsum": _einsum,
+    # NumPy's lstsq takes one matrix: each example's problem is solved in turn (a loop
+    # over the batch inside the rule, no warning: there is no batched LAPACK call for it)
+    "lstsq": lambda ctx, args, batched, **p: _per_example(ctx, args, batched, p),
 }
 
 
