@@ -24,6 +24,7 @@ import numpy as np
 from . import rules as P
 from . import rules_linalg as RL
 from . import rules_nn as RN
+from . import rules_special  # noqa: F401  (its primitives are registered before the table)
 from .primitives import BATCH, REGISTRY, Primitive, defbatch, defjvp, deflower, defvjp
 
 __all__ = [
@@ -303,7 +304,13 @@ def rule_for(prim: Primitive) -> Callable[..., Any] | None:
     rule = prim.batch
     if rule is not None:
         return rule
-    return _DERIVED.get(prim.kind) if REGISTRY.get(prim.name) is prim else None
+    if REGISTRY.get(prim.name) is not prim:
+        return None
+    # a primitive registered after this module was imported: its explicit rule, or its kind's
+    rule = _EXPLICIT.get(prim.name) or _DERIVED.get(prim.kind)
+    if rule is not None:
+        defbatch(prim, rule)
+    return rule
 
 
 def fallbacks() -> list[str]:
