@@ -90,6 +90,7 @@ from .transforms import (
     value_and_grad,
     vjp,
 )
+from .vectorize import vmap
 
 __version__ = "0.2.0"
 

@@ -386,8 +386,13 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0, mode: str = "rev") -
 
     Structures follow JAX: for a tuple ``argnums`` one Jacobian per argument (a tuple);
     for a function returning a tuple (or any pytree), one entry per output. ``mode="rev"``
-    builds it row by row with reverse mode (one VJP per output element), ``mode="fwd"``
-    column by column with forward mode (one JVP per input element).
+    maps a vector-Jacobian product over the unit vectors of the output (``vmap`` of
+    ``vjp``: all rows at once), ``mode="fwd"`` a Jacobian-vector product over the unit
+    vectors of the input (``vmap`` of ``jvp``: all columns at once), and ``mode="auto"``
+    picks forward mode when the output has more elements than the input (a tall
+    Jacobian), reverse mode otherwise. The batched program is built once per call
+    signature and reused; the result is recorded (differentiable) when an argument
+    requires grad or inside another transform.
 
     Examples
     --------
@@ -398,82 +403,180 @@ def jacobian(f: Callable, argnums: int | Sequence[int] = 0, mode: str = "rev") -
     >>> cr.jacobian(lambda x: (x * 2, x.sum()))(cr.tensor([1.0, 2.0]))
     (tensor([[2., 0.],
             [0., 2.]]), tensor([1., 1.]))
+    >>> cr.jacobian(lambda x: cr.tanh(x).sum(), mode="auto")(cr.tensor([0.0, 0.0]))
+    tensor([1., 1.])
     """
-    if mode not in ("rev", "fwd"):
-        raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', got {mode!r}")
+    if mode not in ("rev", "fwd", "auto"):
+        raise ValueError(f"jacobian: mode must be 'rev', 'fwd' or 'auto', got {mode!r}")
+    from collections import OrderedDict
+
+    plans: OrderedDict = OrderedDict()
+    numbered: dict[int, tuple] = {}  # argnums for a call with n positional arguments
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        args, groups, recorded = _alias_args("jacobian", args, argnums)
-        outs, out_def = _output_leaves("jacobian", _call(f, args, kwargs))
-        aliases = _flat_aliases(groups)
-        if mode == "rev":
-            table = _jacobian_rev(outs, aliases, recorded)
+        from .vectorize import CACHE_SIZE, _walk
+
+        nums = numbered.get(len(args))
+        if nums is None:
+            nums = numbered[len(args)] = _argnums_tuple("jacobian", argnums, len(args))
+        args = _differentiable_args("jacobian", args, nums)
+        leaves: list = []
+        key = (_walk(args, leaves), _walk(kwargs, leaves) if kwargs else None)
+        plan = plans.get(key)
+        if plan is None:
+            plan = _JacobianPlan(f, args, kwargs, nums, argnums, mode)
+            plans[key] = plan
+            if len(plans) > CACHE_SIZE:
+                plans.popitem(last=False)
         else:
-            table = _jacobian_fwd(outs, aliases, recorded)
-        # table[o][a]: d out_o / d alias_a; each output leaf gets the arguments' structure
-        per_out = [_regroup(row, groups, argnums) for row in table]
-        return unflatten(out_def, per_out)
+            plans.move_to_end(key)
+        return plan(args, kwargs, leaves)
 
     return wrapper
 
 
-def _stack_rows(rows: list[Tensor], shape: tuple, recorded: bool) -> Tensor:
-    from .ops import reshape, stack
-
-    if recorded:
-        return reshape(stack(rows, axis=0), shape)
-    return _wrap(np.stack([r._data for r in rows], axis=0).reshape(shape))
-
-
-def _jacobian_rev(outs: list[Tensor], aliases: list[Tensor], recorded: bool) -> list[list]:
-    table = []
-    for out in outs:
-        rows: list[list[Tensor]] = [[] for _ in aliases]
-        for k in range(out.size):
-            seed = np.zeros(out.size, dtype=out.dtype)
-            seed[k] = 1
-            seed = seed.reshape(out.shape)
-            grads = _reverse(
-                [out], [_wrap(seed) if recorded else seed], aliases, recorded, retain=True
-            )
-            for r, g in zip(rows, grads):
-                r.append(g)
-        table.append(
-            [
-                _stack_rows(r, out.shape + a.shape, recorded)
-                if r
-                else _wrap(np.zeros(out.shape + a.shape, dtype=out.dtype))
-                for r, a in zip(rows, aliases)
-            ]
-        )
-    return table
+def _differentiable_args(op: str, args: tuple, nums: tuple) -> tuple:
+    """The call's arguments with every leaf of a differentiated one an array (a Python
+    number becomes a float64 0-d array, as ``_make_alias`` makes it), checked to be
+    floating-point."""
+    for n in nums:  # the common case, arrays already: nothing to convert
+        a = args[n]
+        t = type(a)
+        if not (t is Tensor or t is np.ndarray) or a.dtype.kind not in "fc":
+            break
+    else:
+        return args
+    args = list(args)
+    for n in nums:
+        leaves, treedef = flatten(args[n])
+        if not leaves:
+            raise TypeError(f"{op}: argument {n} holds no arrays to differentiate")
+        fixed = []
+        for k, leaf in enumerate(leaves):
+            arr = leaf if isinstance(leaf, Tensor) else _to_array(leaf)
+            if arr.dtype.kind not in "fc":
+                position = n if treedef.is_leaf else f"{n} (leaf {k})"
+                raise TypeError(
+                    f"{op}: argument {position} has dtype {arr.dtype}; only floating-point "
+                    f"(or complex) arguments can be differentiated"
+                )
+            fixed.append(arr)
+        args[n] = unflatten(treedef, fixed)
+    return tuple(args)
 
 
-def _jacobian_fwd(outs: list[Tensor], aliases: list[Tensor], recorded: bool) -> list[list]:
-    from .ops import moveaxis_front
+class _JacobianPlan:
+    """One call signature's Jacobian: which mode, and the vmapped VJP (one per output
+    leaf) or JVP (one per input leaf) functions that compute it."""
 
-    table: list[list] = [[None] * len(aliases) for _ in outs]
-    for j, a in enumerate(aliases):
-        cols: list[list[Tensor]] = [[] for _ in outs]
-        for k in range(a.size):
-            tan = np.zeros(a.size, dtype=a.dtype)
-            tan[k] = 1
-            tan = tan.reshape(a.shape)
-            tangents = [np.zeros(b.shape, dtype=b.dtype) for b in aliases]
-            tangents[j] = tan
-            if recorded:
-                tangents = [_wrap(t) for t in tangents]
-            for col, t in zip(cols, _forward(outs, aliases, tangents, recorded)):
-                col.append(t)
-        for o, (out, col) in enumerate(zip(outs, cols)):
-            if not col:
-                table[o][j] = _wrap(np.zeros(out.shape + a.shape, dtype=out.dtype))
-                continue
-            # Columns are stacked in front (in.shape + out.shape), then moved behind.
-            stacked = _stack_rows(col, a.shape + out.shape, recorded)
-            table[o][j] = moveaxis_front(stacked, a.ndim, out.ndim)
-    return table
+    def __init__(self, f, args, kwargs, nums, argnums, mode) -> None:
+        from .vectorize import _isolated, vmap
+
+        self.argnums = argnums
+        self.groups = []
+        self.inputs = []  # (shape, dtype) of every differentiated leaf, in order
+        for n in nums:
+            leaves, treedef = flatten(args[n])
+            self.groups.append((leaves, treedef))
+            self.inputs.extend((np.shape(_data_of(x)), np.result_type(_data_of(x))) for x in leaves)
+        # The output's structure and shapes: f once on the arguments (nothing recorded).
+        with _isolated(), no_grad():
+            outs, self.out_def = _output_leaves("jacobian", _call(f, args, kwargs))
+        self.outputs = [(o.shape, o.dtype) for o in outs]
+        if mode == "auto":
+            n_in = sum(_size(s) for s, _ in self.inputs)
+            n_out = sum(_size(s) for s, _ in self.outputs)
+            mode = "fwd" if n_out > n_in else "rev"
+        self.mode = mode
+        self.bases: list | None = None
+
+        def part(args_: tuple, kwargs_: dict, diff: tuple) -> Any:
+            a = list(args_)
+            for n, d in zip(nums, diff):
+                a[n] = d
+            return f(*a, **kwargs_)
+
+        if mode == "rev":
+
+            def pullback(o: int) -> Callable:
+                def row(args_: tuple, kwargs_: dict, ct: Any) -> list:
+                    out, vjp_fn = vjp(lambda *d: part(args_, kwargs_, d), *[args_[n] for n in nums])
+                    cts = [
+                        ct if i == o else np.zeros(shape, dtype)
+                        for i, (shape, dtype) in enumerate(self.outputs)
+                    ]
+                    return flatten(vjp_fn(unflatten(self.out_def, cts)))[0]
+
+                return vmap(row, in_axes=(None, None, 0))
+
+            self.mapped = [pullback(o) for o in range(len(self.outputs))]
+        else:
+
+            def pushforward(j: int) -> Callable:
+                def column(args_: tuple, kwargs_: dict, t: Any) -> list:
+                    primals = [args_[n] for n in nums]
+                    tangents, k = [], 0
+                    for p in primals:
+                        p_leaves, p_def = flatten(p)
+                        parts = []
+                        for leaf in p_leaves:
+                            parts.append(t if k == j else np.zeros(leaf.shape, leaf.dtype))
+                            k += 1
+                        tangents.append(unflatten(p_def, parts))
+                    _, tan = jvp(lambda *d: part(args_, kwargs_, d), primals, tangents)
+                    return flatten(tan)[0]
+
+                # the batch axis last: column j of every output's Jacobian
+                return vmap(column, in_axes=(None, None, 0), out_axes=-1)
+
+            self.mapped = [pushforward(j) for j in range(len(self.inputs))]
+
+    def __call__(self, args: tuple, kwargs: dict, leaves: list) -> Any:
+        from .batching import Basis
+        from .ops import reshape
+
+        if self.bases is None:  # the unit vectors mapped over, one basis per leaf
+            side = self.outputs if self.mode == "rev" else self.inputs
+            self.bases = [Basis(shape, dtype) for shape, dtype in side]
+            self.entries = [None] * len(self.bases)
+        table: list[list] = [[None] * len(self.inputs) for _ in self.outputs]
+        for k, basis in enumerate(self.bases):
+            # rev: k is an output leaf and the results are its rows for every input leaf;
+            # fwd: k is an input leaf and the results its columns of every output leaf
+            if not basis.size:
+                results = None
+            elif self.entries[k] is None:
+                vm = self.mapped[k]
+                results = vm(args, kwargs, basis)
+                self.entries[k] = vm._last  # this signature's batched program, run directly
+            else:
+                results = self.mapped[k]._run(self.entries[k], [*leaves, basis])
+            if self.mode == "rev":
+                for a, (in_shape, _) in enumerate(self.inputs):
+                    value = None if results is None else results[a]
+                    table[k][a] = _shaped(value, basis.shape + in_shape, basis.dtype, reshape)
+            else:
+                for o, (shape, dtype) in enumerate(self.outputs):
+                    value = None if results is None else results[o]
+                    table[o][k] = _shaped(value, shape + basis.shape, dtype, reshape)
+        # table[o][a]: d out_o / d input leaf a; each output leaf gets the arguments' structure
+        per_out = [_regroup(row, self.groups, self.argnums) for row in table]
+        return unflatten(self.out_def, per_out)
+
+
+def _data_of(x: Any) -> Any:
+    return x._data if isinstance(x, Tensor) else x
+
+
+def _size(shape: tuple) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _shaped(value: Any, shape: tuple, dtype: Any, reshape: Callable) -> Tensor:
+    if value is None:  # an empty output or input: an empty Jacobian
+        return _wrap(np.zeros(shape, dtype=dtype))
+    return value if value.shape == shape else reshape(value, shape)
 
 
 def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:

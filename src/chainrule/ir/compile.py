@@ -60,8 +60,15 @@ _AUGMENTED = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 _INLINE = frozenset(
     {"transpose", "greater", "less", "greater_equal", "less_equal", "equal", "not_equal"}
 )
-#: Primitives whose result may share memory with their first input.
-VIEWS = frozenset({"reshape", "transpose", "broadcast_to", "alias", "getitem", "sum_to"})
+#: Primitives whose result may share memory with their first input. (Also those whose NumPy
+#: call returns its input or a view of it for some inputs: ``np.asarray`` to the dtype the
+#: array has, ``np.real`` of a real array and ``np.real``/``np.imag`` of a complex one,
+#: ``np.einsum`` taking a diagonal or transposing one operand, the sliding windows. Writing
+#: into those in place would change the caller's array.)
+VIEWS = frozenset(
+    {"reshape", "transpose", "broadcast_to", "alias", "getitem", "sum_to"}
+    | {"astype", "real", "imag", "einsum", "windows"}
+)
 #: Values smaller than this are not freed explicitly (a ``del`` costs more than it saves).
 _FREE_BYTES = 1 << 15
 
