@@ -232,6 +232,19 @@ def test_fold_computes_constant_parts():
     np.testing.assert_array_equal(folded.eqns[0].inputs[1].value, [4.0, 7.0])
 
 
+def test_fold_keeps_a_broadcast_scalar_a_scalar_where_an_elementwise_op_reads_it():
+    # the backward of a mean seeds every element with 1/n: g * 0.25, not g * (4 equal values)
+    f = cr.jit(cr.grad(lambda x: (x * x).mean()))
+    x = np.array([1.0, -2.0, 3.0, 0.5])
+    np.testing.assert_allclose(f(x), 2 * x / 4)
+    text = f.source(x)
+    assert "CONST" not in text and "0.25" in text
+    # a broadcast scalar no elementwise op can absorb is still an array of the right shape
+    p = _program(lambda x: cr.broadcast_to(cr.tensor(2.0), (3,)) + 0 * x.sum(), np.ones(3))
+    out = compile_program(optimize(p)).fn(np.ones(3))[0]
+    np.testing.assert_array_equal(out, [2.0, 2.0, 2.0])
+
+
 def test_simplify_removes_identities():
     p = _program(lambda x: (x.T.T.reshape(2, 3) * 1.0).sum(), np.ones((2, 3)))
     assert [e.prim.name for e in simplify_more(p).eqns] == ["sum"]
@@ -283,3 +296,19 @@ def test_liveness_and_memory_plan():
     assert last[p.inputs[0]] == 2  # read by the first mul and by the second
     plan = memory_plan(p)
     assert plan["peak_bytes"] == 2 * 8000  # two 1000-element float64 values at once
+
+
+def test_pytree_fast_paths_keep_the_structure():
+    from collections import namedtuple
+
+    from chainrule.pytree import flatten, unflatten
+
+    Pair = namedtuple("Pair", "a b")
+    tree = [np.ones(2), (cr.tensor(1.0), 2.0, [np.float32(3)]), Pair(np.zeros(1), None), {"k": 4}]
+    leaves, treedef = flatten(tree)
+    assert len(leaves) == 6 and treedef.num_leaves == 6
+    assert repr(treedef).startswith("[*, (*, *, [*]), ")
+    back = unflatten(treedef, leaves)
+    assert type(back) is list and type(back[1]) is tuple and type(back[2]) is Pair
+    assert back[2].b is None and back[3] == {"k": 4} and back[1][0] is leaves[1]
+    assert flatten([1.0, 2.0])[1] != flatten((1.0, 2.0))[1]  # a list is not a tuple
