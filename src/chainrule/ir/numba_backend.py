@@ -4,16 +4,20 @@ the rest is the NumPy backend's code (optional extra ``fast``: ``pip install cha
 Elementwise fusion: a maximal run of consecutive elementwise equations on values of one
 shape (and one float dtype; 0-d values and constants broadcast into it) becomes a region.
 A region is not written as straight-line numba code: a 2,000-statement ``@njit`` function
-did not finish compiling in 10 minutes, and even 120 statements take seconds. It becomes a
-table of instructions (opcode, destination row, operand rows) that ONE generated ``@njit``
-kernel runs: for each instruction a loop over the elements (the lanes innermost, so LLVM
-vectorizes it), every value a row of a private 2-D buffer whose rows are reused once
-dead (a liveness analysis, as in the NumPy backend). So compiling a new program costs no
-numba compilation at all: the kernel's source is generated once per opcode table, written
-to the disk cache (``$CHAINRULE_CACHE_DIR/numba``, default ``~/.cache/chainrule/numba``)
-and imported from there, so numba's ``cache=True`` keeps its machine code across
-processes. ``tanh`` is computed with a polynomial and squarings instead of libm's (which
-LLVM cannot vectorize without SVML); it agrees with NumPy's to 6 ulps.
+did not finish compiling in 10 minutes, and 120 statements already take seconds. It
+becomes a table of instructions (opcode, destination row, operand rows) that ONE
+generated ``@njit`` kernel runs: per block of ``BLOCK`` elements, for each instruction a
+loop over the elements (the lanes innermost, so LLVM vectorizes it), every value a row of
+a private 2-D buffer whose rows are reused once dead (a liveness analysis, as in the
+NumPy backend). A peephole pass merges common pairs into compound opcodes
+(``tanh(a * b + c)``, the tanh gradient ``a * (1 - b * b)``, ...). So compiling a new
+program costs no numba compilation at all: the kernel's source is generated once per
+opcode table, written to the disk cache (``$CHAINRULE_CACHE_DIR/numba``, default
+``~/.cache/chainrule/numba``) and imported from there, so numba's ``cache=True`` keeps its
+machine code across processes. ``tanh`` is computed with a polynomial and squarings
+instead of libm's (which LLVM cannot vectorize without SVML); it agrees with NumPy's to 6
+ulps. ``exp``, ``log``, ``sin`` and ``cos`` are libm's: on large arrays NumPy's own SIMD
+versions are faster, which is why the backend pays on long chains, not on big arrays.
 """
 
 from __future__ import annotations
