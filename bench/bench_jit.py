@@ -161,7 +161,9 @@ def bench_chain() -> None:
         np.testing.assert_allclose(numba_chain(x0).numpy(), numpy_chain(), rtol=1e-10)
         numba_compile_s = time.perf_counter() - t0
         fns["cr.jit numba"] = lambda: numba_chain(x0)
-    times = interleaved(fns, repeats=9, number=5)
+    # batches long enough that the 0.05 s pause between them (a cold core) is amortized
+    # for the fast rows too
+    times = interleaved(fns, repeats=9, number=40)
     rows = [(name, t / N_OPS, "us") for name, t in times.items()]
     print(
         table(
