@@ -207,6 +207,16 @@ def _require_numba() -> Any:
     return numba
 
 
+def _write(folder: Path, digest: str, source: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"fused_{digest}.py"
+    if not path.exists() or path.read_text() != source:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(source)
+        os.replace(tmp, path)  # atomic: another process never imports half a file
+    return path
+
+
 def _kernel() -> Any:
     """The generated kernel, imported from its file in the cache directory (written once;
     the file name is the hash of its source, so a changed opcode table is a new file)."""
@@ -216,13 +226,12 @@ def _kernel() -> Any:
     source = _kernel_source()
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
     _require_numba()
-    folder = cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"fused_{digest}.py"
-    if not path.exists() or path.read_text() != source:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(source)
-        os.replace(tmp, path)  # atomic: another process never imports half a file
+    try:
+        path = _write(cache_dir(), digest, source)
+    except OSError:  # a read-only home: the machine's temporary directory still caches
+        import tempfile
+
+        path = _write(Path(tempfile.gettempdir()) / "chainrule-numba", digest, source)
     name = f"chainrule_numba_fused_{digest}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
