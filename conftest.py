@@ -10,6 +10,8 @@ import pytest
 #: doctest (module.object) -> the package its example needs
 DOCTEST_EXTRAS = {
     "chainrule.tracing.render.render": "matplotlib",
+    "chainrule.ir.numba_backend.compile_numba": "numba",
+    "chainrule.ir.numba_backend.run_region": "numba",
 }
 
 

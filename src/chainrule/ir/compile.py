@@ -165,7 +165,9 @@ def compile_program(
 # --------------------------------------------------------------------------- arrays
 
 
-def _compile_arrays(program: Program, name: str) -> Compiled:
+def _compile_arrays(program: Program, name: str, imports: str = "") -> Compiled:
+    # ``imports``: extra import lines of the module (the numba backend's run_region); an
+    # equation's ``meta["comment"]`` (lines) is written above its statement.
     consts = Constants()
     taken: set[str] = set()
     names: dict[Var, str] = {}
@@ -264,6 +266,7 @@ def _compile_arrays(program: Program, name: str) -> Compiled:
             names[out] = tidy(expression(e, ins, consts))
             continue
         names[out] = new_name(e)
+        lines.extend(f"# {text}" for text in e.meta.get("comment", ()))
         call = e.meta.get("call")
         if call is not None:
             calls.append(call)
@@ -338,7 +341,7 @@ def _compile_arrays(program: Program, name: str) -> Compiled:
     body = "".join(f"    {line}\n" for line in lines)
     fn_text = f"def {name}({', '.join(args)}):\n{body}"
     bound = "".join(f"{k} = {v}\n" for k, v in sorted(bindings.items()))
-    source = module_header(lines) + (("\n" + bound) if bound else "") + "\n\n" + fn_text
+    source = module_header(lines) + imports + (("\n" + bound) if bound else "") + "\n\n" + fn_text
     namespace = compile_module(source, consts.values, f"<compiled {name}>")
     namespace["CALL"] = calls
     plan = memory_plan(program, owner)
