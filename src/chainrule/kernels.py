@@ -211,3 +211,10 @@ def sum_to(x: Any, shape: tuple) -> Any:
     array([[2., 2., 2.]])
     """
     return sum_to_shape(x, shape)
+
+
+# The NumPy family's kernels (rules_numpy) live in their own module; generated code imports
+# them from here like every other kernel.
+from .kernels_numpy import cumprod_along, cumsum_along, linrec, shift_along  # noqa: E402
+
+__all__ += ["cumprod_along", "cumsum_along", "linrec", "shift_along"]
