@@ -1114,3 +1114,123 @@ NONDIFF += [
     Check("any", lambda x: cnp.any(x > 1, axis=0), lambda x: np.any(x > 1, axis=0), [(3, 4)]),
     Check("all", lambda x: cnp.all(x > -1, axis=1), lambda x: np.all(x > -1, axis=1), [(3, 4)]),
 ]
+
+# --------------------------------------------------------------------------- network primitives
+# (rules_nn.py: erf, softplus, padding, sliding windows and their scatter-back, recurrences)
+from chainrule import rules_nn as RN  # noqa: E402
+from chainrule.nn import functional as F  # noqa: E402
+
+
+def _win(shape: tuple, kernel: tuple, stride: tuple, dilation: tuple) -> dict:
+    return RN.window_params(shape, kernel, stride, dilation)
+
+
+for shape in [(), (3,), (2, 3)]:
+    ROWS += [
+        Row("erf", F.erf, [shape]),
+        Row("softplus", lambda x: RN.softplus(x), [shape]),
+    ]
+ROWS += [
+    # |3x| reaches Cody's middle and outer ranges (|x| > 0.47 and > 4)
+    Row("erf", lambda x: F.erf(x * 3.0), [(4, 3)], label="wide"),
+    Row("softplus", lambda x: RN.softplus(x * 20.0), [(2, 3)], label="wide"),
+    Row(
+        "pad",
+        lambda x: RN.pad_to(x, ((1, 0), (0, 2)), 0.5) * np.arange(12.0).reshape(3, 4),
+        [(2, 2)],
+    ),  # fmt: skip
+    Row(
+        "pad",
+        lambda x: RN.pad_to(x, ((0, 0), (0, 0), (1, 1)), -np.inf).max(axis=2),
+        [(2, 1, 3)],
+        label="max",
+        also=["max"],
+    ),  # fmt: skip
+    Row(
+        "windows",
+        lambda x: RN.windows(x, **_win(x.shape, (2, 2), (1, 1), (1, 1))) * 1.0,
+        [(1, 2, 4, 4)],
+    ),  # fmt: skip
+    Row(
+        "windows",
+        lambda x: RN.windows(x, **_win(x.shape, (2, 3), (2, 1), (1, 2))) * 1.0,
+        [(2, 1, 5, 6)],
+        label="strided-dilated",
+    ),  # fmt: skip
+    Row(
+        "windows",
+        lambda x: RN.windows(x, **_win(x.shape, (3,), (2,), (1,))) * 1.0,
+        [(2, 2, 7)],
+        label="1d",
+    ),  # fmt: skip
+    Row(
+        "window_sum",
+        lambda g: RN.window_sum(g, **_win((1, 2, 4, 4), (2, 2), (1, 1), (1, 1))),
+        [(1, 2, 2, 2, 3, 3)],
+    ),  # fmt: skip
+    Row(
+        "window_sum",
+        lambda g: RN.window_sum(g, **_win((1, 1, 4, 4), (2, 2), (2, 2), (1, 1))),
+        [(1, 1, 2, 2, 2, 2)],
+        label="tiles",
+    ),  # fmt: skip
+    Row(
+        "windows",
+        lambda x, w: F.conv2d(x, w, padding=1, stride=2),
+        [(2, 3, 5, 5), (4, 3, 3, 3)],
+        label="conv2d",
+        also=["pad"],
+    ),  # fmt: skip
+    Row(
+        "windows",
+        lambda x, w, b: F.conv2d(x, w, b, groups=2, dilation=2),
+        [(1, 4, 6, 6), (2, 2, 2, 2), (2,)],
+        label="conv2d-groups",
+    ),  # fmt: skip
+    Row(
+        "window_sum",
+        lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1),
+        [(1, 2, 3, 3), (2, 3, 3, 3)],
+        label="conv-transpose",
+    ),  # fmt: skip
+    Row("windows", lambda x: F.max_pool2d(x, 2), [(2, 2, 4, 4)], label="maxpool", also=["max"]),
+    Row(
+        "windows",
+        lambda x: F.avg_pool2d(x, 3, 2, padding=1, count_include_pad=False),
+        [(1, 2, 5, 5)],
+        label="avgpool",
+    ),  # fmt: skip
+    Row(
+        "lstm_scan",
+        lambda xw, h, c, w: RN.lstm_scan(xw, h, c, w, reverse=False),
+        [(3, 2, 8), (2, 2), (2, 2), (8, 2)],
+    ),  # fmt: skip
+    Row(
+        "lstm_scan",
+        lambda xw, h, c, w: RN.lstm_scan(xw, h, c, w, reverse=True),
+        [(2, 1, 4), (1, 1), (1, 1), (4, 1)],
+        label="reverse",
+    ),  # fmt: skip
+    Row(
+        "gru_scan",
+        lambda xw, h, w, b: RN.gru_scan(xw, h, w, b, reverse=False),
+        [(3, 2, 6), (2, 2), (6, 2), (6,)],
+    ),  # fmt: skip
+    Row(
+        "gru_scan",
+        lambda xw, h, w, b: RN.gru_scan(xw, h, w, b, reverse=True),
+        [(2, 1, 3), (1, 1), (3, 1), (3,)],
+        label="reverse",
+    ),  # fmt: skip
+    Row(
+        "rnn_scan",
+        lambda xw, h, w: RN.rnn_scan(xw, h, w, reverse=False, nonlinearity="tanh"),
+        [(3, 2, 2), (2, 2), (2, 2)],
+    ),  # fmt: skip
+    Row(
+        "rnn_scan",
+        lambda xw, h, w: RN.rnn_scan(xw, h, w, reverse=True, nonlinearity="relu"),
+        [(3, 2, 2), (2, 2), (2, 2)],
+        label="relu-reverse",
+    ),  # fmt: skip
+]

@@ -44,8 +44,13 @@ def _unary_ops():
     ]
 
 
-def _binary_ops():
-    return [
+def _binary_ops(staged=False):
+    where = (
+        ("where", lambda a, b: cr.where(a > 0, a, b))
+        if staged
+        else ("where", lambda a, b: cr.where(a.numpy() > 0, a, b))
+    )
+    return [where] + [
         ("add", lambda a, b: a + b),
         ("sub", lambda a, b: a - b),
         ("mul", lambda a, b: a * b),
@@ -53,11 +58,10 @@ def _binary_ops():
         ("maximum", lambda a, b: cr.maximum(a, b)),
         ("minimum", lambda a, b: cr.minimum(a, b)),
         ("pow", lambda a, b: (a * a + 0.5) ** b.tanh()),
-        ("where", lambda a, b: cr.where(a.numpy() > 0, a, b)),
     ]
 
 
-def _shape_ops(x, rng):
+def _shape_ops(x, rng, staged=False):
     """Shape-changing ops applicable to x: list of (name, fn)."""
     ops = []
     nd = x.ndim
@@ -73,7 +77,11 @@ def _shape_ops(x, rng):
             ("log_softmax", lambda t: t.log_softmax(axis=axis)),
             ("index0", lambda t: t[0]),
             ("index_rep", lambda t: t[np.array([0, 0, t.shape[0] - 1])]),
-            ("mask", lambda t: t[t.numpy() > 0] if (t.numpy() > 0).any() else t),
+            (
+                ("mask", lambda t: t * (t > 0))
+                if staged
+                else ("mask", lambda t: t[t.numpy() > 0] if (t.numpy() > 0).any() else t)
+            ),
             ("reshape", lambda t: t.reshape(-1)),
             ("expand", lambda t: t.expand_dims(0)),
             ("concat", lambda t: cr.concatenate([t, t * 2.0], axis=0)),
@@ -102,8 +110,10 @@ def _matmul_ops(a, b):
     return ops
 
 
-def random_program(seed: int, n_ops: int = 10):
-    """A random function of 3 inputs, and the inputs to call it with."""
+def random_program(seed: int, n_ops: int = 10, staged: bool = False):
+    """A random function of 3 inputs, and the inputs to call it with. ``staged`` writes
+    value-dependent choices with chainrule operations (cr.where(a > 0, ...)) instead of
+    NumPy on the values, as a function cr.jit compiles must."""
     rng = np.random.default_rng(seed)
     shapes = [SHAPES[i] for i in rng.choice(len(SHAPES), size=3)]
     inputs = [rng.standard_normal(s) for s in shapes]
@@ -126,13 +136,13 @@ def random_program(seed: int, n_ops: int = 10):
                     continue
                 if _bshape(x, y) is None or x.size > 64 or y.size > 64:
                     continue
-                ops = _binary_ops()
+                ops = _binary_ops(staged)
                 _name, fn = ops[int(plan_rng.integers(len(ops)))]
                 pool.append(fn(x, y))
             else:
                 if x.size > 64:
                     continue
-                ops = _shape_ops(x, plan_rng)
+                ops = _shape_ops(x, plan_rng, staged)
                 _name, fn = ops[int(plan_rng.integers(len(ops)))]
                 pool.append(fn(x))
         # Fork: the last values and an early one all feed the output.

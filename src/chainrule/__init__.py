@@ -104,6 +104,7 @@ _LAZY = {
     "save": ("chainrule.serialization", "save"),
     "load": ("chainrule.serialization", "load"),
     "trace": ("chainrule.tracing", "trace"),
+    "jit": ("chainrule.jitting", "jit"),
     "Graph": ("chainrule.tracing", "Graph"),
     "three_ways": ("chainrule.tracing.three_ways", "three_ways"),
 }

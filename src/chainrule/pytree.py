@@ -21,12 +21,15 @@ class TreeDef:
     ({'w': [*, *], 'b': None}, 2)
     """
 
-    __slots__ = ("kind", "meta", "children")
+    __slots__ = ("kind", "meta", "children", "_key", "_hash")
 
     def __init__(self, kind: str, meta: Any = None, children: tuple = ()) -> None:
         self.kind = kind  # "leaf", "none", "tuple", "list", "dict", "namedtuple"
         self.meta = meta  # dict keys / namedtuple type
         self.children = children
+        # compared and hashed on every cr.jit call: the structure as a tuple, made once
+        self._key = (kind, meta, tuple(c._key for c in children))
+        self._hash = hash(self._key)
 
     @property
     def num_leaves(self) -> int:
@@ -39,15 +42,10 @@ class TreeDef:
         return self.kind == "leaf"
 
     def __eq__(self, other: Any) -> bool:
-        return (
-            isinstance(other, TreeDef)
-            and self.kind == other.kind
-            and self.meta == other.meta
-            and self.children == other.children
-        )
+        return self is other or (isinstance(other, TreeDef) and self._key == other._key)
 
     def __hash__(self) -> int:
-        return hash((self.kind, str(self.meta), self.children))
+        return self._hash
 
     def __repr__(self) -> str:
         if self.kind == "leaf":

@@ -1,5 +1,6 @@
-"""The ``chainrule train`` command: train an MLP (or the lectures' linear classifier) on a
-dataset with a live progress bar, then save the weights, the metrics and PNG plots.
+"""The ``chainrule train`` command: train an MLP (or the lectures' linear classifier), a CNN,
+an LSTM or a Transformer (``--model``, architectures in ``nn/models.py``) on a dataset with a
+live progress bar, then save the weights, the metrics and PNG plots.
 
 ``train(config)`` does the work and can be called from Python; ``run(args)`` is the CLI.
 """
@@ -57,6 +58,7 @@ class TrainConfig:
     """
 
     dataset: str = "digits"
+    model: str = "mlp"  # mlp, cnn, lstm, transformer (see chainrule.nn.models)
     hidden: list[int] = field(default_factory=lambda: [128])
     activation: str = "relu"
     loss: str = "softmax"
@@ -96,19 +98,42 @@ class TrainConfig:
 # ---------------------------------------------------------------------- the CLI
 
 
+class _DefaultStr(str):
+    """A default the user did not type (so a model's or task's own default may apply)."""
+
+
+class _DefaultInt(int):
+    """As _DefaultStr, for integer defaults."""
+
+
+class _DefaultFloat(float):
+    """As _DefaultStr, for float defaults."""
+
+
+def _given(value: Any) -> bool:
+    return value is not None and not isinstance(value, (_DefaultStr, _DefaultInt, _DefaultFloat))
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = TrainConfig()
     p.add_argument(
         "--dataset",
         default=d.dataset,
-        help="digits (default; needs scikit-learn), moons, circles, spirals, or "
-        "mnist (IDX files in --data-dir)",
+        help="digits (default; needs scikit-learn), moons, circles, spirals, "
+        "mnist (IDX files in --data-dir), or adding (the adding problem, a sequence "
+        "regression task)",
+    )
+    p.add_argument(
+        "--model",
+        default=d.model,
+        help="mlp (default), cnn (image data), lstm or transformer (sequences; images "
+        "are read row by row)",
     )
     p.add_argument(
         "--hidden",
-        default="128",
+        default=_DefaultStr("128"),
         help="hidden layer sizes, comma-separated (default 128); 'none' trains "
-        "the lectures' linear classifier",
+        "the lectures' linear classifier; for lstm and transformer the width (default 64)",
     )
     p.add_argument("--activation", default=d.activation, help="relu (default), tanh, sigmoid")
     p.add_argument(
@@ -116,11 +141,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=d.loss,
         help="softmax (cross-entropy, default) or svm (multiclass hinge loss)",
     )
-    p.add_argument("--optimizer", default=d.optimizer, help="sgd (default) or adam")
+    p.add_argument(
+        "--optimizer",
+        default=_DefaultStr(d.optimizer),
+        help="sgd (default for mlp and cnn) or adam (default for lstm, transformer and the "
+        "adding task)",
+    )
     p.add_argument(
         "--lr",
         default=None,
-        help="learning rate (default 0.05 for sgd, 0.001 for adam)",
+        help="learning rate (default 0.05 for sgd, 0.001 for adam; lstm: 0.003)",
     )
     p.add_argument(
         "--momentum",
@@ -128,14 +158,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="SGD momentum (default 0.9; 0 for plain SGD)",
     )
     p.add_argument("--nesterov", action="store_true", help="Nesterov momentum (SGD)")
-    p.add_argument("--weight-decay", default=d.weight_decay, help="L2 weight decay (default 1e-4)")
+    p.add_argument(
+        "--weight-decay",
+        default=_DefaultFloat(d.weight_decay),
+        help="L2 weight decay (default 1e-4; 0 for lstm and transformer)",
+    )
     p.add_argument(
         "--schedule",
         default=d.schedule,
         help="learning-rate schedule: cosine (default), step, none",
     )
     p.add_argument("--batch-size", default=d.batch_size, help="default 64")
-    p.add_argument("--epochs", default=d.epochs, help="default 100")
+    p.add_argument(
+        "--epochs",
+        default=_DefaultInt(d.epochs),
+        help="default 100 (--model cnn, lstm, transformer: 30; the adding task: 20)",
+    )
     p.add_argument(
         "--seed",
         default=d.seed,
@@ -148,8 +186,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--samples",
-        default=d.samples,
-        help="samples in a generated 2-D dataset (default 1000)",
+        default=_DefaultInt(d.samples),
+        help="samples in a generated dataset (default 1000; adding: 10000 sequences)",
     )
     p.add_argument(
         "--noise",
@@ -233,15 +271,23 @@ def _parse_hidden(text: str) -> list[int]:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Validate the parsed options; every problem is a one-line ``UsageError``."""
     from .data import DATASETS
-    from .nn import ACTIVATIONS
+    from .nn import ACTIVATIONS, models
 
     def positive(option: str, value: float, allow_zero: bool = False) -> None:
         if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
             need = ">= 0" if allow_zero else "> 0"
             raise UsageError(f"{option}: must be {need}, got {value}")
 
+    dataset = _choice("--dataset", args.dataset, list(DATASETS) + list(models.SEQUENCE_TASKS))
+    model = _choice("--model", getattr(args, "model", "mlp"), models.MODELS)
+    # A model's and a task's own defaults (the CNN's epochs, Adam for the recurrent models
+    # and the adding problem) for the options not typed.
+    for option, value in models.defaults_for(model, dataset).items():
+        if not _given(getattr(args, option)):
+            setattr(args, option, value)
     config = TrainConfig(
-        dataset=_choice("--dataset", args.dataset, list(DATASETS)),
+        dataset=dataset,
+        model=model,
         hidden=_parse_hidden(args.hidden),
         activation=_choice("--activation", args.activation, list(ACTIVATIONS)),
         loss=_choice("--loss", args.loss, LOSSES),
@@ -286,6 +332,18 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         raise UsageError(f"--samples: must be between 10 and {MAX_SAMPLES:,}, got {config.samples}")
     if config.noise is not None:
         positive("--noise", config.noise, allow_zero=True)
+    problem = models.check_names(config.model, config.dataset)
+    if problem:
+        raise UsageError(problem)
+    if config.compile and config.model != "mlp":
+        raise UsageError("--compile: only for --model mlp (CompiledLoss compiles MLPs)")
+    if config.dataset in models.SEQUENCE_TASKS and config.loss != "softmax":
+        raise UsageError(f"--loss: the {config.dataset} task is a regression (mean squared error)")
+    if config.dataset in models.SEQUENCE_TASKS and config.distributed:
+        raise UsageError(
+            f"--distributed: reports accuracy across ranks; the {config.dataset} task is a "
+            f"regression (train it in one process)"
+        )
     if config.dataset == "mnist" and not config.data_dir:
         raise UsageError("--dataset mnist: needs --data-dir, the folder with the IDX files")
     if config.out_dir.exists() and not config.out_dir.is_dir():
@@ -381,18 +439,22 @@ class _RichReporter(_Reporter):
         self.progress.advance(self.task)
 
     def epoch(self, row: dict[str, Any]) -> None:
-        stats = (
-            f"loss {row['loss']:.4f}  train {100 * row['train_acc']:.1f}%  "
-            f"test {100 * row['test_acc']:.1f}%  {row['samples_per_s']:,.0f} samples/s"
-        )
+        if "train_mse" in row:  # a regression task
+            scores = f"train mse {row['train_mse']:.4f}  test mse {row['test_mse']:.4f}"
+        else:
+            scores = f"train {100 * row['train_acc']:.1f}%  test {100 * row['test_acc']:.1f}%"
+        stats = f"loss {row['loss']:.4f}  {scores}  {row['samples_per_s']:,.0f} samples/s"
         self.progress.update(self.task, epoch=min(row["epoch"] + 1, self.epochs), stats=stats)
 
 
 def _epoch_line(row: dict[str, Any], epochs: int) -> str:
     width = len(str(epochs))
+    if "train_mse" in row:  # a regression task
+        scores = f"train mse {row['train_mse']:.4f}  test mse {row['test_mse']:.4f}"
+    else:
+        scores = f"train acc {100 * row['train_acc']:5.1f}%  test acc {100 * row['test_acc']:5.1f}%"
     return (
-        f"epoch {row['epoch']:>{width}}/{epochs}  loss {row['loss']:.4f}  "
-        f"train acc {100 * row['train_acc']:5.1f}%  test acc {100 * row['test_acc']:5.1f}%  "
+        f"epoch {row['epoch']:>{width}}/{epochs}  loss {row['loss']:.4f}  {scores}  "
         f"{row['samples_per_s']:>9,.0f} samples/s"
     )
 
@@ -417,7 +479,12 @@ def _reporter(
 
 def _load(config: TrainConfig) -> Any:
     from .data import IDXError, MissingDependencyError, load_dataset
+    from .nn import models
 
+    if config.dataset in models.SEQUENCE_TASKS:
+        return models.load_task(
+            config.dataset, config.samples, config.seed, config.test_size, np.dtype(config.dtype)
+        )
     try:
         return load_dataset(
             config.dataset,
@@ -437,6 +504,13 @@ def _load(config: TrainConfig) -> Any:
 def _evaluate(model: Any, X: np.ndarray, y: np.ndarray, batch: int = 4096) -> float:
     import chainrule as cr
 
+    if y.dtype.kind == "f":  # a regression task: the mean squared error
+        with cr.no_grad():
+            total = sum(
+                float(np.sum((model(cr.as_tensor(X[i : i + batch])).data - y[i : i + batch]) ** 2))
+                for i in range(0, len(y), batch)
+            )
+        return total / max(y.size, 1)
     correct = 0
     with cr.no_grad():
         for start in range(0, len(y), batch):
@@ -539,20 +613,39 @@ def train(
     split = _load(config)
     _check_split(config, split)
     X_train, X_test = split.X_train, split.X_test
+    regression = split.y_train.dtype.kind == "f"  # the sequence tasks
+    metric = "mse" if regression else "acc"
     mean = std = None
-    if config.standardize:
+    if config.standardize and not regression:
         # Statistics of the training part only; the test part is scaled the same way.
         mean = X_train.mean(axis=0)
         std = X_train.std(axis=0) + 1e-2  # + 1e-2: constant pixels (digits' borders)
-        X_train = ((X_train - mean) / std).astype(config.dtype)
-        X_test = ((X_test - mean) / std).astype(config.dtype)
+        if config.model == "mlp":  # (other models standardise inside, with buffers)
+            X_train = ((X_train - mean) / std).astype(config.dtype)
+            X_test = ((X_test - mean) / std).astype(config.dtype)
 
-    sizes = [split.n_features, *config.hidden, split.n_classes]
-    _check_size(sizes)
-    model = nn.mlp(sizes, activation=config.activation, dtype=config.dtype, seed=config.seed)
+    outputs = split.y_train.shape[1] if regression else split.n_classes
+    sizes = [split.n_features, *config.hidden, outputs]
+    if config.model == "mlp":
+        _check_size(sizes)
+    model = nn.models.build(
+        config.model,
+        config.dataset,
+        X_train.shape[1:],
+        outputs,
+        hidden=config.hidden,
+        activation=config.activation,
+        mean=None if config.model == "mlp" else mean,
+        std=None if config.model == "mlp" else std,
+        dtype=config.dtype,
+        seed=config.seed,
+    )
     if dist is not None:
         dist.wrap_model(model)  # rank 0's weights everywhere; backward averages the gradients
-    loss_fn = F.cross_entropy if config.loss == "softmax" else F.svm_loss
+    if regression:
+        loss_fn: Any = F.mse_loss
+    else:
+        loss_fn = F.cross_entropy if config.loss == "softmax" else F.svm_loss
     if config.optimizer == "sgd":
         opt: Any = optim.SGD(
             model.parameters(),
@@ -580,9 +673,13 @@ def train(
     n_params = sum(p.size for p in model.parameters())
     arch = "-".join(str(s) for s in sizes)
     kind = "linear classifier" if not config.hidden else f"MLP ({config.activation})"
+    if config.model != "mlp":
+        arch = nn.models.describe(model)
+        kind = {"cnn": "CNN", "lstm": "LSTM", "transformer": "Transformer"}[config.model]
     write(
         f"chainrule train: {split.name} ({len(split.y_train)} train / {len(split.y_test)} "
-        f"test), {kind} {arch} ({n_params:,} parameters), {config.loss} loss, "
+        f"test), {kind} {arch} ({n_params:,} parameters), "
+        f"{'mse' if regression else config.loss} loss, "
         f"{config.optimizer} lr {config.learning_rate:g}, {config.epochs} epochs"
         + (", compiled steps (CompiledLoss)" if config.compile else "")
     )
@@ -617,7 +714,10 @@ def train(
                     loss.backward()
                     opt.step()
                     total_loss += loss.item() * n
-                    correct += int(np.sum(np.argmax(scores.data, axis=1) == yb.data))
+                    if regression:  # summed squared error, averaged at the epoch's end
+                        correct += float(np.sum((scores.data - yb.data) ** 2))
+                    else:
+                        correct += int(np.sum(np.argmax(scores.data, axis=1) == yb.data))
                 seen += n
                 reporter.batch()
             seconds = time.perf_counter() - t0
@@ -627,11 +727,12 @@ def train(
             model.eval()
             if compiled is not None:  # no per-batch scores: accuracy at the epoch's end
                 correct = round(_evaluate(model, X_train, split.y_train) * seen)
+            per_target = seen * (split.y_train.shape[1] if regression else 1)
             row = {
                 "epoch": epoch,
                 "loss": total_loss / seen,
-                "train_acc": correct / seen,
-                "test_acc": _evaluate(model, X_test, split.y_test),
+                f"train_{metric}": correct / per_target,
+                f"test_{metric}": _evaluate(model, X_test, split.y_test),
                 "lr": lr,
                 "seconds": seconds,
                 "samples_per_s": seen / seconds if seconds > 0 else float("inf"),
@@ -644,28 +745,39 @@ def train(
             history.append(row)
             reporter.epoch(row)
     final = {
-        "train_acc": _evaluate(model, X_train, split.y_train),
-        "test_acc": _evaluate(model, X_test, split.y_test),
+        f"train_{metric}": _evaluate(model, X_train, split.y_train),
+        f"test_{metric}": _evaluate(model, X_test, split.y_test),
         "seconds": time.perf_counter() - started,
         "train_seconds": train_seconds,
         "samples_per_s": len(split.y_train) * config.epochs / train_seconds,
     }
+    if regression:
+        scores_text = (
+            f"train mean squared error {final['train_mse']:.5f}, test mean squared error "
+            f"{final['test_mse']:.5f}"
+        )
+    else:
+        scores_text = (
+            f"train accuracy {100 * final['train_acc']:.2f}%, test accuracy "
+            f"{100 * final['test_acc']:.2f}%"
+        )
     write(
-        f"final: train accuracy {100 * final['train_acc']:.2f}%, test accuracy "
-        f"{100 * final['test_acc']:.2f}% ({final['seconds']:.1f} s, "
-        f"{final['samples_per_s']:,.0f} samples/s)"
+        f"final: {scores_text} ({final['seconds']:.1f} s, {final['samples_per_s']:,.0f} samples/s)"
     )
     if dist is not None and not dist.done():  # rank 0 alone writes, once every rank is done
         return {"config": asdict(config), "history": history, "final": final}
     out = config.out_dir
     result = {
-        "config": asdict(config) | {"lr": config.learning_rate, "sizes": sizes},
+        "config": asdict(config)
+        | {"lr": config.learning_rate, "sizes": sizes if config.model == "mlp" else arch},
         "history": history,
         "final": final,
     }
     with run.stopping("writing the files"):
-        # The saved weights take raw features: the standardisation is folded into layer 0.
-        _save_run(out, _export_state(model, mean, std), result, run.saved)
+        # The saved weights take raw features: the standardisation is folded into layer 0
+        # (an MLP) or kept in the model's Standardize buffers (the other models).
+        state = _export_state(model, mean if config.model == "mlp" else None, std)
+        _save_run(out, state, result, run.saved)
         write(f"saved weights to {out / 'model.npz'} and metrics to {out / 'metrics.json'}")
         if config.plots:
             for path in _plots(model, split, X_train, X_test, history, out, config, run.saved):
@@ -753,7 +865,7 @@ def _plots(
         return []
     written = [_plot_curves(Figure, history, out / "curves.png", config)]
     saved.append(str(written[-1]))
-    if split.n_features == 2:
+    if split.n_features == 2 and split.X_train.ndim == 2:
         written.append(_plot_boundary(Figure, model, split, X_train, X_test, out / "boundary.png"))
         saved.append(str(written[-1]))
     return written
@@ -806,17 +918,25 @@ def curves_figure(Figure: Any, history: list[dict[str, Any]], config: TrainConfi
         ax_loss.set_yscale("log")
     ax_loss.legend()
     ax_loss.grid(alpha=0.3)
-    ax_acc.plot(
-        epochs, [100 * r["train_acc"] for r in history], color=CLASS_COLORS[0], label="train"
-    )
+    if "train_mse" in history[0]:  # a regression task
+        train, test, label = "train_mse", "test_mse", "mean squared error"
+        scale = 1.0
+    else:
+        train, test, label = "train_acc", "test_acc", "accuracy"
+        scale = 100.0
+    ax_acc.plot(epochs, [scale * r[train] for r in history], color=CLASS_COLORS[0], label="train")
     ax_acc.plot(
         epochs,
-        [100 * r["test_acc"] for r in history],
+        [scale * r[test] for r in history],
         color=CLASS_COLORS[1],
         linestyle="--",
         label="test",
     )
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    if scale == 1.0:
+        ax_acc.set(xlabel="epoch", ylabel=label, title=label)
+        ax_acc.set_yscale("log")
+    else:
+        ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     ax_acc.legend()
     ax_acc.grid(alpha=0.3)
     fig.suptitle(f"chainrule train: {config.dataset}")

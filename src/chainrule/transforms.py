@@ -141,8 +141,11 @@ def _recorded(*values: Any) -> bool:
     """Record the derivative computation itself? Inside another transform, or when an
     argument is part of a user's graph (so the result can be differentiated again)."""
     # Inside another transform (this thread's depth > 0), results are recorded
-    # (differentiable again), because an outer transform may differentiate them.
-    if state.ctx.depth > 0:
+    # (differentiable again), because an outer transform may differentiate them; so they
+    # are while a program is traced (cr.jit, cr.vmap): the program must hold the
+    # derivative's own operations, not its numbers.
+    c = state.ctx
+    if c.depth > 0 or (c.observers and any(hasattr(o, "applied") for o in c.observers)):
         return True
     return any(isinstance(v, Tensor) and v._rg for v in _tree_leaves(values))
 

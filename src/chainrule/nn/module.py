@@ -1,7 +1,8 @@
-"""Module and Parameter: the containers that hold a model's trainable tensors.
+"""Module and Parameter: the containers that hold a model's trainable tensors and buffers.
 
 Parameters are discovered by walking attributes (and lists, tuples and dicts of them), so a
-model is plain Python: assign layers to attributes and ``parameters()`` finds them.
+model is plain Python: assign layers to attributes and ``parameters()`` finds them. Buffers
+(running statistics) are Tensors registered by name with ``register_buffer``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, _stored
 from ..tracing import scope as _scope
 
 __all__ = ["IncompatibleKeys", "Module", "Parameter"]
@@ -103,6 +104,9 @@ class Module:
         # Set through __dict__ so that subclasses that forget super().__init__() still
         # work: ``training`` falls back to the class attribute below.
         self.__dict__["training"] = True
+        # name -> persistent; the buffers themselves are plain attributes (so reading and
+        # assigning ``self.running_mean`` works as in PyTorch).
+        self.__dict__["_buffer_names"] = {}
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -162,6 +166,110 @@ class Module:
         for _name, p in self.named_parameters(recurse=recurse):
             yield p
 
+    # ------------------------------------------------------------------ registration
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        """Add a buffer: a Tensor that is part of the module's state (saved in
+        ``state_dict`` unless ``persistent=False``, moved by ``load_state_dict`` and
+        ``to``) but is not a parameter, so no optimizer updates it. ``None`` registers
+        an absent buffer (left out of the state dict).
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> m = cr.nn.Module()
+        >>> m.register_buffer("count", cr.zeros(()))
+        >>> list(m.state_dict()), list(m.parameters())
+        (['count'], [])
+        """
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(
+                f"register_buffer: buffer name must be a non-empty string without '.', got {name!r}"
+            )
+        if name in vars(self) and name not in self._buffers_dict():
+            raise KeyError(f"register_buffer: attribute {name!r} already exists")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            tensor = Tensor(tensor)
+        if isinstance(tensor, Parameter):
+            raise TypeError(f"register_buffer: {name!r} is a Parameter; use register_parameter")
+        if "_buffer_names" not in vars(self):
+            self.__dict__["_buffer_names"] = {}
+        self.__dict__["_buffer_names"][name] = bool(persistent)
+        self.__dict__[name] = tensor
+
+    def _buffers_dict(self) -> dict[str, bool]:
+        return vars(self).get("_buffer_names", {})
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter under ``name`` (``None`` leaves the slot empty, like a layer
+        built with ``bias=False``)."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"register_parameter: {name!r} must be a Parameter or None, got "
+                f"{type(param).__name__}"
+            )
+        self.__dict__[name] = param
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Add a sub-module under ``name`` (the name may be one a Python attribute cannot
+        have, such as ``"0"``)."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} is a {type(module).__name__}, not a Module")
+        self.__dict__[name] = module
+
+    register_module = add_module
+
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, persistent_only: bool = False
+    ) -> Iterator[tuple[str, Tensor]]:
+        """(qualified name, buffer) pairs, e.g. ``('bn.running_mean', ...)``."""
+        modules = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for mod_name, module in modules:
+            for name, persistent in module._buffers_dict().items():
+                buf = vars(module).get(name)
+                if buf is None or (persistent_only and not persistent):
+                    continue
+                yield (f"{mod_name}.{name}" if mod_name else name), buf
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _name, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set ``requires_grad`` on every parameter (``False`` freezes the module)."""
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
+    def to(self, dtype: Any) -> Module:
+        """Cast the floating-point parameters and buffers to ``dtype`` in place (the
+        Parameter objects stay the same, so optimizers built before still hold them).
+
+        Examples
+        --------
+        >>> import chainrule as cr
+        >>> cr.nn.Linear(2, 3, seed=0).to("float64").weight.dtype
+        dtype('float64')
+        """
+        dtype = np.dtype(dtype)
+        if dtype.kind not in "fc":
+            raise TypeError(f"to: expected a floating dtype, got {dtype}")
+        for p in self.parameters():
+            if p.dtype.kind in "fc" and p.dtype != dtype:
+                p.data = _stored(np.asarray(p.data).astype(dtype))
+                p.grad = None
+        for _name, b in self.named_buffers():
+            if b.dtype.kind in "fc" and b.dtype != dtype:
+                b.data = _stored(np.asarray(b.data).astype(dtype))
+        return self
+
+    def double(self) -> Module:
+        """Cast floating parameters and buffers to float64."""
+        return self.to(np.float64)
+
+    def float(self) -> Module:
+        """Cast floating parameters and buffers to float32."""
+        return self.to(np.float32)
+
     # ------------------------------------------------------------------ modes and grads
     def train(self, mode: bool = True) -> Module:
         """Set training mode here and in every sub-module (Dropout reads it)."""
@@ -188,15 +296,30 @@ class Module:
         return self
 
     # ------------------------------------------------------------------ state
+    def _state_items(self) -> Iterator[tuple[str, Tensor]]:
+        """Parameters and persistent buffers in PyTorch's state-dict order: each module's
+        own parameters, then its buffers, then its children (depth first)."""
+        seen: set[int] = set()
+        for mod_name, module in self.named_modules():
+            for name, item in module._direct():
+                if isinstance(item, Parameter) and id(item) not in seen:
+                    seen.add(id(item))
+                    yield (f"{mod_name}.{name}" if mod_name else name), item
+            for name, persistent in module._buffers_dict().items():
+                buf = vars(module).get(name)
+                if persistent and buf is not None:
+                    yield (f"{mod_name}.{name}" if mod_name else name), buf
+
     def state_dict(self) -> dict[str, Tensor]:
-        """Name -> detached Tensor sharing the parameter's data (like PyTorch: copy it,
-        or save it, to keep a snapshot)."""
-        return {name: p.detach() for name, p in self.named_parameters()}
+        """Name -> detached Tensor sharing the parameter's (or buffer's) data, like
+        PyTorch: copy it, or save it, to keep a snapshot."""
+        return {name: t.detach() for name, t in self._state_items()}
 
     def load_state_dict(
         self, state_dict: Mapping[str, Any], strict: bool = True
     ) -> IncompatibleKeys:
-        """Copy values from ``state_dict`` (Tensors or arrays) into the parameters.
+        """Copy values from ``state_dict`` (Tensors or arrays) into the parameters and
+        buffers (each keeps its dtype).
 
         With ``strict=True`` a missing or unexpected key raises ``RuntimeError`` listing
         them; a value of the wrong shape always raises ``RuntimeError`` naming the key and
@@ -207,7 +330,7 @@ class Module:
                 f"load_state_dict: expected a dict of name -> array, got "
                 f"{type(state_dict).__name__}"
             )
-        own = dict(self.named_parameters())
+        own = dict(self._state_items())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
@@ -239,7 +362,7 @@ class Module:
         for p, arr in updates:
             # A fresh array (not an in-place write) so graphs that saved the old value
             # keep seeing it; optimizers hold the Parameter objects, not the arrays.
-            p.data = np.array(arr, dtype=p.dtype, copy=True)
+            p.data = _stored(np.array(arr, dtype=p.dtype, copy=True))
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ printing

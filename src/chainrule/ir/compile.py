@@ -1,0 +1,363 @@
+"""Compiled code: a program lowered for speed (what ``cr.jit`` runs).
+
+The same one lowering per primitive as the lecture-style flat code (``ir.lower``), written
+for speed instead of for reading: an elementwise result is computed into the buffer of an
+input that dies there (NumPy's ``out=``), no buffer is written after its last use (the
+liveness analysis, ``passes.last_uses``), names are freed as soon as their value is dead
+(so the peak memory is the memory plan's), and a program of Python-float scalars (a
+micrograd-style network) becomes plain float arithmetic with ``math``. An operation with
+no lowering (a custom Function, checkpoint) runs eagerly inside the generated code (a graph
+break).
+"""
+
+from __future__ import annotations
+
+import itertools
+import keyword
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .lower import (
+    CodegenError,
+    Constants,
+    compile_module,
+    expression,
+    fresh,
+    module_header,
+    tidy,
+)
+from .passes import last_uses, memory_plan
+from .program import Eqn, Literal, Program, Var
+
+__all__ = ["BACKENDS", "Compiled", "compile_program", "UFUNCS"]
+
+#: Primitives that are one NumPy ufunc, written ``np.ufunc(a, b, out=buffer)`` when an input's
+#: buffer can be reused (name -> (ufunc, extra literal operands)).
+UFUNCS: dict[str, tuple[str, tuple]] = {
+    "add": ("np.add", ()),
+    "sub": ("np.subtract", ()),
+    "mul": ("np.multiply", ()),
+    "div": ("np.true_divide", ()),
+    "neg": ("np.negative", ()),
+    "exp": ("np.exp", ()),
+    "log": ("np.log", ()),
+    "sqrt": ("np.sqrt", ()),
+    "tanh": ("np.tanh", ()),
+    "sin": ("np.sin", ()),
+    "cos": ("np.cos", ()),
+    "abs": ("np.absolute", ()),
+    "maximum": ("np.maximum", ()),
+    "minimum": ("np.minimum", ()),
+    "relu": ("np.maximum", (0,)),
+    "pow": ("np.power", ()),
+    "conj": ("np.conjugate", ()),
+}
+#: Primitives whose result may share memory with their first input.
+VIEWS = frozenset({"reshape", "transpose", "broadcast_to", "alias", "getitem", "sum_to"})
+#: Values smaller than this are not freed explicitly (a ``del`` costs more than it saves).
+_FREE_BYTES = 1 << 15
+
+
+class Compiled:
+    """A compiled program: ``fn(*arrays)`` returns the outputs (a tuple), ``source`` is the
+    generated code, ``peak_bytes`` the memory plan's peak.
+
+    >>> import chainrule as cr
+    >>> from chainrule.ir import trace_program
+    >>> p, _ = trace_program(lambda x: (x * 2.0).tanh(), cr.tensor([0.5, 1.0]))
+    >>> c = compile_program(p)
+    >>> c.fn(np.array([0.0, 1.0]))[0].round(4)
+    array([0.   , 0.964])
+    """
+
+    def __init__(
+        self, source: str, fn: Callable, peak_bytes: int, breaks: list[str], scalar: bool
+    ) -> None:
+        self.source = source
+        self.fn = fn
+        self.peak_bytes = peak_bytes
+        self.breaks = breaks
+        self.scalar = scalar
+
+
+def _identifier(text: str | None, taken: set[str], fallback: str) -> str:
+    base = "".join(c if c.isalnum() or c == "_" else "_" for c in (text or "")) or fallback
+    if base[0].isdigit():
+        base = "v" + base
+    if keyword.iskeyword(base) or base in ("np", "math", "CONST", "CALL"):
+        base += "_"
+    name, k = base, 1
+    while name in taken:
+        name = f"{base}_{k}"
+        k += 1
+    taken.add(name)
+    return name
+
+
+#: The code generators ``compile_program`` knows (``numba`` needs the optional extra ``fast``).
+BACKENDS = ("numpy", "numba")
+
+
+def compile_program(
+    program: Program, name: str = "compiled", scalar: bool = True, backend: str = "numpy"
+) -> Compiled:
+    """Lower ``program`` for speed and compile it (see the module docstring).
+
+    ``backend="numba"`` hands the program to ``chainrule.ir.numba_backend`` (fused
+    elementwise regions and scalar programs as ``@njit`` loops); ``"numpy"`` writes NumPy
+    calls.
+
+    A scalar program runs as Python float arithmetic; where that would raise (a log of 0,
+    an overflow: Python's floats raise where NumPy returns inf or nan) the same call runs
+    the NumPy code instead, so results never differ from the engine's.
+
+    >>> import chainrule as cr
+    >>> from chainrule.ir import trace_program
+    >>> p, _ = trace_program(lambda x: cr.relu(x) * 2.0, cr.tensor([1.0, -1.0]))
+    >>> compile_program(p).fn(np.array([3.0, -4.0]))
+    (array([6., 0.]),)
+    """
+    if backend == "numba":
+        from .numba_backend import compile_numba
+
+        return compile_numba(program, name)
+    if backend != "numpy":
+        raise ValueError(f"compile_program: unknown backend {backend!r}; expected {BACKENDS}")
+    arrays = _compile_arrays(program, name)
+    if not (scalar and _is_scalar_program(program)):
+        return arrays
+    fast = _compile_scalar(program, name)
+    floats, numpy_code = fast.fn, arrays.fn
+
+    def run(*args: Any) -> Any:
+        try:
+            return floats(*args)
+        except (ArithmeticError, ValueError):
+            with np.errstate(all="ignore"):
+                return numpy_code(*args)
+
+    fast.fn = run
+    fast.source = (
+        fast.source + "\n# when Python floats raise, the NumPy code runs:\n" + (arrays.source)
+    )
+    return fast
+
+
+# --------------------------------------------------------------------------- arrays
+
+
+def _compile_arrays(program: Program, name: str) -> Compiled:
+    consts = Constants()
+    taken: set[str] = set()
+    names: dict[Var, str] = {}
+    args = [_identifier(v.hint, taken, f"x{i}") for i, v in enumerate(program.inputs)]
+    for v, a in zip(program.inputs, args):
+        names[v] = a
+    counters: dict[str, Any] = {}
+
+    def new_name(e: Eqn) -> str:
+        c = counters.setdefault(e.prim.name, itertools.count())
+        return _identifier(f"{e.prim.name}{next(c)}", taken, "t")
+
+    # views: a view's memory belongs to its input's owner
+    owner: dict[Var, Var] = {}
+    for e in program.eqns:
+        x = e.inputs[0] if e.inputs else None
+        if e.prim.name in VIEWS and isinstance(x, Var):
+            owner[e.out] = owner.get(x, x)
+    last = last_uses(program)
+    dies: dict[Var, int] = {}
+    for v, k in last.items():
+        root = owner.get(v, v)
+        dies[root] = max(dies.get(root, -1), k)
+    inputs = set(program.inputs)
+    owned: set[Var] = set()  # buffers the generated code made (writable, not shared)
+    lines: list[str] = []
+    used = {v for e in program.eqns for v in e.inputs if isinstance(v, Var)}
+    used |= {o for o in program.outputs if isinstance(o, Var)}
+    for v, value in program.constants.items():
+        if v in used:
+            names[v] = _identifier(f"c{v.id}", taken, "c")
+            lines.append(f"{names[v]} = {consts.source(value)}")
+    calls: list[Callable] = []
+    breaks: list[str] = []
+    bindings: dict[str, str] = {}
+    free_at: dict[int, list[str]] = {}
+    for v, k in last.items():
+        if v in inputs or k >= len(program.eqns) or k < 0:
+            continue
+        if v.size * (v.dtype.itemsize if v.dtype is not None else 8) >= _FREE_BYTES:
+            free_at.setdefault(k, []).append(v)  # type: ignore[arg-type]
+
+    def atom(v: Var | Literal) -> str:
+        return consts.source(v.value) if isinstance(v, Literal) else names[v]
+
+    for k, e in enumerate(program.eqns):
+        out = e.out
+        names[out] = new_name(e)
+        ins = [atom(v) for v in e.inputs]
+        call = e.meta.get("call")
+        if call is not None:
+            calls.append(call)
+            breaks.append(e.prim.name)
+            lines.append(f"{names[out]} = CALL[{len(calls) - 1}]([{', '.join(ins)}], {{}}, False)")
+            continue
+        ufunc = UFUNCS.get(e.prim.name)
+        ufunc_ins = ins
+        if e.prim.name == "pow" and isinstance(e.inputs[1], Literal):
+            exponent = e.inputs[1].value
+            if np.ndim(exponent) == 0 and exponent == 2:
+                ufunc, ufunc_ins = ("np.square", ()), ins[:1]  # np.power is slow for x**2
+        buffer = None
+        if ufunc is not None and out.shape and out.dtype is not None:
+            for v in e.inputs:
+                if (
+                    isinstance(v, Var)
+                    and v in owned
+                    and owner.get(v, v) is v
+                    and dies.get(v, -1) == k
+                    and v.shape == out.shape
+                    and v.dtype == out.dtype
+                ):
+                    buffer = v
+                    break
+        if buffer is not None:
+            fn, extra = ufunc  # type: ignore[misc]
+            operands = ufunc_ins + [repr(x) for x in extra]
+            # np.maximum/np.minimum deprecate a positional out (NumPy 2.x): name it there
+            keyword = fn in ("np.maximum", "np.minimum")
+            operands.append(f"out={names[buffer]}" if keyword else names[buffer])
+            # the ufunc bound once at module level, out= passed by position: the cheapest
+            # call NumPy has (keyword parsing costs more than a small array's arithmetic)
+            bound = "_" + fn.split(".")[-1]
+            bindings[bound] = fn
+            lines.append(f"{names[out]} = {bound}({', '.join(operands)})")
+            owned.add(out)
+        elif e.prim.name == "linear" and out.shape:
+            x, w, b = ins
+            lines.append(f"{names[out]} = {x} @ {w}.T")
+            lines.append(f"{names[out]} += {b}")
+            owned.add(out)
+        else:
+            try:
+                text = expression(e, ins, consts)
+            except CodegenError:
+                raise
+            lines.append(f"{names[out]} = {tidy(text)}")
+            if fresh(e) and out.shape:
+                owned.add(out)
+        for v in free_at.get(k, ()):
+            if v is not out and v in names:
+                lines.append(f"del {names[v]}")
+    # an output that is a constant comes back as an array, as computed ones do
+    outs = [atom(o) if isinstance(o, Var) else f"np.asarray({atom(o)})" for o in program.outputs]
+    lines.append(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
+    body = "".join(f"    {line}\n" for line in lines)
+    fn_text = f"def {name}({', '.join(args)}):\n{body}"
+    bound = "".join(f"{k} = {v}\n" for k, v in sorted(bindings.items()))
+    source = module_header(lines) + (("\n" + bound) if bound else "") + "\n\n" + fn_text
+    namespace = compile_module(source, consts.values, f"<compiled {name}>")
+    namespace["CALL"] = calls
+    plan = memory_plan(program, owner)
+    return Compiled(source, namespace[name], plan["peak_bytes"], breaks, False)
+
+
+# --------------------------------------------------------------------------- scalars
+
+#: How a scalar program (0-d float64 values only) writes each primitive with Python floats.
+SCALAR: dict[str, str] = {
+    "add": "{0} + {1}",
+    "sub": "{0} - {1}",
+    "mul": "{0} * {1}",
+    "div": "{0} / {1}",
+    "neg": "-{0}",
+    "pow": "{0} ** {1}",
+    "exp": "math.exp({0})",
+    "log": "math.log({0})",
+    "sqrt": "math.sqrt({0})",
+    "tanh": "math.tanh({0})",
+    "sin": "math.sin({0})",
+    "cos": "math.cos({0})",
+    "abs": "abs({0})",
+    "relu": "({0} if {0} > 0.0 else 0.0)",
+    "maximum": "({0} if {0} > {1} else {1})",
+    "minimum": "({0} if {0} < {1} else {1})",
+    "greater": "({0} > {1})",
+    "less": "({0} < {1})",
+    "greater_equal": "({0} >= {1})",
+    "less_equal": "({0} <= {1})",
+    "where": "({1} if {0} else {2})",
+    "sigmoid": "_sigmoid({0})",
+    "alias": "{0}",
+}
+_SCALAR_HELPERS = """
+def _sigmoid(x):
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+"""
+
+
+def _is_scalar_program(program: Program) -> bool:
+    f64 = np.dtype(np.float64)
+    if not program.eqns:
+        return False
+    for v in program.inputs:
+        if v.shape != () or v.dtype != f64:
+            return False
+    for e in program.eqns:
+        if e.meta.get("call") is not None or e.out.shape != ():
+            return False
+        name = e.prim.name
+        if name in ("sum", "broadcast_to", "sum_to", "reshape", "astype"):
+            continue  # identities on 0-d values
+        if name not in SCALAR:
+            return False
+        if name == "pow":  # Python's ** gives complex numbers where NumPy gives nan
+            y = e.inputs[1]
+            if not (isinstance(y, Literal) and float(np.asarray(y.value)).is_integer()):
+                return False
+        if e.out.dtype not in (f64, np.dtype(bool)):
+            return False
+        for v in e.inputs:
+            if isinstance(v, Literal) and np.ndim(v.value) != 0:
+                return False
+    return True
+
+
+def _compile_scalar(program: Program, name: str) -> Compiled:
+    taken: set[str] = set()
+    names: dict[Var, str] = {}
+    args = [_identifier(v.hint, taken, f"x{i}") for i, v in enumerate(program.inputs)]
+    lines = [f"{a} = float({a})" for a in args]
+    for v, a in zip(program.inputs, args):
+        names[v] = a
+    for v, value in program.constants.items():
+        names[v] = _identifier(f"c{v.id}", taken, "c")
+        lines.append(f"{names[v]} = {float(np.asarray(value))!r}")
+
+    def atom(v: Var | Literal) -> str:
+        if isinstance(v, Literal):
+            value = v.value
+            return repr(float(value)) if not isinstance(value, (bool, np.bool_)) else repr(value)
+        return names[v]
+
+    for k, e in enumerate(program.eqns):
+        out = e.out
+        names[out] = f"t{k}"
+        ins = [atom(v) for v in e.inputs]
+        template = SCALAR.get(e.prim.name, "{0}")
+        lines.append(f"t{k} = {template.format(*ins)}")
+    outs = [f"_f64({atom(o)})" for o in program.outputs]
+    lines.append(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
+    body = "".join(f"    {line}\n" for line in lines)
+    source = (
+        "import math\n\nimport numpy as np\n\n_f64 = np.float64\n"
+        + _SCALAR_HELPERS
+        + f"\n\ndef {name}({', '.join(args)}):\n{body}"
+    )
+    namespace = compile_module(source, {}, f"<compiled {name}>")
+    return Compiled(source, namespace[name], 0, [], True)

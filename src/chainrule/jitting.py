@@ -1,0 +1,599 @@
+"""cr.jit (module chainrule.jitting): trace once per signature, optimize, run generated code.
+
+The first call for a signature (shapes, dtypes, static values, which inputs require grad,
+grad mode) traces ``f`` to a program (``chainrule.ir``), optimizes it (constant folding,
+common subexpressions, algebraic simplification, dead code) and compiles it
+(``ir.compile``); later calls run the cached code. Called on tensors that require grad, a
+jitted function is ONE node of the eager graph whose backward is compiled too: the joint
+forward + backward program, split at the values the backward needs. Tensors ``f`` reads from
+its closure that require grad (a Module's parameters) are inputs of the program, read at
+call time, and their ``.grad`` fills on backward.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from . import state
+from .engine import Node
+from .ir import Program, Var, run_on_tensors
+from .ir.compile import BACKENDS, Compiled, compile_program
+from .ir.passes import cse, dce, fold, simplify_more
+from .ir.trace import Tracer
+from .primitives import ALL_INPUTS, Primitive
+from .pytree import flatten, unflatten
+from .tensor import Tensor, _from_node, _wrap, is_grad_enabled
+
+__all__ = ["CacheInfo", "Jitted", "jit"]
+
+
+class CacheInfo(NamedTuple):
+    """What a jitted function's cache holds (``Jitted.cache_info()``).
+
+    >>> import chainrule as cr
+    >>> f = cr.jit(lambda x: x + 1.0)
+    >>> _ = f(cr.tensor([1.0])); _ = f(cr.tensor([2.0]))
+    >>> info = f.cache_info()
+    >>> (info.hits, info.misses, info.currsize)
+    (1, 1, 1)
+    """
+
+    hits: int
+    misses: int
+    maxsize: int
+    currsize: int
+    compile_seconds: float
+
+
+def jit(
+    f: Callable | None = None,
+    *,
+    static_argnums: int | Sequence[int] = (),
+    backend: str = "numpy",
+    cache_size: int = 64,
+) -> Any:
+    """Compile ``f``: traced once per signature, optimized, run as generated NumPy code.
+
+    ``static_argnums`` name arguments that are not arrays (flags, sizes): their values are
+    part of the signature. Python numbers passed as other arguments are static too (each
+    new value compiles anew; pass arrays for values that change). ``backend`` is
+    ``"numpy"``. Works as a decorator, and composes both ways: ``cr.jit(cr.grad(f))``
+    compiles the gradient; ``cr.grad(cr.jit(f))`` differentiates through compiled code.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> @cr.jit
+    ... def f(x):
+    ...     return (cr.tanh(x) ** 2).sum()
+    >>> float(f(cr.tensor([0.5, -1.0])))
+    0.7935...
+    >>> g = cr.jit(cr.grad(f))
+    >>> g(cr.tensor([0.5, -1.0])).numpy().round(4)
+    array([ 0.7269, -0.6397])
+    >>> print(f.source(cr.tensor([0.5, -1.0])).splitlines()[-1].strip())
+    return (sum0,)
+    """
+    if f is None:
+        return functools.partial(
+            jit, static_argnums=static_argnums, backend=backend, cache_size=cache_size
+        )
+    if backend not in BACKENDS:
+        raise ValueError(f"jit: unknown backend {backend!r}; expected one of {sorted(BACKENDS)}")
+    return Jitted(f, static_argnums=static_argnums, cache_size=cache_size, backend=backend)
+
+
+class _Signature(NamedTuple):
+    key: Any
+    leaves: list
+    treedef: Any
+
+
+class Jitted:
+    """A jitted function (see ``jit``): call it like ``f``; ``source(*args)`` is the code
+    generated for those arguments' signature, ``cache_info()`` counts hits, misses and
+    compile time.
+
+    >>> import chainrule as cr
+    >>> double = cr.jit(lambda x: x * 2.0)
+    >>> double(cr.tensor([1.0, 2.0]))
+    tensor([2., 4.])
+    >>> double(cr.tensor([3.0, 4.0])); double.cache_info().hits
+    tensor([6., 8.])
+    1
+    """
+
+    def __init__(
+        self, f: Callable, static_argnums: Any = (), cache_size: int = 64, backend: str = "numpy"
+    ) -> None:
+        functools.update_wrapper(self, f)
+        self._backend = backend
+        self._f = f
+        self._static = (
+            (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+        )
+        if cache_size < 1:
+            raise ValueError(f"jit: cache_size must be at least 1, got {cache_size}")
+        self._cache: OrderedDict[Any, _Entry] = OrderedDict()
+        self._maxsize = cache_size
+        self._hits = self._misses = 0
+        self._compile_seconds = 0.0
+        self._warned = False
+
+    # ------------------------------------------------------------------ calling
+    def _signature(self, args: tuple, kwargs: dict) -> _Signature:
+        if not kwargs and not self._static:
+            # the common call: arrays and tensors only, no pytree to walk
+            parts = []
+            for a in args:
+                kind = type(a)
+                if kind is Tensor:
+                    data = a._data
+                    parts.append((data.shape, data.dtype, a._rg))
+                elif kind is np.ndarray or isinstance(a, np.generic):
+                    parts.append((a.shape, a.dtype, False))
+                else:
+                    break
+            else:
+                return _Signature((len(args), tuple(parts), is_grad_enabled()), list(args), None)
+        static = self._static
+        if static:
+            n = len(args)
+            for i in static:
+                if not -n <= i < n:
+                    raise ValueError(
+                        f"jit: static_argnums {static} out of range for {n} positional argument(s)"
+                    )
+            fixed = {i % n for i in static}
+            dyn = [None if i in fixed else a for i, a in enumerate(args)]
+            statics = tuple(_static_key(args[i], i) for i in sorted(fixed))
+        else:
+            dyn, statics = list(args), ()
+        leaves, treedef = flatten((dyn, kwargs))
+        parts = []
+        for leaf in leaves:
+            kind = type(leaf)
+            if kind is Tensor or isinstance(leaf, Tensor):
+                data = leaf._data
+                parts.append((data.shape, data.dtype, leaf._rg))
+            elif kind is np.ndarray or isinstance(leaf, np.generic):
+                parts.append((leaf.shape, leaf.dtype, False))
+            else:
+                parts.append(("static", _static_key(leaf, "a pytree leaf")))
+        key = (treedef, tuple(parts), statics, is_grad_enabled())
+        return _Signature(key, leaves, treedef)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if state.ctx.observers and any(hasattr(o, "applied") for o in state.ctx.observers):
+            # Inside another trace (jit of a function that calls this one, cr.trace): the
+            # outer program records this function's operations themselves (inlined).
+            return self._f(*args, **kwargs)
+        sig = self._signature(args, kwargs)
+        entry = self._cache.get(sig.key)
+        if entry is not None and entry.valid():
+            self._hits += 1
+            self._cache.move_to_end(sig.key)
+        else:
+            entry = self._compile(sig, args, kwargs)
+        return entry.run(sig.leaves)
+
+    def _compile(self, sig: _Signature, args: tuple, kwargs: dict) -> _Entry:
+        self._misses += 1
+        t0 = time.perf_counter()
+        entry = _Entry(self, sig, args, kwargs)
+        self._compile_seconds += time.perf_counter() - t0
+        self._cache[sig.key] = entry
+        self._cache.move_to_end(sig.key)
+        if len(self._cache) > self._maxsize:
+            self._cache.popitem(last=False)
+            if not self._warned:
+                self._warned = True
+                warnings.warn(
+                    f"jit: {getattr(self._f, '__name__', 'the function')} keeps recompiling "
+                    f"({self._misses} signatures so far, cache of {self._maxsize}): make "
+                    f"changing sizes or Python numbers arguments of fixed shape, or raise "
+                    f"cache_size",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+        return entry
+
+    # ------------------------------------------------------------------ inspecting
+    def source(self, *args: Any, **kwargs: Any) -> str:
+        """The code generated for these arguments' signature (compiled if needed)."""
+        sig = self._signature(args, kwargs)
+        entry = self._cache.get(sig.key)
+        if entry is None or not entry.valid():
+            entry = self._compile(sig, args, kwargs)
+        return entry.source()
+
+    def program(self, *args: Any, **kwargs: Any) -> Program:
+        """The optimized program for these arguments' signature."""
+        sig = self._signature(args, kwargs)
+        entry = self._cache.get(sig.key)
+        if entry is None or not entry.valid():
+            entry = self._compile(sig, args, kwargs)
+        return entry.program
+
+    def cache_info(self) -> CacheInfo:
+        """Hits, misses, the cache's bound and size, and the seconds spent compiling."""
+        return CacheInfo(
+            self._hits, self._misses, self._maxsize, len(self._cache), self._compile_seconds
+        )
+
+    def __repr__(self) -> str:
+        return f"<jit {getattr(self._f, '__name__', 'function')}>"
+
+
+def _static_key(value: Any, where: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        raise TypeError(
+            f"jit: a static value must be hashable ({where}: got {type(value).__name__}); "
+            f"pass arrays and tensors as ordinary arguments"
+        ) from None
+    return (type(value), value)
+
+
+def optimize(program: Program) -> Program:
+    """The passes compiled code runs through: constant folding, common subexpressions,
+    algebraic simplification, dead code.
+
+    >>> import chainrule as cr
+    >>> from chainrule.ir import trace_program
+    >>> p, _ = trace_program(lambda x: (x.exp() + x.exp()) * 1.0, cr.tensor(1.0))
+    >>> [e.prim.name for e in optimize(p).eqns]
+    ['exp', 'add']
+    """
+    return dce(simplify_more(cse(fold(dce(program)))))
+
+
+_BREAK_WARNED: set[str] = set()
+
+
+class _Entry:
+    """One compiled signature: the program, its code, and (when a gradient may be
+    needed) the compiled forward-with-residuals and backward."""
+
+    def __init__(self, owner: Jitted, sig: _Signature, args: tuple, kwargs: dict) -> None:
+        self.name = getattr(owner._f, "__name__", "f")
+        if not self.name.isidentifier():
+            self.name = "f"
+        tracer = Tracer(strict="cr.jit")
+        leaves = []
+        self.dynamic = []  # positions of the leaves that are program inputs
+        for k, leaf in enumerate(sig.leaves):
+            if isinstance(leaf, (Tensor, np.ndarray, np.generic)):
+                data = leaf._data if isinstance(leaf, Tensor) else leaf
+                fresh = Tensor(np.array(data, copy=True))
+                tracer.input(fresh, "arg", f"x{k}")
+                leaves.append(fresh)
+                self.dynamic.append(k)
+            else:
+                leaves.append(leaf)
+        if sig.treedef is None:  # the flat signature: positional arrays and tensors
+            dyn, kw = leaves, {}
+        else:
+            dyn, kw = unflatten(sig.treedef, leaves)
+        call_args = list(dyn)
+        for i in owner._static:
+            i %= len(args)
+            call_args[i] = args[i]
+        with np.errstate(all="ignore"), tracer.active():
+            out = owner._f(*call_args, **kw)
+        out_leaves, self.out_def = flatten(out)
+        for o in out_leaves:
+            if not isinstance(o, (Tensor, np.ndarray, np.generic, int, float, complex)):
+                raise TypeError(
+                    f"jit: {self.name} must return tensors (or tuples, lists and dicts of "
+                    f"them), got {type(o).__name__}"
+                )
+        program = tracer.program
+        program.outputs = [tracer.output(o) for o in out_leaves]
+        _refuse_dynamic_shapes(program, self.name)
+        self.params = [t for t in _param_tensors(tracer, program)]
+        self.param_specs = [(p._data.shape, p._data.dtype, p._rg) for p in self.params]
+        self.program = optimize(program)
+        for e in self.program.eqns:
+            if e.meta.get("call") is not None and e.prim.name not in _BREAK_WARNED:
+                _BREAK_WARNED.add(e.prim.name)
+                warnings.warn(
+                    f"jit: {e.prim.name} has no generated code (a custom Function or "
+                    f"checkpoint); it runs eagerly inside the compiled {self.name} (a graph "
+                    f"break)",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+        self.backend = owner._backend
+        self.compiled: Compiled = compile_program(self.program, self.name, backend=self.backend)
+        # a gradient is needed when grad mode is on and an input or parameter requires it
+        arg_rg = [bool(getattr(sig.leaves[k], "_rg", False)) for k in self.dynamic]
+        self.diff = arg_rg + [p._rg for p in self.params]
+        float_in = [v.dtype is not None and v.dtype.kind in "fc" for v in self.program.inputs]
+        self.diff = [d and f for d, f in zip(self.diff, float_in)]
+        self.grad = is_grad_enabled() and any(self.diff)
+        if self.grad:
+            self._split()
+
+    def valid(self) -> bool:
+        """The parameters still have the shapes, dtypes and flags this code was made for."""
+        for p, spec in zip(self.params, self.param_specs):
+            d = p._data
+            if d.shape != spec[0] or d.dtype != spec[1] or p._rg != spec[2]:
+                return False
+        return True
+
+    # ------------------------------------------------------------------ the joint program
+    def _split(self) -> None:
+        """Trace forward + backward of the program, and split it into a forward that also
+        returns the values the backward needs (the residuals) and the backward."""
+        from .transforms import _make_alias, _reverse
+
+        program = self.program
+        tracer = Tracer()
+        leaves, args, aliases = [], [], []
+        for k, (v, d) in enumerate(zip(program.inputs, self.diff)):
+            value = program.values.get(v)
+            if value is None:
+                value = np.zeros(v.shape, dtype=v.dtype)
+            leaf = Tensor(np.array(value, copy=True))
+            if d:
+                leaf.requires_grad = True
+            tracer.input(leaf, "arg", v.hint or f"x{k}")
+            leaves.append(leaf)
+        with np.errstate(all="ignore"), tracer.active():
+            for k, (leaf, d) in enumerate(zip(leaves, self.diff)):
+                if d:
+                    a = _make_alias(leaf, "jit", k)
+                    aliases.append(a)
+                    args.append(a)
+                else:
+                    args.append(leaf)
+            env = run_on_tensors(program, args)
+            outs = [env[o] if isinstance(o, Var) else Tensor(o.value) for o in program.outputs]
+            n_fwd = len(tracer.program.eqns)
+            self.diff_out = [k for k, o in enumerate(outs) if o._rg and o.dtype.kind in "fc"]
+            cts = []
+            for k in self.diff_out:
+                ct = Tensor(np.ones(outs[k].shape, dtype=outs[k].dtype))
+                tracer.input(ct, "cotangent", f"d_out{k}")
+                cts.append(ct)
+            grads = _reverse([outs[k] for k in self.diff_out], cts, aliases, True, retain=True)
+        joint = tracer.program
+        out_vars = [tracer.output(o) for o in outs]
+        grad_vars = [tracer.output(g) for g in grads]
+        ct_vars = joint.inputs[len(leaves) :]
+        fwd_inputs = joint.inputs[: len(leaves)]
+        fwd_defined = set(fwd_inputs) | {e.out for e in joint.eqns[:n_fwd]}
+        # the backward, optimized first, tells which forward values it needs
+        bwd = Program()
+        bwd.eqns = joint.eqns[n_fwd:]
+        bwd.outputs = list(grad_vars)
+        bwd.constants = dict(joint.constants)
+        bwd.values = joint.values
+        needed: list[Var] = []
+        seen: set[Var] = set()
+        for e in bwd.eqns:
+            for v in e.inputs:
+                if isinstance(v, Var) and v in fwd_defined and v not in seen:
+                    seen.add(v)
+                    needed.append(v)
+        for v in grad_vars:
+            if isinstance(v, Var) and v in fwd_defined and v not in seen:
+                seen.add(v)
+                needed.append(v)
+        bwd.inputs = needed + list(ct_vars)
+        bwd = optimize(bwd)
+        used = _used_inputs(bwd)
+        self.residuals = [v for v in needed if v in used]
+        bwd.inputs = self.residuals + list(ct_vars)
+        fwd = Program()
+        fwd.inputs = list(fwd_inputs)
+        fwd.eqns = joint.eqns[:n_fwd]
+        fwd.outputs = out_vars + self.residuals
+        fwd.constants = dict(joint.constants)
+        fwd.values = joint.values
+        fwd = optimize(fwd)
+        self.n_out = len(out_vars)
+        self.fwd = compile_program(fwd, f"{self.name}_forward", backend=self.backend)
+        self.bwd = compile_program(bwd, f"{self.name}_backward", scalar=False, backend=self.backend)
+        self.fwd_program, self.bwd_program = fwd, bwd
+        self.prim = Primitive(f"jit({self.name})", _no_impl, nin=None, register=False)
+        self.prim.vjps = self.prim.cvjps = ALL_INPUTS
+        self.prim.vjp_all = _jit_vjp
+        self.prim.jvp_all = _jit_jvp
+
+    def source(self) -> str:
+        if self.grad:
+            return (
+                "# forward (returns the outputs, then the values the backward needs)\n"
+                + self.fwd.source
+                + "\n\n# backward\n"
+                + self.bwd.source
+            )
+        return self.compiled.source
+
+    # ------------------------------------------------------------------ running
+    def run(self, leaves: list) -> Any:
+        tensors = []
+        arrays = []
+        for k in self.dynamic:
+            leaf = leaves[k]
+            if isinstance(leaf, Tensor):
+                tensors.append(leaf)
+                arrays.append(leaf._data)
+            else:
+                tensors.append(None)
+                arrays.append(leaf)
+        for p in self.params:
+            tensors.append(p)
+            arrays.append(p._data)
+        if not self.grad:
+            outs = self.compiled.fn(*arrays)
+            return unflatten(self.out_def, [_wrap(o) for o in outs])
+        results = self.fwd.fn(*arrays)
+        outs, residuals = results[: self.n_out], results[self.n_out :]
+        edges = []
+        for t, d in zip(tensors, self.diff):
+            edges.append((t._node or t) if (d and t is not None and t._rg) else None)
+        wrapped = [_wrap(o) for o in outs]
+        if self.diff_out:
+            params = {"entry": self, "residuals": residuals, "arrays": arrays}
+            if len(self.diff_out) == 1:
+                k = self.diff_out[0]
+                out = outs[k]
+                node = Node.new(
+                    self.prim,
+                    tuple(edges),
+                    tuple(arrays),
+                    None,
+                    np.shape(out),
+                    np.asarray(out).dtype,
+                    params,
+                )
+                wrapped[k] = _from_node(out, node)
+            else:
+                wrapped = self._multi(outs, edges, arrays, params, wrapped)
+        return unflatten(self.out_def, wrapped)
+
+    def _multi(self, outs: tuple, edges: list, arrays: list, params: dict, wrapped: list):
+        """Several differentiable outputs: one node over their concatenation (a node has one
+        output), each output a slice of it."""
+        from .ops import reshape
+
+        pieces = [np.ravel(outs[k]) for k in self.diff_out]
+        flat = np.concatenate(pieces) if pieces else np.zeros(0)
+        params["split"] = [(np.shape(outs[k]), p.size) for k, p in zip(self.diff_out, pieces)]
+        node = Node.new(
+            self.prim, tuple(edges), tuple(arrays), None, flat.shape, flat.dtype, params
+        )
+        whole = _from_node(flat, node)
+        start = 0
+        for k, (shape, size) in zip(self.diff_out, params["split"]):
+            wrapped[k] = reshape(whole[start : start + size], shape)
+            start += size
+        return wrapped
+
+    def cotangents(self, g: Any, params: dict) -> list:
+        split = params.get("split")
+        if split is None:
+            return [g]
+        out, start = [], 0
+        for shape, size in split:
+            out.append(np.reshape(g[start : start + size], shape))
+            start += size
+        return out
+
+
+def _no_impl(*args: Any, **params: Any) -> Any:  # pragma: no cover - nodes are made directly
+    raise RuntimeError("internal: a jit node is not applied as a primitive")
+
+
+def _jit_vjp(g: Any, ans: Any, inputs: tuple, params: dict, needed: tuple) -> tuple:
+    entry: _Entry = params["entry"]
+    if isinstance(g, Tensor):
+        return _recompute_vjp(entry, g, inputs, params, needed)
+    cts = entry.cotangents(g, params)
+    grads = entry.bwd.fn(*params["residuals"], *cts)
+    out: list = []
+    k = 0
+    for d in entry.diff:
+        if d:
+            out.append(grads[k])
+            k += 1
+        else:
+            out.append(None)
+    return tuple(gi if need else None for gi, need in zip(out, needed))
+
+
+def _flat_outputs(entry: _Entry, env: dict) -> Any:
+    from .ops import concatenate, reshape
+
+    outs = [env[entry.program.outputs[k]] for k in entry.diff_out]
+    if len(outs) == 1:
+        return outs[0]
+    return concatenate([reshape(o, -1) for o in outs])
+
+
+def _recompute_vjp(entry: _Entry, g: Tensor, inputs: tuple, params: dict, needed: tuple):
+    """A recorded backward (higher order): differentiate the program again on the
+    graph-connected inputs, with chainrule operations."""
+    from .transforms import _make_alias, _reverse
+
+    args, aliases = [], []
+    for k, (v, need) in enumerate(zip(inputs, needed)):
+        base = v if isinstance(v, Tensor) else _wrap(v)
+        if need:
+            a = _make_alias(base, "jit", k)
+            aliases.append(a)
+            args.append(a)
+        else:
+            args.append(base)
+    env = run_on_tensors(entry.program, args)
+    out = _flat_outputs(entry, env)
+    grads = iter(_reverse([out], [g], aliases, True, retain=True))
+    return tuple(next(grads) if need else None for need in needed)
+
+
+def _jit_jvp(tangents: tuple, ans: Any, inputs: tuple, params: dict) -> Any:
+    from .transforms import _forward, _make_alias
+
+    entry: _Entry = params["entry"]
+    recorded = any(isinstance(t, Tensor) for t in tangents)
+    args, aliases, seeds = [], [], []
+    for k, (v, t) in enumerate(zip(inputs, tangents)):
+        base = v if isinstance(v, Tensor) else _wrap(v)
+        if t is not None:
+            a = _make_alias(base, "jit", k)
+            aliases.append(a)
+            seeds.append(t)
+            args.append(a)
+        else:
+            args.append(base)
+    from .tensor import enable_grad
+
+    with enable_grad():
+        env = run_on_tensors(entry.program, args)
+        out = _flat_outputs(entry, env)
+    result = _forward([out], aliases, seeds, recorded)[0]
+    return result if recorded else result._data
+
+
+def _used_inputs(program: Program) -> set[Var]:
+    used: set[Var] = set()
+    for e in program.eqns:
+        used.update(v for v in e.inputs if isinstance(v, Var))
+    used.update(o for o in program.outputs if isinstance(o, Var))
+    return used
+
+
+def _param_tensors(tracer: Tracer, program: Program) -> list[Tensor]:
+    """The closure tensors the program reads (its "param" inputs), in input order."""
+    by_var = {}
+    for t in tracer._alive:
+        v = tracer._var_of.get(id(t))
+        if v is not None and program.roles.get(v) == "param":
+            by_var.setdefault(v, t)
+    return [by_var[v] for v in program.inputs if program.roles.get(v) == "param"]
+
+
+def _refuse_dynamic_shapes(program: Program, name: str) -> None:
+    """A boolean mask computed from the inputs gives a shape that depends on the values:
+    compiled code is made for one shape, so it is refused (not silently kept)."""
+    for e in program.eqns:
+        if e.prim.name in ("getitem", "index_add", "index_put"):
+            for v in e.inputs[1:]:
+                if isinstance(v, Var) and v.dtype is not None and v.dtype.kind == "b":
+                    raise TypeError(
+                        f"jit: {name} indexes with a boolean mask computed from its inputs "
+                        f"(x[mask]): the result's shape depends on the values, and compiled "
+                        f"code is made for one shape. Use cr.where(mask, x, 0) instead."
+                    )
