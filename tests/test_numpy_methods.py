@@ -152,3 +152,16 @@ def test_readme_rule_two_sentences_are_in_the_readme():
 
     text = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert "where NumPy's ndarray has a name" in text
+
+
+def test_readme_numpy_section_runs():
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = re.search(r"^## NumPy code: `chainrule.numpy`\s*$(.*?)(?=^## |\Z)", text, re.S | re.M)
+    assert section, "README has no chainrule.numpy section"
+    blocks = re.findall(r"```python\n(.*?)```", section.group(1), re.S)
+    assert blocks
+    for code in blocks:
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
