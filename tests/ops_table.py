@@ -1096,6 +1096,139 @@ NUMPY_ROWS += [
     nrow("pow", "logspace", lambda xp, a, b: cnp.logspace(a, b, 4), [(), ()], reference=False),
 ]
 
+
+# Order statistics and moments of several variables (statistics.py): quantiles gather the
+# sorted values at static positions; cov/corrcoef are matrix products of centred data.
+_NAN3 = np.array([[0.0, np.nan, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [np.nan, np.nan, np.nan, 0.0]])
+NUMPY_ROWS += [
+    nrow("take_along_axis", "quantile", lambda xp, x: xp.quantile(x, 0.3), [(2, 4)]),
+    nrow(
+        "take_along_axis",
+        "quantile",
+        lambda xp, x: xp.quantile(x, [0.25, 0.9, 1.0], axis=1, keepdims=True),
+        [(2, 4)],
+        label="axis-many",
+    ),
+    *[
+        nrow(
+            "take_along_axis",
+            "quantile",
+            lambda xp, x, m=m: xp.quantile(x, [0.3, 0.5], axis=0, method=m),
+            [(5, 3)],
+            label=m,
+        )
+        for m in ("lower", "higher", "nearest", "midpoint")
+    ],
+    nrow("take_along_axis", "percentile", lambda xp, x: xp.percentile(x, [10, 50]), [(7,)]),
+    nrow(
+        "take_along_axis",
+        "nanquantile",
+        lambda xp, x: xp.nanquantile(x + _NAN3, [0.2, 0.75], axis=1),
+        [(3, 4)],
+        label="nan",
+    ),
+    nrow(
+        "take_along_axis",
+        "nanpercentile",
+        lambda xp, x: xp.nanpercentile(x + _NAN3[0], 40),
+        [(4,)],
+        label="nan",
+    ),
+    nrow(
+        "take_along_axis",
+        "nanmedian",
+        lambda xp, x: xp.nanmedian(x + _NAN3[:2], axis=1),
+        [(2, 4)],
+        label="nan",
+    ),
+    nrow("matmul", "cov", lambda xp, x: xp.cov(x), [(3, 5)]),
+    nrow("matmul", "cov", lambda xp, x: xp.cov(x), [(3, 5)], complex=True),
+    nrow("matmul", "cov", lambda xp, x: xp.cov(x), [(5,)], label="one-variable"),
+    nrow("matmul", "cov", lambda xp, x, y: xp.cov(x, y, bias=True), [(2, 5), (5,)], label="y"),
+    nrow(
+        "matmul",
+        "cov",
+        lambda xp, x, w: xp.cov(x, rowvar=False, aweights=w * w + 0.5, ddof=2),
+        [(6, 2), (6,)],
+        label="aweights",
+    ),
+    nrow(
+        "matmul",
+        "cov",
+        lambda xp, x: xp.cov(x, fweights=np.array([1, 2, 1, 3])),
+        [(2, 4)],
+        label="fweights",
+    ),
+    nrow("matmul", "corrcoef", lambda xp, x: xp.corrcoef(x), [(3, 5)]),
+    nrow("matmul", "corrcoef", lambda xp, x, y: xp.corrcoef(x, y), [(5,), (5,)], label="xy"),
+    nrow("matmul", "corrcoef", lambda xp, x: xp.corrcoef(x), [(2, 4)], complex=True),
+    nrow("sum", "trapezoid", lambda xp, y: xp.trapezoid(y), [(2, 4)]),
+    nrow("sum", "trapezoid", lambda xp, y: xp.trapezoid(y, dx=0.5, axis=0), [(3, 2)], label="dx"),
+    nrow("sum", "trapezoid", lambda xp, y, x: xp.trapezoid(y, x), [(2, 4), (4,)], label="x"),
+    nrow(
+        "sum",
+        "trapezoid",
+        lambda xp, y, x: xp.trapezoid(y, x, axis=0),
+        [(3, 2), (3, 2)],
+        label="x-nd",
+    ),
+    nrow("sum", "trapezoid", lambda xp, y: xp.trapezoid(y), [(4,)], complex=True),
+]
+
+# Products of sequences and polynomials (products.py): gathers and matrix products.
+NUMPY_ROWS += [
+    nrow("mul", "vecdot", lambda xp, x, y: xp.vecdot(x, y), [(2, 3), (3,)]),
+    nrow("mul", "vecdot", lambda xp, x, y: xp.vecdot(x, y, axis=0), [(3, 2), (3, 1)], label="axis"),
+    nrow("mul", "vecdot", lambda xp, x, y: xp.vecdot(x, y), [(2, 3), (2, 3)], complex=True),
+    *[
+        nrow(
+            "matmul",
+            name,
+            lambda xp, a, v, name=name, mode=mode: getattr(xp, name)(a, v, mode),
+            shapes,
+            label=f"{mode}-{_label(shapes)}",
+            also=("getitem",),
+        )
+        for name in ("convolve", "correlate")
+        for mode in ("full", "same", "valid")
+        for shapes in ([(5,), (3,)], [(3,), (4,)])
+    ],
+    nrow("matmul", "convolve", lambda xp, a, v: xp.convolve(a, v), [(4,), (2,)], complex=True),
+    nrow("matmul", "correlate", lambda xp, a, v: xp.correlate(a, v), [(4,), (2,)], complex=True),
+    nrow("mul", "polyval", lambda xp, p, x: xp.polyval(p, x), [(4,), (2, 3)]),
+    nrow("mul", "polyval", lambda xp, p, x: xp.polyval(p, x), [(3,), ()], label="scalar"),
+    nrow("mul", "polyval", lambda xp, p, x: xp.polyval(p, x), [(3,), (2,)], complex=True),
+]
+
+# Elementwise functions made of others (ufuncs.py). heaviside: derivative 0 in x1 (the
+# Dirac delta at 0 is not represented), 1 in x2 where x1 == 0; modf: (x - trunc(x), trunc(x))
+NUMPY_ROWS += [
+    nrow("where", "heaviside", lambda xp, x, y: xp.heaviside(x, y), [(2, 3), (2, 3)]),
+    nrow(
+        "where",
+        "heaviside",
+        lambda xp, x, y: xp.heaviside(x * np.array([0.0, 1.0, 0.0]), y),
+        [(2, 3), (3,)],
+        label="at-0",
+    ),
+    nrow("where", "heaviside", lambda xp, x: xp.heaviside(x, 0.5), [()], label="scalar"),
+    nrow("trunc", "modf", lambda xp, x: xp.modf(x * 3.0), [(2, 3)], also=("where",)),
+    nrow("trunc", "modf", lambda xp, x: xp.modf(x), [()], label="0d", also=("where",)),
+    nrow("mul", "ldexp", lambda xp, x: xp.ldexp(x, np.array([1, -2, 3])), [(2, 3)]),
+    nrow("mul", "ldexp", lambda xp, x: xp.ldexp(x, 4), [()], label="0d"),
+]
+
+# r_ and c_ (shapes.py): concatenations of pieces made at least 1-d (2-d, columns, for c_)
+NUMPY_ROWS += [
+    nrow("concatenate", "r_", lambda xp, x, y: xp.r_[x, 0.5, y], [(2,), (3,)]),
+    nrow("concatenate", "r_", lambda xp, x: xp.r_[x, -1:1:3j], [(2,)], label="slice"),
+    nrow("concatenate", "r_", lambda xp, x, y: xp.r_["0,2", x, y], [(3,), (3,)], label="ndmin"),
+    nrow("concatenate", "r_", lambda xp, x, y: xp.r_["1", x, y], [(2, 2), (2, 3)], label="axis"),
+    nrow("concatenate", "c_", lambda xp, x, y: xp.c_[x, y], [(3,), (3,)]),
+    nrow("concatenate", "c_", lambda xp, x, y: xp.c_[x, y], [(3, 2), (3,)], label="mixed"),
+    nrow("concatenate", "c_", lambda xp, x, y: xp.c_[x, y], [(2,), (2,)], complex=True),
+]
+
 ROWS += NUMPY_ROWS
 
 NONDIFF += [

@@ -81,8 +81,16 @@ def test_float32_keeps_numpys_dtype_and_gradients_stay_float32(row):
 
 
 # np.array and np.asarray are not dispatched (NumPy converts with __array__): they are
-# the documented way out of the graph, so their rows are not run through NumPy.
-CONVERSIONS = ("cnp.array-", "cnp.asarray-", "cnp.asanyarray-", "cnp.ascontiguousarray-")
+# the documented way out of the graph, so their rows are not run through NumPy. Nor are
+# np.r_ and np.c_ (objects that convert their pieces with np.array): cnp.r_ and cnp.c_ record.
+CONVERSIONS = (
+    "cnp.array-",
+    "cnp.asarray-",
+    "cnp.asanyarray-",
+    "cnp.ascontiguousarray-",
+    "cnp.r_-",
+    "cnp.c_-",
+)
 DISPATCHED = [r for r in WITH_NUMPY if not r.label.startswith(CONVERSIONS)]
 
 

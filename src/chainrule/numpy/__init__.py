@@ -24,13 +24,14 @@ from typing import Any
 
 import numpy as _np
 
-from . import creation, indexing, products, queries, reductions, shapes, ufuncs
+from . import creation, indexing, products, queries, reductions, shapes, statistics, ufuncs
 from .creation import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .products import *  # noqa: F403
 from .queries import *  # noqa: F403
 from .reductions import *  # noqa: F403
 from .shapes import *  # noqa: F403
+from .statistics import *  # noqa: F403
 from .ufuncs import *  # noqa: F403
 
 __all__ = sorted(
@@ -40,6 +41,7 @@ __all__ = sorted(
     | set(queries.__all__)
     | set(reductions.__all__)
     | set(shapes.__all__)
+    | set(statistics.__all__)
     | set(ufuncs.__all__)
 )
 

@@ -1,17 +1,20 @@
-"""NumPy's dot, vdot, matmul and outer on Tensors (the other contractions, einsum,
-tensordot, inner, kron and cross, come from ``chainrule.contractions``). Bilinear: the
-gradient of each factor is a product with the other (conjugated for complex operands).
+"""NumPy's dot, vdot, vecdot, matmul, outer, convolve, correlate and polyval on Tensors
+(the other contractions, einsum, tensordot, inner, kron and cross, come from
+``chainrule.contractions``). Bilinear: the gradient of each factor is a product with the
+other (conjugated for complex operands).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .. import ops
 from ..tensor import Tensor
 from ._common import finish, tensor
 
-__all__ = ["dot", "matmul", "outer", "vdot"]
+__all__ = ["convolve", "correlate", "dot", "matmul", "outer", "polyval", "vdot", "vecdot"]
 
 
 def dot(a: Any, b: Any, out: Any = None) -> Any:
@@ -80,3 +83,118 @@ def outer(a: Any, b: Any, out: Any = None) -> Any:
             [ 2., -2.]])
     """
     return finish("outer", ops.outer(tensor(a), tensor(b)), out)
+
+
+def vecdot(x1: Any, x2: Any, /, *, axis: int = -1, out: Any = None, **kwargs: Any) -> Any:
+    """sum(conj(x1) * x2) over ``axis``, broadcast over the other axes (NumPy 2's vecdot;
+    complex: conjugates the first operand).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.vecdot(cnp.array([[1.0, 2.0], [3.0, 4.0]]), cnp.array([1.0, -1.0]))
+    tensor([-1., -1.])
+    """
+    from ._common import check_ufunc_kwargs
+
+    check_ufunc_kwargs("vecdot", {k: v for k, v in kwargs.items() if k not in ("axes",)})
+    if "axes" in kwargs:
+        raise TypeError("vecdot: axes= is not supported on chainrule Tensors; use axis=")
+    x, y = tensor(x1), tensor(x2)
+    if x.ndim == 0 or y.ndim == 0:
+        raise ValueError("vecdot: both operands need at least one dimension")
+    if x.shape[axis] != y.shape[axis]:
+        raise ValueError(
+            f"vecdot: the core dimensions differ: {x.shape[axis]} (x1 {x.shape}) and "
+            f"{y.shape[axis]} (x2 {y.shape}) along axis {axis}"
+        )
+    return finish("vecdot", ops.sum(ops.conj(x) * y, axis=axis), out)
+
+
+def _full_convolution(name: str, a: Tensor, v: Tensor) -> Tensor:
+    """sum_j a[k - j] v[j] for k in 0 .. n + m - 2: one gather of the zero-padded ``a``
+    (the Toeplitz matrix of a) times ``v``; both factors differentiable."""
+    from .shapes import pad
+
+    n, m = a.shape[0], v.shape[0]
+    padded = pad(a, (m - 1, m - 1))
+    k = np.arange(n + m - 1)[:, None]
+    j = np.arange(m)[None, :]
+    toeplitz = padded[k - j + m - 1]  # [k, j] -> a[k - j], 0 outside
+    return ops.matmul(toeplitz, v)
+
+
+def _mode_slice(name: str, full: Tensor, n: int, m: int, mode: str) -> Tensor:
+    if mode in ("full", 2):
+        return full
+    if mode in ("same", 1):
+        start = (min(n, m) - 1) // 2
+        return full[start : start + max(n, m)]
+    if mode in ("valid", 0):
+        return full[min(n, m) - 1 : max(n, m)]
+    raise ValueError(f"{name}: mode must be 'full', 'same' or 'valid', got {mode!r}")
+
+
+def _vectors(name: str, a: Any, v: Any) -> tuple[Tensor, Tensor]:
+    x, y = tensor(a), tensor(v)
+    if x.ndim != 1 or y.ndim != 1:
+        raise ValueError(
+            f"{name}: a and v must be 1-d sequences, got shapes {x.shape} and {y.shape}"
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"{name}: a cannot be empty")
+    if y.shape[0] == 0:
+        raise ValueError(f"{name}: v cannot be empty")
+    return x, y
+
+
+def convolve(a: Any, v: Any, mode: str = "full") -> Tensor:
+    """The discrete linear convolution of two 1-d sequences (``mode``: full, same or
+    valid, as NumPy's); bilinear, so each factor's gradient is a correlation with the
+    other.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.convolve(cnp.array([1.0, 2.0, 3.0]), cnp.array([0.0, 1.0, 0.5]))
+    tensor([0. , 1. , 2.5, 4. , 1.5])
+    """
+    x, y = _vectors("convolve", a, v)
+    n, m = x.shape[0], y.shape[0]
+    full = _full_convolution("convolve", x, y) if n >= m else _full_convolution("convolve", y, x)
+    return _mode_slice("convolve", full, n, m, mode)
+
+
+def correlate(a: Any, v: Any, mode: str = "valid") -> Tensor:
+    """The cross-correlation of two 1-d sequences, NumPy's definition
+    ``c[k] = sum_n a[n + k] * conj(v[n])`` (``mode`` valid by default, same or full).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.correlate(cnp.array([1.0, 2.0, 3.0]), cnp.array([0.0, 1.0, 0.5]))
+    tensor([3.5])
+    """
+    x, y = _vectors("correlate", a, v)
+    n, m = x.shape[0], y.shape[0]
+    reversed_v = ops.conj(y[::-1])
+    if n >= m:
+        full = _full_convolution("correlate", x, reversed_v)
+        return _mode_slice("correlate", full, n, m, mode)
+    # NumPy swaps the operands when v is the longer one and reverses the result
+    full = _full_convolution("correlate", reversed_v, x)
+    return _mode_slice("correlate", full, n, m, mode)
+
+
+def polyval(p: Any, x: Any) -> Tensor:
+    """The polynomial with coefficients ``p`` (highest power first) at ``x``, by Horner's
+    rule as NumPy evaluates it; differentiable in the coefficients and in ``x``.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.polyval(cnp.array([3.0, 0.0, 1.0]), cnp.array([1.0, 2.0]))
+    tensor([ 4., 13.])
+    """
+    coeffs = tensor(p)
+    if coeffs.ndim == 0:
+        coeffs = ops.reshape(coeffs, (1,))
+    xt = tensor(x)
+    from .creation import zeros_like
+
+    y: Any = zeros_like(xt)  # NumPy starts from zeros of x's dtype
+    for i in range(coeffs.shape[0]):
+        y = y * xt + coeffs[i]
+    return y

@@ -86,6 +86,7 @@ _GROUPS = {
     "chainrule.numpy.shapes": "Shapes: reshaping, joining, splitting, padding",
     "chainrule.numpy.indexing": "Selection, diagonals, sorting",
     "chainrule.numpy.products": "Products",
+    "chainrule.numpy.statistics": "Statistics: quantiles, covariances, integrals",
     "chainrule.numpy.creation": "Creation",
     "chainrule.numpy.queries": "Questions about arrays",
 }

@@ -19,6 +19,9 @@ from ..tensor import Tensor, apply
 from ._common import cast, check_ufunc_kwargs, finish, is_number, pair, tensor
 
 __all__ = [
+    "heaviside",
+    "ldexp",
+    "modf",
     "absolute",
     "abs",
     "add",
@@ -329,6 +332,79 @@ def divmod(x1: Any, x2: Any, /, out: Any = None, *, where: Any = True, **kwargs:
     if out is not None or where is not True:
         raise TypeError("divmod: out= and where= are not supported on chainrule Tensors")
     return floor_divide(x1, x2), remainder(x1, x2)
+
+
+def modf(x: Any, /, out: Any = None, *, where: Any = True, **kwargs: Any) -> tuple:
+    """(fractional part, integral part), both with the sign of x: ``x - trunc(x)`` (derivative
+    1) and ``trunc(x)`` (derivative 0, also at the jumps); modf(+-inf) = (+-0, +-inf).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.modf(cnp.array([2.5, -1.25]))
+    (tensor([ 0.5 , -0.25]), tensor([ 2., -1.]))
+    """
+    check_ufunc_kwargs("modf", kwargs)
+    if out is not None or where is not True:
+        raise TypeError("modf: out= and where= are not supported on chainrule Tensors")
+    t = tensor(x)
+    if t.dtype.kind == "c":
+        raise TypeError("modf: not supported for complex input (NumPy has no complex modf)")
+    t = t.astype(np.float64) if t.dtype.kind in "biu" else t
+    whole = apply(R.trunc, (t,))
+    # x - trunc(x) is NaN at +-inf, where NumPy's fractional part is a signed zero
+    diff = t - whole
+    # NumPy's fractional part has x's sign, also when it is 0 (modf(-3.0)[0] is -0.0):
+    # -(0 - d) equals d exactly but turns +0 into -0, with derivative 1 like d
+    frac = ops.where(apply(R.signbit, (t,)), -(0.0 - diff), diff)
+    zero = np.zeros((), t.dtype)
+    frac = ops.where(P.isinf(t), ops.where(t > 0, zero, -zero), frac)
+    return frac, whole
+
+
+def ldexp(x1: Any, x2: Any, /, out: Any = None, *, where: Any = True, **kwargs: Any) -> Any:
+    """x1 * 2**x2 for integer exponents x2 (exact: a power of two); d/dx1 = 2**x2, and the
+    integer exponent has no derivative.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.ldexp(cnp.array([1.5, 3.0]), 2)
+    tensor([ 6., 12.])
+    """
+    check_ufunc_kwargs("ldexp", kwargs)
+    a = tensor(x1)
+    e = tensor(x2)
+    if e.dtype.kind not in "biu":
+        raise TypeError(f"ldexp: the exponent x2 must be integers, got {e.dtype}")
+    if a.dtype.kind == "c":
+        raise TypeError("ldexp: x1 must be real, got complex")
+    a = a.astype(np.float64) if a.dtype.kind in "biu" else a
+    scale = apply(R.exp2, (e.astype(a.dtype),))
+    return finish("ldexp", a * scale, out, where)
+
+
+def heaviside(
+    x1: Any, x2: Any, /, out: Any = None, *, where: Any = True, dtype: Any = None, **kwargs: Any
+) -> Any:
+    """The step function: 0 for x1 < 0, x2 at x1 == 0, 1 for x1 > 0 (NaN for NaN). The
+    derivative in x1 is 0 (the Dirac delta at 0 is not represented); in x2 it is 1 where
+    x1 == 0 and 0 elsewhere.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.heaviside(cnp.array([-1.0, 0.0, 2.0]), 0.5)
+    tensor([0. , 0.5, 1. ])
+    """
+    check_ufunc_kwargs("heaviside", kwargs)
+    a, b = pair(x1, x2)
+    if dtype is not None:
+        a, b = cast(tensor(a), dtype), cast(tensor(b), dtype)
+    ta = tensor(a)
+    if ta.dtype.kind == "c" or _is_complex(b):
+        raise TypeError("heaviside: not supported for complex input")
+    # NumPy's result dtype (a Python number is weakly typed: float32 stays float32)
+    kind = np.result_type(ta.dtype, b if is_number(b) else tensor(b).dtype)
+    kind = np.result_type(kind, np.float16)
+    ta = cast(ta, kind)
+    tb = cast(tensor(b), kind)
+    step = ops.where(P.isnan(ta), ta, ops.where(ta > 0, 1.0, ops.where(ta < 0, 0.0, tb)))
+    return finish("heaviside", step, out, where)
 
 
 # --------------------------------------------------------------------------- exp and log
