@@ -3,8 +3,8 @@
 (2) the RSS that ``import chainrule`` adds over ``import numpy``.
 
 Each figure comes from a fresh process (Linux /proc/self/status; the peak is reset after
-setup through /proc/self/clear_refs). Targets (shared/TARGETS.md): <= 67 MiB for (1),
-<= 30 MiB for (2).
+setup through /proc/self/clear_refs). Targets (shared/TARGETS.md): <= 67 MiB for (1)
+eagerly, <= 36 MiB jitted, <= 30 MiB for (2).
 """
 
 from __future__ import annotations
@@ -20,13 +20,18 @@ import gc, sys
 sys.path.insert(0, {here!r})
 import numpy as np
 from bench_mlp_step import make_batch, NumpyMLP, ChainruleRawMLP, ChainruleNNMLP
+if {which!r}.startswith("jit"):
+    from bench_jit import JitMLP, JitObjectMLP
 
 def status(key):
     for line in open("/proc/self/status"):
         if line.startswith(key):
             return int(line.split()[1]) / 1024
-impl = {{"numpy": NumpyMLP, "raw": ChainruleRawMLP, "nn": ChainruleNNMLP}}[{which!r}]()
+impl = {{"numpy": NumpyMLP, "raw": ChainruleRawMLP, "nn": ChainruleNNMLP,
+         "jit": lambda: JitMLP(), "jit-obj": lambda: JitObjectMLP()}}[{which!r}]()
 X, y = make_batch(4096)
+if {which!r}.startswith("jit"):
+    impl.step(X, y)  # the trace and compile happen once, before the measured steps
 gc.collect()
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")  # reset the peak-RSS counter
@@ -59,9 +64,12 @@ def main() -> None:
         ("numpy", "hand-written NumPy"),
         ("raw", "chainrule (raw tensors)"),
         ("nn", "chainrule (nn + optim)"),
+        ("jit", "cr.jit(value_and_grad) + SGD"),
+        ("jit-obj", "cr.jit(model) + nn + optim"),
     ]:
         runs = sorted(run(STEP_SCRIPT.format(here=str(HERE), which=which)) for _ in range(3))
-        print(f"  {label:<28}{runs[1]:8.1f} MiB  (median of 3; target for chainrule <= 67)")
+        target = 36 if which.startswith("jit") else 67
+        print(f"  {label:<28}{runs[1]:8.1f} MiB  (median of 3; target for chainrule <= {target})")
     runs = sorted(run(IMPORT_SCRIPT) for _ in range(3))
     print(
         f"RSS added by `import chainrule` over `import numpy`: {runs[1]:.1f} MiB "

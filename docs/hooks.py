@@ -53,8 +53,10 @@ def api_pages() -> dict[str, str]:
             lines += ["| name | documented at |", "|---|---|"]
             for n in elsewhere:
                 obj = getattr(module, n)
-                if isinstance(obj, types.ModuleType):
+                if isinstance(obj, types.ModuleType) and obj.__name__ != "numpy":
                     target = f"[`{obj.__name__}`]({obj.__name__}.md)"
+                elif isinstance(obj, types.ModuleType):  # the array namespace: NumPy itself
+                    target = "[`numpy`](https://numpy.org/doc/stable/reference/)"
                 else:
                     where = f"{obj.__module__}.{obj.__qualname__}"
                     target = f"[`{where}`][{where}]"

@@ -232,6 +232,19 @@ def test_fold_computes_constant_parts():
     np.testing.assert_array_equal(folded.eqns[0].inputs[1].value, [4.0, 7.0])
 
 
+def test_fold_keeps_a_broadcast_scalar_a_scalar_where_an_elementwise_op_reads_it():
+    # the backward of a mean seeds every element with 1/n: g * 0.25, not g * (4 equal values)
+    f = cr.jit(cr.grad(lambda x: (x * x).mean()))
+    x = np.array([1.0, -2.0, 3.0, 0.5])
+    np.testing.assert_allclose(f(x), 2 * x / 4)
+    text = f.source(x)
+    assert "CONST" not in text and "0.25" in text
+    # a broadcast scalar no elementwise op can absorb is still an array of the right shape
+    p = _program(lambda x: cr.broadcast_to(cr.tensor(2.0), (3,)) + 0 * x.sum(), np.ones(3))
+    out = compile_program(optimize(p)).fn(np.ones(3))[0]
+    np.testing.assert_array_equal(out, [2.0, 2.0, 2.0])
+
+
 def test_simplify_removes_identities():
     p = _program(lambda x: (x.T.T.reshape(2, 3) * 1.0).sum(), np.ones((2, 3)))
     assert [e.prim.name for e in simplify_more(p).eqns] == ["sum"]

@@ -64,7 +64,7 @@ def test_the_generated_code_is_readable_flat_code():
     source = step.source((8, 6))
     assert "def flat(X, y, params0" in source
     assert "dparams0 = " in source and "dX" not in source  # no gradient for the data
-    assert "np.tanh(" in source and "@" in source
+    assert ("np.tanh(" in source or "_tanh(" in source) and "@" in source
 
 
 def test_gradients_replace_like_backward_after_zero_grad():
@@ -127,7 +127,7 @@ def test_train_cli_compile_option_trains_like_the_eager_loop(tmp_path):
         "--no-plots",
     ]
     assert main([*args, "--out", str(tmp_path / "eager")]) == 0
-    assert main([*args, "--compile", "--out", str(tmp_path / "compiled")]) == 0
+    assert main([*args, "--jit", "--out", str(tmp_path / "compiled")]) == 0
     eager = json.loads((tmp_path / "eager" / "metrics.json").read_text())
     compiled = json.loads((tmp_path / "compiled" / "metrics.json").read_text())
     losses_e = [row["loss"] for row in eager["history"]]

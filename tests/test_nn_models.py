@@ -157,7 +157,7 @@ def test_cli_model_option_and_task_defaults(tmp_path):
         (["--model", "resnet"], "--model: unknown value 'resnet'"),
         (["--model", "cnn", "--dataset", "moons"], "--model cnn needs image data"),
         (["--model", "lstm", "--dataset", "spirals"], "--model lstm needs sequences or images"),
-        (["--model", "cnn", "--compile"], "--compile: only for --model mlp"),
+        (["--model", "cnn", "--compile"], "--jit: only for --model mlp"),
         (["--dataset", "adding", "--loss", "svm"], "the adding task is a regression"),
         (["--dataset", "adding", "--distributed"], "the adding task is a regression"),
     ],

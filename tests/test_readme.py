@@ -56,3 +56,22 @@ def test_the_compiled_step_shown_in_training_is_what_codegen_writes():
     body = source[source.index("def flat(") :].splitlines()[1:-1]
     generated = [line.strip() for line in body if not line.strip().startswith("#")]
     assert [line.strip() for line in shown] == generated
+
+
+JIT = _blocks("Compiling with `cr.jit`")
+
+
+@pytest.mark.parametrize("code", JIT, ids=[f"block{i}" for i in range(len(JIT))])
+def test_jit_block_runs(code, capsys):
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+
+
+def test_the_jit_source_shown_is_what_jit_writes(capsys):
+    # the ```text block of "Compiling with cr.jit" is the function the first block prints
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Compiling with `cr.jit`") :]
+    shown = re.search(r"```text\n(.*?)```", section, re.S).group(1).strip()
+    assert len(JIT) >= 2
+    exec(compile(JIT[0], "README.md", "exec"), {"__name__": "readme"})
+    printed = capsys.readouterr().out
+    assert shown in printed

@@ -1,4 +1,4 @@
-"""``chainrule train`` at its edges, run as a subprocess: --compile reaches the run, the
+"""``chainrule train`` at its edges, run as a subprocess: --jit (--compile) reaches the run, the
 weights describe their own architecture, interrupts and a full disk give one line,
 and bad sizes, splits and output folders are refused before any training."""
 
@@ -41,10 +41,11 @@ def one_line(proc, command="train"):
     return lines[0]
 
 
-def test_compile_flag_reaches_the_run(tmp_path):
-    proc = chainrule("train", *SMALL, "--epochs", "3", "--compile", "--out", "c", cwd=tmp_path)
+@pytest.mark.parametrize("flag", ["--jit", "--compile"])  # --compile: the older name
+def test_jit_flag_reaches_the_run(tmp_path, flag):
+    proc = chainrule("train", *SMALL, "--epochs", "3", flag, "--out", "c", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "compiled steps (CompiledLoss)" in proc.stdout
+    assert "jitted steps (cr.jit via CompiledLoss)" in proc.stdout
     metrics = json.loads((tmp_path / "c" / "metrics.json").read_text())
     assert metrics["config"]["compile"] is True
     assert load_metadata(tmp_path / "c" / "model.npz")["config"]["compile"] is True

@@ -13,6 +13,7 @@ call time, and their ``.grad`` fills on backward.
 from __future__ import annotations
 
 import functools
+import inspect
 import time
 import warnings
 from collections import OrderedDict
@@ -37,6 +38,8 @@ __all__ = ["CacheInfo", "Jitted", "jit"]
 class CacheInfo(NamedTuple):
     """What a jitted function's cache holds (``Jitted.cache_info()``).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> f = cr.jit(lambda x: x + 1.0)
     >>> _ = f(cr.tensor([1.0])); _ = f(cr.tensor([2.0]))
@@ -101,6 +104,8 @@ class Jitted:
     generated for those arguments' signature, ``cache_info()`` counts hits, misses and
     compile time.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> double = cr.jit(lambda x: x * 2.0)
     >>> double(cr.tensor([1.0, 2.0]))
@@ -247,6 +252,8 @@ def optimize(program: Program) -> Program:
     """The passes compiled code runs through: constant folding, common subexpressions,
     algebraic simplification, dead code.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> p, _ = trace_program(lambda x: (x.exp() + x.exp()) * 1.0, cr.tensor(1.0))
@@ -259,6 +266,42 @@ def optimize(program: Program) -> Program:
 _BREAK_WARNED: set[str] = set()
 
 
+def _leaf_names(f: Callable, args: tuple, kwargs: dict, n: int) -> list[str]:
+    """Names for the generated code's inputs, in the order the signature's leaves come:
+    the parameter's name (``X``), with the index or key inside a container (``params0``,
+    ``params_w``); ``x<k>`` where the signature gives none."""
+    params: list[str] = []
+    rest = "x"
+    try:
+        for p in inspect.signature(f).parameters.values():
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                params.append(p.name)
+            elif p.kind is p.VAR_POSITIONAL:
+                rest = p.name
+    except (TypeError, ValueError):
+        pass
+    names: list[str] = []
+
+    def walk(tree: Any, base: str, sep: str) -> None:
+        if tree is None:
+            return
+        if isinstance(tree, dict):
+            for key, value in tree.items():
+                tail = str(key) if str(key).isidentifier() else str(len(names))
+                walk(value, f"{base}_{tail}", "")
+        elif isinstance(tree, (tuple, list)):
+            for j, value in enumerate(tree):
+                walk(value, f"{base}{sep}{j}", "_")
+        else:
+            names.append(base)
+
+    for i, a in enumerate(args):
+        walk(a, params[i] if i < len(params) else f"{rest}{i - len(params)}", "")
+    for key, value in kwargs.items():
+        walk(value, str(key), "")
+    return names if len(names) == n else []
+
+
 class _Entry:
     """One compiled signature: the program, its code, and (when a gradient may be
     needed) the compiled forward-with-residuals and backward."""
@@ -268,13 +311,16 @@ class _Entry:
         if not self.name.isidentifier():
             self.name = "f"
         tracer = Tracer(strict="cr.jit")
+        fixed = {i % len(args) for i in owner._static} if args else set()
+        dyn_args = tuple(None if i in fixed else a for i, a in enumerate(args))
+        names = _leaf_names(owner._f, dyn_args, kwargs, len(sig.leaves))
         leaves = []
         self.dynamic = []  # positions of the leaves that are program inputs
         for k, leaf in enumerate(sig.leaves):
             if isinstance(leaf, (Tensor, np.ndarray, np.generic)):
                 data = leaf._data if isinstance(leaf, Tensor) else leaf
                 fresh = Tensor(np.array(data, copy=True))
-                tracer.input(fresh, "arg", f"x{k}")
+                tracer.input(fresh, "arg", names[k] if k < len(names) else f"x{k}")
                 leaves.append(fresh)
                 self.dynamic.append(k)
             else:

@@ -287,6 +287,13 @@ def _reverse(
             grads.append(_zeros_for(a))
         else:
             grads.append(_finish(g, recorded))
+    observers = state.ctx.observers
+    if observers:  # a traced program names each gradient after its input (dW for W)
+        for o in observers:
+            name = getattr(o, "name_gradient", None)
+            if name is not None:
+                for a, g in zip(aliases, grads):
+                    name(a, g)
     return grads
 
 

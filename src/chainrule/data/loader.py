@@ -17,7 +17,7 @@ from ..nn.init import generator
 from ..tensor import Tensor, _wrap, as_tensor
 from .transforms import apply_batch
 
-__all__ = ["DataLoader", "Dataset", "TensorDataset"]
+__all__ = ["DataLoader", "Dataset", "TensorDataset", "default_collate"]
 
 
 class Dataset:

@@ -54,6 +54,12 @@ UFUNCS: dict[str, tuple[str, tuple]] = {
     "pow": ("np.power", ()),
     "conj": ("np.conjugate", ()),
 }
+#: Binary ufuncs written as augmented assignments when they work in place.
+_AUGMENTED = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+#: Cheap expressions written inside the one equation that reads them.
+_INLINE = frozenset(
+    {"transpose", "greater", "less", "greater_equal", "less_equal", "equal", "not_equal"}
+)
 #: Primitives whose result may share memory with their first input.
 VIEWS = frozenset({"reshape", "transpose", "broadcast_to", "alias", "getitem", "sum_to"})
 #: Values smaller than this are not freed explicitly (a ``del`` costs more than it saves).
@@ -64,6 +70,8 @@ class Compiled:
     """A compiled program: ``fn(*arrays)`` returns the outputs (a tuple), ``source`` is the
     generated code, ``peak_bytes`` the memory plan's peak.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> p, _ = trace_program(lambda x: (x * 2.0).tanh(), cr.tensor([0.5, 1.0]))
@@ -113,6 +121,8 @@ def compile_program(
     an overflow: Python's floats raise where NumPy returns inf or nan) the same call runs
     the NumPy code instead, so results never differ from the engine's.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> p, _ = trace_program(lambda x: cr.relu(x) * 2.0, cr.tensor([1.0, -1.0]))
@@ -158,8 +168,34 @@ def _compile_arrays(program: Program, name: str) -> Compiled:
     counters: dict[str, Any] = {}
 
     def new_name(e: Eqn) -> str:
+        if e.out.hint:  # a gradient named after its input (dW1)
+            return _identifier(e.out.hint, taken, "t")
+        fv = e.out.grad_of
+        if fv is not None and fv in names:  # the gradient reaching relu0 is drelu0
+            return _identifier("d" + names[fv], taken, "t")
         c = counters.setdefault(e.prim.name, itertools.count())
         return _identifier(f"{e.prim.name}{next(c)}", taken, "t")
+
+    # a transpose or comparison read once, by the next equation, is written inside it
+    # (``dW = g.T @ x``, ``g *= (x > 0)``): the same NumPy calls, fewer names to follow
+    uses: dict[Var, int] = {}
+    for e in program.eqns:
+        for v in e.inputs:
+            if isinstance(v, Var):
+                uses[v] = uses.get(v, 0) + 1
+    for o in program.outputs:
+        if isinstance(o, Var):
+            uses[o] = uses.get(o, 0) + 2
+    inline: set[Var] = set()
+    for k, e in enumerate(program.eqns[:-1]):
+        if (
+            e.prim.name in _INLINE
+            and uses.get(e.out) == 1
+            and e.meta.get("call") is None
+            and e.out in program.eqns[k + 1].inputs
+            and program.eqns[k + 1].meta.get("call") is None
+        ):
+            inline.add(e.out)
 
     # views: a view's memory belongs to its input's owner
     owner: dict[Var, Var] = {}
@@ -168,6 +204,11 @@ def _compile_arrays(program: Program, name: str) -> Compiled:
         if e.prim.name in VIEWS and isinstance(x, Var):
             owner[e.out] = owner.get(x, x)
     last = last_uses(program)
+    for k, e in enumerate(program.eqns):
+        if e.out in inline:  # its inputs are read one line later, where it is written
+            for v in e.inputs:
+                if isinstance(v, Var) and last.get(v) == k:
+                    last[v] = k + 1
     dies: dict[Var, int] = {}
     for v, k in last.items():
         root = owner.get(v, v)
@@ -194,10 +235,28 @@ def _compile_arrays(program: Program, name: str) -> Compiled:
     def atom(v: Var | Literal) -> str:
         return consts.source(v.value) if isinstance(v, Literal) else names[v]
 
+    def shape_note(e: Eqn) -> str:
+        """``  # shape (64, 128)`` where a line makes an array of a new shape."""
+        out = e.out
+        if len(out.shape) < 1 or any(isinstance(v, Var) and v.shape == out.shape for v in e.inputs):
+            return ""
+        return f"  # shape {out.shape}"
+
+    reused: set[Var] = set()  # buffers a later value took over: freed under that name
+
+    def _emit_frees(k: int) -> None:
+        out = program.eqns[k].out
+        for v in free_at.get(k, ()):
+            if v is not out and v in names and v not in inline and v not in reused:
+                lines.append(f"del {names[v]}")
+
     for k, e in enumerate(program.eqns):
         out = e.out
-        names[out] = new_name(e)
         ins = [atom(v) for v in e.inputs]
+        if out in inline:
+            names[out] = tidy(expression(e, ins, consts))
+            continue
+        names[out] = new_name(e)
         call = e.meta.get("call")
         if call is not None:
             calls.append(call)
@@ -223,6 +282,22 @@ def _compile_arrays(program: Program, name: str) -> Compiled:
                 ):
                     buffer = v
                     break
+        augmented = _AUGMENTED.get(e.prim.name)
+        if buffer is not None and augmented is not None and len(e.inputs) == 2:
+            # in place, written as people do: ``drelu0 *= (relu0 > 0)``
+            a, b = e.inputs
+            other = ins[1] if a is buffer else ins[0]
+            if a is buffer or e.prim.name in ("add", "mul"):  # commutative ops either way
+                lines.append(f"{names[buffer]} {augmented}= {other}")
+                if out.hint or out.grad_of is not None:
+                    lines.append(f"{names[out]} = {names[buffer]}")
+                else:
+                    taken.discard(names[out])
+                    names[out] = names[buffer]
+                owned.add(out)
+                reused.add(buffer)
+                _emit_frees(k)
+                continue
         if buffer is not None:
             fn, extra = ufunc  # type: ignore[misc]
             operands = ufunc_ins + [repr(x) for x in extra]
@@ -235,9 +310,10 @@ def _compile_arrays(program: Program, name: str) -> Compiled:
             bindings[bound] = fn
             lines.append(f"{names[out]} = {bound}({', '.join(operands)})")
             owned.add(out)
+            reused.add(buffer)
         elif e.prim.name == "linear" and out.shape:
             x, w, b = ins
-            lines.append(f"{names[out]} = {x} @ {w}.T")
+            lines.append(f"{names[out]} = {x} @ {w}.T{shape_note(e)}")
             lines.append(f"{names[out]} += {b}")
             owned.add(out)
         else:
@@ -245,12 +321,10 @@ def _compile_arrays(program: Program, name: str) -> Compiled:
                 text = expression(e, ins, consts)
             except CodegenError:
                 raise
-            lines.append(f"{names[out]} = {tidy(text)}")
+            lines.append(f"{names[out]} = {tidy(text)}{shape_note(e)}")
             if fresh(e) and out.shape:
                 owned.add(out)
-        for v in free_at.get(k, ()):
-            if v is not out and v in names:
-                lines.append(f"del {names[v]}")
+        _emit_frees(k)
     # an output that is a constant comes back as an array, as computed ones do
     outs = [atom(o) if isinstance(o, Var) else f"np.asarray({atom(o)})" for o in program.outputs]
     lines.append(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")

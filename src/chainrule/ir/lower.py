@@ -43,6 +43,8 @@ __all__ = [
 class CodegenError(NotImplementedError):
     """A program holds something generated code cannot write (a custom Function).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> class Sq(cr.Function):
     ...     @staticmethod
@@ -71,6 +73,8 @@ def _dtype_name(dtype: Any) -> str:
 def literal(value: Any) -> str | None:
     """Python source for a small constant, or None when it is too big to inline.
 
+    Examples
+    --------
     >>> literal(2.5), literal(np.float32(1.0)), literal(np.zeros(100))
     ('2.5', 'np.float32(1.0)', None)
     """
@@ -104,6 +108,8 @@ def literal(value: Any) -> str | None:
 class Constants:
     """Constants of a generated module that are too big to inline: ``CONST["k0"]``.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> c = Constants()
     >>> c.source(2.5), c.source(np.arange(20.0))
@@ -133,6 +139,8 @@ class Constants:
 class LowerCtx:
     """What a lowering function sees: the input expressions, the params, the constants.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> p, _ = trace_program(lambda x: cr.clip(x, 0.0, 1.0), cr.tensor([0.5]))
@@ -204,6 +212,8 @@ class _Raw:
 def expression(eqn: Eqn, ins: list[str], consts: Constants) -> str:
     """The source of ``eqn``'s result, with its inputs written as ``ins``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> p, _ = trace_program(lambda x: cr.tanh(x), cr.tensor(0.5))
@@ -224,6 +234,8 @@ def expression(eqn: Eqn, ins: list[str], consts: Constants) -> str:
 def fresh(eqn: Eqn) -> bool:
     """Whether the generated expression makes a new array (not a view or an input).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> p, _ = trace_program(lambda x: (x * 2).reshape(2, 1), cr.tensor([1.0, 2.0]))
@@ -247,6 +259,8 @@ class Writer:
     ``names[var]`` is the identifier of every materialized Var; a Var in ``inline`` is
     written into its (single) consumer instead.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> p, _ = trace_program(lambda x: (1 - x) * x, cr.tensor(0.5))
@@ -312,6 +326,8 @@ def tidy(text: str) -> str:
     """Source as people write it: ``x**2`` for simple operands (as black formats it), and
     ``CONST["k0"]`` with the double quotes the rest of the project uses.
 
+    Examples
+    --------
     >>> tidy("y = x ** 2 + CONST['k0']")
     'y = x**2 + CONST["k0"]'
     """
@@ -321,6 +337,8 @@ def tidy(text: str) -> str:
 def used_kernels(lines: list[str]) -> list[str]:
     """The kernels (``chainrule.kernels``) that the given source lines call.
 
+    Examples
+    --------
     >>> used_kernels(['out = nll(logp, y, "mean")', 'z = np.exp(x)'])
     ['nll']
     """
@@ -337,6 +355,8 @@ def used_kernels(lines: list[str]) -> list[str]:
 def module_header(lines: list[str]) -> str:
     """``import numpy as np`` and the kernel imports the code needs.
 
+    Examples
+    --------
     >>> print(module_header(['p = softmax(x, 1)']))
     import numpy as np
     from chainrule.kernels import softmax
@@ -352,6 +372,8 @@ def module_header(lines: list[str]) -> str:
 def compile_module(source: str, consts: dict, label: str) -> dict:
     """Execute generated source in a fresh namespace; returns it.
 
+    Examples
+    --------
     >>> ns = compile_module("f = lambda x: x + CONST['k0']", {'k0': 2}, '<example>')
     >>> ns['f'](1)
     3

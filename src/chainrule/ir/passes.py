@@ -31,6 +31,8 @@ def dce(program: Program, keep: set[Var] | None = None) -> Program:
     """Drop equations whose results no output (nor ``keep``) needs: a gradient nobody
     asked for is never computed.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> p, _ = trace_program(lambda x: (x.exp(), x * 2)[1], cr.tensor(1.0))
@@ -66,6 +68,8 @@ def simplify(program: Program, where: Any = None) -> tuple[Program, dict[Var, Va
     equations. Returns the program and the replaced Vars (old -> the Var that stands for
     it now).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> p, _ = trace_program(lambda x: (x * 1.0).exp(), cr.tensor(2.0))
@@ -134,6 +138,8 @@ def cse(program: Program) -> Program:
     """Common-subexpression elimination: an equation that repeats an earlier one (same
     primitive, same inputs, same params) reuses its result.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> p, _ = trace_program(lambda x: x.exp() + x.exp(), cr.tensor(1.0))
@@ -176,6 +182,8 @@ def fold(program: Program, constants: bool = True) -> Program:
     """Constant folding: an equation whose inputs are all constants is computed now and
     its result becomes a constant.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> from chainrule import rules as P
     >>> from chainrule.ir import Program, Var, Eqn, Literal
@@ -195,8 +203,33 @@ def fold(program: Program, constants: bool = True) -> Program:
             return Literal(known[v])
         return v
 
-    for e in program.eqns:
+    # A scalar broadcast to a shape (the seed of a mean's backward, 1/n everywhere) stays a
+    # scalar where an elementwise equation reads it and another input already has the shape:
+    # ``g * 0.03125`` rather than a constant array of n equal values.
+    scalars: dict[Var, Any] = {}
+
+    def sub_in(e: Eqn) -> tuple:
         ins = tuple(sub(v) for v in e.inputs)
+        if e.prim.kind != "elementwise" or not any(v in scalars for v in ins):
+            return ins
+        shaped = [
+            v for v in ins if isinstance(v, Var) and v not in scalars and v.shape == e.out.shape
+        ]
+        if not shaped:
+            return ins
+        return tuple(Literal(scalars[v]) if isinstance(v, Var) and v in scalars else v for v in ins)
+
+    for e in program.eqns:
+        ins = sub_in(e)
+        if (
+            e.prim.name == "broadcast_to"
+            and isinstance(ins[0], Literal)
+            and np.ndim(ins[0].value) == 0
+            and np.asarray(ins[0].value).dtype == e.out.dtype
+        ):
+            scalars[e.out] = ins[0].value
+            eqns.append(Eqn(e.prim, ins, e.out, e.params, e.meta))  # dce drops it if unread
+            continue
         if ins and all(isinstance(v, Literal) for v in ins) and e.meta.get("call") is None:
             try:
                 value = e.prim.impl(*[v.value for v in ins], **e.params)
@@ -235,6 +268,8 @@ def simplify_more(program: Program) -> Program:
     cast to the same dtype) disappear, a transpose of a transpose is one transpose (or
     none), and ``x * 1`` is ``x``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> p, _ = trace_program(lambda x: x.T.T * 1.0, cr.tensor([[1.0, 2.0]]))
@@ -282,6 +317,8 @@ def last_uses(program: Program) -> dict[Var, int]:
     """For each Var, the index of the last equation that reads it (len(eqns) for the
     program's outputs, -1 for a Var nobody reads).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> p, _ = trace_program(lambda x: (x * 2.0).exp(), cr.tensor(1.0))
@@ -309,6 +346,8 @@ def memory_plan(program: Program, views: dict[Var, Var] | None = None) -> dict[s
     after its last use (``views`` maps a view's Var to the Var that owns its memory).
     Inputs are not counted (the caller holds them).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> p, _ = trace_program(lambda x: (x * 2.0).exp().sum(), cr.tensor([1.0, 2.0]))

@@ -25,6 +25,8 @@ _ids = itertools.count()
 class Var:
     """One value of a program (defined once: by an input, a constant or an equation).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> program, _ = trace_program(lambda x: (x * 2.0).exp(), cr.tensor(0.5))
@@ -33,13 +35,16 @@ class Var:
     ((), dtype('float64'))
     """
 
-    __slots__ = ("shape", "dtype", "hint", "id")
+    __slots__ = ("shape", "dtype", "hint", "id", "grad_of")
 
     def __init__(self, shape: tuple, dtype: Any, hint: str | None = None) -> None:
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype) if dtype is not None else None
         self.hint = hint
         self.id = next(_ids)
+        #: the forward Var whose total upstream gradient this is (generated code names it
+        #: ``d`` + that Var's name, as the lectures do)
+        self.grad_of: Var | None = None
 
     @property
     def size(self) -> int:
@@ -52,6 +57,8 @@ class Var:
 class Literal:
     """A constant input of an equation.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> program, _ = trace_program(lambda x: (x * 2.0).exp(), cr.tensor(0.5))
@@ -77,6 +84,8 @@ class Eqn:
     """``out = prim(*inputs, **params)``; ``meta`` carries what views use (names, which
     forward value a backward equation belongs to).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> program, _ = trace_program(lambda x: (x * 2.0).exp(), cr.tensor(0.5))
@@ -117,6 +126,8 @@ class Program:
     a closure). ``constants`` maps named constant Vars to their values, and ``values`` (when
     the program was traced) the value every Var had then.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> program, _ = trace_program(lambda x: (x * 2.0).exp(), cr.tensor(0.5))
@@ -176,6 +187,8 @@ def evaluate(program: Program, args: Any, keep: bool = False) -> Any:
     """Run ``program`` on input arrays (one per input Var, in order). Returns the outputs,
     or with ``keep`` the value of every Var.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> program, _ = trace_program(lambda x: (x * 2.0).exp(), cr.tensor(0.5))
@@ -199,6 +212,8 @@ def run_on_tensors(program: Program, tensors: list, hook: Callable | None = None
     be differentiated, or traced again); returns Var -> Tensor. ``hook(eqn, tensor)`` is
     told about each result.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> program, _ = trace_program(lambda x: (x * 2.0).exp(), cr.tensor(0.5))

@@ -28,6 +28,8 @@ __all__ = ["Tracer", "register_replay", "trace_program"]
 class Tracer:
     """Builds a ``Program`` from the applications it observes (install with ``active``).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> tracer = Tracer()
     >>> x = cr.tensor([1.0, -2.0], requires_grad=True)
@@ -79,6 +81,22 @@ class Tracer:
         if not isinstance(tensor, Tensor):
             return None
         return self._var_of.get(id(tensor))
+
+    def name_gradient(self, alias: Tensor, grad: Tensor) -> None:
+        """Name the Var of ``grad`` after the input ``alias`` stands for (``d`` + its
+        name), unless it has a name or is an input itself."""
+        va, vg = self.var_of(alias), self.var_of(grad)
+        if va is None or vg is None or vg.hint is not None or vg in self.program.roles:
+            return
+        hint = va.hint
+        if hint is None:  # the alias of an input: the hint is on what it aliases
+            for e in self.program.eqns:  # aliases are made first: a short search
+                if e.out is va:
+                    src = e.inputs[0] if e.inputs else None
+                    hint = getattr(src, "hint", None)
+                    break
+        if hint:
+            vg.hint = "d" + hint
 
     def _operand(self, a: Any) -> tuple[Var | Literal, bool]:
         if isinstance(a, Tensor):
@@ -137,6 +155,8 @@ class Tracer:
                 self._register(g, gv)
             self.seeds[fv] = gv
         self.upstream[fv] = gv
+        if isinstance(gv, Var) and gv.grad_of is None and gv not in self.program.roles:
+            gv.grad_of = fv
 
     def walk_grad(self, node: Node, i: int, edge: Any, gi: Any) -> None:
         target = self._target(edge)
@@ -194,6 +214,9 @@ _REPLAY: dict[Any, Callable[..., Any]] = {}
 
 def register_replay(prim: Any, call: Callable[..., Any]) -> None:
     """
+
+    Examples
+    --------
     >>> from chainrule.transforms import checkpoint_prim
     >>> from chainrule.ir.trace import _REPLAY
     >>> checkpoint_prim in _REPLAY  # checkpoint registers how a program runs it again
@@ -207,6 +230,8 @@ def trace_program(f: Callable, *args: Any, hints: list[str] | None = None) -> tu
     numbers become the program's inputs (floating ones require grad, so ``f`` may
     differentiate them), other arguments are passed through.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> from chainrule.ir import trace_program
     >>> program, _ = trace_program(lambda x: cr.relu(x) * x, cr.tensor([-1.0, 2.0]))

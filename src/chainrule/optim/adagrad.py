@@ -30,6 +30,8 @@ class Adagrad(Optimizer):
     lr, lr_decay, weight_decay, initial_accumulator_value, eps:
         As in ``torch.optim.Adagrad`` (defaults 1e-2, 0, 0, 0, 1e-10).
 
+    Notes
+    -----
     As in PyTorch, every parameter's state (``step`` 0 and ``sum`` filled with
     ``initial_accumulator_value``) exists from construction on.
 

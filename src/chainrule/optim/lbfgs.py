@@ -172,6 +172,8 @@ class LBFGS(Optimizer):
     line_search_fn:
         None (fixed steps) or ``"strong_wolfe"``.
 
+    Notes
+    -----
     The state (PyTorch's keys, held for the first parameter): ``func_evals``, ``n_iter``,
     ``d``, ``t``, ``old_dirs``, ``old_stps``, ``ro``, ``H_diag``, ``prev_flat_grad``,
     ``prev_loss``, ``al``.

@@ -19,6 +19,7 @@ from .optimizer import Optimizer, _check_hyper, _check_int
 __all__ = [
     "CosineAnnealingLR",
     "ExponentialLR",
+    "LRScheduler",
     "LinearLR",
     "OneCycleLR",
     "ReduceLROnPlateau",
@@ -40,17 +41,6 @@ def _per_group(name: str, arg: str, optimizer: Optimizer, value: Any) -> list[fl
             raise ValueError(f"{name}: expected {n} values for {arg}, got {len(value)}")
         return [_check_hyper(name, arg, v) for v in value]
     return [_check_hyper(name, arg, value)] * n
-
-
-__all__ = [
-    "CosineAnnealingLR",
-    "ExponentialLR",
-    "LinearLR",
-    "OneCycleLR",
-    "ReduceLROnPlateau",
-    "SequentialLR",
-    "StepLR",
-]
 
 
 class LRScheduler:

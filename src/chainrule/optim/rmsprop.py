@@ -44,6 +44,8 @@ class RMSprop(Optimizer):
     lr, alpha, eps, weight_decay, momentum, centered:
         As in ``torch.optim.RMSprop`` (defaults 1e-2, 0.99, 1e-8, 0, 0, False).
 
+    Notes
+    -----
     State per parameter (PyTorch's names): ``step``, ``square_avg``, ``momentum_buffer``
     (momentum > 0), ``grad_avg`` (centered).
 

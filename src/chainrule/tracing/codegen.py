@@ -518,6 +518,8 @@ def flat_code(graph: Graph, name: str | None = None, prefix: str = "d") -> str:
     """Source of a module with one function doing both passes, as in the lectures: it
     returns ``(output, (gradient of each input, ...))``.
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> print(cr.trace(lambda x, y: x * y, 3.0, 4.0).flat_code())  # doctest: +NORMALIZE_WHITESPACE
     import numpy as np
@@ -587,6 +589,8 @@ class FlatFunction:
 def compile_flat(graph: Graph, prefix: str = "d") -> FlatFunction:
     """Compile the graph's generated flat code (see :class:`FlatFunction`).
 
+    Examples
+    --------
     >>> import chainrule as cr
     >>> fn = cr.trace(lambda x: x ** 2, 3.0).compile_flat()
     >>> [float(v) for v in (fn(2.0)[0], fn(2.0)[1][0])]
