@@ -101,6 +101,8 @@ def entries() -> list[dict[str, Any]]:
     """One entry per function of chainrule.numpy: name, group, the NumPy callables that
     dispatch to it, whether it is differentiable, and its docstring's summary.
 
+    Examples
+    --------
     >>> e = {d["name"]: d for d in entries()}
     >>> e["cumsum"]["numpy"], e["argsort"]["differentiable"]
     (['numpy.cumsum'], False)

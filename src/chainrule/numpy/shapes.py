@@ -293,6 +293,8 @@ def broadcast_to(array: Any, shape: Any, subok: bool = False) -> Tensor:
 def broadcast_arrays(*args: Any, subok: bool = False) -> tuple:
     """Every argument broadcast to their common shape.
 
+    Examples
+    --------
     >>> import chainrule.numpy as cnp
     >>> [t.shape for t in cnp.broadcast_arrays(cnp.ones(3), cnp.ones((2, 1)))]
     [(2, 3), (2, 3)]
@@ -493,6 +495,8 @@ def array_split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list:
     """Split into pieces: ``n`` nearly equal sections (the first ones one longer), or at
     the given indices. Each piece is a slice, so gradients go back to its place.
 
+    Examples
+    --------
     >>> import chainrule.numpy as cnp
     >>> [p.shape for p in cnp.array_split(cnp.ones(5), 2)]
     [(3,), (2,)]
@@ -518,6 +522,8 @@ def array_split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list:
 def split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list:
     """Split into ``n`` equal sections (it must divide the axis) or at the given indices.
 
+    Examples
+    --------
     >>> import chainrule.numpy as cnp
     >>> [p.shape for p in cnp.split(cnp.ones((4, 2)), 2)]
     [(2, 2), (2, 2)]
@@ -914,6 +920,8 @@ def meshgrid(*xi: Any, copy: bool = True, sparse: bool = False, indexing: str = 
     swapped, as for plotting; ``"ij"``: matrix indexing). Broadcasts of the inputs, so
     gradients sum back.
 
+    Examples
+    --------
     >>> import chainrule.numpy as cnp
     >>> [g.shape for g in cnp.meshgrid(cnp.ones(3), cnp.ones(2))]
     [(2, 3), (2, 3)]
