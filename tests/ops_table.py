@@ -1229,6 +1229,27 @@ NUMPY_ROWS += [
     nrow("concatenate", "c_", lambda xp, x, y: xp.c_[x, y], [(2,), (2,)], complex=True),
 ]
 
+# interp: the segment comes from searchsorted (no gradient), its end points are gathers
+_KNOTS = np.array([-2.0, -0.5, 0.0, 1.0, 2.5])
+NUMPY_ROWS += [
+    nrow("where", "interp", lambda xp, x, fp: xp.interp(x, _KNOTS, fp), [(2, 3), (5,)]),
+    nrow(
+        "where",
+        "interp",
+        lambda xp, x, k: xp.interp(x, xp.cumsum(k * k + 0.5) - 2.0, np.arange(4.0) ** 2),
+        [(3,), (4,)],
+        label="knots",
+    ),
+    nrow(
+        "where",
+        "interp",
+        lambda xp, x, a, b: xp.interp(x * 3.0, _KNOTS, _KNOTS**2, left=a, right=b),
+        [(6,), (), ()],
+        label="left-right",
+    ),
+    nrow("where", "interp", lambda xp, x, fp: xp.interp(x, _KNOTS, fp), [(), (5,)], complex=False),
+]
+
 ROWS += NUMPY_ROWS
 
 NONDIFF += [
@@ -1246,6 +1267,12 @@ NONDIFF += [
     ),
     Check("any", lambda x: cnp.any(x > 1, axis=0), lambda x: np.any(x > 1, axis=0), [(3, 4)]),
     Check("all", lambda x: cnp.all(x > -1, axis=1), lambda x: np.all(x > -1, axis=1), [(3, 4)]),
+    Check(
+        "searchsorted",
+        lambda x: cnp.searchsorted(np.array([-1.0, 0.0, 0.5]), x, side="right"),
+        lambda x: np.searchsorted(np.array([-1.0, 0.0, 0.5]), x, side="right"),
+        [(3, 4)],
+    ),
 ]
 
 # --------------------------------------------------------------------------- network primitives

@@ -170,3 +170,35 @@ def test_numpys_own_functions_dispatch_to_the_new_ones():
     total = total + np.convolve(x, np.ones(2)).sum() + np.heaviside(x, 0.5).sum()
     total.backward()
     assert isinstance(total, cr.Tensor) and x.grad is not None
+
+
+def test_interp_equals_numpys_exactly_and_its_slope_is_the_right_segments():
+    rng = np.random.default_rng(4)
+    xp = np.sort(rng.standard_normal(6))
+    fp = rng.standard_normal(6)
+    x = np.concatenate([2 * rng.standard_normal(20), xp, [xp[0] - 1, xp[-1] + 1]])
+    for kw in [{}, {"left": -5.0}, {"left": 1.0, "right": 7.0}]:
+        np.testing.assert_array_equal(
+            cnp.interp(x, xp, fp, **kw).numpy(), np.interp(x, xp, fp, **kw)
+        )
+    fc = fp + 1j * rng.standard_normal(6)
+    np.testing.assert_allclose(cnp.interp(x, xp, fc).numpy(), np.interp(x, xp, fc), rtol=1e-14)
+    # at a knot the derivative is the slope of the segment to its right; 0 outside
+    t = cr.tensor([1.0, -1.0, 4.0], requires_grad=True)
+    cnp.interp(t, [0.0, 1.0, 3.0], [0.0, 2.0, 3.0]).sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), [0.5, 0.0, 0.0])
+    with pytest.raises(ValueError, match="interp: fp and xp are not of the same length"):
+        cnp.interp(0.5, [0.0, 1.0], [1.0])
+    with pytest.raises(TypeError, match="interp: period= is not supported"):
+        cnp.interp(0.5, [0.0, 1.0], [1.0, 2.0], period=1.0)
+
+
+def test_searchsorted_is_numpys_and_records_no_gradient():
+    a = np.array([1.0, 2.0, 2.0, 3.0])
+    v = cr.tensor([2.0, 0.5, 9.0], requires_grad=True)
+    for side in ("left", "right"):
+        out = cnp.searchsorted(a, v, side=side)
+        np.testing.assert_array_equal(out.numpy(), np.searchsorted(a, v.numpy(), side=side))
+        assert not out.requires_grad
+    with pytest.raises(ValueError, match="searchsorted: side must be"):
+        cnp.searchsorted(a, v, side="middle")

@@ -454,6 +454,16 @@ argwhere = nondifferentiable("argwhere", np.argwhere, 1, kind="index")
 deflower(argwhere, "np.argwhere({0})")
 
 
+def _searchsorted_impl(a: Any, v: Any, side: str) -> Any:
+    return np.searchsorted(a, v, side=side)
+
+
+# Where v's values would go in the sorted a (integer positions: no gradient); interp reads
+# its segments from it, so a traced program recomputes them at new inputs.
+searchsorted = nondifferentiable("searchsorted", _searchsorted_impl, 2, kind="index")
+deflower(searchsorted, "np.searchsorted({0}, {1}, side={side!r})")
+
+
 def _argextreme_impl(x: Any, fn: str, axis: Any, keepdims: bool) -> Any:
     return (np.argmax if fn == "argmax" else np.argmin)(x, axis=axis, keepdims=keepdims)
 

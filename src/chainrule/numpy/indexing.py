@@ -26,8 +26,10 @@ __all__ = [
     "diagonal",
     "extract",
     "flatnonzero",
+    "interp",
     "nonzero",
     "partition",
+    "searchsorted",
     "select",
     "sort",
     "take",
@@ -400,3 +402,77 @@ def partition(
     x, ax = _flat_or_axis("partition", tensor(a), axis)
     index = apply(R.argpartition, (x,), {"kth": _kth(kth), "axis": ax})
     return ops.take_along_axis(x, index, ax)
+
+
+# --------------------------------------------------------------------------- sorted positions
+
+
+def searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None) -> Tensor:
+    """Indices where ``v``'s values would be inserted into the sorted 1-d ``a`` to keep it
+    sorted (integer: not differentiable; a traced program recomputes them).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.searchsorted(cnp.array([1.0, 2.0, 3.0]), cnp.array([2.0, 0.5]), side="right")
+    tensor([2, 0])
+    """
+    if side not in ("left", "right"):
+        raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+    x = tensor(a)
+    if x.ndim != 1:
+        raise ValueError(f"searchsorted: a must be 1-d, got shape {x.shape}")
+    if sorter is not None:
+        x = take(x, sorter)
+    return apply(R.searchsorted, (x, tensor(v)), {"side": side})
+
+
+def interp(
+    x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None, period: Any = None
+) -> Tensor:
+    """The piecewise-linear interpolant through (``xp``, ``fp``) at ``x`` (``xp``
+    increasing), ``left``/``right`` outside (default ``fp[0]``/``fp[-1]``), in float64 or
+    complex128 as NumPy computes it. Differentiable in ``x`` (the slope of the segment; at a
+    knot, the segment to its right; 0 outside), in ``fp`` and ``xp`` (through the segment's
+    end points) and in ``left``/``right``.
+
+    >>> import chainrule.numpy as cnp
+    >>> x = cnp.array([0.5, 2.5], requires_grad=True)
+    >>> y = cnp.interp(x, [0.0, 1.0, 3.0], [0.0, 2.0, 3.0])
+    >>> y
+    tensor([1.  , 2.75], grad_fn=<where>)
+    >>> y.sum().backward()
+    >>> x.grad
+    tensor([2. , 0.5])
+    """
+    if period is not None:
+        raise TypeError("interp: period= is not supported on chainrule Tensors")
+    xs, knots, values = tensor(x), tensor(xp), tensor(fp)
+    if knots.ndim != 1 or values.ndim != 1:
+        raise ValueError(
+            f"interp: xp and fp must be 1-d, got shapes {knots.shape} and {values.shape}"
+        )
+    if knots.shape != values.shape:
+        raise ValueError(
+            f"interp: fp and xp are not of the same length ({values.shape[0]} and {knots.shape[0]})"
+        )
+    if knots.shape[0] == 0:
+        raise ValueError("interp: array of sample points is empty")
+    if xs.dtype.kind == "c" or knots.dtype.kind == "c":
+        raise TypeError("interp: x and xp must be real (fp may be complex)")
+    wide = np.complex128 if values.dtype.kind == "c" else np.float64
+    xs, knots, values = xs.astype(np.float64), knots.astype(np.float64), values.astype(wide)
+    n = knots.shape[0]
+    lo_value = values[0] if left is None else tensor(left).astype(wide)
+    hi_value = values[-1] if right is None else tensor(right).astype(wide)
+    if n == 1:
+        inside = ops.broadcast_to(values[0], xs.shape)
+    else:
+        # the segment [xp[j], xp[j + 1]] holding x (the one to the right at a knot)
+        j = ops.clip(apply(R.searchsorted, (knots, xs), {"side": "right"}) - 1, 0, n - 2)
+        x0, x1 = ops.getitem(knots, j), ops.getitem(knots, j + 1)
+        y0, y1 = ops.getitem(values, j), ops.getitem(values, j + 1)
+        slope = (y1 - y0) / (x1 - x0)
+        inside = slope * (xs - x0) + y0
+        # NumPy returns fp[-1] itself at x == xp[-1] (not the last segment's end value)
+        inside = ops.where(xs == knots[-1], values[-1], inside)
+    out = ops.where(xs < knots[0], lo_value, inside)
+    return ops.where(xs > knots[-1], hi_value, out)

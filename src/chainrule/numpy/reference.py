@@ -22,6 +22,7 @@ NOT_DIFFERENTIABLE: dict[str, Callable[..., Any] | None] = {
     "argpartition": lambda xp, x: xp.argpartition(x, 1),
     "argsort": lambda xp, x: xp.argsort(x, axis=None),
     "argwhere": lambda xp, x: xp.argwhere(x),
+    "searchsorted": lambda xp, x: xp.searchsorted(xp.sort(x, axis=None), x),
     "count_nonzero": lambda xp, x: xp.count_nonzero(x, axis=0),
     "flatnonzero": lambda xp, x: xp.flatnonzero(x),
     "nonzero": lambda xp, x: xp.nonzero(x),
