@@ -931,12 +931,14 @@ def fmin(
 
 
 def _bound(v: Any) -> Any:
-    """A clip bound: numbers and constant arrays as NumPy takes them; a Tensor bound that
-    requires grad stays a Tensor (clip is then min(max(a, lo), hi), differentiable in it)."""
+    """A clip bound: numbers and arrays are constants, as NumPy takes them; a Tensor bound
+    stays a Tensor (clip is then min(max(a, lo), hi), differentiable in it). A Tensor that
+    does not require grad is not read as a constant either: under cr.jit it is a traced
+    input whose value changes from call to call."""
     if v is None or isinstance(v, (int, float)):
         return v
     if isinstance(v, Tensor):
-        return v if v.requires_grad else v._data
+        return v
     return np.asarray(v)
 
 
@@ -1205,7 +1207,9 @@ def _bitwise(name: str, prim: Any, op: Any, x1: Any, x2: Any) -> Tensor:
     if a.dtype.kind == "b" and b.dtype.kind == "b":
         return apply(prim, (a, b))
     if a.dtype.kind in "biu" and b.dtype.kind in "biu":
-        return Tensor._wrap(op(a._data, b._data))
+        # integers have no primitive here: computed from the values (.numpy(), which a
+        # strict tracer such as cr.jit refuses by name rather than baking a stale value in)
+        return Tensor._wrap(op(a.numpy(), b.numpy()))
     raise TypeError(f"{name}: needs boolean or integer inputs, got {a.dtype} and {b.dtype}")
 
 
