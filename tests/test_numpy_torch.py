@@ -93,6 +93,48 @@ CASES = [
         ),
         X,
     ),
+    (
+        "quantile",
+        lambda m, x: (
+            m.quantile(x, [0.2, 0.7], axis=1)
+            if m is cnp
+            else torch.quantile(x, torch.tensor([0.2, 0.7], dtype=x.dtype), dim=1)
+        ),
+        X,
+    ),
+    (
+        "quantile-midpoint",
+        lambda m, x: (
+            m.quantile(x, 0.4, axis=0, method="midpoint")
+            if m is cnp
+            else torch.quantile(x, 0.4, dim=0, interpolation="midpoint")
+        ),
+        X,
+    ),
+    ("nanquantile", lambda m, x: m.nanquantile(x * m.where(x > 1.0, np.nan, 1.0), 0.6), X),
+    ("cov", lambda m, x: m.cov(x), X),
+    ("corrcoef", lambda m, x: m.corrcoef(x), X),
+    (
+        "trapezoid",
+        lambda m, x: m.trapezoid(x, dx=0.5) if m is cnp else torch.trapezoid(x, dx=0.5),
+        X,
+    ),
+    (
+        "vecdot",
+        lambda m, x: m.vecdot(x, x * x) if m is cnp else torch.linalg.vecdot(x, x * x),
+        X,
+    ),
+    # (non-negative exponents: torch 2.13's ldexp gives a zero gradient where other < 0,
+    # seemingly 2**other taken in integers; chainrule's is 2**other, e.g. 0.25 at -2)
+    (
+        "ldexp",
+        lambda m, x: (
+            m.ldexp(x, np.array([1, 2, 0, 3]))
+            if m is cnp
+            else torch.ldexp(x, torch.tensor([1, 2, 0, 3]))
+        ),
+        X,
+    ),
 ]
 COMPLEX = [
     ("tan", lambda m, x: m.tan(x * 0.3)),
@@ -105,6 +147,8 @@ COMPLEX = [
     ("cumsum", lambda m, x: m.cumsum(x, axis=0) if m is cnp else torch.cumsum(x, dim=0)),
     ("angle", lambda m, x: m.angle(x)),
     ("sort", lambda m, x: m.flip(x, axis=1) if m is cnp else torch.flip(x, dims=(1,))),
+    ("cov", lambda m, x: m.cov(x)),
+    ("vecdot", lambda m, x: m.vecdot(x, x * 2) if m is cnp else torch.linalg.vecdot(x, x * 2)),
 ]
 
 
