@@ -1250,6 +1250,24 @@ NUMPY_ROWS += [
     nrow("where", "interp", lambda xp, x, fp: xp.interp(x, _KNOTS, fp), [(), (5,)], complex=False),
 ]
 
+# Complex twins of functions NumPy also takes complex input for (PyTorch's convention): the
+# first real row of each, rerun on complex128 inputs.
+_COMPLEX_TWINS = """abs amax amin around atleast_1d atleast_2d atleast_3d average broadcast_arrays
+column_stack concat copy diag diagflat diff dstack ediff1d flip fliplr flipud gradient hstack
+matrix_transpose median meshgrid nan_to_num nancumprod nancumsum nanmax nanmean nanmin nanprod
+nanstd nansum nanvar permute_dims ptp ravel rot90 row_stack squeeze stack trace tril triu
+unstack vstack""".split()
+
+
+def _complex_twin(name: str) -> Row | None:
+    for r in NUMPY_ROWS:
+        if r.label.startswith(f"cnp.{name}-") and not r.complex and r.numpy is not None:
+            return Row(r.primitive, r.fn, r.shapes, r.domain, r.label, r.also, True, r.numpy)
+    return None
+
+
+NUMPY_ROWS += [t for t in map(_complex_twin, _COMPLEX_TWINS) if t is not None]
+
 ROWS += NUMPY_ROWS
 
 NONDIFF += [
