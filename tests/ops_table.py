@@ -1250,6 +1250,23 @@ NUMPY_ROWS += [
     nrow("where", "interp", lambda xp, x, fp: xp.interp(x, _KNOTS, fp), [(), (5,)], complex=False),
 ]
 
+# apply_along_axis: one call of the function per slice, the results stacked in its place
+NUMPY_ROWS += [
+    nrow(
+        "mul",
+        "apply_along_axis",
+        lambda xp, x: xp.apply_along_axis(lambda v: (v * v).sum(), 1, x),
+        [(2, 3)],
+    ),
+    nrow(
+        "cumsum",
+        "apply_along_axis",
+        lambda xp, x: xp.apply_along_axis(lambda v: xp.cumsum(v)[1:] * v[0], 0, x),
+        [(3, 2, 2)],
+        label="vector",
+    ),
+]
+
 # Complex twins of functions NumPy also takes complex input for (PyTorch's convention): the
 # first real row of each, rerun on complex128 inputs.
 _COMPLEX_TWINS = """abs amax amin around atleast_1d atleast_2d atleast_3d average broadcast_arrays
@@ -1262,7 +1279,20 @@ unstack vstack""".split()
 def _complex_twin(name: str) -> Row | None:
     for r in NUMPY_ROWS:
         if r.label.startswith(f"cnp.{name}-") and not r.complex and r.numpy is not None:
-            return Row(r.primitive, r.fn, r.shapes, r.domain, r.label, r.also, True, r.numpy)
+            twin = Row(r.primitive, r.fn, r.shapes, r.domain, r.label, r.also, True, r.numpy)
+            # complex values may take another path (amax of complex numbers is a gather):
+            # the twin names the primitive its own result comes from when the real one's is
+            # not applied
+            out = twin.fn(*[cnp.array(a, requires_grad=True) for a in twin.inputs()])
+            node = (out[0] if isinstance(out, (tuple, list)) else out)._node
+            names, stack = set(), [node] if node is not None else []
+            while stack:
+                n = stack.pop()
+                names.add(n.prim.name)
+                stack += [e for e in n.edges if hasattr(e, "prim")]
+            if twin.primitive not in names and node is not None:
+                twin.primitive = node.prim.name
+            return twin
     return None
 
 
