@@ -1267,6 +1267,32 @@ NUMPY_ROWS += [
     ),
 ]
 
+# delete, insert, resize: NumPy's own function run on element ids gives the gather; vander:
+# repeated products; bincount: the weights times a one-hot matrix of the bins
+NUMPY_ROWS += [
+    nrow("getitem", "delete", lambda xp, x: xp.delete(x, 1, axis=1), [(2, 3)]),
+    nrow("getitem", "delete", lambda xp, x: xp.delete(x, [0, 2]), [(2, 3)], label="flat"),
+    nrow("getitem", "insert", lambda xp, x, v: xp.insert(x, 1, v, axis=1), [(2, 3), ()]),
+    nrow(
+        "getitem",
+        "insert",
+        lambda xp, x, v: xp.insert(x, [0, 2], v, axis=0),
+        [(3, 2), (2, 2)],
+        label="many",
+    ),
+    nrow("getitem", "insert", lambda xp, x, v: xp.insert(x, 2, v), [(4,), (3,)], complex=True),
+    nrow("getitem", "resize", lambda xp, x: xp.resize(x, (2, 5)), [(2, 3)]),
+    nrow("mul", "vander", lambda xp, x: xp.vander(x), [(3,)]),
+    nrow("mul", "vander", lambda xp, x: xp.vander(x, 4, increasing=True), [(2,)], label="N"),
+    nrow("mul", "vander", lambda xp, x: xp.vander(x, 3), [(2,)], complex=True),
+    nrow(
+        "matmul",
+        "bincount",
+        lambda xp, w: xp.bincount(np.array([0, 2, 2, 4, 1]), weights=w, minlength=7),
+        [(5,)],
+    ),
+]
+
 # Complex twins of functions NumPy also takes complex input for (PyTorch's convention): the
 # first real row of each, rerun on complex128 inputs.
 _COMPLEX_TWINS = """abs amax amin around atleast_1d atleast_2d atleast_3d average broadcast_arrays

@@ -202,3 +202,37 @@ def test_searchsorted_is_numpys_and_records_no_gradient():
         assert not out.requires_grad
     with pytest.raises(ValueError, match="searchsorted: side must be"):
         cnp.searchsorted(a, v, side="middle")
+
+
+def test_delete_insert_resize_follow_numpy_in_every_form():
+    x = np.arange(12.0).reshape(3, 4)
+    for build in [
+        lambda m: m.delete(x, 1),
+        lambda m: m.delete(x, slice(0, 3, 2), axis=1),
+        lambda m: m.delete(x, np.array([True, False, True, False]), axis=1),
+        lambda m: m.insert(x, 1, [[1.0], [2.0], [3.0]], axis=1),
+        lambda m: m.insert(x, [1], [[1.0], [2.0], [3.0]], axis=1),
+        lambda m: m.insert(x, slice(1, 3), [9.0, 8.0]),
+        lambda m: m.insert(x, 2, np.array([1, 2, 3, 4]), axis=0),
+        lambda m: m.resize(x, (2, 7)),
+        lambda m: m.resize(x, 5),
+    ]:
+        ours, theirs = build(cnp), build(np)
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_array_equal(ours.numpy(), theirs)
+    # a broadcast value gets the sum of its copies' gradients
+    v = cr.tensor(7.0, requires_grad=True)
+    cnp.insert(cr.tensor(x), 1, v, axis=1).sum().backward()
+    assert v.grad.item() == 3.0
+
+
+def test_bincount_counts_without_gradient_and_sums_weights_with_one():
+    i = np.array([0, 2, 2, 5])
+    counts = cnp.bincount(i, minlength=8)
+    np.testing.assert_array_equal(counts.numpy(), np.bincount(i, minlength=8))
+    assert not counts.requires_grad
+    w = cr.tensor([0.5, 1.0, 2.0, 4.0], requires_grad=True)
+    (cnp.bincount(i, weights=w) * np.arange(6.0)).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [0.0, 2.0, 2.0, 5.0])
+    with pytest.raises(ValueError, match="bincount: x must be non-negative"):
+        cnp.bincount(np.array([1, -1]))

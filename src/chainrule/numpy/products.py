@@ -14,7 +14,7 @@ from .. import ops
 from ..tensor import Tensor
 from ._common import finish, tensor
 
-__all__ = ["convolve", "correlate", "dot", "matmul", "outer", "polyval", "vdot", "vecdot"]
+__all__ = ["convolve", "correlate", "dot", "matmul", "outer", "polyval", "vander", "vdot", "vecdot"]
 
 
 def dot(a: Any, b: Any, out: Any = None) -> Any:
@@ -198,3 +198,33 @@ def polyval(p: Any, x: Any) -> Tensor:
     for i in range(coeffs.shape[0]):
         y = y * xt + coeffs[i]
     return y
+
+
+def vander(x: Any, N: Any = None, increasing: bool = False) -> Tensor:
+    """The Vandermonde matrix of the 1-d ``x``: columns ``x**(N-1), ..., x, 1`` (or the
+    reverse when ``increasing``), each power the previous one times ``x``, as NumPy
+    computes them.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.vander(cnp.array([1.0, 2.0, 3.0]), 3)
+    tensor([[1., 1., 1.],
+            [4., 2., 1.],
+            [9., 3., 1.]])
+    """
+    t = tensor(x)
+    if t.ndim != 1:
+        raise ValueError(f"vander: x must be a one-dimensional array or sequence, got {t.shape}")
+    from ._common import cast
+
+    t = cast(t, np.promote_types(t.dtype, np.int_))  # NumPy's dtype: float32 -> float64
+    n = t.shape[0] if N is None else int(N)
+    if n == 0:
+        return ops.reshape(t[:0] * 0, (t.shape[0], 0)) if t.shape[0] else ops.reshape(t, (0, 0))
+    from .creation import ones_like
+
+    columns = [ones_like(t)]
+    for _ in range(n - 1):
+        columns.append(columns[-1] * t)
+    if not increasing:
+        columns = columns[::-1]
+    return ops.stack(columns, 1)

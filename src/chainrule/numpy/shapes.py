@@ -29,7 +29,10 @@ from ._common import (
 
 __all__ = [
     "c_",
+    "delete",
+    "insert",
     "r_",
+    "resize",
     "append",
     "apply_along_axis",
     "array_split",
@@ -1075,3 +1078,70 @@ def apply_along_axis(func1d: Any, axis: int, arr: Any, *args: Any, **kwargs: Any
     k = len(shape)
     order = list(range(ax)) + list(range(len(outer), len(outer) + k)) + list(range(ax, len(outer)))
     return _permute(stacked, order) if order != list(range(len(order))) else stacked
+
+
+# ------------------------------------------------------------- delete, insert, resize
+# NumPy's own function run on an array of element ids (ids of x >= 0, of the inserted
+# values < 0) gives the result's layout exactly, in every form of its arguments; the result
+# is then one gather from x (and the values), so the gradient goes back to where each
+# element came from, summed where one was repeated.
+
+
+def _ids(x: Tensor) -> np.ndarray:
+    return np.arange(x.size, dtype=np.intp).reshape(x.shape)
+
+
+def _gather_ids(sources: Tensor, ids: np.ndarray) -> Tensor:
+    return ops.getitem(sources, ids) if ids.size else ops.reshape(sources[:0], ids.shape)
+
+
+def delete(arr: Any, obj: Any, axis: Any = None) -> Tensor:
+    """``arr`` without the entries ``obj`` (an index, a slice, indices or a boolean mask)
+    along ``axis`` (None: of the flattened array); the kept entries get their gradients.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.delete(cnp.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), 1, axis=1)
+    tensor([[1., 3.],
+            [4., 6.]])
+    """
+    x = tensor(arr)
+    if isinstance(obj, Tensor):
+        obj = obj.numpy()
+    ids = np.delete(_ids(x), obj, axis=axis)
+    return _gather_ids(ops.reshape(x, -1), ids)
+
+
+def insert(arr: Any, obj: Any, values: Any, axis: Any = None) -> Tensor:
+    """``values`` inserted before the index or indices ``obj`` along ``axis`` (None: into the
+    flattened array), broadcast as NumPy broadcasts them and cast to ``arr``'s dtype.
+    Differentiable in ``arr`` and in ``values`` (a broadcast value gets the sum of its
+    copies' gradients).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.insert(cnp.array([1.0, 2.0, 3.0]), [1, 3], cnp.array([9.0, 8.0]))
+    tensor([1., 9., 2., 3., 8.])
+    """
+    x = tensor(arr)
+    v = cast(tensor(values), x.dtype)
+    if isinstance(obj, Tensor):
+        obj = obj.numpy()
+    value_ids = -1 - np.arange(v.size, dtype=np.intp).reshape(v.shape)
+    ids = np.insert(_ids(x), obj, value_ids, axis=axis)
+    ids = np.where(ids >= 0, ids, x.size + (-1 - ids))
+    sources = ops.concatenate([ops.reshape(x, -1), ops.reshape(v, -1)], 0)
+    return _gather_ids(sources, ids)
+
+
+def resize(a: Any, new_shape: Any) -> Tensor:
+    """A tensor of ``new_shape`` filled with ``a``'s elements in order, repeated from the
+    start as often as needed (NumPy's ``np.resize``; each element's gradient sums its
+    copies').
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.resize(cnp.array([1.0, 2.0, 3.0]), (2, 2))
+    tensor([[1., 2.],
+            [3., 1.]])
+    """
+    x = tensor(a)
+    ids = np.resize(_ids(x), new_shape)
+    return _gather_ids(ops.reshape(x, -1), ids)

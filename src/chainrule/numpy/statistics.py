@@ -17,11 +17,12 @@ from .. import ops
 from .. import rules as P
 from .. import rules_numpy as R
 from ..tensor import Tensor, apply
-from ._common import cast, finish, reduction_axis, tensor
+from ._common import cast, finish, nondifferentiable_result, reduction_axis, tensor
 from .reductions import _float, _kept_shape, _sum, _to_last
 from .shapes import moveaxis
 
 __all__ = [
+    "bincount",
     "corrcoef",
     "cov",
     "nanmedian",
@@ -364,3 +365,37 @@ def trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Tensor:
     if isinstance(d, Tensor) and d.ndim == yy.ndim:
         d = moveaxis(d, ax, -1)
     return ops.sum(d * (yy[..., 1:] + yy[..., :-1]) / 2.0, axis=-1)
+
+
+def bincount(x: Any, /, weights: Any = None, minlength: int = 0) -> Tensor:
+    """How often each value 0, 1, ... occurs in the non-negative integers ``x`` (integer:
+    not differentiable), or the sums of ``weights`` per value, differentiable in the
+    weights (each bin's gradient goes to the weights counted in it). The bins depend on the
+    values of ``x``, so ``x`` is read as data (a strict tracer such as cr.jit refuses a
+    traced ``x``).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.bincount([0, 2, 2, 3], weights=cnp.array([0.5, 1.0, 2.0, 4.0]))
+    tensor([0.5, 0. , 3. , 4. ])
+    """
+    idx = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
+    if idx.ndim != 1:
+        raise ValueError(f"bincount: x must be 1-d, got shape {idx.shape}")
+    if idx.size and idx.dtype.kind not in "biu":
+        raise TypeError(f"bincount: x must be integers, got {idx.dtype}")
+    if idx.size and idx.min() < 0:
+        raise ValueError("bincount: x must be non-negative")
+    if minlength < 0:
+        raise ValueError("bincount: minlength must be non-negative")
+    if weights is None:
+        return nondifferentiable_result(np.bincount(idx, minlength=minlength))
+    w = tensor(weights)
+    if w.shape != idx.shape:
+        raise ValueError(
+            f"bincount: the weights and x must have the same length, got {w.shape} and {idx.shape}"
+        )
+    n = max(int(idx.max()) + 1 if idx.size else 0, minlength)
+    one_hot = (idx[:, None] == np.arange(n)[None, :]).astype(np.float64)
+    if w.dtype.kind == "c":
+        raise TypeError("bincount: weights must be real (NumPy casts them to float64)")
+    return ops.matmul(w.astype(np.float64), one_hot)
