@@ -1293,6 +1293,27 @@ NUMPY_ROWS += [
     ),
 ]
 
+# Polynomials (coefficients, highest power first) and unwrap (corrections are multiples of
+# the period: derivative 1)
+_PHASES = np.array([0.0, 2.5, 5.5, -1.0, 2.0, -2.5])
+NUMPY_ROWS += [
+    nrow("add", "polyadd", lambda xp, a, b: xp.polyadd(a, b), [(2,), (4,)]),
+    nrow("sub", "polysub", lambda xp, a, b: xp.polysub(a, b), [(3,), (2,)]),
+    nrow("matmul", "polymul", lambda xp, a, b: xp.polymul(a, b), [(3,), (2,)]),
+    nrow("matmul", "polymul", lambda xp, a, b: xp.polymul(a, b), [(2,), (2,)], complex=True),
+    nrow("mul", "polyder", lambda xp, p: xp.polyder(p, 2), [(5,)]),
+    nrow("div", "polyint", lambda xp, p: xp.polyint(p), [(3,)]),
+    nrow("div", "polyint", lambda xp, p, k: xp.polyint(p, 2, k), [(3,), (2,)], label="k"),
+    nrow("cumsum", "unwrap", lambda xp, x: xp.unwrap(x + _PHASES), [(6,)]),
+    nrow(
+        "cumsum",
+        "unwrap",
+        lambda xp, x: xp.unwrap(3 * x, axis=0, period=4.0),
+        [(5, 2)],
+        label="period",
+    ),
+]
+
 # Complex twins of functions NumPy also takes complex input for (PyTorch's convention): the
 # first real row of each, rerun on complex128 inputs.
 _COMPLEX_TWINS = """abs amax amin around atleast_1d atleast_2d atleast_3d average broadcast_arrays

@@ -14,7 +14,22 @@ from .. import ops
 from ..tensor import Tensor
 from ._common import finish, tensor
 
-__all__ = ["convolve", "correlate", "dot", "matmul", "outer", "polyval", "vander", "vdot", "vecdot"]
+__all__ = [
+    "convolve",
+    "correlate",
+    "dot",
+    "matmul",
+    "outer",
+    "polyadd",
+    "polyder",
+    "polyint",
+    "polymul",
+    "polysub",
+    "polyval",
+    "vander",
+    "vdot",
+    "vecdot",
+]
 
 
 def dot(a: Any, b: Any, out: Any = None) -> Any:
@@ -228,3 +243,103 @@ def vander(x: Any, N: Any = None, increasing: bool = False) -> Tensor:
     if not increasing:
         columns = columns[::-1]
     return ops.stack(columns, 1)
+
+
+# --------------------------------------------------------------------------- polynomials
+# Coefficient arrays, highest power first (NumPy's poly1d conventions, without the class).
+
+
+def _coefficients(name: str, p: Any) -> Tensor:
+    t = tensor(p)
+    t = ops.reshape(t, (1,)) if t.ndim == 0 else t
+    if t.ndim != 1:
+        raise ValueError(f"{name}: coefficients must be 1-d, got shape {t.shape}")
+    return t
+
+
+def _aligned(name: str, a1: Any, a2: Any) -> tuple[Tensor, Tensor]:
+    """Both coefficient arrays at one length, the shorter padded with leading zeros."""
+    from .shapes import pad
+
+    a, b = _coefficients(name, a1), _coefficients(name, a2)
+    n = a.shape[0] - b.shape[0]
+    if n > 0:
+        b = pad(b, (n, 0))
+    elif n < 0:
+        a = pad(a, (-n, 0))
+    return a, b
+
+
+def polyadd(a1: Any, a2: Any) -> Tensor:
+    """The sum of two polynomials (coefficients, highest power first).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.polyadd(cnp.array([1.0, 2.0]), cnp.array([1.0, 2.0, 3.0]))
+    tensor([1., 3., 5.])
+    """
+    a, b = _aligned("polyadd", a1, a2)
+    return a + b
+
+
+def polysub(a1: Any, a2: Any) -> Tensor:
+    """The difference of two polynomials.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.polysub(cnp.array([1.0]), cnp.array([1.0, 2.0]))
+    tensor([-1., -1.])
+    """
+    a, b = _aligned("polysub", a1, a2)
+    return a - b
+
+
+def polymul(a1: Any, a2: Any) -> Tensor:
+    """The product of two polynomials: the convolution of their coefficients.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.polymul(cnp.array([1.0, 2.0]), cnp.array([3.0, 4.0]))
+    tensor([ 3., 10.,  8.])
+    """
+    return convolve(_coefficients("polymul", a1), _coefficients("polymul", a2))
+
+
+def polyder(p: Any, m: int = 1) -> Tensor:
+    """The ``m``-th derivative of a polynomial (each coefficient times its power).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.polyder(cnp.array([1.0, 2.0, 3.0, 4.0]), 2)
+    tensor([6., 4.])
+    """
+    m = int(m)
+    if m < 0:
+        raise ValueError("polyder: order of derivative must be positive (see polyint)")
+    y = _coefficients("polyder", p)
+    for _ in range(m):
+        n = y.shape[0] - 1
+        y = y[:-1] * np.arange(n, 0, -1)
+    return y
+
+
+def polyint(p: Any, m: int = 1, k: Any = None) -> Tensor:
+    """The ``m``-th antiderivative of a polynomial, with integration constants ``k``
+    (one per integration, the first one first; default 0); differentiable in ``p`` and
+    ``k``.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.polyint(cnp.array([3.0, 2.0, 1.0]))
+    tensor([1., 1., 1., 0.])
+    """
+    from .shapes import concatenate
+
+    m = int(m)
+    if m < 0:
+        raise ValueError("polyint: order of integral must be positive (see polyder)")
+    constants = tensor(np.zeros(m) if k is None else k)
+    constants = ops.reshape(constants, (1,)) if constants.ndim == 0 else constants
+    if constants.shape[0] == 1 and m > 1:
+        constants = ops.broadcast_to(constants, (m,)).astype(np.result_type(constants.dtype, 1.0))
+    if constants.shape[0] < m:
+        raise ValueError("polyint: k must be a scalar or a rank-1 array of length 1 or > m")
+    y = _coefficients("polyint", p)
+    for i in range(m):
+        y = concatenate([y / np.arange(y.shape[0], 0, -1), ops.reshape(constants[i], (1,))])
+    return y

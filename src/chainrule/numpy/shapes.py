@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import ops
 from .. import rules as P
+from .. import rules_numpy as R
 from ..tensor import Tensor, apply
 from ._common import (
     NOVALUE,
@@ -33,6 +34,7 @@ __all__ = [
     "insert",
     "r_",
     "resize",
+    "unwrap",
     "append",
     "apply_along_axis",
     "array_split",
@@ -1145,3 +1147,37 @@ def resize(a: Any, new_shape: Any) -> Tensor:
     x = tensor(a)
     ids = np.resize(_ids(x), new_shape)
     return _gather_ids(ops.reshape(x, -1), ids)
+
+
+def unwrap(p: Any, discont: Any = None, axis: int = -1, *, period: float = 2 * np.pi) -> Tensor:
+    """Phases with jumps larger than ``discont`` (default ``period / 2``) between neighbours
+    along ``axis`` replaced by their ``period`` complements, as NumPy computes them. The
+    corrections are multiples of ``period`` (piecewise constant), so the derivative is the
+    identity; at NumPy's boundary case (a jump of exactly -period/2 turned into +period/2)
+    the value is moved by ``period`` rather than replaced, keeping that derivative.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.unwrap(cnp.array([0.0, 3.0, 6.5, 0.5]))
+    tensor([0.    , 3.    , 0.2168, 0.5   ])
+    """
+    x = tensor(p)
+    if x.dtype.kind == "c":
+        raise TypeError("unwrap: p must be real")
+    ax = normalize_axis("unwrap", axis, x.shape)
+    dtype = np.result_type(x.dtype, period)
+    if dtype.kind in "biu":
+        raise TypeError("unwrap: integer phases with an integer period are not supported")
+    x = cast(x, dtype)
+    dd = diff(x, axis=ax)
+    if discont is None:
+        discont = period / 2
+    high = period / 2
+    low = -high
+    ddmod = apply(R.remainder, (dd - low, tensor(np.asarray(period, dtype)))) + low
+    ddmod = ops.where((ddmod == low) & (dd > 0), ddmod + period, ddmod)
+    correction = ops.where(ops.abs(dd) < discont, 0.0, ddmod - dd)
+    head = ops.getitem(x, _along(ax, slice(0, 1)))
+    from .reductions import cumsum
+
+    tail = ops.getitem(x, _along(ax, slice(1, None))) + cumsum(correction, axis=ax)
+    return ops.concatenate([head, tail], ax)
