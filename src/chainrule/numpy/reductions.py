@@ -113,7 +113,7 @@ def sum(
     result = _sum(x, reduction_axis("sum", axis, x.shape), _keep(keepdims))
     if initial is not NOVALUE:
         result = result + initial
-    return finish("sum", result, out)
+    return finish("sum", cast(result, dtype), out)
 
 
 def prod(
@@ -140,7 +140,7 @@ def prod(
     result = apply(R.prod, (x,), {"axis": ax, "keepdims": _keep(keepdims)})
     if initial is not NOVALUE:
         result = result * initial
-    return finish("prod", result, out)
+    return finish("prod", cast(result, dtype), out)
 
 
 def mean(
@@ -471,7 +471,7 @@ def _scan(name: str, prim: Any, a: Any, axis: Any, dtype: Any, out: Any) -> Any:
         ax = 0
     else:
         ax = normalize_axis(name, axis, x.shape)
-    return finish(name, apply(prim, (x,), {"axis": ax, "reverse": False}), out)
+    return finish(name, cast(apply(prim, (x,), {"axis": ax, "reverse": False}), dtype), out)
 
 
 def cumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
@@ -631,6 +631,16 @@ def nanmean(
     return mean(x, axis, None, out, keepdims, where=valid)
 
 
+def _no_dof_is_nan(
+    result: Tensor, valid: Tensor, axis: Any, keepdims: Any, ddof: Any, correction: Any
+) -> Tensor:
+    """NumPy's nanvar/nanstd: NaN where the valid count leaves no degrees of freedom
+    (var and std divide by max(count - ddof, 0) instead, giving inf)."""
+    dof = correction if correction is not NOVALUE else ddof
+    count = _sum(valid, reduction_axis("nanvar", axis, valid.shape), _keep(keepdims))
+    return ops.where(count <= dof, np.nan, result)
+
+
 def nanvar(
     a: Any,
     axis: Any = None,
@@ -653,7 +663,8 @@ def nanvar(
     valid = ~P.isnan(x)
     if _has_mask(where):
         valid = valid & ops.broadcast_to(tensor(where), x.shape)
-    return var(x, axis, None, out, ddof, keepdims, where=valid, mean=mean, correction=correction)
+    result = var(x, axis, None, None, ddof, keepdims, where=valid, mean=mean, correction=correction)
+    return finish("nanvar", _no_dof_is_nan(result, valid, axis, keepdims, ddof, correction), out)
 
 
 def nanstd(
@@ -678,7 +689,8 @@ def nanstd(
     valid = ~P.isnan(x)
     if _has_mask(where):
         valid = valid & ops.broadcast_to(tensor(where), x.shape)
-    return std(x, axis, None, out, ddof, keepdims, where=valid, mean=mean, correction=correction)
+    result = std(x, axis, None, None, ddof, keepdims, where=valid, mean=mean, correction=correction)
+    return finish("nanstd", _no_dof_is_nan(result, valid, axis, keepdims, ddof, correction), out)
 
 
 def _nan_extreme(

@@ -68,7 +68,7 @@ def _quantile(
 ) -> Any:
     if kwargs:
         raise TypeError(f"{name}: {sorted(kwargs)} not supported on chainrule Tensors")
-    if method not in METHODS:
+    if method not in METHODS and method != "median":  # "median": nanmedian's own
         raise TypeError(
             f"{name}: method={method!r} is not supported on chainrule Tensors (supported: "
             f"{', '.join(METHODS)})"
@@ -77,7 +77,7 @@ def _quantile(
 
     fractions, q_kind = positions
     x = _float(tensor(a))
-    if x.dtype.kind == "c":
+    if x.dtype.kind == "c" and method != "median":  # NumPy's quantiles refuse complex too
         raise TypeError(f"{name}: a must be real, got {x.dtype}")
     if method in ("linear", "midpoint"):  # interpolated in q's precision, as NumPy does
         x = cast(x, np.result_type(x.dtype, q_kind))  # float32 data, float64 q: float64
@@ -89,12 +89,13 @@ def _quantile(
         raise ValueError(f"{name}: cannot take a quantile of an empty slice")
     s = sort(flat, axis=-1)  # NaNs sort last, so the valid values come first
     nq = fractions.size
-    q = fractions.reshape(-1).astype(x.dtype)
+    real = np.empty(0, x.dtype).real.dtype  # positions are real, also for complex values
+    q = fractions.reshape(-1).astype(real)
     lead = s.shape[:-1]
     if skip_nan:
         # the count of valid values differs per slice: positions are computed as tensors
         # (from a boolean count, carrying no gradient) so traced programs recompute them
-        count = _sum(~P.isnan(s), -1, True).astype(x.dtype)
+        count = _sum(~P.isnan(s), -1, True).astype(real)
         last = ops.maximum(count - 1, 0)
     else:
         count, last = n, n - 1
@@ -122,8 +123,11 @@ def _quantile(
     else:
         # NumPy's lerp: from the nearer end, so gamma = 0 and gamma = 1 are exact
         b_hi = ops.take_along_axis(s, hi_i, -1)
-        d = b_hi - a_lo
-        value = ops.where(gamma >= 0.5, b_hi - d * (1 - gamma), a_lo + d * gamma)
+        if method == "median":  # the mean of the two middle values, as NumPy's median
+            value = ops.where(gamma == 0, a_lo, (a_lo + b_hi) / 2)
+        else:
+            d = b_hi - a_lo
+            value = ops.where(gamma >= 0.5, b_hi - d * (1 - gamma), a_lo + d * gamma)
     if skip_nan:
         value = ops.where(count == 0, np.nan, value)  # an all-NaN slice
     elif x.dtype.kind == "f":
@@ -231,7 +235,7 @@ def nanmedian(
     tensor([2.5, 3. ])
     """
     positions = (np.asarray(0.5), 0.5)
-    return _quantile("nanmedian", a, positions, axis, out, "linear", keepdims, True, {})
+    return _quantile("nanmedian", a, positions, axis, out, "median", keepdims, True, {})
 
 
 def _rows(name: str, m: Any, rowvar: bool, dtype: Any) -> Tensor:
