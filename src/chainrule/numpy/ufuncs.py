@@ -877,6 +877,8 @@ def fabs(x: Any, /, out: Any = None, *, where: Any = True, dtype: Any = None, **
     """
     t = tensor(x)
     _refuse_complex("fabs", t)
+    if t.dtype.kind in "iu":  # a floating-point ufunc: NumPy gives float64 for integers
+        t = t.astype(np.float64)
     return _unary("fabs", P.abs, t, out, where, dtype, kwargs)
 
 
