@@ -296,3 +296,19 @@ def test_liveness_and_memory_plan():
     assert last[p.inputs[0]] == 2  # read by the first mul and by the second
     plan = memory_plan(p)
     assert plan["peak_bytes"] == 2 * 8000  # two 1000-element float64 values at once
+
+
+def test_pytree_fast_paths_keep_the_structure():
+    from collections import namedtuple
+
+    from chainrule.pytree import flatten, unflatten
+
+    Pair = namedtuple("Pair", "a b")
+    tree = [np.ones(2), (cr.tensor(1.0), 2.0, [np.float32(3)]), Pair(np.zeros(1), None), {"k": 4}]
+    leaves, treedef = flatten(tree)
+    assert len(leaves) == 6 and treedef.num_leaves == 6
+    assert repr(treedef).startswith("[*, (*, *, [*]), ")
+    back = unflatten(treedef, leaves)
+    assert type(back) is list and type(back[1]) is tuple and type(back[2]) is Pair
+    assert back[2].b is None and back[3] == {"k": 4} and back[1][0] is leaves[1]
+    assert flatten([1.0, 2.0])[1] != flatten((1.0, 2.0))[1]  # a list is not a tuple

@@ -165,7 +165,9 @@ class Jitted:
         parts = []
         for leaf in leaves:
             kind = type(leaf)
-            if kind is Tensor or isinstance(leaf, Tensor):
+            if kind is np.ndarray:
+                parts.append((leaf.shape, leaf.dtype, False))
+            elif kind is Tensor or isinstance(leaf, Tensor):
                 data = leaf._data
                 parts.append((data.shape, data.dtype, leaf._rg))
             elif kind is np.ndarray or isinstance(leaf, np.generic):

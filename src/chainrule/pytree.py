@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 __all__ = ["TreeDef", "flatten", "unflatten", "tree_map", "leaves"]
 
 
@@ -78,7 +80,26 @@ def flatten(tree: Any) -> tuple[list, TreeDef]:
     return leaves_out, _flatten(tree, leaves_out)
 
 
+#: Types that are always leaves, checked first: a transform's arguments are mostly arrays
+#: and tensors, and a list of hundreds of them (a scalar network's parameters) is flattened
+#: on every cr.jit call. ``chainrule.tensor`` adds ``Tensor``.
+LEAF_TYPES: set[type] = {np.ndarray, float, int, complex, bool, np.float64, np.float32}
+
+
 def _flatten(tree: Any, out: list) -> TreeDef:
+    kind = type(tree)
+    if kind in LEAF_TYPES:
+        out.append(tree)
+        return _LEAF
+    if kind is list or kind is tuple:
+        children = []
+        for v in tree:
+            if type(v) in LEAF_TYPES:
+                out.append(v)
+                children.append(_LEAF)
+            else:
+                children.append(_flatten(v, out))
+        return TreeDef(kind.__name__, None, tuple(children))
     if tree is None:
         return TreeDef("none")
     if isinstance(tree, dict):
@@ -112,7 +133,7 @@ def _unflatten(treedef: TreeDef, it: Any) -> Any:
         return next(it)
     if kind == "none":
         return None
-    values = [_unflatten(c, it) for c in treedef.children]
+    values = [next(it) if c is _LEAF else _unflatten(c, it) for c in treedef.children]
     if kind == "dict":
         return dict(zip(treedef.meta, values))
     if kind == "namedtuple":

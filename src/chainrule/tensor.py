@@ -1503,6 +1503,9 @@ primitives.bind(
     enable_grad=lambda: enable_grad(),
 )
 
+from . import pytree as _pytree  # noqa: E402
+
+_pytree.LEAF_TYPES.add(Tensor)
 from . import ops  # noqa: E402  (ops and rules need Tensor defined first)
 from . import rules as P  # noqa: E402
 
