@@ -467,7 +467,8 @@ def _scan(name: str, prim: Any, a: Any, axis: Any, dtype: Any, out: Any) -> Any:
     if axis is None or x.ndim == 0:
         if x.ndim == 0 and axis not in (None, 0, -1):
             raise np.exceptions.AxisError(axis, 0, name)
-        x = ops.reshape(x, -1)
+        if x.ndim != 1:  # a vector is its own flattening (no reshape node, no copy)
+            x = ops.reshape(x, -1)
         ax = 0
     else:
         ax = normalize_axis(name, axis, x.shape)
