@@ -125,10 +125,12 @@ def test_500_node_graphs_render_fast_and_legibly(kind, tmp_path):
     else:
         g = cr.trace(_random_dag, np.linspace(0.1, 0.4, 4))
     assert len(g.nodes) >= 500
-    start = time.perf_counter()
+    # CPU time, not wall time: a guard against a layout gone quadratic (minutes), which
+    # other processes on a shared machine must not trip
+    start = time.process_time()
     path = g.render(tmp_path / "big.png")
-    elapsed = time.perf_counter() - start
-    assert elapsed < 10.0, f"rendering {len(g.nodes)} nodes took {elapsed:.1f} s"
+    elapsed = time.process_time() - start
+    assert elapsed < 10.0, f"rendering {len(g.nodes)} nodes took {elapsed:.1f} s of CPU"
     h, w, _ = _png_shape(path)
     assert 100 <= h <= 8000 and 200 <= w <= 8000
     drawing = layout(g)

@@ -1238,8 +1238,6 @@ def substitute(pairs: Any) -> Iterator[None]:
             if replacement._node is None and replacement._rg:
                 # A leaf cannot be shared as a graph position: stand for an identity node
                 # on top of it, so gradients reach the replacement.
-                from .transforms import _make_alias  # noqa: PLC0415 (transforms imports us)
-
                 replacement = _make_alias(replacement, "substitute", len(saved))
             if replacement.shape != tensor.shape:
                 raise ValueError(
@@ -1530,6 +1528,25 @@ def _install_operators() -> None:
 
 
 _install_operators()
+
+
+def _make_alias(x: Any, op: str, position: Any) -> Tensor:
+    """A new node standing for argument ``position``, connected to ``x``'s graph if any
+    (the transforms' argument aliases and ``substitute``'s stand-ins)."""
+    x = x if isinstance(x, Tensor) else _wrap(_to_array(x))
+    if x.dtype.kind not in "fc":
+        raise TypeError(
+            f"{op}: argument {position} has dtype {x.dtype}; only floating-point (or complex) "
+            f"arguments can be differentiated"
+        )
+    edge = (x._node or x) if x._rg else None
+    node = Node.new(P.alias, (edge,), (None,), None, x.shape, x.dtype)
+    out = _from_node(x._data, node)
+    if state.ctx.observers:
+        node.extra = {"tensors": (x,)}
+        notify_node(node, (x._data,), x._data)
+        _notify_applied(P.alias, (x,), None, out)
+    return out
 
 
 # The ndarray methods NumPy has and PyTorch's aliases that do not clash (cumsum, sort, std,

@@ -24,6 +24,7 @@ from .pytree import TreeDef, flatten, unflatten
 from .tensor import (
     Tensor,
     _from_node,
+    _make_alias,
     _to_array,
     _wrap,
     enable_grad,
@@ -36,26 +37,6 @@ alias = P.alias
 
 def _as_tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else _wrap(_to_array(x))
-
-
-def _make_alias(x: Any, op: str, position: Any) -> Tensor:
-    """A new node standing for argument ``position``, connected to ``x``'s graph if any."""
-    x = _as_tensor(x)
-    if x.dtype.kind not in "fc":
-        raise TypeError(
-            f"{op}: argument {position} has dtype {x.dtype}; only floating-point (or complex) "
-            f"arguments can be differentiated"
-        )
-    edge = (x._node or x) if x._rg else None
-    node = Node.new(alias, (edge,), (None,), None, x.shape, x.dtype)
-    out = _from_node(x._data, node)
-    if state.ctx.observers:
-        node.extra = {"tensors": (x,)}
-        notify_node(node, (x._data,), x._data)
-        from .tensor import _notify_applied
-
-        _notify_applied(alias, (x,), None, out)
-    return out
 
 
 def _alias_tree(op: str, tree: Any, position: Any) -> tuple[Any, list[Tensor], TreeDef]:
