@@ -53,13 +53,17 @@ def api_pages() -> dict[str, str]:
             lines += ["| name | documented at |", "|---|---|"]
             for n in elsewhere:
                 obj = getattr(module, n)
-                if isinstance(obj, types.ModuleType) and obj.__name__ != "numpy":
-                    target = f"[`{obj.__name__}`]({obj.__name__}.md)"
-                elif isinstance(obj, types.ModuleType):  # the array namespace: NumPy itself
+                if isinstance(obj, types.ModuleType) and obj.__name__ == "numpy":
                     target = "[`numpy`](https://numpy.org/doc/stable/reference/)"
+                elif isinstance(obj, types.ModuleType):
+                    target = f"`{obj.__name__}`"
+                    if obj.__name__.split(".")[0] == "chainrule":
+                        target = f"[{target}]({obj.__name__}.md)"
                 else:
                     where = f"{obj.__module__}.{obj.__qualname__}"
-                    target = f"[`{where}`][{where}]"
+                    target = f"`{where}`"
+                    if where.split(".")[0] == "chainrule":  # (NumPy's names have no page here)
+                        target = f"[{target}][{where}]"
                 lines.append(f"| `{name}.{n}` | {target} |")
             lines.append("")
         if own:

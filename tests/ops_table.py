@@ -22,8 +22,9 @@ class Row:
     primitive: str  # the registered primitive this row exercises
     fn: Callable[..., Any]
     shapes: list[tuple]
-    # "real", "positive" (x > 0.3), "away" (|x| > 0.3, off kinks), "unit" (|x| < 0.8) or
-    # "above1" (x > 1.3)
+    # "real", "positive" (x > 0.3), "away" (|x| > 0.3, off kinks), "unit" (0.1 < x < 0.9),
+    # "ball" (|x| < 0.9; complex: |Re z| < 0.8, off the cuts of arcsin and co.), "above1"
+    # (x > 1.3) or "matrix" (+ n I on the last two axes: well conditioned)
     domain: str = "real"
     label: str = ""
     also: list[str] = field(default_factory=list)  # other primitives the row exercises
@@ -46,7 +47,7 @@ class Row:
                 x = x + 1j * rng.standard_normal(shape)
                 if self.domain in ("positive", "away"):  # off 0 and the negative real axis
                     x = np.abs(x.real) + 0.3 + 1j * x.imag
-                elif self.domain == "unit":  # off the cuts |Re z| > 1 of arcsin and co.
+                elif self.domain == "ball":  # off the cuts |Re z| > 1 of arcsin and co.
                     x = 0.8 * np.tanh(x.real) + 0.5j * np.tanh(x.imag)
                 elif self.domain == "above1":
                     x = np.abs(x.real) + 1.3 + 1j * x.imag
@@ -55,9 +56,13 @@ class Row:
             elif self.domain == "away":
                 x = np.sign(x) * (np.abs(x) + 0.3)
             elif self.domain == "unit":
-                x = 0.8 * np.tanh(x)
+                x = 0.1 + 0.8 / (1 + np.exp(-x))
+            elif self.domain == "ball":
+                x = 0.9 * np.tanh(x)
             elif self.domain == "above1":
                 x = np.abs(x) + 1.3
+            if self.domain == "matrix" and len(shape) >= 2 and shape[-1] == shape[-2]:
+                x = x + shape[-1] * np.eye(shape[-1])
             out.append(x)
         return out
 
@@ -283,6 +288,223 @@ ROWS += [
 ]
 
 
+# --------------------------------------------------------------------------- linear algebra,
+# contractions and special functions (cr.linalg, cr.einsum & co, cr.special). Symmetric
+# inputs are built inside the row (x + x^T, x x^T + n I), so the checker's perturbations,
+# which are not symmetric, test the Hermitian-gradient convention along every direction.
+LA = cr.linalg
+SP = cr.special
+P_LA = __import__("chainrule.rules_linalg", fromlist=["masked_div"])
+
+
+def _sym(x):
+    return x + cr.conj(x.mT)
+
+
+def _spd(x):
+    return x @ cr.conj(x.mT) + x.shape[-1] * cr.eye(x.shape[-1])
+
+
+def _phase_free(u):
+    # |u|^2 entrywise: what a loss of complex singular / eigen vectors may depend on (their
+    # phases are arbitrary)
+    return cr.real(u * cr.conj(u))
+
+
+ROWS += [
+    Row("einsum", lambda a, b: cr.einsum("ij,jk->ik", a, b), [(2, 3), (3, 4)], label="matmul"),
+    Row("einsum", lambda a, b: cr.einsum("ij,jk", a, b), [(2, 3), (3, 2)], label="implicit"),
+    Row("einsum", lambda a: cr.einsum("ii", a), [(3, 3)], label="trace"),
+    Row("einsum", lambda a: cr.einsum("ii->i", a) * 1.5, [(3, 3)], label="diagonal"),
+    Row("einsum", lambda a: cr.einsum("iij->j", a), [(3, 3, 2)], label="diag-sum"),
+    Row("einsum", lambda a, b: cr.einsum("i,i->", a, b), [(3,), (3,)], label="dot"),
+    Row("einsum", lambda a, b: cr.einsum("i,j->ij", a, b), [(2,), (3,)], label="outer"),
+    Row("einsum", lambda a: cr.einsum("ij->", a), [(2, 3)], label="sum"),
+    Row("einsum", lambda a: cr.einsum("ijk->kij", a), [(2, 3, 2)], label="permute"),
+    Row(
+        "einsum",
+        lambda a, b: cr.einsum("...ij,...jk->...ik", a, b),
+        [(2, 1, 2, 3), (3, 3, 2)],
+        label="ellipsis-bcast",
+    ),
+    Row("einsum", lambda a, b: cr.einsum("ij,ij->ij", a, b), [(1, 3), (2, 3)], label="bcast-1"),
+    Row(
+        "einsum",
+        lambda a, b, c: cr.einsum("ij,jk,kl->il", a, b, c),
+        [(2, 3), (3, 4), (4, 2)],
+        label="three",
+    ),
+    Row(
+        "einsum",
+        lambda a, b: cr.einsum("ii,ij->j", a, b),
+        [(3, 3), (3, 2)],
+        label="diag-contract",
+    ),
+    Row("einsum", lambda s, a: cr.einsum(",ij->ij", s, a), [(), (2, 2)], label="scalar"),
+    Row("einsum", lambda a, b: cr.tensordot(a, b, axes=2), [(2, 3, 4), (3, 4, 2)], label="tdot"),
+    Row(
+        "einsum",
+        lambda a, b: cr.tensordot(a, b, axes=([0], [1])),
+        [(3, 2), (2, 3)],
+        label="tdot-pair",
+    ),
+    Row("einsum", lambda a, b: cr.inner(a, b), [(2, 3), (4, 3)], label="inner"),
+    Row("einsum", lambda a, b: cr.kron(a, b), [(2, 2), (3,)], label="kron"),
+    Row("cross", lambda a, b: cr.cross(a, b), [(3,), (3,)]),
+    Row("cross", lambda a, b: cr.cross(a, b), [(2, 3), (3,)], label="bcast"),
+    Row("cross", lambda a, b: cr.cross(a, b, axis=0), [(3, 2), (3, 2)], label="axis0"),
+    Row("inv", LA.inv, [(3, 3)], domain="matrix"),
+    Row("inv", LA.inv, [(2, 3, 3)], domain="matrix", label="batched"),
+    Row("det", LA.det, [(3, 3)], domain="matrix", also=["adjugate"]),
+    Row("det", LA.det, [(2, 2, 2)], domain="matrix", label="batched", also=["adjugate"]),
+    Row("det", lambda a: LA.det(a * 0.3), [(3, 3)], label="raw", also=["adjugate"]),
+    Row("slogdet", lambda a: LA.slogdet(a).logabsdet, [(3, 3)], domain="matrix"),
+    Row("slogdet", lambda a: LA.slogdet(-a)[1], [(2, 3, 3)], domain="matrix", label="batched"),
+    Row("solve", LA.solve, [(3, 3), (3,)], domain="matrix", label="vector"),
+    Row("solve", LA.solve, [(3, 3), (3, 2)], domain="matrix", label="matrix"),
+    Row("solve", LA.solve, [(2, 3, 3), (3, 1)], domain="matrix", label="batched"),
+    Row("pinv", LA.pinv, [(4, 3)], label="tall"),
+    Row("pinv", LA.pinv, [(2, 4)], label="wide"),
+    Row("pinv", LA.pinv, [(2, 3, 2)], label="batched"),
+    Row("lstsq", lambda a, b: LA.lstsq(a, b)[0], [(4, 3), (4,)]),
+    Row("lstsq", lambda a, b: LA.lstsq(a, b)[0], [(2, 3), (2, 2)], label="wide"),
+    Row("lstsq", lambda a, b: LA.lstsq(a, b)[1], [(4, 2), (4, 2)], label="residuals"),
+    Row("cholesky", lambda a: LA.cholesky(_spd(a)), [(3, 3)]),
+    Row("cholesky", lambda a: LA.cholesky(_spd(a), upper=True), [(2, 3, 3)], label="batched"),
+    Row("qr", lambda a: tuple(LA.qr(a)), [(4, 3)], label="tall"),
+    Row("qr", lambda a: tuple(LA.qr(a)), [(3, 3)], label="square"),
+    Row("qr", lambda a: tuple(LA.qr(a)), [(2, 4)], label="wide"),
+    Row("qr", lambda a: LA.qr(a, mode="r"), [(2, 3, 2)], label="r-batched"),
+    Row("eigh", lambda a: tuple(LA.eigh(_sym(a))), [(3, 3)], also=["eig_ratio"]),
+    Row("eigh", lambda a: LA.eigh(_sym(a))[1], [(2, 3, 3)], label="vectors-b", also=["eig_ratio"]),
+    Row("eigh", lambda a: LA.eigh(_sym(a), UPLO="U")[0], [(3, 3)], label="values"),
+    Row("eigvalsh", lambda a: LA.eigvalsh(_sym(a)), [(3, 3)]),
+    Row("eigvalsh", lambda a: LA.eigvalsh(_sym(a)), [(2, 2, 2)], label="batched"),
+    # eig: complex results of a real matrix (real and imaginary parts as real outputs);
+    # the vectors through |v|^2, which does not depend on LAPACK's phases
+    Row("eig", lambda a: cr.real(LA.eig(a)[0]), [(3, 3)], label="values-re"),
+    Row("eig", lambda a: cr.imag(LA.eig(a)[0]), [(2, 3, 3)], label="values-im"),
+    Row("eig", lambda a: _phase_free(LA.eig(a)[1]), [(3, 3)], label="vectors", also=["eig_ratio"]),
+    Row("eigvals", lambda a: cr.real(LA.eigvals(a)), [(3, 3)], label="re"),
+    Row("eigvals", lambda a: cr.imag(LA.eigvals(a)), [(2, 3, 3)], label="im"),
+    Row("svd", lambda a: tuple(LA.svd(a, full_matrices=False)), [(4, 3)], label="tall"),
+    Row("svd", lambda a: tuple(LA.svd(a, full_matrices=False)), [(2, 4)], label="wide"),
+    Row("svd", lambda a: tuple(LA.svd(a)), [(3, 3)], label="square", also=["eig_ratio"]),
+    Row("svd", lambda a: LA.svd(a)[1], [(2, 3, 2)], label="values-full"),
+    Row("svdvals", LA.svdvals, [(4, 3)]),
+    Row("svdvals", LA.svdvals, [(2, 2, 3)], label="batched"),
+    Row("svdvals", lambda a: LA.norm(a, "nuc"), [(3, 4)], label="nuc"),
+    Row("svdvals", lambda a: LA.norm(a, 2), [(3, 2)], label="ord2"),
+    Row("svdvals", lambda a: LA.norm(a, -2, axis=(0, 2)), [(3, 2, 3)], label="ord-2"),
+    Row("l2norm", LA.norm, [(3,)], label="vector"),
+    Row("l2norm", LA.norm, [(2, 3)], label="fro"),
+    Row("l2norm", lambda x: LA.norm(x, axis=1, keepdims=True), [(2, 3)], label="axis"),
+    Row("l2norm", lambda x: LA.norm(x, "fro", axis=(0, 2)), [(2, 3, 2)], label="fro-axes"),
+    Row("l2norm", lambda x: LA.vector_norm(x, axis=(0, 1)), [(2, 3, 2)], label="vector-axes"),
+    Row("sum", lambda x: LA.norm(x, 1, axis=0), [(3, 2)], domain="away", label="norm-l1"),
+    Row("pow", lambda x: LA.norm(x, 3, axis=-1), [(2, 3)], domain="away", label="norm-p3"),
+    Row("max", lambda x: LA.norm(x, np.inf), [(2, 3)], domain="away", label="norm-inf"),
+    Row("min", lambda x: LA.norm(x, -1), [(3, 3)], domain="away", label="norm-col-min"),
+    Row("matmul", lambda a: LA.matrix_power(a, 3), [(3, 3)], label="matrix-power"),
+    Row("inv", lambda a: LA.matrix_power(a, -2), [(3, 3)], domain="matrix", label="power-neg"),
+    Row("erf", SP.erf, [(2, 3)], label="special"),
+    Row("erfc", SP.erfc, [(2, 3)]),
+    Row("erfcx", SP.erfcx, [(2, 3)]),
+    Row("erfcx", lambda x: SP.erfcx(x * 10), [(3,)], label="tail"),
+    Row("erfinv", SP.erfinv, [(2, 3)], domain="ball"),
+    Row("gammaln", SP.gammaln, [(2, 3)], domain="positive"),
+    Row("gammaln", lambda x: SP.gammaln(-x - 0.1), [(3,)], domain="unit", label="negative"),
+    Row("polygamma", SP.digamma, [(2, 3)], domain="positive", label="digamma"),
+    Row("polygamma", lambda x: SP.polygamma(1, x), [(3,)], domain="positive", label="trigamma"),
+    Row("log_ndtr", SP.log_ndtr, [(2, 3)]),
+    Row("log_ndtr", lambda x: SP.log_ndtr(x * 10), [(4,)], label="tails"),
+    Row("logit", SP.logit, [(2, 3)], domain="unit"),
+    Row("softplus", SP.softplus, [(2, 3)], label="special"),
+    Row("xlogy", SP.xlogy, [(2, 3), (3,)], domain="positive"),
+    Row("masked_div", lambda x, s: P_LA.masked_div(x * x, s), [(2, 3), (3,)], domain="away"),
+    Row("xlog1py", SP.xlog1py, [(2, 3), (3,)], domain="positive"),
+    Row("sigmoid", SP.expit, [(3,)], label="expit"),
+]
+
+
+def _at_zero(prim: str, fn, shapes: list, domain: str = "real") -> Row:
+    """A row whose first input is exactly 0 at the checked point (the point subtracted as
+    a constant) while its direction is not: a convention at x = 0 must keep derivatives."""
+    x0 = Row(prim, fn, shapes, domain=domain).inputs()[0]
+    return Row(prim, lambda x, *rest: fn(x - x0, *rest), shapes, domain=domain, label="x0")
+
+
+ROWS += [
+    _at_zero("xlogy", lambda x, y: SP.xlogy(x, y), [(3,), (3,)], domain="positive"),
+    _at_zero("xlog1py", lambda x, y: SP.xlog1py(x, y), [(3,), (3,)], domain="positive"),
+    _at_zero("masked_div", lambda x, s: P_LA.masked_div(x, s), [(2, 3), (3,)], domain="away"),
+]
+
+# complex inputs (PyTorch's convention) for the linear algebra that accepts them
+ROWS += [
+    Row("einsum", lambda a, b: cr.einsum("ij,jk->ik", a, b), [(2, 3), (3, 2)], complex=True),
+    Row("einsum", lambda a: cr.einsum("ii", a * a), [(3, 3)], label="trace", complex=True),
+    Row(
+        "einsum",
+        lambda a, b: cr.einsum("...i,...i", a, b),
+        [(2, 3), (3,)],
+        label="ellipsis",
+        complex=True,
+    ),
+    Row("cross", lambda a, b: cr.cross(a, b), [(2, 3), (3,)], complex=True),
+    Row("inv", LA.inv, [(3, 3)], domain="matrix", complex=True),
+    Row("det", LA.det, [(3, 3)], domain="matrix", complex=True, also=["adjugate"]),
+    Row("slogdet", lambda a: LA.slogdet(a)[1], [(3, 3)], domain="matrix", complex=True),
+    Row(
+        "slogdet", lambda a: LA.slogdet(a)[0], [(3, 3)], domain="matrix", label="sign", complex=True
+    ),
+    Row("solve", LA.solve, [(3, 3), (3, 2)], domain="matrix", complex=True),
+    Row("pinv", LA.pinv, [(4, 3)], complex=True),
+    Row("lstsq", lambda a, b: LA.lstsq(a, b)[0], [(4, 3), (4,)], complex=True),
+    Row("cholesky", lambda a: LA.cholesky(_spd(a)), [(3, 3)], complex=True),
+    Row("qr", lambda a: tuple(LA.qr(a)), [(4, 3)], complex=True),
+    Row("qr", lambda a: tuple(LA.qr(a)), [(2, 3)], label="wide", complex=True),
+    Row("eigh", lambda a: LA.eigh(_sym(a))[0], [(3, 3)], label="values", complex=True),
+    Row(
+        "eigh",
+        lambda a: _phase_free(LA.eigh(_sym(a))[1]),
+        [(3, 3)],
+        label="vectors",
+        complex=True,
+        also=["eig_ratio"],
+    ),
+    Row("eigvalsh", lambda a: LA.eigvalsh(_sym(a)), [(3, 3)], complex=True),
+    Row("eig", lambda a: LA.eig(a)[0], [(3, 3)], label="values", complex=True),
+    Row(
+        "eig",
+        lambda a: _phase_free(LA.eig(a)[1]),
+        [(3, 3)],
+        label="vectors",
+        complex=True,
+        also=["eig_ratio"],
+    ),
+    Row("eigvals", LA.eigvals, [(2, 3, 3)], complex=True),
+    Row(
+        "svd",
+        lambda a: (lambda u, s, vh: (_phase_free(u), s, u @ vh))(*LA.svd(a, False)),
+        [(4, 3)],
+        complex=True,
+        also=["eig_ratio"],
+    ),
+    Row(
+        "svd",
+        lambda a: (lambda u, s, vh: (_phase_free(vh), u @ vh))(*LA.svd(a, False)),
+        [(2, 4)],
+        label="wide",
+        complex=True,
+    ),
+    Row("svdvals", LA.svdvals, [(3, 2)], complex=True),
+    Row("l2norm", LA.norm, [(2, 3)], complex=True),
+    Row("l2norm", lambda x: LA.norm(x, axis=0), [(2, 3)], label="axis", complex=True),
+    Row("masked_div", lambda x, s: P_LA.masked_div(x * x, cr.abs(s)), [(2, 3), (3,)], complex=True),
+]
+
+
 @dataclass
 class Check:
     """A non-differentiable primitive (a comparison, ``sign``): its value against NumPy's."""
@@ -378,15 +600,15 @@ NUMPY_ROWS: list[Row] = []
 
 # Elementwise functions of one argument: (function, primitive, domain, complex too).
 UNARY = [
-    ("tan", "tan", "unit", True),
+    ("tan", "tan", "ball", True),
     ("sinh", "sinh", "real", True),
     ("cosh", "cosh", "real", True),
-    ("arcsin", "arcsin", "unit", True),
-    ("arccos", "arccos", "unit", True),
+    ("arcsin", "arcsin", "ball", True),
+    ("arccos", "arccos", "ball", True),
     ("arctan", "arctan", "real", True),
     ("arcsinh", "arcsinh", "real", True),
     ("arccosh", "arccosh", "above1", True),
-    ("arctanh", "arctanh", "unit", True),
+    ("arctanh", "arctanh", "ball", True),
     ("log2", "log2", "positive", True),
     ("log10", "log10", "positive", True),
     ("log1p", "log1p", "positive", True),

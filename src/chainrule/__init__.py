@@ -107,6 +107,13 @@ _LAZY = {
     "jit": ("chainrule.jitting", "jit"),
     "Graph": ("chainrule.tracing", "Graph"),
     "three_ways": ("chainrule.tracing.three_ways", "three_ways"),
+    "linalg": ("chainrule.linalg", None),
+    "special": ("chainrule.special", None),
+    "einsum": ("chainrule.contractions", "einsum"),
+    "tensordot": ("chainrule.contractions", "tensordot"),
+    "inner": ("chainrule.contractions", "inner"),
+    "kron": ("chainrule.contractions", "kron"),
+    "cross": ("chainrule.contractions", "cross"),
 }
 
 

@@ -213,6 +213,921 @@ def sum_to(x: Any, shape: tuple) -> Any:
     return sum_to_shape(x, shape)
 
 
+# --------------------------------------------------------------------------- linear algebra
+# The forward computations of the ``rules_linalg`` primitives: einsum's planned contraction,
+# the cross product and the decompositions, whose several results are packed side by side
+# in one array (one LAPACK call, one primitive; the public functions take them apart).
+
+__all__ += [
+    "adjugate",
+    "cross3",
+    "eig_ratio",
+    "eig_packed",
+    "eigh_packed",
+    "eigvals_c",
+    "einsum_run",
+    "l2norm",
+    "linalg_cholesky",
+    "linalg_inv",
+    "linalg_solve",
+    "lstsq_solution",
+    "masked_div",
+    "pinv_cutoff",
+    "qr_packed",
+    "slogdet_packed",
+    "svd_packed",
+]
+
+try:  # the C loop behind np.einsum, without its Python-level argument handling
+    from numpy._core.multiarray import c_einsum as _c_einsum
+except ImportError:  # pragma: no cover - NumPy 1.x
+    try:
+        from numpy.core.multiarray import c_einsum as _c_einsum
+    except ImportError:
+        _c_einsum = xp.einsum
+
+
+def _einsum_step(step: tuple, args: list) -> Any:
+    if step[0] == "e":
+        return _c_einsum(step[2], *args)
+    _, _, perm_a, shape_a, perm_b, shape_b, shape_out, perm_out = step
+    a, b = args
+    if perm_a is not None:
+        a = a.transpose(perm_a)
+    if shape_a is not None:
+        a = a.reshape(shape_a)
+    if perm_b is not None:
+        b = b.transpose(perm_b)
+    if shape_b is not None:
+        b = b.reshape(shape_b)
+    out = xp.matmul(a, b)
+    if shape_out is not None:
+        out = out.reshape(shape_out)
+    return out if perm_out is None else out.transpose(perm_out)
+
+
+def einsum_run(plan: tuple, *operands: Any) -> Any:
+    """Run an einsum contraction plan (``rules_linalg.einsum_plan``): each step contracts
+    some operands (removed from the list, the result appended, as ``np.einsum_path``
+    orders them) with NumPy's C einsum loop (``"e"``) or, for a product that BLAS does
+    faster, as one (batched) matrix product between transposes and reshapes (``"m"``;
+    ``None`` where a transpose or reshape is not needed).
+
+    >>> a, b = xp.arange(6.0).reshape(2, 3), xp.ones((3, 2))
+    >>> einsum_run((("e", (0, 1), "ij,jk->ik"),), a, b)
+    array([[ 3.,  3.],
+           [12., 12.]])
+    """
+    if len(plan) == 1:  # one step over all operands, in order: no list bookkeeping
+        return _einsum_step(plan[0], list(operands))
+    ops = list(operands)
+    for step in plan:
+        idx = step[1]
+        args = [ops[i] for i in idx]
+        for i in sorted(idx, reverse=True):
+            del ops[i]
+        ops.append(_einsum_step(step, args))
+    return ops[0]
+
+
+def cross3(a: Any, b: Any) -> Any:
+    """The cross product of 3-vectors along the last axis (broadcast like NumPy), without
+    ``np.cross``'s Python-level axis handling.
+
+    >>> cross3(xp.array([1.0, 0.0, 0.0]), xp.array([0.0, 1.0, 0.0]))
+    array([0., 0., 1.])
+    """
+    a = xp.asarray(a)
+    b = xp.asarray(b)
+    shape = xp.broadcast_shapes(a.shape, b.shape)
+    out = xp.empty(shape, dtype=xp.result_type(a, b))
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    xp.subtract(a1 * b2, a2 * b1, out=out[..., 0])
+    xp.subtract(a2 * b0, a0 * b2, out=out[..., 1])
+    xp.subtract(a0 * b1, a1 * b0, out=out[..., 2])
+    return out
+
+
+def _linalg_error(op: str, what: str, a: Any) -> Any:
+    return xp.linalg.LinAlgError(f"{op}: {what} (shape {tuple(xp.shape(a))})")
+
+
+def linalg_inv(a: Any) -> Any:
+    """``np.linalg.inv`` with an error that names the operation and the shape.
+
+    >>> linalg_inv(xp.array([[2.0, 0.0], [0.0, 4.0]]))
+    array([[0.5 , 0.  ],
+           [0.  , 0.25]])
+    """
+    try:
+        return xp.linalg.inv(a)
+    except xp.linalg.LinAlgError:
+        raise _linalg_error("inv", "the matrix is singular, so it has no inverse", a) from None
+
+
+def linalg_solve(a: Any, b: Any) -> Any:
+    """``np.linalg.solve`` for (..., M, M) and (..., M, K) operands, with a clear error.
+
+    >>> linalg_solve(xp.array([[2.0, 0.0], [0.0, 4.0]]), xp.array([[1.0], [1.0]]))
+    array([[0.5 ],
+           [0.25]])
+    """
+    try:
+        return xp.linalg.solve(a, b)
+    except xp.linalg.LinAlgError:
+        raise _linalg_error("solve", "the matrix a is singular", a) from None
+
+
+def linalg_cholesky(a: Any) -> Any:
+    """The lower Cholesky factor, with an error naming the operation when ``a`` is not
+    (numerically) positive definite.
+
+    >>> linalg_cholesky(xp.array([[4.0, 2.0], [2.0, 2.0]]))
+    array([[2., 0.],
+           [1., 1.]])
+    """
+    try:
+        return xp.linalg.cholesky(a)
+    except xp.linalg.LinAlgError:
+        raise _linalg_error("cholesky", "the matrix is not positive definite", a) from None
+
+
+def adjugate(a: Any) -> Any:
+    """The adjugate (classical adjoint) adj(A) = det(A) A^-1, also for singular matrices.
+
+    Where the inverse is well conditioned it is det(A) inv(A); otherwise it comes from the
+    SVD A = U S Vh: adj(A) = det(U) det(Vh) Vh^H diag(prod_{j != i} s_j) U^H, which needs
+    no division (a rank n-1 matrix has a non-zero adjugate, lower ranks a zero one).
+
+    >>> adjugate(xp.array([[1.0, 2.0], [2.0, 4.0]]))  # singular: [[d, -b], [-c, a]]
+    array([[ 4., -2.],
+           [-2.,  1.]])
+    """
+    a = xp.asarray(a)
+    n = a.shape[-1]
+    if n == 0:
+        return xp.zeros_like(a)
+    with xp.errstate(all="ignore"):
+        try:
+            inv = xp.linalg.inv(a)
+            cond = xp.abs(a).sum(axis=-2).max(axis=-1) * xp.abs(inv).sum(axis=-2).max(axis=-1)
+            out = xp.linalg.det(a)[..., None, None] * inv
+            bad = ~(cond < 1e8)
+        except xp.linalg.LinAlgError:
+            out = xp.zeros_like(a, dtype=xp.result_type(a, 1.0))
+            bad = xp.ones(a.shape[:-2], dtype=bool)
+    if xp.any(bad):
+        sub = a[bad] if a.ndim > 2 else a
+        u, s, vh = xp.linalg.svd(sub)
+        ones = xp.ones(s.shape[:-1] + (1,), dtype=s.dtype)
+        before = xp.cumprod(xp.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+        after = xp.cumprod(xp.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+        others = before * after  # prod_{j != i} s_j
+        phase = xp.linalg.det(u) * xp.linalg.det(vh)
+        adj = phase[..., None, None] * xp.matmul(
+            xp.conj(xp.swapaxes(vh, -1, -2)) * others[..., None, :], xp.conj(xp.swapaxes(u, -1, -2))
+        )
+        if a.ndim > 2:
+            out[bad] = adj
+        else:
+            out = adj.astype(out.dtype, copy=False)
+    return out
+
+
+def slogdet_packed(a: Any) -> Any:
+    """``np.linalg.slogdet`` as one array: (..., 2) with the sign and log|det| side by side
+    (complex when ``a`` is).
+
+    >>> slogdet_packed(xp.array([[-2.0, 0.0], [0.0, 1.0]]))
+    array([-1.        ,  0.69314718])
+    """
+    sign, logabs = xp.linalg.slogdet(a)
+    return xp.stack([sign, xp.asarray(logabs).astype(xp.result_type(sign), copy=False)], axis=-1)
+
+
+def pinv_cutoff(a: Any, rtol: float) -> Any:
+    """The pseudo-inverse from the SVD, singular values at most ``rtol`` times the largest
+    taken as zero (``np.linalg.pinv``'s cutoff).
+
+    >>> pinv_cutoff(xp.array([[2.0, 0.0], [0.0, 0.0]]), 1e-15)
+    array([[0.5, 0. ],
+           [0. , 0. ]])
+    """
+    a = xp.asarray(a)
+    m, n = a.shape[-2:]
+    if m == 0 or n == 0:
+        return xp.zeros(a.shape[:-2] + (n, m), dtype=a.dtype)
+    u, s, vh = xp.linalg.svd(a, full_matrices=False)
+    large = s > rtol * xp.max(s, axis=-1, keepdims=True)
+    inv_s = xp.where(large, 1.0 / xp.where(large, s, 1.0), 0.0).astype(s.dtype, copy=False)
+    return xp.matmul(
+        xp.conj(xp.swapaxes(vh, -1, -2)) * inv_s[..., None, :], xp.conj(xp.swapaxes(u, -1, -2))
+    )
+
+
+def lstsq_solution(a: Any, b: Any, rcond: Any) -> Any:
+    """``np.linalg.lstsq``'s solution x (minimum norm) for (M, N) ``a`` and (M, K) ``b``.
+
+    >>> lstsq_solution(xp.array([[1.0], [1.0]]), xp.array([[1.0], [3.0]]), None)
+    array([[2.]])
+    """
+    return xp.linalg.lstsq(a, b, rcond=rcond)[0]
+
+
+def qr_packed(a: Any, complete: bool) -> Any:
+    """``np.linalg.qr`` as one array: Q transposed and R side by side, (..., k, m + n).
+
+    >>> qr_packed(xp.array([[3.0], [4.0]]), False).round(6)  # Q^T = [-0.6, -0.8], R = [-5]
+    array([[-0.6, -0.8, -5. ]])
+    """
+    q, r = xp.linalg.qr(a, mode="complete" if complete else "reduced")
+    return xp.concatenate([xp.swapaxes(q, -1, -2), r], axis=-1)
+
+
+def eigh_packed(a: Any, uplo: str) -> Any:
+    """``np.linalg.eigh`` as one array: the eigenvalues as row 0 above the eigenvectors,
+    (..., n + 1, n), in the eigenvectors' dtype.
+
+    >>> eigh_packed(xp.array([[2.0, 0.0], [0.0, 1.0]]), "L")
+    array([[1., 2.],
+           [0., 1.],
+           [1., 0.]])
+    """
+    w, v = xp.linalg.eigh(a, UPLO=uplo)
+    return xp.concatenate([w[..., None, :].astype(v.dtype, copy=False), v], axis=-2)
+
+
+def eig_packed(a: Any) -> Any:
+    """``np.linalg.eig`` as one complex array: the eigenvalues as row 0 above the
+    eigenvectors (unit columns, LAPACK's phases), (..., n + 1, n), always complex (a real
+    matrix's eigenvalues may come in conjugate pairs; JAX's convention).
+
+    >>> eig_packed(xp.array([[0.0, 1.0], [-1.0, 0.0]]))[0]
+    array([0.+1.j, 0.-1.j])
+    """
+    w, v = xp.linalg.eig(a)
+    ctype = xp.result_type(v.dtype, xp.complex64)
+    return xp.concatenate(
+        [w[..., None, :].astype(ctype, copy=False), v.astype(ctype, copy=False)], axis=-2
+    )
+
+
+def eigvals_c(a: Any) -> Any:
+    """``np.linalg.eigvals``, always complex (see ``eig_packed``).
+
+    >>> eigvals_c(xp.array([[2.0, 0.0], [0.0, 1.0]]))
+    array([2.+0.j, 1.+0.j])
+    """
+    w = xp.linalg.eigvals(a)
+    return w.astype(xp.result_type(w.dtype, xp.complex64), copy=False)
+
+
+def svd_packed(a: Any, full_matrices: bool) -> Any:
+    """``np.linalg.svd`` as one array: U, S and Vh flattened side by side on the last axis,
+    (..., m*ku + k + kv*n), in U's dtype.
+
+    >>> svd_packed(xp.array([[3.0, 0.0], [0.0, -2.0]]), False)
+    array([ 1.,  0.,  0.,  1.,  3.,  2.,  1.,  0., -0., -1.])
+    """
+    u, s, vh = xp.linalg.svd(a, full_matrices=full_matrices)
+    lead = u.shape[:-2]
+    return xp.concatenate(
+        [u.reshape(lead + (-1,)), s.astype(u.dtype, copy=False), vh.reshape(lead + (-1,))],
+        axis=-1,
+    )
+
+
+def eig_ratio(k: Any, d: Any, op: str) -> Any:
+    """K_ij / (d_j - d_i) off the diagonal, 0 on it and wherever K_ij is 0: the coupling
+    of a spectral decomposition's vectors (Giles 2008). Where d_i == d_j and K_ij != 0 the
+    derivative does not exist: the entry is inf and a RuntimeWarning says so.
+
+    >>> eig_ratio(xp.ones((2, 2)), xp.array([1.0, 3.0]), "eigh")
+    array([[ 0. ,  0.5],
+           [-0.5,  0. ]])
+    """
+    d = xp.asarray(d)
+    gap = d[..., None, :] - d[..., :, None]
+    n = gap.shape[-1]
+    zero = (k == 0) | xp.eye(n, dtype=bool)
+    scale = xp.max(xp.abs(d), axis=-1, keepdims=True)[..., None] if n else 0.0
+    tiny = xp.abs(gap) <= 8 * xp.finfo(gap.dtype).eps * scale
+    if xp.any(tiny & ~zero):
+        import warnings
+
+        what = "singular values" if op == "svd" else "eigenvalues"
+        warnings.warn(
+            f"{op}: repeated (or nearly repeated) {what}: the derivative through the "
+            f"{'singular' if op == 'svd' else 'eigen'} vectors does not exist there, so the "
+            f"gradient holds inf or huge values (gradients of the {what} alone are fine)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        out = k / xp.where(zero, 1, gap)
+    return xp.where(zero, 0, out)
+
+
+def masked_div(x: Any, s: Any) -> Any:
+    """x / s with 0 wherever x is 0 (also where s is 0); inf where only s is 0.
+
+    >>> masked_div(xp.array([0.0, 2.0, 3.0]), xp.array([0.0, 4.0, 0.0]))
+    array([0. , 0.5, inf])
+    """
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        out = xp.asarray(x / s)
+    out = xp.where(x == 0, xp.zeros((), out.dtype), out)
+    return out[()] if out.ndim == 0 else out
+
+
+def l2norm(x: Any, axis: Any, keepdims: bool) -> Any:
+    """sqrt(sum(|x|^2)) over ``axis`` (None: all of them): the vector 2-norm and the
+    Frobenius norm.
+
+    >>> l2norm(xp.array([[3.0, 4.0], [0.0, 0.0]]), 1, False)
+    array([5., 0.])
+    """
+    if xp.iscomplexobj(x):
+        sq = x.real * x.real + x.imag * x.imag
+    else:
+        sq = x * x
+    return xp.sqrt(reduce_sum(sq, axis, keepdims=keepdims))
+
+
+# --------------------------------------------------------------------------- special functions
+# The forward computations of ``cr.special`` (``rules_special``), in NumPy alone, to about
+# 1e-15 relative in float64. Each works in float64 and returns the input's floating dtype
+# (float32 stays float32; integers become float64), a NumPy scalar for a 0-d input.
+
+__all__ += [
+    "erf",
+    "erfc",
+    "erfcx",
+    "erfinv",
+    "gammaln",
+    "log_ndtr",
+    "logit",
+    "polygamma",
+    "softplus",
+    "xlog1py",
+    "xlogy",
+]
+
+import math as _math  # noqa: E402  (the special functions' constants)
+
+
+def _float_in(x: Any, name: str) -> tuple:
+    arr = xp.asarray(x)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name}: does not support complex inputs (a real special function)")
+    dtype = arr.dtype if arr.dtype.kind == "f" else xp.dtype(xp.float64)
+    return arr.astype(xp.float64, copy=False), dtype
+
+
+def _float_out(out: Any, dtype: Any) -> Any:
+    out = out.astype(dtype, copy=False)
+    return out[()] if out.ndim == 0 else out
+
+
+# W. J. Cody, "Rational Chebyshev approximations for the error function", Mathematics of
+# Computation 23 (1969) 631-637, as his SPECFUN routine CALERF: three rational
+# approximations, for |x| <= 0.46875 (erf), 0.46875 < |x| <= 4 and |x| > 4 (erfc, times
+# exp(-x^2)), about one unit in the last place in float64. The coefficients and the layout
+# follow the erf primitive of the nn-stack branch (src/chainrule/rules_nn.py), extended to
+# erfc and the scaled erfcx (CALERF's jint = 1, 2) so that tails keep their relative
+# accuracy.
+_ERF_A = (
+    3.16112374387056560e00,
+    1.13864154151050156e02,
+    3.77485237685302021e02,
+    3.20937758913846947e03,
+    1.85777706184603153e-1,
+)
+_ERF_B = (
+    2.36012909523441209e01,
+    2.44024637934444173e02,
+    1.28261652607737228e03,
+    2.84423683343917062e03,
+)
+_ERF_C = (
+    5.64188496988670089e-1,
+    8.88314979438837594e00,
+    6.61191906371416295e01,
+    2.98635138197400131e02,
+    8.81952221241769090e02,
+    1.71204761263407058e03,
+    2.05107837782607147e03,
+    1.23033935479799725e03,
+    2.15311535474403846e-8,
+)
+_ERF_D = (
+    1.57449261107098347e01,
+    1.17693950891312499e02,
+    5.37181101862009858e02,
+    1.62138957456669019e03,
+    3.29079923573345963e03,
+    4.36261909014324716e03,
+    3.43936767414372164e03,
+    1.23033935480374942e03,
+)
+_ERF_P = (
+    3.05326634961232344e-1,
+    3.60344899949804439e-1,
+    1.25781726111229246e-1,
+    1.60837851487422766e-2,
+    6.58749161529837803e-4,
+    1.63153871373020978e-2,
+)
+_ERF_Q = (
+    2.56852019228982242e00,
+    1.87295284992346047e00,
+    5.27905102951428412e-1,
+    6.05183413124413191e-2,
+    2.33520497626869185e-3,
+)
+_SQRT_1_PI = 0.56418958354775628695  # 1 / sqrt(pi)
+
+
+def _exp_minus_square(y: Any) -> Any:
+    """exp(-y^2) as exp(-ysq^2) exp(-(y - ysq)(y + ysq)) with ysq = y rounded down to
+    1/16: Cody's split, which keeps the rounding error of y*y out of the exponent."""
+    ysq = xp.trunc(y * 16.0) / 16.0
+    return xp.exp(-ysq * ysq) * xp.exp(-(y - ysq) * (y + ysq))
+
+
+def _calerf(x: Any, jint: int) -> Any:
+    """Cody's CALERF on a float64 array: erf (jint 0), erfc (1) or erfcx (2)."""
+    y = xp.abs(x)
+    out = xp.empty_like(x)
+    small = y <= 0.46875
+    mid = (y > 0.46875) & (y <= 4.0)
+    big = y > 4.0
+    with xp.errstate(over="ignore", under="ignore", invalid="ignore"):
+        if small.any():
+            xs = x[small]
+            z = xs * xs
+            num, den = _ERF_A[4] * z, z
+            for a, b in zip(_ERF_A[:3], _ERF_B[:3]):
+                num = (num + a) * z
+                den = (den + b) * z
+            r = xs * (num + _ERF_A[3]) / (den + _ERF_B[3])
+            if jint >= 1:
+                r = 1.0 - r
+            if jint == 2:
+                r = xp.exp(z) * r
+            out[small] = r
+        # |x| > 0.46875: erfc(|x|) (or erfcx(|x|)) first, then the sign fix-ups below
+        if mid.any():
+            ym = y[mid]
+            num, den = _ERF_C[8] * ym, ym
+            for c, d in zip(_ERF_C[:7], _ERF_D[:7]):
+                num = (num + c) * ym
+                den = (den + d) * ym
+            r = (num + _ERF_C[7]) / (den + _ERF_D[7])
+            out[mid] = r if jint == 2 else r * _exp_minus_square(ym)
+        if big.any():
+            yb = y[big]
+            ycap = xp.minimum(yb, 1e8)  # beyond, the series' correction is below rounding
+            z = 1.0 / (ycap * ycap)
+            num, den = _ERF_P[5] * z, z
+            for p, q in zip(_ERF_P[:4], _ERF_Q[:4]):
+                num = (num + p) * z
+                den = (den + q) * z
+            r = z * (num + _ERF_P[4]) / (den + _ERF_Q[4])
+            r = (_SQRT_1_PI - r) / yb
+            if jint != 2:
+                r = xp.where(yb >= 27.0, 0.0, r * _exp_minus_square(xp.minimum(yb, 27.0)))
+            out[big] = r
+        tail = ~small
+        neg = x < 0
+        if jint == 0:
+            out[tail] = (0.5 - out[tail]) + 0.5
+            out[tail & neg] = -out[tail & neg]
+        elif jint == 1:
+            fix = tail & neg
+            out[fix] = 2.0 - out[fix]
+        else:
+            fix = tail & neg
+            if fix.any():
+                # erfcx(-y) = 2 exp(y^2) - erfcx(y), exp(y^2) split as above (inf past -26.6)
+                xn = x[fix]
+                ysq = xp.trunc(xn * 16.0) / 16.0
+                e = xp.exp(ysq * ysq) * xp.exp((xn - ysq) * (xn + ysq))
+                out[fix] = (e + e) - out[fix]
+    nan = xp.isnan(x)
+    if nan.any():
+        out[nan] = xp.nan
+    return out
+
+
+def erf(x: Any) -> Any:
+    """The error function (W. J. Cody's rational approximations).
+
+    >>> float(erf(0.5))
+    0.5204998778130465
+    """
+    xf, dtype = _float_in(x, "erf")
+    return _float_out(_calerf(xf, 0), dtype)
+
+
+def erfc(x: Any) -> Any:
+    """The complementary error function 1 - erf(x), accurate in the tail.
+
+    >>> print(f"{float(erfc(10.0)):.12e}")
+    2.088487583763e-45
+    """
+    xf, dtype = _float_in(x, "erfc")
+    return _float_out(_calerf(xf, 1), dtype)
+
+
+def erfcx(x: Any) -> Any:
+    """The scaled complementary error function exp(x^2) erfc(x).
+
+    >>> round(float(erfcx(30.0)), 15)
+    0.018795888861417
+    """
+    xf, dtype = _float_in(x, "erfcx")
+    return _float_out(_calerf(xf, 2), dtype)
+
+
+# M. Giles, "Approximating the erfinv function", GPU Computing Gems Jade Edition (2011):
+# his single-precision polynomials in w = -log(1 - x^2) give a start within ~1e-7 (worse
+# in the far tail, which they were not fitted for). It is refined to full double precision
+# by Halley's iteration on Cody's erf where |x| < 0.5, and beyond by Newton's on
+# log erfc(y) = log(1 - |x|) (1 - |x| is exact there, log erfc = log erfcx - y^2 is smooth
+# and nearly quadratic in y, so Newton converges fast even from a far start).
+_GILES_SMALL = (
+    2.81022636e-08,
+    3.43273939e-07,
+    -3.5233877e-06,
+    -4.39150654e-06,
+    0.00021858087,
+    -0.00125372503,
+    -0.00417768164,
+    0.246640727,
+    1.50140941,
+)
+_GILES_BIG = (
+    -0.000200214257,
+    0.000100950558,
+    0.00134934322,
+    -0.00367342844,
+    0.00573950773,
+    -0.0076224613,
+    0.00943887047,
+    1.00167406,
+    2.83297682,
+)
+_TWO_OVER_SQRT_PI = 2.0 / _math.sqrt(_math.pi)
+
+
+def _horner(coefs: tuple, w: Any) -> Any:
+    p = xp.full_like(w, coefs[0])
+    for c in coefs[1:]:
+        p = p * w + c
+    return p
+
+
+def erfinv(x: Any) -> Any:
+    """The inverse error function on [-1, 1] (+-inf at +-1, NaN outside).
+
+    >>> float(erfinv(0.5204998778130465))
+    0.5
+    """
+    xf, dtype = _float_in(x, "erfinv")
+    a = xp.abs(xf)
+    out = xp.full_like(xf, xp.nan)
+    inside = a < 1
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        ai = a[inside]
+        w = -xp.log((1.0 - ai) * (1.0 + ai))
+        start = xp.where(
+            w < 5.0, _horner(_GILES_SMALL, w - 2.5), _horner(_GILES_BIG, xp.sqrt(w) - 3.0)
+        )
+        r = start * ai
+        low = ai < 0.5
+        rl, al = r[low], ai[low]
+        for _ in range(3):  # Halley: f = erf(y) - x, f' = 2/sqrt(pi) exp(-y^2), f'' = -2y f'
+            step = (_calerf(rl, 0) - al) / (_TWO_OVER_SQRT_PI * xp.exp(-rl * rl))
+            rl = rl - step / (1.0 + rl * step)
+        rh, log_q = r[~low], xp.log(1.0 - ai[~low])
+        for _ in range(6):  # Newton: g = log erfcx(y) - y^2 - log q, g' = -2 / (sqrt(pi) erfcx)
+            ex = _calerf(rh, 2)
+            rh = rh + (xp.log(ex) - rh * rh - log_q) * ex / _TWO_OVER_SQRT_PI
+        r[low], r[~low] = rl, rh
+        out[inside] = r
+    out[a == 1] = xp.inf
+    out = xp.copysign(out, xf)
+    return _float_out(out, dtype)
+
+
+# The log-gamma function. Near its zeros at 1 and 2 a Taylor series about 2 keeps the
+# relative accuracy: log Gamma(2 + z) = (1 - gamma) z + sum_{k>=2} (-1)^k (zeta(k) - 1)/k z^k
+# (Abramowitz & Stegun 6.1.33 with the recurrence), used for |z| <= 1/2; smaller x step up
+# with Gamma(x + 1) = x Gamma(x), larger ones (up to 10) step down, and x >= 10 takes
+# Stirling's series with eight Bernoulli terms (A&S 6.1.41). Negative x uses the
+# reflection formula log|Gamma(x)| = log(pi / |sin(pi x)|) - log Gamma(1 - x).
+_EULER_GAMMA = 0.57721566490153286061
+_LOG_SQRT_2PI = 0.91893853320467274178
+_BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510)
+_ZETA_MINUS_1: list = []  # zeta(k) - 1 for k = 2, 3, ... (computed on first use)
+
+
+def _zeta_minus_1(kmax: int = 40) -> list:
+    """zeta(k) - 1 = sum_{n>=2} n^-k, summed exactly (math.fsum) to n = 60 with the
+    Euler-Maclaurin tail."""
+    if not _ZETA_MINUS_1:
+        n0 = 60
+        for k in range(2, kmax + 1):
+            terms = [float(n) ** -k for n in range(2, n0)]
+            terms += [n0 ** (1 - k) / (k - 1), 0.5 * n0**-k]
+            rising = float(k)  # k (k+1) ... (k + 2i - 2)
+            for i, b in enumerate(_BERNOULLI[:5], start=1):
+                terms.append(b / _math.factorial(2 * i) * rising * n0 ** (-k - 2 * i + 1))
+                rising *= (k + 2 * i - 1) * (k + 2 * i)
+            _ZETA_MINUS_1.append(_math.fsum(terms))
+    return _ZETA_MINUS_1
+
+
+def _lgamma_near2(z: Any) -> Any:
+    """log Gamma(2 + z) for |z| <= 1/2 (the series about 2)."""
+    zeta1 = _zeta_minus_1()
+    total = xp.zeros_like(z)
+    power = z * z
+    for k in range(2, 40):
+        total = total + ((-1) ** k * zeta1[k - 2] / k) * power
+        power = power * z
+    return (1.0 - _EULER_GAMMA) * z + total
+
+
+def _stirling(x: Any) -> Any:
+    """log Gamma(x) for x >= 10."""
+    inv = 1.0 / x
+    inv2 = inv * inv
+    series = xp.zeros_like(x)
+    for i in range(len(_BERNOULLI), 0, -1):
+        series = series * inv2 + _BERNOULLI[i - 1] / (2 * i * (2 * i - 1))
+    return (x - 0.5) * xp.log(x) - x + _LOG_SQRT_2PI + series * inv
+
+
+def _lgamma_positive(x: Any) -> Any:
+    out = xp.empty_like(x)
+    tiny = x < 0.5
+    low = (x >= 0.5) & (x < 1.5)
+    mid = (x >= 1.5) & (x <= 2.5)
+    high = (x > 2.5) & (x < 10.0)
+    large = x >= 10.0
+    if tiny.any():  # Gamma(x) = Gamma(x + 2) / (x (x + 1))
+        t = x[tiny]
+        out[tiny] = _lgamma_near2(t) - xp.log(t) - xp.log1p(t)
+    if low.any():  # Gamma(x) = Gamma(x + 1) / x, with x + 1 = 2 + (x - 1)
+        t = x[low] - 1.0
+        out[low] = _lgamma_near2(t) - xp.log1p(t)
+    if mid.any():
+        out[mid] = _lgamma_near2(x[mid] - 2.0)
+    if high.any():  # Gamma(x) = (x - 1) ... (x - n) Gamma(x - n), x - n in [1.5, 2.5]
+        t = x[high]
+        n = xp.floor(t - 1.5)
+        prod = xp.ones_like(t)
+        for j in range(1, 9):
+            prod = xp.where(j <= n, prod * (t - j), prod)
+        out[high] = _lgamma_near2(t - n - 2.0) + xp.log(prod)
+    if large.any():
+        out[large] = _stirling(x[large])
+    return out
+
+
+def _sinpi_abs(x: Any) -> Any:
+    """|sin(pi x)|, with the argument reduced exactly first (x - round(x) is exact)."""
+    return xp.sin(_math.pi * xp.abs(x - xp.round(x)))
+
+
+def gammaln(x: Any) -> Any:
+    """log |Gamma(x)| (``scipy.special.gammaln``): +inf at 0 and the negative integers
+    (and -inf at -inf, as SciPy).
+
+    >>> float(gammaln(0.5))  # log(sqrt(pi))
+    0.5723649429247001
+    """
+    xf, dtype = _float_in(x, "gammaln")
+    out = xp.full_like(xf, xp.inf)
+    pos = xf > 0
+    with xp.errstate(all="ignore"):
+        fin = pos & (xf < xp.inf)
+        if fin.any():
+            out[fin] = _lgamma_positive(xf[fin])
+        neg = (xf < 0) & (xf != xp.floor(xf)) & xp.isfinite(xf)
+        if neg.any():
+            t = xf[neg]
+            out[neg] = xp.log(_math.pi / _sinpi_abs(t)) - _lgamma_positive(1.0 - t)
+    out[xf == -xp.inf] = -xp.inf  # as SciPy
+    out[xp.isnan(xf)] = xp.nan
+    return _float_out(out, dtype)
+
+
+# The polygamma functions psi^(n) (n = 0: the digamma function). For x > 0: the recurrence
+# psi^(n)(x) = psi^(n)(x + 1) - (-n)! ... stepped up to x >= 10 + n, then the asymptotic
+# series (A&S 6.3.18 for psi, 6.4.11 for n >= 1) with eight Bernoulli terms. Near the
+# positive zero of psi (x0 = 1.4616...) a Taylor series about it keeps the relative
+# accuracy: psi(x0 + d) = sum_k (-1)^(k+1) zeta(k + 1, x0) d^k (A&S 6.4.10). Negative x:
+# the reflection psi^(n)(x) = (-1)^n psi^(n)(1 - x) - pi^(n+1) d^n/d(pi x)^n cot(pi x)
+# (A&S 6.4.7), with the derivatives of cot as polynomials in cot.
+_PSI_ROOT = 1.4616321449683622  # the positive zero of digamma, rounded to float64
+_PSI_ROOT_LO = 9.549995429965697e-17  # what rounding dropped: x0 = hi + lo
+_PSI_TAYLOR: list = []
+
+
+def _hurwitz(s: int, a: float) -> float:
+    """zeta(s, a) = sum_{j>=0} (a + j)^-s for s >= 2, a > 0, exactly summed (fsum) with
+    the Euler-Maclaurin tail: the Taylor coefficients of psi about its zero."""
+    n0 = 60
+    terms = [(a + j) ** -s for j in range(n0)]
+    an = a + n0
+    terms += [an ** (1 - s) / (s - 1), 0.5 * an**-s]
+    rising = float(s)
+    for i, b in enumerate(_BERNOULLI[:6], start=1):
+        terms.append(b / _math.factorial(2 * i) * rising * an ** (-s - 2 * i + 1))
+        rising *= (s + 2 * i - 1) * (s + 2 * i)
+    return _math.fsum(terms)
+
+
+def _psi_taylor() -> list:
+    if not _PSI_TAYLOR:
+        root = _PSI_ROOT + _PSI_ROOT_LO
+        _PSI_TAYLOR.extend((-1) ** (k + 1) * _hurwitz(k + 1, root) for k in range(1, 30))
+    return _PSI_TAYLOR
+
+
+def _polygamma_positive(x: Any, n: int) -> Any:
+    """psi^(n)(x) for x > 0."""
+    out = xp.zeros_like(x)
+    shift = 10.0 + n
+    # the recurrence: psi^(n)(x) = psi^(n)(x + 1) + (-1)^(n+1) n! / x^(n+1)
+    t = x.copy()
+    acc = xp.zeros_like(x)
+    sign_fact = (-1) ** (n + 1) * _math.factorial(n)
+    while True:
+        need = t < shift
+        if not need.any():
+            break
+        acc = xp.where(need, acc + sign_fact / t ** (n + 1) if n else acc - 1.0 / t, acc)
+        t = xp.where(need, t + 1.0, t)
+    inv = 1.0 / t
+    inv2 = inv * inv
+    if n == 0:
+        series = xp.zeros_like(t)
+        for i in range(len(_BERNOULLI), 0, -1):
+            series = series * inv2 + _BERNOULLI[i - 1] / (2 * i)
+        out = xp.log(t) - 0.5 * inv - series * inv2 + acc
+    else:
+        # (-1)^(n+1) [ (n-1)!/t^n + n!/(2 t^(n+1)) + sum_k B_2k (2k+n-1)!/(2k)! / t^(2k+n) ]
+        series = xp.zeros_like(t)
+        for k in range(len(_BERNOULLI), 0, -1):
+            coef = _BERNOULLI[k - 1] * _math.factorial(2 * k + n - 1) / _math.factorial(2 * k)
+            series = series * inv2 + coef
+        main = _math.factorial(n - 1) * inv**n + 0.5 * _math.factorial(n) * inv ** (n + 1)
+        out = (-1) ** (n + 1) * (main + series * inv ** (n + 2)) + acc
+    if n == 0:
+        near = xp.abs(x - _PSI_ROOT) < 0.25
+        if near.any():
+            d = (x[near] - _PSI_ROOT) - _PSI_ROOT_LO
+            coefs = _psi_taylor()
+            total = xp.zeros_like(d)
+            for c in coefs[::-1]:
+                total = (total + c) * d
+            out[near] = total
+    return out
+
+
+def _cot_derivative_poly(n: int) -> list:
+    """Coefficients (ascending) of P_n with d^n/dz^n cot(z) = P_n(cot z): P_0 = c and
+    P_{k+1} = -(1 + c^2) P_k'."""
+    p = [0, 1]
+    for _ in range(n):
+        dp = [i * p[i] for i in range(1, len(p))] or [0]
+        q = [0] * (len(dp) + 2)
+        for i, c in enumerate(dp):
+            q[i] -= c
+            q[i + 2] -= c
+        p = q
+    return p
+
+
+def polygamma(x: Any, n: int) -> Any:
+    """The n-th derivative of the digamma function (n = 0: digamma itself), as
+    ``scipy.special.polygamma(n, x)``; poles at 0 and the negative integers give
+    -inf/+inf/NaN as SciPy does (digamma: -inf at 0, NaN at negative integers).
+
+    >>> round(float(polygamma(1.0, 0)), 14)  # -Euler's gamma
+    -0.57721566490153
+    >>> round(float(polygamma(1.0, 1)), 14)  # pi^2 / 6
+    1.64493406684823
+    """
+    xf, dtype = _float_in(x, "polygamma")
+    out = xp.full_like(xf, xp.nan)
+    with xp.errstate(all="ignore"):
+        pos = xf > 0
+        if pos.any():
+            out[pos] = _polygamma_positive(xf[pos], n)
+        out[xf == xp.inf] = 0.0 if n else xp.inf
+        neg = (xf < 0) & (xf != xp.floor(xf)) & xp.isfinite(xf)
+        if neg.any():
+            t = xf[neg]
+            r = t - xp.round(t)  # cot(pi x) has period 1; cos(pi r) = sin(pi (1/2 - |r|))
+            c = xp.sin(_math.pi * (0.5 - xp.abs(r))) / xp.sin(_math.pi * r)
+            poly = _cot_derivative_poly(n)
+            value = xp.zeros_like(t)
+            for coef in poly[::-1]:
+                value = value * c + coef
+            out[neg] = (-1) ** n * _polygamma_positive(1.0 - t, n) - _math.pi ** (n + 1) * value
+        # the poles, valued as SciPy does: digamma -inf at 0 and NaN at the negative
+        # integers; odd orders +inf, even orders -inf
+        zero = xf == 0
+        poles = (xf < 0) & (xf == xp.floor(xf))
+        if n == 0:
+            out[zero] = -xp.inf
+        else:
+            out[zero | poles] = xp.inf if n % 2 else -xp.inf
+    return _float_out(out, dtype)
+
+
+_SQRT1_2 = 0.70710678118654752440  # 1 / sqrt(2)
+
+
+def log_ndtr(x: Any) -> Any:
+    """log Phi(x), the log of the standard normal CDF, accurate in both tails: for x < 0,
+    log(erfcx(-x / sqrt 2) / 2) - x^2 / 2 (no underflow), else log1p(-erfc(x / sqrt 2) / 2).
+
+    >>> round(float(log_ndtr(-40.0)), 6)
+    -804.608442
+    """
+    xf, dtype = _float_in(x, "log_ndtr")
+    out = xp.empty_like(xf)
+    neg = xf < 0
+    with xp.errstate(all="ignore"):
+        xn = xf[neg]
+        out[neg] = xp.log(0.5 * _calerf(-xn * _SQRT1_2, 2)) - 0.5 * (xn * xn)
+        xq = xf[~neg]
+        out[~neg] = xp.log1p(-0.5 * _calerf(xq * _SQRT1_2, 1))
+    return _float_out(out, dtype)
+
+
+def logit(p: Any) -> Any:
+    """log(p / (1 - p)), the inverse of the logistic sigmoid, written for accuracy near
+    p = 1/2 (log1p((2p - 1) / (1 - p))) and near 1 (where 1 - p is exact).
+
+    >>> float(logit(0.5)), round(float(logit(0.75)), 12)
+    (0.0, 1.098612288668)
+    """
+    pf, dtype = _float_in(p, "logit")
+    with xp.errstate(all="ignore"):
+        out = xp.where(
+            pf < 0.3,
+            xp.log(pf) - xp.log1p(-pf),
+            xp.where(
+                pf <= 0.7,
+                xp.log1p((2.0 * pf - 1.0) / (1.0 - pf)),
+                xp.log1p(-(1.0 - pf)) - xp.log(1.0 - pf),
+            ),
+        )
+    return _float_out(out, dtype)
+
+
+def xlogy(x: Any, y: Any) -> Any:
+    """x * log(y), taken as 0 where x == 0 (unless y is NaN), as ``scipy.special.xlogy``.
+
+    >>> float(xlogy(0.0, 0.0)), round(float(xlogy(2.0, 3.0)), 12)
+    (0.0, 2.197224577336)
+    """
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        out = xp.asarray(x * xp.log(y))
+        out = xp.where((x == 0) & ~xp.isnan(y), xp.zeros((), out.dtype), out)
+    return out[()] if out.ndim == 0 else out
+
+
+def xlog1py(x: Any, y: Any) -> Any:
+    """x * log1p(y), taken as 0 where x == 0 (unless y is NaN), as
+    ``scipy.special.xlog1py``.
+
+    >>> float(xlog1py(0.0, -1.0)), round(float(xlog1py(2.0, 1e-10)) * 1e10, 12)
+    (0.0, 1.9999999999)
+    """
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        out = xp.asarray(x * xp.log1p(y))
+        out = xp.where((x == 0) & ~xp.isnan(y), xp.zeros((), out.dtype), out)
+    return out[()] if out.ndim == 0 else out
+
+
+def softplus(x: Any) -> Any:
+    """log(1 + exp(x)) without overflow, accurate for x << 0 (``np.logaddexp(0, x)``).
+
+    >>> round(float(softplus(0.0)), 12), float(softplus(1000.0))
+    (0.69314718056, 1000.0)
+    """
+    return xp.logaddexp(0, x)
+
+
 # The NumPy family's kernels (rules_numpy) live in their own module; generated code imports
 # them from here like every other kernel.
 from .kernels_numpy import cumprod_along, cumsum_along, linrec, shift_along  # noqa: E402
