@@ -91,6 +91,40 @@ def _nav(pages: dict[str, str]) -> list[Any]:
 _API: dict[str, str] = {}
 
 
+def numpy_reference() -> str:
+    """The chainrule.numpy reference page, generated from the package, its dispatch table and
+    the test table (tests/ops_table.py), so the page says exactly what is supported and
+    tested."""
+    from chainrule import rules_numpy
+    from chainrule.numpy import reference
+    from chainrule.primitives import REGISTRY
+
+    import sys
+
+    name = "_docs_ops_table"  # dataclasses look their module up in sys.modules
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "tests", "ops_table.py"))
+    table = importlib.util.module_from_spec(spec)
+    sys.modules[name] = table
+    try:
+        spec.loader.exec_module(table)
+    finally:
+        del sys.modules[name]
+    tested: dict[str, dict[str, Any]] = {}
+    for row in table.NUMPY_ROWS:
+        if not row.label.startswith("cnp."):
+            continue
+        name = row.label.split("-")[0][len("cnp.") :]
+        info = tested.setdefault(name, {"rows": 0, "complex": False})
+        info["rows"] += 1
+        info["complex"] = info["complex"] or row.complex
+    added = [
+        p
+        for p in REGISTRY.values()
+        if getattr(rules_numpy, p.name, None) is p
+    ]
+    return reference.markdown(tested, added)
+
+
 def on_config(config: Any) -> Any:
     _API.clear()
     _API.update(api_pages())
@@ -111,6 +145,7 @@ def on_files(files: Any, config: Any) -> Any:
 
     for path, text in _API.items():
         put(path, text)
+    put("numpy-reference.md", numpy_reference())
     with open(os.path.join(ROOT, "CHANGELOG.md"), encoding="utf-8") as f:
         put("changelog.md", f.read())
     pictures = _pictures()

@@ -23,11 +23,15 @@ class Row:
     fn: Callable[..., Any]
     shapes: list[tuple]
     # "real", "positive" (x > 0.3), "away" (|x| > 0.3, off kinks), "unit" (0.1 < x < 0.9),
-    # "ball" (|x| < 0.9) or "matrix" (+ n I on the last two axes: well conditioned)
+    # "ball" (|x| < 0.9; complex: |Re z| < 0.8, off the cuts of arcsin and co.), "above1"
+    # (x > 1.3) or "matrix" (+ n I on the last two axes: well conditioned)
     domain: str = "real"
     label: str = ""
     also: list[str] = field(default_factory=list)  # other primitives the row exercises
     complex: bool = False  # complex128 inputs (PyTorch's convention for gradients)
+    # The same computation written with NumPy on arrays (chainrule.numpy's rows): the values
+    # and dtypes are checked against it, and it runs on Tensors through NumPy's dispatch.
+    numpy: Callable[..., Any] | None = None
 
     @property
     def id(self) -> str:
@@ -43,6 +47,10 @@ class Row:
                 x = x + 1j * rng.standard_normal(shape)
                 if self.domain in ("positive", "away"):  # off 0 and the negative real axis
                     x = np.abs(x.real) + 0.3 + 1j * x.imag
+                elif self.domain == "ball":  # off the cuts |Re z| > 1 of arcsin and co.
+                    x = 0.8 * np.tanh(x.real) + 0.5j * np.tanh(x.imag)
+                elif self.domain == "above1":
+                    x = np.abs(x.real) + 1.3 + 1j * x.imag
             elif self.domain == "positive":
                 x = np.abs(x) + 0.3
             elif self.domain == "away":
@@ -51,6 +59,8 @@ class Row:
                 x = 0.1 + 0.8 / (1 + np.exp(-x))
             elif self.domain == "ball":
                 x = 0.9 * np.tanh(x)
+            elif self.domain == "above1":
+                x = np.abs(x) + 1.3
             if self.domain == "matrix" and len(shape) >= 2 and shape[-1] == shape[-2]:
                 x = x + shape[-1] * np.eye(shape[-1])
             out.append(x)
@@ -542,6 +552,1042 @@ NONDIFF = [
         "one_hot",
         lambda x: P.one_hot(x.argmax(axis=1), n=4, dtype=x.dtype),
         lambda x: np.eye(4)[np.argmax(x, axis=1)],
+        [(3, 4)],
+    ),
+]
+
+
+# --------------------------------------------------------------------------- chainrule.numpy
+# One or more rows per function of chainrule.numpy (its primitives included). Each row is
+# written once as ``call(xp, *args)``: with xp = chainrule.numpy it is the row's function,
+# with xp = numpy its reference (values and dtypes are compared with NumPy's, and the same
+# call on Tensors goes through NumPy's dispatch).
+import chainrule.numpy as cnp  # noqa: E402
+from chainrule import rules_numpy as R  # noqa: E402
+
+
+def _label(shapes: list[tuple]) -> str:
+    return "x".join(str(s) for s in shapes)
+
+
+def nrow(
+    primitive: str,
+    name: str,
+    call: Callable[..., Any],
+    shapes: list[tuple],
+    domain: str = "real",
+    complex: bool = False,
+    label: str = "",
+    also: tuple = (),
+    reference: bool = True,
+) -> Row:
+    """A row for ``chainrule.numpy.<name>``; ``label`` tells its variants apart."""
+    tag = f"cnp.{name}-{label}" if label else f"cnp.{name}-{_label(shapes)}"
+    return Row(
+        primitive,
+        lambda *a: call(cnp, *a),
+        shapes,
+        domain,
+        tag,
+        list(also),
+        complex,
+        numpy=(lambda *a: call(np, *a)) if reference else None,
+    )
+
+
+S = [(), (3,), (2, 3)]
+NUMPY_ROWS: list[Row] = []
+
+# Elementwise functions of one argument: (function, primitive, domain, complex too).
+UNARY = [
+    ("tan", "tan", "ball", True),
+    ("sinh", "sinh", "real", True),
+    ("cosh", "cosh", "real", True),
+    ("arcsin", "arcsin", "ball", True),
+    ("arccos", "arccos", "ball", True),
+    ("arctan", "arctan", "real", True),
+    ("arcsinh", "arcsinh", "real", True),
+    ("arccosh", "arccosh", "above1", True),
+    ("arctanh", "arctanh", "ball", True),
+    ("log2", "log2", "positive", True),
+    ("log10", "log10", "positive", True),
+    ("log1p", "log1p", "positive", True),
+    ("expm1", "expm1", "real", True),
+    ("exp2", "exp2", "real", True),
+    ("cbrt", "cbrt", "away", False),
+    ("sinc", "sinc", "real", True),
+    ("exp", "exp", "real", True),
+    ("log", "log", "positive", True),
+    ("sqrt", "sqrt", "positive", True),
+    ("sin", "sin", "real", True),
+    ("cos", "cos", "real", True),
+    ("tanh", "tanh", "real", True),
+    ("reciprocal", "div", "away", True),
+    ("square", "mul", "real", True),
+    ("negative", "neg", "real", True),
+    ("positive", "copy", "real", True),
+    ("absolute", "abs", "away", True),
+    ("abs", "abs", "away", False),
+    ("fabs", "abs", "away", False),
+    ("deg2rad", "mul", "real", False),
+    ("rad2deg", "mul", "real", False),
+    ("radians", "mul", "real", False),
+    ("degrees", "mul", "real", False),
+    # piecewise constant: the derivative 0 (random inputs are off the jumps)
+    ("floor", "floor", "real", False),
+    ("ceil", "ceil", "real", False),
+    ("trunc", "trunc", "real", False),
+    ("rint", "rint", "real", True),
+    ("fix", "trunc", "real", False),
+    ("round", "round", "real", True),
+    ("around", "round", "real", False),
+    ("conj", "conj", "real", True),
+    ("conjugate", "conj", "real", True),
+    ("real", "real", "real", True),
+    ("imag", "imag", "real", True),
+    ("angle", "arctan2", "away", True),
+]
+for _name, _prim, _domain, _cplx in UNARY:
+    for _shape in S:
+        _call = lambda xp, x, _n=_name: getattr(xp, _n)(x)  # noqa: E731
+        if _name in ("conj", "conjugate", "real", "imag"):  # linear: multiply to see it
+            _call = lambda xp, x, _n=_name: getattr(xp, _n)(x * x)  # noqa: E731
+        if _name in ("real", "imag", "conj", "conjugate") or (_name == "angle" and _shape != ()):
+            kinds = [True]  # real inputs: the identity / zeros / constant angle
+        else:
+            kinds = [False, True] if _cplx else [False]
+        for _c in kinds:
+            NUMPY_ROWS.append(nrow(_prim, _name, _call, [_shape], _domain, complex=_c))
+NUMPY_ROWS += [
+    nrow("round", "round", lambda xp, x: xp.round(x * 10, 1), [(2, 3)], label="decimals"),
+    nrow(
+        "arctan2", "angle", lambda xp, x: xp.angle(x, deg=True), [(3,)], complex=True, label="deg"
+    ),
+    nrow("mul", "real_if_close", lambda xp, x: xp.real_if_close(x * x), [(3,)], complex=True),
+    nrow(
+        "where",
+        "nan_to_num",
+        lambda xp, x: xp.nan_to_num(x + np.array([0.0, np.nan, np.inf, -np.inf])),
+        [(4,)],
+    ),
+    nrow(
+        "where",
+        "nan_to_num",
+        lambda xp, x: xp.nan_to_num(x + np.array([np.nan, np.inf]), nan=2.0, posinf=1.0),
+        [(2,)],
+        label="values",
+    ),
+    nrow("clip", "clip", lambda xp, x: xp.clip(x, -0.5, 0.5), [(2, 3)], domain="away"),
+    nrow("clip", "clip", lambda xp, x: xp.clip(x, None, 0.5), [(3,)], domain="away", label="upper"),
+    nrow("clip", "clip", lambda xp, x: xp.clip(x, min=-0.5), [(3,)], domain="away", label="min="),
+    nrow(
+        "maximum",
+        "clip",
+        lambda xp, x, lo: xp.clip(x, lo, 2.0),
+        [(2, 3), (3,)],
+        label="tensor-bound",
+    ),
+]
+
+# Elementwise functions of two arguments, on the broadcast pairs.
+BINARY = [
+    ("add", "add", "real", True),
+    ("subtract", "sub", "real", True),
+    ("multiply", "mul", "real", True),
+    ("divide", "div", "away", True),
+    ("true_divide", "div", "away", False),
+    ("power", "pow", "positive", True),
+    ("pow", "pow", "positive", False),
+    ("float_power", "pow", "positive", False),
+    ("maximum", "maximum", "real", False),
+    ("minimum", "minimum", "real", False),
+    ("fmax", "fmax", "real", False),
+    ("fmin", "fmin", "real", False),
+    ("remainder", "remainder", "away", False),
+    ("mod", "remainder", "away", False),
+    ("fmod", "fmod", "away", False),
+    ("floor_divide", "floor_divide", "away", False),
+    ("hypot", "hypot", "away", False),
+    ("arctan2", "arctan2", "away", False),
+    ("logaddexp", "logaddexp", "real", False),
+    ("logaddexp2", "logaddexp2", "real", False),
+    ("copysign", "copysign", "away", False),
+]
+for _name, _prim, _domain, _cplx in BINARY:
+    for _a, _b in PAIRS:
+        _call = lambda xp, x, y, _n=_name: getattr(xp, _n)(x, y)  # noqa: E731
+        NUMPY_ROWS.append(nrow(_prim, _name, _call, [_a, _b], _domain))
+    if _cplx:
+        for _a, _b in [((3,), (3,)), ((2, 1), (1, 3))]:
+            NUMPY_ROWS.append(nrow(_prim, _name, _call, [_a, _b], _domain, complex=True))
+NUMPY_ROWS += [
+    nrow("remainder", "%", lambda xp, x, y: x % y, [(2, 3), (3,)], domain="away", reference=False),
+    nrow(
+        "remainder",
+        "%",
+        lambda xp, x: 2.5 % x,
+        [(3,)],
+        domain="away",
+        label="reflected",
+        reference=False,
+    ),
+    nrow(
+        "floor_divide",
+        "//",
+        lambda xp, x, y: x // y * x,
+        [(3,), (3,)],
+        domain="away",
+        reference=False,
+    ),
+    nrow(
+        "mul",
+        "divmod",
+        lambda xp, x, y: xp.divmod(x, y)[1] * xp.divmod(x, y)[0],
+        [(3,), (3,)],
+        domain="away",
+        also=("remainder", "floor_divide"),
+    ),
+    nrow("hypot", "hypot", lambda xp, x: xp.hypot(x, 2.0), [(3,)], label="number"),
+    nrow(
+        "logaddexp",
+        "logaddexp",
+        lambda xp, x: xp.logaddexp(x * 500, x * 400),
+        [(3,)],
+        label="large",
+    ),
+]
+
+# Reductions: axis None, an int, negative, a tuple; keepdims; ddof.
+REDUCTIONS = [
+    ("sum", "sum", True),
+    ("prod", "prod", True),
+    ("mean", "sum", True),
+    ("var", "sum", True),
+    ("std", "where", True),
+    ("max", "max", False),
+    ("min", "min", False),
+    ("amax", "max", False),
+    ("amin", "min", False),
+    ("ptp", "max", False),
+    ("nansum", "sum", False),
+    ("nanmean", "sum", False),
+    ("nanprod", "prod", False),
+    ("nanvar", "sum", False),
+    ("nanstd", "where", False),
+    ("nanmax", "max", False),
+    ("nanmin", "min", False),
+    ("median", "take_along_axis", False),
+]
+for _name, _prim, _cplx in REDUCTIONS:
+    for _shape, _kw in [
+        ((), {}),
+        ((3,), {}),
+        ((3,), {"axis": -1}),
+        ((2, 3), {"axis": 0}),
+        ((2, 3), {"axis": 1, "keepdims": True}),
+        ((2, 3), {"axis": (0, 1)}),
+        ((2, 3, 2), {"axis": (0, 2), "keepdims": True}),
+    ]:
+        _call = lambda xp, x, _n=_name, _k=_kw: getattr(xp, _n)(x, **_k)  # noqa: E731
+        _lab = f"{_shape}-{_kw}".replace(" ", "")
+        NUMPY_ROWS.append(nrow(_prim, _name, _call, [_shape], label=_lab))
+        if _cplx and _shape in ((3,), (2, 3)):
+            NUMPY_ROWS.append(nrow(_prim, _name, _call, [_shape], label=_lab, complex=True))
+NUMPY_ROWS += [
+    nrow("sum", "var", lambda xp, x: xp.var(x, ddof=1), [(4,)], label="ddof1"),
+    nrow(
+        "sum",
+        "var",
+        lambda xp, x: xp.var(x, axis=1, ddof=2, keepdims=True),
+        [(2, 4)],
+        label="ddof2",
+    ),
+    nrow(
+        "sqrt",
+        "std",
+        lambda xp, x: xp.std(x, axis=0, ddof=1),
+        [(3, 2)],
+        label="ddof1",
+        also=("where",),
+    ),
+    nrow(
+        "take_along_axis",
+        "max",
+        lambda xp, x: xp.max(x, axis=1),
+        [(2, 3)],
+        complex=True,
+        label="complex",
+    ),
+    nrow(
+        "take_along_axis", "min", lambda xp, x: xp.min(x), [(2, 3)], complex=True, label="complex"
+    ),
+    nrow("sum", "sum", lambda xp, x: xp.sum(x, initial=2.0), [(3,)], label="initial"),
+    nrow(
+        "sum",
+        "sum",
+        lambda xp, x: xp.sum(x, where=np.array([True, False, True])),
+        [(3,)],
+        label="where",
+    ),
+    nrow(
+        "sum",
+        "mean",
+        lambda xp, x: xp.mean(x, axis=0, where=np.array([[True, False], [True, True]])),
+        [(2, 2)],
+        label="where",
+    ),
+    nrow(
+        "sum",
+        "nansum",
+        lambda xp, x: xp.nansum(x + np.array([0.0, np.nan, 0.0])),
+        [(3,)],
+        label="nan",
+    ),
+    nrow(
+        "sum",
+        "nanmean",
+        lambda xp, x: xp.nanmean(x + np.array([[0.0, np.nan], [0.0, 0.0]]), axis=0),
+        [(2, 2)],
+        label="nan",
+    ),
+    nrow(
+        "max",
+        "nanmax",
+        lambda xp, x: xp.nanmax(x + np.array([0.0, np.nan, 0.0])),
+        [(3,)],
+        label="nan",
+    ),
+    nrow("take_along_axis", "median", lambda xp, x: xp.median(x, axis=1), [(2, 4)], label="even"),
+    # prod at zeros: the gradient of an element is the product of the others (exact)
+    nrow(
+        "prod",
+        "prod",
+        lambda xp, x: xp.prod(x * np.array([1.0, 0.0, 1.0, 1.0])),
+        [(4,)],
+        label="one-zero",
+    ),
+    nrow(
+        "prod",
+        "prod",
+        lambda xp, x: xp.prod(x * np.array([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0]]), axis=1),
+        [(2, 3)],
+        label="two-zeros",
+    ),
+    nrow(
+        "prod",
+        "prod",
+        lambda xp, x: xp.prod(x * np.array([0.0, 1.0, 1.0])),
+        [(3,)],
+        complex=True,
+        label="zero",
+    ),
+    nrow(
+        "mul",
+        "prod",
+        lambda xp, x: xp.prod(xp.stack([x, x * 0, x]), axis=0),
+        [(2,)],
+        label="stacked-zero",
+        also=("prod",),
+    ),
+    # average: differentiable in the values and in the weights
+    nrow("sum", "average", lambda xp, x: xp.average(x), [(2, 3)], label="plain"),
+    nrow(
+        "sum",
+        "average",
+        lambda xp, x, w: xp.average(x, weights=w * w + 0.5),
+        [(2, 3), (2, 3)],
+        label="weights",
+    ),
+    nrow(
+        "sum",
+        "average",
+        lambda xp, x, w: xp.average(x, axis=1, weights=w * w + 0.5),
+        [(2, 3), (3,)],
+        label="axis-weights",
+    ),
+    nrow(
+        "sum",
+        "average",
+        lambda xp, x, w: xp.average(x, axis=0, weights=w * w + 0.5, returned=True),
+        [(2, 3), (2,)],
+        label="returned",
+    ),
+]
+
+# Running sums and products (and the primitives behind their gradients).
+for _name, _prim in [
+    ("cumsum", "cumsum"),
+    ("cumprod", "cumprod"),
+    ("nancumsum", "cumsum"),
+    ("nancumprod", "cumprod"),
+]:
+    for _shape, _kw in [
+        ((), {}),
+        ((4,), {}),
+        ((2, 3), {}),
+        ((2, 3), {"axis": 0}),
+        ((2, 3), {"axis": -1}),
+        ((2, 3, 2), {"axis": 1}),
+    ]:
+        _call = lambda xp, x, _n=_name, _k=_kw: getattr(xp, _n)(x, **_k)  # noqa: E731
+        _lab = f"{_shape}-{_kw}".replace(" ", "")
+        _also = ("shift", "linrec") if _prim == "cumprod" else ()
+        NUMPY_ROWS.append(nrow(_prim, _name, _call, [_shape], label=_lab, also=_also))
+        if not _name.startswith("nan") and _shape == (2, 3):
+            NUMPY_ROWS.append(
+                nrow(_prim, _name, _call, [_shape], label=_lab, complex=True, also=_also)
+            )
+NUMPY_ROWS += [
+    nrow(
+        "cumprod",
+        "cumprod",
+        lambda xp, x: xp.cumprod(x * np.array([1.0, 0.0, 1.0, 1.0])),
+        [(4,)],
+        label="zero",
+    ),
+    nrow(
+        "cumprod",
+        "cumprod",
+        lambda xp, x: xp.cumprod(x * np.array([[0.0, 1.0, 0.0], [1.0, 1.0, 1.0]]), axis=1),
+        [(2, 3)],
+        label="zeros",
+    ),
+    nrow(
+        "cumprod",
+        "cumprod",
+        lambda xp, x: xp.cumprod(x * np.array([1.0, 0.0, 1.0])),
+        [(3,)],
+        complex=True,
+        label="zero",
+    ),
+    nrow(
+        "cumsum",
+        "cumulative_sum",
+        lambda xp, x: xp.cumulative_sum(x, axis=1, include_initial=True),
+        [(2, 3)],
+    ),
+    nrow("cumprod", "cumulative_prod", lambda xp, x: xp.cumulative_prod(x), [(3,)]),
+    Row("cumsum", lambda x: R.cumsum(x, axis=0, reverse=True), [(2, 3)], label="reverse"),
+    Row("cumprod", lambda x: R.cumprod(x, axis=1, reverse=True), [(2, 3)], label="reverse"),
+    Row(
+        "cumprod",
+        lambda x: R.cumprod(x, axis=1, reverse=True),
+        [(2, 3)],
+        label="reverse",
+        complex=True,
+    ),
+    Row("shift", lambda x: R.shift(x, axis=1, step=1, fill=1.0) * x, [(2, 3)]),
+    Row("shift", lambda x: R.shift(x, axis=0, step=-1, fill=0.0) * x, [(3, 2)], label="back"),
+    Row("shift", lambda x: R.shift(x, axis=0, step=1, fill=0.0) * x, [(3,)], complex=True),
+    Row("linrec", lambda a, b: R.linrec(a, b, axis=0, reverse=False), [(4,), (4,)]),
+    Row(
+        "linrec",
+        lambda a, b: R.linrec(a, b, axis=1, reverse=True),
+        [(2, 3), (2, 3)],
+        label="reverse",
+    ),
+    Row(
+        "linrec",
+        lambda a, b: R.linrec(a * np.array([1.0, 0.0, 1.0]), b, axis=0, reverse=False),
+        [(3,), (3,)],
+        label="zero",
+    ),
+    Row("linrec", lambda a, b: R.linrec(a, b, axis=0, reverse=True), [(3,), (3,)], complex=True),
+]
+
+# Shapes: permutations, joins, splits, copies, padding, differences.
+M = (2, 3)
+T3 = (2, 3, 4)
+NUMPY_ROWS += [
+    nrow("transpose", "transpose", lambda xp, x: xp.transpose(x), [T3]),
+    nrow("transpose", "transpose", lambda xp, x: xp.transpose(x, (1, -1, 0)), [T3], label="axes"),
+    nrow("transpose", "transpose", lambda xp, x: xp.transpose(x), [M], complex=True),
+    nrow("transpose", "permute_dims", lambda xp, x: xp.permute_dims(x, (2, 0, 1)), [T3]),
+    nrow("transpose", "matrix_transpose", lambda xp, x: xp.matrix_transpose(x), [T3]),
+    nrow("transpose", "moveaxis", lambda xp, x: xp.moveaxis(x, 0, -1), [T3]),
+    nrow(
+        "transpose", "moveaxis", lambda xp, x: xp.moveaxis(x, (0, 1), (2, 0)), [T3], label="several"
+    ),
+    nrow("transpose", "swapaxes", lambda xp, x: xp.swapaxes(x, 0, 2), [T3]),
+    nrow("transpose", "rollaxis", lambda xp, x: xp.rollaxis(x, 2, 1), [T3]),
+    nrow("reshape", "reshape", lambda xp, x: xp.reshape(x, (3, -1)), [M]),
+    nrow(
+        "reshape",
+        "reshape",
+        lambda xp, x: xp.reshape(x, (3, 2), order="F"),
+        [M],
+        label="F",
+        also=("transpose",),
+    ),
+    nrow("reshape", "ravel", lambda xp, x: xp.ravel(x), [M]),
+    nrow("reshape", "ravel", lambda xp, x: xp.ravel(x, order="F"), [M], label="F"),
+    nrow("reshape", "ravel", lambda xp, x: xp.ravel(x), [()], label="0d"),
+    nrow("reshape", "expand_dims", lambda xp, x: xp.expand_dims(x, (0, -1)), [M]),
+    nrow("reshape", "squeeze", lambda xp, x: xp.squeeze(x), [(1, 3, 1)]),
+    nrow("reshape", "squeeze", lambda xp, x: xp.squeeze(x, axis=-1), [(2, 1)], label="axis"),
+    nrow(
+        "broadcast_to",
+        "broadcast_to",
+        lambda xp, x: xp.broadcast_to(x, (2, 3)) * np.arange(6.0).reshape(2, 3),
+        [(3,)],
+    ),
+    nrow(
+        "broadcast_to",
+        "broadcast_arrays",
+        lambda xp, x, y: xp.broadcast_arrays(x, y),
+        [(3,), (2, 1)],
+    ),
+    nrow("reshape", "atleast_1d", lambda xp, x: xp.atleast_1d(x), [()]),
+    nrow("reshape", "atleast_2d", lambda xp, x: xp.atleast_2d(x), [(3,)]),
+    nrow("reshape", "atleast_3d", lambda xp, x: xp.atleast_3d(x), [M]),
+    nrow(
+        "reshape", "atleast_3d", lambda xp, x, y: xp.atleast_3d(x, y), [(), (3,)], label="several"
+    ),
+    nrow(
+        "concatenate", "concatenate", lambda xp, x, y: xp.concatenate([x, y], axis=1), [(2, 1), M]
+    ),
+    nrow(
+        "concatenate",
+        "concatenate",
+        lambda xp, x, y: xp.concatenate((x, y), axis=None),
+        [M, (3,)],
+        label="none",
+    ),
+    nrow(
+        "concatenate",
+        "concatenate",
+        lambda xp, x, y: xp.concatenate([x, y]),
+        [(2,), (3,)],
+        complex=True,
+    ),
+    nrow("concatenate", "concat", lambda xp, x, y: xp.concat([x, y], axis=-1), [(2, 1), M]),
+    nrow("concatenate", "stack", lambda xp, x, y: xp.stack([x, y], axis=-1), [M, M]),
+    nrow("concatenate", "vstack", lambda xp, x, y: xp.vstack([x, y]), [(3,), M]),
+    nrow("concatenate", "row_stack", lambda xp, x, y: xp.vstack((x, y)), [(3,), (3,)]),
+    nrow("concatenate", "hstack", lambda xp, x, y: xp.hstack([x, y]), [(2,), (3,)]),
+    nrow("concatenate", "hstack", lambda xp, x, y: xp.hstack([x, y]), [(2, 1), M], label="2d"),
+    nrow("concatenate", "dstack", lambda xp, x, y: xp.dstack([x, y]), [M, M]),
+    nrow("concatenate", "column_stack", lambda xp, x, y: xp.column_stack([x, y]), [(2,), (2, 2)]),
+    nrow("concatenate", "append", lambda xp, x, y: xp.append(x, y), [M, ()]),
+    nrow(
+        "concatenate", "append", lambda xp, x, y: xp.append(x, y, axis=0), [M, (1, 3)], label="axis"
+    ),
+    nrow(
+        "getitem",
+        "unstack",
+        lambda xp, x: xp.unstack(x, axis=1),
+        [M],
+        reference=hasattr(np, "unstack"),
+    ),
+    nrow("getitem", "split", lambda xp, x: tuple(xp.split(x, 2)), [(4, 2)]),
+    nrow(
+        "getitem",
+        "split",
+        lambda xp, x: tuple(xp.split(x, [1, 2], axis=1)),
+        [(2, 4)],
+        label="indices",
+    ),
+    nrow("getitem", "array_split", lambda xp, x: tuple(xp.array_split(x, 3, axis=1)), [(2, 7)]),
+    nrow(
+        "getitem",
+        "array_split",
+        lambda xp, x: tuple(xp.array_split(x, [3, 5])),
+        [(7,)],
+        label="indices",
+    ),
+    nrow("getitem", "vsplit", lambda xp, x: tuple(xp.vsplit(x, 2)), [(4, 2)]),
+    nrow("getitem", "hsplit", lambda xp, x: tuple(xp.hsplit(x, [1])), [(2, 4)]),
+    nrow("getitem", "dsplit", lambda xp, x: tuple(xp.dsplit(x, 2)), [(2, 2, 4)]),
+    nrow("broadcast_to", "tile", lambda xp, x: xp.tile(x, 2), [(3,)]),
+    nrow("broadcast_to", "tile", lambda xp, x: xp.tile(x, (2, 1, 2)), [M], label="more-reps"),
+    nrow("broadcast_to", "tile", lambda xp, x: xp.tile(x, (2,)), [M], label="fewer-reps"),
+    nrow("getitem", "repeat", lambda xp, x: xp.repeat(x, 2), [M]),
+    nrow("getitem", "repeat", lambda xp, x: xp.repeat(x, [1, 0, 2], axis=1), [M], label="counts"),
+    nrow("getitem", "repeat", lambda xp, x: xp.repeat(x, 3), [(2,)], complex=True),
+    nrow("getitem", "roll", lambda xp, x: xp.roll(x, 2), [M]),
+    nrow("getitem", "roll", lambda xp, x: xp.roll(x, (1, -1), axis=(0, 1)), [M], label="axes"),
+    nrow("getitem", "roll", lambda xp, x: xp.roll(x, 1, axis=-1), [(3,)], complex=True),
+    nrow("getitem", "flip", lambda xp, x: xp.flip(x), [M]),
+    nrow("getitem", "flip", lambda xp, x: xp.flip(x, axis=(0, 2)), [T3], label="axes"),
+    nrow("getitem", "flipud", lambda xp, x: xp.flipud(x), [M]),
+    nrow("getitem", "fliplr", lambda xp, x: xp.fliplr(x), [M]),
+    nrow("getitem", "rot90", lambda xp, x: xp.rot90(x), [M], also=("transpose",)),
+    nrow("getitem", "rot90", lambda xp, x: xp.rot90(x, 2), [M], label="k2"),
+    nrow("transpose", "rot90", lambda xp, x: xp.rot90(x, -1, axes=(2, 0)), [T3], label="axes"),
+    nrow("index_add", "pad", lambda xp, x: xp.pad(x, 1), [M]),
+    nrow(
+        "index_add",
+        "pad",
+        lambda xp, x: xp.pad(x, ((1, 0), (2, 1)), constant_values=3.0),
+        [M],
+        label="values",
+    ),
+    nrow("index_add", "pad", lambda xp, x: xp.pad(x, (2,)), [(3,)], label="tuple", complex=True),
+    nrow("getitem", "pad", lambda xp, x: xp.pad(x, (2, 1), mode="edge"), [M], label="edge"),
+    nrow("getitem", "pad", lambda xp, x: xp.pad(x, 2, mode="reflect"), [(3,)], label="reflect"),
+    nrow(
+        "getitem",
+        "pad",
+        lambda xp, x: xp.pad(x, ((1, 2),), mode="symmetric"),
+        [M],
+        label="symmetric",
+    ),
+    nrow("getitem", "pad", lambda xp, x: xp.pad(x, 4, mode="wrap"), [(3,)], label="wrap"),
+    nrow("sub", "diff", lambda xp, x: xp.diff(x), [(4,)]),
+    nrow("sub", "diff", lambda xp, x: xp.diff(x, n=2, axis=0), [(4, 3)], label="n2"),
+    nrow(
+        "sub",
+        "diff",
+        lambda xp, x, p: xp.diff(x, prepend=p, append=0.5),
+        [(2, 3), ()],
+        label="prepend",
+    ),
+    nrow("sub", "ediff1d", lambda xp, x: xp.ediff1d(x, to_begin=[1.0, 2.0], to_end=3.0), [M]),
+    nrow("sub", "gradient", lambda xp, x: xp.gradient(x), [(5,)]),
+    nrow(
+        "sub",
+        "gradient",
+        lambda xp, x: xp.gradient(x, 0.5, edge_order=2),
+        [(4, 3)],
+        label="2d-edge2",
+    ),
+    nrow("sub", "gradient", lambda xp, x: xp.gradient(x, axis=-1), [(3, 4)], label="axis"),
+    nrow("broadcast_to", "meshgrid", lambda xp, x, y: xp.meshgrid(x, y), [(3,), (2,)]),
+    nrow(
+        "reshape",
+        "meshgrid",
+        lambda xp, x, y, z: xp.meshgrid(x, y, z, indexing="ij", sparse=True),
+        [(2,), (3,), ()],
+        label="ij-sparse",
+    ),
+]
+
+# Selection and ordering.
+MASK = np.array([[True, False, True], [False, True, True]])
+NUMPY_ROWS += [
+    nrow("where", "where", lambda xp, x, y: xp.where(MASK, x, y), [M, (3,)]),
+    nrow("where", "where", lambda xp, x: xp.where(x > 0, x, 0.0), [M], label="mask-from-x"),
+    nrow("where", "where", lambda xp, x, y: xp.where(MASK, x, y), [M, M], complex=True),
+    nrow("where", "select", lambda xp, x: xp.select([x < -0.5, x < 0.5], [x * x, -x], x * 3), [M]),
+    nrow("getitem", "take", lambda xp, x: xp.take(x, [0, 4, 4]), [M]),
+    nrow("getitem", "take", lambda xp, x: xp.take(x, [[0, 2], [-1, 1]], axis=1), [M], label="axis"),
+    nrow(
+        "getitem",
+        "take",
+        lambda xp, x: xp.take(x, [5, -4], axis=0, mode="wrap"),
+        [(3,)],
+        label="wrap",
+    ),
+    nrow(
+        "getitem",
+        "take",
+        lambda xp, x: xp.take(x, [5, -4], axis=0, mode="clip"),
+        [(3,)],
+        label="clip",
+    ),
+    nrow(
+        "take_along_axis",
+        "take_along_axis",
+        lambda xp, x: xp.take_along_axis(x, np.array([[2, 0], [1, 1]]), axis=1),
+        [M],
+    ),
+    nrow(
+        "take_along_axis",
+        "take_along_axis",
+        lambda xp, x: xp.take_along_axis(x, np.array([5, 0]), axis=None),
+        [M],
+        label="none",
+    ),
+    nrow("getitem", "compress", lambda xp, x: xp.compress([True, False, True], x, axis=1), [M]),
+    nrow("getitem", "extract", lambda xp, x: xp.extract(MASK, x), [M]),
+    nrow("index_add", "diag", lambda xp, x: xp.diag(x), [(3,)]),
+    nrow("index_add", "diag", lambda xp, x: xp.diag(x, k=-1), [(3,)], label="k"),
+    nrow("getitem", "diag", lambda xp, x: xp.diag(x, 1), [(3, 4)], label="2d"),
+    nrow("index_add", "diagflat", lambda xp, x: xp.diagflat(x, 1), [(1, 2)]),
+    nrow("getitem", "diagonal", lambda xp, x: xp.diagonal(x), [(3, 4)]),
+    nrow("getitem", "diagonal", lambda xp, x: xp.diagonal(x, -1, 2, 0), [T3], label="axes"),
+    nrow("getitem", "diagonal", lambda xp, x: xp.diagonal(x, 1), [(3, 3)], complex=True),
+    nrow("getitem", "trace", lambda xp, x: xp.trace(x), [(3, 4)]),
+    nrow(
+        "getitem",
+        "trace",
+        lambda xp, x: xp.trace(x, offset=1, axis1=1, axis2=2),
+        [T3],
+        label="axes",
+    ),
+    nrow("where", "tril", lambda xp, x: xp.tril(x), [(3, 3)]),
+    nrow("where", "tril", lambda xp, x: xp.tril(x, -1), [(2, 3, 3)], label="stack"),
+    nrow("where", "triu", lambda xp, x: xp.triu(x, 1), [(3, 4)]),
+    nrow("where", "triu", lambda xp, x: xp.triu(x), [(3,)], label="1d"),
+    nrow("take_along_axis", "sort", lambda xp, x: xp.sort(x), [M]),
+    nrow("take_along_axis", "sort", lambda xp, x: xp.sort(x, axis=0), [(4, 2)], label="axis0"),
+    nrow("take_along_axis", "sort", lambda xp, x: xp.sort(x, axis=None), [M], label="none"),
+    nrow("take_along_axis", "sort", lambda xp, x: xp.sort(x), [(5,)], complex=True),
+    nrow("take_along_axis", "partition", lambda xp, x: xp.partition(x, 2), [(5,)]),
+    nrow(
+        "take_along_axis",
+        "partition",
+        lambda xp, x: xp.partition(x, (0, 2), axis=0),
+        [(4, 2)],
+        label="kths",
+    ),
+]
+
+# Products.
+NUMPY_ROWS += [
+    nrow("mul", "dot", lambda xp, x, y: xp.dot(x, y), [(), M]),
+    nrow("matmul", "dot", lambda xp, x, y: xp.dot(x, y), [(3,), (3,)], label="vec"),
+    nrow("matmul", "dot", lambda xp, x, y: xp.dot(x, y), [M, (3, 2)], label="mat"),
+    nrow("matmul", "dot", lambda xp, x, y: xp.dot(x, y), [(2, 2, 3), (3,)], label="nd-vec"),
+    nrow("matmul", "dot", lambda xp, x, y: xp.dot(x, y), [(2, 2, 3), (2, 3, 4)], label="nd-nd"),
+    nrow("matmul", "dot", lambda xp, x, y: xp.dot(x, y), [(3,), (2, 3, 2)], label="vec-nd"),
+    nrow("matmul", "dot", lambda xp, x, y: xp.dot(x, y), [M, (3,)], complex=True),
+    nrow("matmul", "vdot", lambda xp, x, y: xp.vdot(x, y), [M, M], complex=True),
+    nrow("matmul", "vdot", lambda xp, x, y: xp.vdot(x, y), [(3,), (3,)]),
+    nrow("matmul", "matmul", lambda xp, x, y: xp.matmul(x, y), [(2, 2, 3), (3, 2)]),
+    nrow("mul", "outer", lambda xp, x, y: xp.outer(x, y), [(3,), M]),
+    nrow("mul", "outer", lambda xp, x, y: xp.outer(x, y), [(3,), (2,)], complex=True),
+]
+
+# Creation from Tensors: stacking through the graph, differentiable end points.
+NUMPY_ROWS += [
+    nrow(
+        "concatenate", "array", lambda xp, x: xp.array([x, x * x, x + 2.5]), [()], reference=False
+    ),
+    nrow(
+        "concatenate",
+        "array",
+        lambda xp, x: xp.array([[x, x], [2 * x, x * x]]),
+        [(2,)],
+        label="nested",
+        reference=False,
+    ),
+    nrow("copy", "array", lambda xp, x: xp.array(x) * x, [M], label="copy"),
+    nrow("mul", "asarray", lambda xp, x: xp.asarray(x) * x, [M]),
+    nrow("mul", "asanyarray", lambda xp, x: xp.asanyarray(x) * x, [M]),
+    nrow("mul", "ascontiguousarray", lambda xp, x: xp.ascontiguousarray(x) * x, [M]),
+    nrow(
+        "reshape",
+        "flatten",
+        lambda xp, x: cnp.flatten(x, "F"),
+        [M],
+        also=("transpose",),
+        reference=False,
+    ),
+    nrow("copy", "copy", lambda xp, x: xp.copy(x) * x, [M]),
+    nrow("broadcast_to", "full", lambda xp, x: cnp.full((2, 3), x), [()], reference=False),
+    nrow(
+        "broadcast_to",
+        "full_like",
+        lambda xp, x: cnp.full_like(np.ones((2, 2)), x * x),
+        [()],
+        reference=False,
+    ),
+    nrow(
+        "mul",
+        "linspace",
+        lambda xp, a, b: cnp.linspace(a, b, 5),
+        [(), ()],
+        reference=False,
+        also=("concatenate",),
+    ),
+    nrow(
+        "mul",
+        "linspace",
+        lambda xp, a, b: cnp.linspace(a, b, 4, endpoint=False),
+        [(), ()],
+        label="open",
+        reference=False,
+    ),
+    nrow(
+        "mul",
+        "linspace",
+        lambda xp, a, b: cnp.linspace(a, b, 3, axis=1),
+        [(2,), (2,)],
+        label="arrays",
+        reference=False,
+    ),
+    nrow(
+        "add",
+        "linspace",
+        lambda xp, a, b: cnp.linspace(a, b, 1),
+        [(), ()],
+        label="one",
+        reference=False,
+    ),
+    nrow("pow", "logspace", lambda xp, a, b: cnp.logspace(a, b, 4), [(), ()], reference=False),
+]
+
+
+# Order statistics and moments of several variables (statistics.py): quantiles gather the
+# sorted values at static positions; cov/corrcoef are matrix products of centred data.
+_NAN3 = np.array([[0.0, np.nan, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [np.nan, np.nan, np.nan, 0.0]])
+NUMPY_ROWS += [
+    nrow("take_along_axis", "quantile", lambda xp, x: xp.quantile(x, 0.3), [(2, 4)]),
+    nrow(
+        "take_along_axis",
+        "quantile",
+        lambda xp, x: xp.quantile(x, [0.25, 0.9, 1.0], axis=1, keepdims=True),
+        [(2, 4)],
+        label="axis-many",
+    ),
+    *[
+        nrow(
+            "take_along_axis",
+            "quantile",
+            lambda xp, x, m=m: xp.quantile(x, [0.3, 0.5], axis=0, method=m),
+            [(5, 3)],
+            label=m,
+        )
+        for m in ("lower", "higher", "nearest", "midpoint")
+    ],
+    nrow("take_along_axis", "percentile", lambda xp, x: xp.percentile(x, [10, 50]), [(7,)]),
+    nrow(
+        "take_along_axis",
+        "nanquantile",
+        lambda xp, x: xp.nanquantile(x + _NAN3, [0.2, 0.75], axis=1),
+        [(3, 4)],
+        label="nan",
+    ),
+    nrow(
+        "take_along_axis",
+        "nanpercentile",
+        lambda xp, x: xp.nanpercentile(x + _NAN3[0], 40),
+        [(4,)],
+        label="nan",
+    ),
+    nrow(
+        "take_along_axis",
+        "nanmedian",
+        lambda xp, x: xp.nanmedian(x + _NAN3[:2], axis=1),
+        [(2, 4)],
+        label="nan",
+    ),
+    nrow("matmul", "cov", lambda xp, x: xp.cov(x), [(3, 5)]),
+    nrow("matmul", "cov", lambda xp, x: xp.cov(x), [(3, 5)], complex=True),
+    nrow("matmul", "cov", lambda xp, x: xp.cov(x), [(5,)], label="one-variable"),
+    nrow("matmul", "cov", lambda xp, x, y: xp.cov(x, y, bias=True), [(2, 5), (5,)], label="y"),
+    nrow(
+        "matmul",
+        "cov",
+        lambda xp, x, w: xp.cov(x, rowvar=False, aweights=w * w + 0.5, ddof=2),
+        [(6, 2), (6,)],
+        label="aweights",
+    ),
+    nrow(
+        "matmul",
+        "cov",
+        lambda xp, x: xp.cov(x, fweights=np.array([1, 2, 1, 3])),
+        [(2, 4)],
+        label="fweights",
+    ),
+    nrow("matmul", "corrcoef", lambda xp, x: xp.corrcoef(x), [(3, 5)]),
+    nrow("matmul", "corrcoef", lambda xp, x, y: xp.corrcoef(x, y), [(5,), (5,)], label="xy"),
+    nrow("matmul", "corrcoef", lambda xp, x: xp.corrcoef(x), [(2, 4)], complex=True),
+    nrow("sum", "trapezoid", lambda xp, y: xp.trapezoid(y), [(2, 4)]),
+    nrow("sum", "trapezoid", lambda xp, y: xp.trapezoid(y, dx=0.5, axis=0), [(3, 2)], label="dx"),
+    nrow("sum", "trapezoid", lambda xp, y, x: xp.trapezoid(y, x), [(2, 4), (4,)], label="x"),
+    nrow(
+        "sum",
+        "trapezoid",
+        lambda xp, y, x: xp.trapezoid(y, x, axis=0),
+        [(3, 2), (3, 2)],
+        label="x-nd",
+    ),
+    nrow("sum", "trapezoid", lambda xp, y: xp.trapezoid(y), [(4,)], complex=True),
+]
+
+# Products of sequences and polynomials (products.py): gathers and matrix products.
+NUMPY_ROWS += [
+    nrow("mul", "vecdot", lambda xp, x, y: xp.vecdot(x, y), [(2, 3), (3,)]),
+    nrow("mul", "vecdot", lambda xp, x, y: xp.vecdot(x, y, axis=0), [(3, 2), (3, 1)], label="axis"),
+    nrow("mul", "vecdot", lambda xp, x, y: xp.vecdot(x, y), [(2, 3), (2, 3)], complex=True),
+    *[
+        nrow(
+            "matmul",
+            name,
+            lambda xp, a, v, name=name, mode=mode: getattr(xp, name)(a, v, mode),
+            shapes,
+            label=f"{mode}-{_label(shapes)}",
+            also=("getitem",),
+        )
+        for name in ("convolve", "correlate")
+        for mode in ("full", "same", "valid")
+        for shapes in ([(5,), (3,)], [(3,), (4,)])
+    ],
+    nrow("matmul", "convolve", lambda xp, a, v: xp.convolve(a, v), [(4,), (2,)], complex=True),
+    nrow("matmul", "correlate", lambda xp, a, v: xp.correlate(a, v), [(4,), (2,)], complex=True),
+    nrow("mul", "polyval", lambda xp, p, x: xp.polyval(p, x), [(4,), (2, 3)]),
+    nrow("mul", "polyval", lambda xp, p, x: xp.polyval(p, x), [(3,), ()], label="scalar"),
+    nrow("mul", "polyval", lambda xp, p, x: xp.polyval(p, x), [(3,), (2,)], complex=True),
+]
+
+# Elementwise functions made of others (ufuncs.py). heaviside: derivative 0 in x1 (the
+# Dirac delta at 0 is not represented), 1 in x2 where x1 == 0; modf: (x - trunc(x), trunc(x))
+NUMPY_ROWS += [
+    nrow("where", "heaviside", lambda xp, x, y: xp.heaviside(x, y), [(2, 3), (2, 3)]),
+    nrow(
+        "where",
+        "heaviside",
+        lambda xp, x, y: xp.heaviside(x * np.array([0.0, 1.0, 0.0]), y),
+        [(2, 3), (3,)],
+        label="at-0",
+    ),
+    nrow("where", "heaviside", lambda xp, x: xp.heaviside(x, 0.5), [()], label="scalar"),
+    nrow("trunc", "modf", lambda xp, x: xp.modf(x * 3.0), [(2, 3)], also=("where",)),
+    nrow("trunc", "modf", lambda xp, x: xp.modf(x), [()], label="0d", also=("where",)),
+    nrow("mul", "ldexp", lambda xp, x: xp.ldexp(x, np.array([1, -2, 3])), [(2, 3)]),
+    nrow("mul", "ldexp", lambda xp, x: xp.ldexp(x, 4), [()], label="0d"),
+]
+
+# r_ and c_ (shapes.py): concatenations of pieces made at least 1-d (2-d, columns, for c_)
+NUMPY_ROWS += [
+    nrow("concatenate", "r_", lambda xp, x, y: xp.r_[x, 0.5, y], [(2,), (3,)]),
+    nrow("concatenate", "r_", lambda xp, x: xp.r_[x, -1:1:3j], [(2,)], label="slice"),
+    nrow("concatenate", "r_", lambda xp, x, y: xp.r_["0,2", x, y], [(3,), (3,)], label="ndmin"),
+    nrow("concatenate", "r_", lambda xp, x, y: xp.r_["1", x, y], [(2, 2), (2, 3)], label="axis"),
+    nrow("concatenate", "c_", lambda xp, x, y: xp.c_[x, y], [(3,), (3,)]),
+    nrow("concatenate", "c_", lambda xp, x, y: xp.c_[x, y], [(3, 2), (3,)], label="mixed"),
+    nrow("concatenate", "c_", lambda xp, x, y: xp.c_[x, y], [(2,), (2,)], complex=True),
+]
+
+# interp: the segment comes from searchsorted (no gradient), its end points are gathers
+_KNOTS = np.array([-2.0, -0.5, 0.0, 1.0, 2.5])
+NUMPY_ROWS += [
+    nrow("where", "interp", lambda xp, x, fp: xp.interp(x, _KNOTS, fp), [(2, 3), (5,)]),
+    nrow(
+        "where",
+        "interp",
+        lambda xp, x, k: xp.interp(x, xp.cumsum(k * k + 0.5) - 2.0, np.arange(4.0) ** 2),
+        [(3,), (4,)],
+        label="knots",
+    ),
+    nrow(
+        "where",
+        "interp",
+        lambda xp, x, a, b: xp.interp(x * 3.0, _KNOTS, _KNOTS**2, left=a, right=b),
+        [(6,), (), ()],
+        label="left-right",
+    ),
+    nrow("where", "interp", lambda xp, x, fp: xp.interp(x, _KNOTS, fp), [(), (5,)], complex=False),
+]
+
+# apply_along_axis: one call of the function per slice, the results stacked in its place
+NUMPY_ROWS += [
+    nrow(
+        "mul",
+        "apply_along_axis",
+        lambda xp, x: xp.apply_along_axis(lambda v: (v * v).sum(), 1, x),
+        [(2, 3)],
+    ),
+    nrow(
+        "cumsum",
+        "apply_along_axis",
+        lambda xp, x: xp.apply_along_axis(lambda v: xp.cumsum(v)[1:] * v[0], 0, x),
+        [(3, 2, 2)],
+        label="vector",
+    ),
+]
+
+# delete, insert, resize: NumPy's own function run on element ids gives the gather; vander:
+# repeated products; bincount: the weights times a one-hot matrix of the bins
+NUMPY_ROWS += [
+    nrow("getitem", "delete", lambda xp, x: xp.delete(x, 1, axis=1), [(2, 3)]),
+    nrow("getitem", "delete", lambda xp, x: xp.delete(x, [0, 2]), [(2, 3)], label="flat"),
+    nrow("getitem", "insert", lambda xp, x, v: xp.insert(x, 1, v, axis=1), [(2, 3), ()]),
+    nrow(
+        "getitem",
+        "insert",
+        lambda xp, x, v: xp.insert(x, [0, 2], v, axis=0),
+        [(3, 2), (2, 2)],
+        label="many",
+    ),
+    nrow("getitem", "insert", lambda xp, x, v: xp.insert(x, 2, v), [(4,), (3,)], complex=True),
+    nrow("getitem", "resize", lambda xp, x: xp.resize(x, (2, 5)), [(2, 3)]),
+    nrow("mul", "vander", lambda xp, x: xp.vander(x), [(3,)]),
+    nrow("mul", "vander", lambda xp, x: xp.vander(x, 4, increasing=True), [(2,)], label="N"),
+    nrow("mul", "vander", lambda xp, x: xp.vander(x, 3), [(2,)], complex=True),
+    nrow(
+        "matmul",
+        "bincount",
+        lambda xp, w: xp.bincount(np.array([0, 2, 2, 4, 1]), weights=w, minlength=7),
+        [(5,)],
+    ),
+]
+
+# Polynomials (coefficients, highest power first) and unwrap (corrections are multiples of
+# the period: derivative 1)
+_PHASES = np.array([0.0, 2.5, 5.5, -1.0, 2.0, -2.5])
+NUMPY_ROWS += [
+    nrow("add", "polyadd", lambda xp, a, b: xp.polyadd(a, b), [(2,), (4,)]),
+    nrow("sub", "polysub", lambda xp, a, b: xp.polysub(a, b), [(3,), (2,)]),
+    nrow("matmul", "polymul", lambda xp, a, b: xp.polymul(a, b), [(3,), (2,)]),
+    nrow("matmul", "polymul", lambda xp, a, b: xp.polymul(a, b), [(2,), (2,)], complex=True),
+    nrow("mul", "polyder", lambda xp, p: xp.polyder(p, 2), [(5,)]),
+    nrow("div", "polyint", lambda xp, p: xp.polyint(p), [(3,)]),
+    nrow("div", "polyint", lambda xp, p, k: xp.polyint(p, 2, k), [(3,), (2,)], label="k"),
+    nrow("cumsum", "unwrap", lambda xp, x: xp.unwrap(x + _PHASES), [(6,)]),
+    nrow(
+        "cumsum",
+        "unwrap",
+        lambda xp, x: xp.unwrap(3 * x, axis=0, period=4.0),
+        [(5, 2)],
+        label="period",
+    ),
+]
+
+# Complex twins of functions NumPy also takes complex input for (PyTorch's convention): the
+# first real row of each, rerun on complex128 inputs.
+_COMPLEX_TWINS = """abs amax amin around atleast_1d atleast_2d atleast_3d average broadcast_arrays
+column_stack concat copy diag diagflat diff dstack ediff1d flip fliplr flipud gradient hstack
+matrix_transpose median meshgrid nan_to_num nancumprod nancumsum nanmax nanmean nanmin nanprod
+nanstd nansum nanvar permute_dims ptp ravel rot90 row_stack squeeze stack trace tril triu
+unstack vstack""".split()
+
+
+def _complex_twin(name: str) -> Row | None:
+    for r in NUMPY_ROWS:
+        if r.label.startswith(f"cnp.{name}-") and not r.complex and r.numpy is not None:
+            twin = Row(r.primitive, r.fn, r.shapes, r.domain, r.label, r.also, True, r.numpy)
+            # complex values may take another path (amax of complex numbers is a gather):
+            # the twin names the primitive its own result comes from when the real one's is
+            # not applied
+            out = twin.fn(*[cnp.array(a, requires_grad=True) for a in twin.inputs()])
+            node = (out[0] if isinstance(out, (tuple, list)) else out)._node
+            names, stack = set(), [node] if node is not None else []
+            while stack:
+                n = stack.pop()
+                names.add(n.prim.name)
+                stack += [e for e in n.edges if hasattr(e, "prim")]
+            if twin.primitive not in names and node is not None:
+                twin.primitive = node.prim.name
+            return twin
+    return None
+
+
+NUMPY_ROWS += [t for t in map(_complex_twin, _COMPLEX_TWINS) if t is not None]
+
+ROWS += NUMPY_ROWS
+
+NONDIFF += [
+    Check("signbit", lambda x: cnp.signbit(x), np.signbit, [(2, 3)]),
+    Check("argsort", lambda x: cnp.argsort(x, axis=0), lambda x: np.argsort(x, axis=0), [(4, 3)]),
+    Check(
+        "argpartition", lambda x: cnp.argpartition(x, 2), lambda x: np.argpartition(x, 2), [(3, 5)]
+    ),
+    Check("argwhere", lambda x: cnp.argwhere(x > 0), lambda x: np.argwhere(x > 0), [(3, 4)]),
+    Check(
+        "argextreme",
+        lambda x: cnp.argmax(x, axis=1, keepdims=True),
+        lambda x: np.argmax(x, axis=1, keepdims=True),
+        [(3, 4)],
+    ),
+    Check("any", lambda x: cnp.any(x > 1, axis=0), lambda x: np.any(x > 1, axis=0), [(3, 4)]),
+    Check("all", lambda x: cnp.all(x > -1, axis=1), lambda x: np.all(x > -1, axis=1), [(3, 4)]),
+    Check(
+        "searchsorted",
+        lambda x: cnp.searchsorted(np.array([-1.0, 0.0, 0.5]), x, side="right"),
+        lambda x: np.searchsorted(np.array([-1.0, 0.0, 0.5]), x, side="right"),
         [(3, 4)],
     ),
 ]

@@ -1126,3 +1126,10 @@ def softplus(x: Any) -> Any:
     (0.69314718056, 1000.0)
     """
     return xp.logaddexp(0, x)
+
+
+# The NumPy family's kernels (rules_numpy) live in their own module; generated code imports
+# them from here like every other kernel.
+from .kernels_numpy import cumprod_along, cumsum_along, linrec, shift_along  # noqa: E402
+
+__all__ += ["cumprod_along", "cumsum_along", "linrec", "shift_along"]

@@ -465,8 +465,8 @@ class Tensor:
     """
 
     __slots__ = ("_data", "_grad", "_rg", "_node", "__weakref__")
-    # NumPy defers to our reflected operators instead of treating a Tensor as an object.
-    __array_ufunc__ = None
+    # NumPy's ufuncs and functions on Tensors (np.exp(t), arr + t, np.sum(t)) dispatch to
+    # chainrule.numpy: its installer (below) adds __array_ufunc__ and __array_function__.
     __array_priority__ = 1000.0
     __hash__ = object.__hash__
 
@@ -1547,3 +1547,10 @@ def _make_alias(x: Any, op: str, position: Any) -> Tensor:
         notify_node(node, (x._data,), x._data)
         _notify_applied(P.alias, (x,), None, out)
     return out
+
+
+# The ndarray methods NumPy has and PyTorch's aliases that do not clash (cumsum, sort, std,
+# permute, ...), NumPy's protocol hooks, % and //: chainrule.numpy.methods installs them.
+from .numpy.methods import install as _install_numpy_methods  # noqa: E402
+
+_install_numpy_methods(Tensor)

@@ -1,0 +1,181 @@
+"""The choices chainrule.numpy makes where a derivative does not exist or is special, pinned
+by known answers: ties in sorts and extremes, piecewise-constant functions, the jumps of
+mod, NaNs in fmax/fmin and nan_to_num, the origin of hypot/arctan2, zeros in products, sinc
+and std at 0."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+import chainrule.numpy as cnp
+from checker import check_grads
+
+
+def grad_of(f, x):
+    return cr.grad(lambda t: f(t).sum())(x).numpy()
+
+
+def test_sort_ties_keep_their_order_and_route_the_gradient_by_position():
+    # stable sort: the tied 1.0s keep their order, so the first goes to place 0, the second
+    # to place 1, and each gets the gradient of its place
+    x = np.array([1.0, 3.0, 1.0, 2.0])
+    w = np.array([10.0, 20.0, 30.0, 40.0])
+    g = cr.grad(lambda t: (cnp.sort(t) * w).sum())(x).numpy()
+    np.testing.assert_array_equal(g, [10.0, 40.0, 20.0, 30.0])
+
+
+def test_max_and_min_split_the_gradient_among_ties():
+    x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
+    np.testing.assert_allclose(
+        grad_of(lambda t: cnp.max(t, axis=1), x), [[0, 0.5, 0.5], [1 / 3] * 3]
+    )
+    np.testing.assert_allclose(grad_of(lambda t: cnp.min(t, axis=1), x), [[1, 0, 0], [1 / 3] * 3])
+    # complex values: the first maximum in NumPy's order (real part, then imaginary part)
+    z = np.array([1 + 1j, 2 + 0j, 2 + 0j])
+    np.testing.assert_allclose(grad_of(lambda t: cr.real(cnp.max(t)), z), [0, 1, 0])
+
+
+@pytest.mark.parametrize("name", ["floor", "ceil", "trunc", "rint", "round", "fix"])
+def test_piecewise_constant_functions_have_zero_derivative_even_at_jumps(name):
+    x = np.array([-1.5, -1.0, 0.0, 0.5, 2.0, 2.7])  # jumps included
+    fn = getattr(cnp, name)
+    np.testing.assert_array_equal(grad_of(fn, x), np.zeros(6))
+    _, tangent = cr.jvp(fn, (x,), (np.ones(6),))
+    np.testing.assert_array_equal(tangent.numpy(), np.zeros(6))
+    # integers keep NumPy's dtype (int64 for floor, float64 for rint) and carry no gradient
+    out = fn(cr.tensor(np.array([1, 2])))
+    assert out.dtype == getattr(np, name)(np.array([1, 2])).dtype and not out.requires_grad
+
+
+def test_floor_divide_has_zero_derivative():
+    g = cr.grad(lambda a, b: (a // b).sum(), argnums=(0, 1))(
+        np.array([5.0, 7.0]), np.array([2.0, 3.5])
+    )
+    np.testing.assert_array_equal(g[0].numpy(), [0, 0])
+    np.testing.assert_array_equal(g[1].numpy(), [0, 0])
+
+
+def test_mod_at_and_away_from_the_jumps():
+    x, y = np.array([5.0, -5.0, 6.0, 0.0]), np.array([3.0, 3.0, 3.0, 2.0])
+    gx, gy = cr.grad(lambda a, b: cnp.remainder(a, b).sum(), argnums=(0, 1))(x, y)
+    np.testing.assert_array_equal(gx.numpy(), [1, 1, 1, 1])
+    # d/dy = -floor(x / y): at the jumps x = 6, y = 3 and x = 0 the quotient NumPy used
+    np.testing.assert_array_equal(gy.numpy(), [-1, 2, -2, 0])
+    gx, gy = cr.grad(lambda a, b: cnp.fmod(a, b).sum(), argnums=(0, 1))(x, y)
+    np.testing.assert_array_equal(gx.numpy(), [1, 1, 1, 1])
+    np.testing.assert_array_equal(gy.numpy(), [-1, 1, -2, 0])  # -trunc(x / y)
+    # % on tensors is remainder, reflected too
+    t = cr.tensor(np.array([5.0, -5.0]), requires_grad=True)
+    ((t % 3.0) + (7.0 % t)).sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), [1 - np.floor(7 / 5), 1 - np.floor(7 / -5)])
+
+
+def test_fmax_and_fmin_ties_and_nans():
+    nan = np.nan
+    x = np.array([1.0, 2.0, nan, 3.0, nan])
+    y = np.array([1.0, 1.0, 4.0, nan, nan])
+    gx, gy = cr.grad(lambda a, b: cnp.fmax(a, b).sum(), argnums=(0, 1))(x, y)
+    # tie: split; x wins; NaN loses to the number; number beats NaN; both NaN: split
+    np.testing.assert_array_equal(gx.numpy(), [0.5, 1.0, 0.0, 1.0, 0.5])
+    np.testing.assert_array_equal(gy.numpy(), [0.5, 0.0, 1.0, 0.0, 0.5])
+    gx, gy = cr.grad(lambda a, b: cnp.fmin(a, b).sum(), argnums=(0, 1))(x, y)
+    np.testing.assert_array_equal(gx.numpy(), [0.5, 0.0, 0.0, 1.0, 0.5])
+    np.testing.assert_array_equal(gy.numpy(), [0.5, 1.0, 1.0, 0.0, 0.5])
+    # maximum propagates NaN (and splits ties)
+    np.testing.assert_array_equal(cnp.maximum(x, y).numpy(), np.maximum(x, y))
+
+
+def test_nan_to_num_passes_the_gradient_only_where_finite():
+    x = np.array([1.0, np.nan, np.inf, -np.inf, -2.0])
+    np.testing.assert_array_equal(grad_of(lambda t: cnp.nan_to_num(t) * 2, x), [2, 0, 0, 0, 2])
+    out = cnp.nan_to_num(cr.tensor(x), nan=9.0, posinf=8.0, neginf=-8.0)
+    np.testing.assert_array_equal(out.numpy(), np.nan_to_num(x, nan=9.0, posinf=8.0, neginf=-8.0))
+    z = np.array([np.nan + 1j, 2 + np.inf * 1j])
+    np.testing.assert_array_equal(cnp.nan_to_num(cr.tensor(z)).numpy(), np.nan_to_num(z))
+
+
+def test_hypot_and_arctan2_at_the_origin():
+    zero = np.array([0.0])
+    g = cr.grad(lambda a, b: cnp.hypot(a, b).sum(), argnums=(0, 1))(zero, zero)
+    np.testing.assert_array_equal([g[0].numpy(), g[1].numpy()], [[0.0], [0.0]])
+    g = cr.grad(lambda a, b: cnp.arctan2(a, b).sum(), argnums=(0, 1))(zero, zero)
+    np.testing.assert_array_equal([g[0].numpy(), g[1].numpy()], [[0.0], [0.0]])
+    # away from it: the known derivatives
+    g = cr.grad(lambda a, b: cnp.arctan2(a, b).sum(), argnums=(0, 1))(
+        np.array([1.0]), np.array([1.0])
+    )
+    np.testing.assert_allclose([g[0].item(), g[1].item()], [0.5, -0.5])
+
+
+def test_copysign_uses_the_sign_bits_at_zero():
+    x = np.array([0.0, -0.0, 2.0, -2.0])
+    y = np.array([-1.0, -1.0, 1.0, -0.0])
+    gx, gy = cr.grad(lambda a, b: cnp.copysign(a, b).sum(), argnums=(0, 1))(x, y)
+    np.testing.assert_array_equal(gx.numpy(), [-1.0, 1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(gy.numpy(), [0.0, 0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("zeros", [[1], [0, 2], [0, 1, 2, 3]])
+def test_prod_is_exact_with_zeros_at_first_and_second_order(zeros):
+    x = np.array([2.0, 3.0, 0.5, 4.0])
+    x[zeros] = 0.0
+    g = grad_of(cnp.prod, x)
+    expected = [np.prod(np.delete(x, i)) for i in range(4)]
+    np.testing.assert_array_equal(g, expected)
+    H = cr.hessian(lambda t: cnp.prod(t))(x).numpy()
+    expected_h = [
+        [0.0 if i == j else np.prod(np.delete(x, [i, j])) for j in range(4)] for i in range(4)
+    ]
+    np.testing.assert_array_equal(H, expected_h)
+    check_grads(lambda t: cnp.prod(t, axis=0), [np.stack([x, x + 1])], order=3)
+
+
+def test_cumprod_is_exact_with_zeros_at_every_order():
+    x = np.array([2.0, 0.0, 3.0, 0.0, 5.0])
+    J = cr.jacobian(cnp.cumprod)(x).numpy()
+    for j in range(5):
+        for i in range(5):
+            expected = np.prod(np.delete(x[: j + 1], i)) if i <= j else 0.0
+            assert J[j, i] == expected, (j, i)
+    check_grads(lambda t: cnp.cumprod(t), [x], order=3)
+    check_grads(
+        lambda t: cnp.cumprod(t * t, axis=1), [np.array([[1.5, 0.0, -2.0], [0.0, 0.0, 1.0]])]
+    )
+
+
+def test_sinc_at_zero_to_the_fourth_derivative():
+    d = cr.grad
+    f = cnp.sinc
+    assert f(cr.tensor(0.0)).item() == 1.0
+    assert d(f)(0.0).item() == 0.0
+    np.testing.assert_allclose(d(d(f))(0.0).item(), -(np.pi**2) / 3, rtol=1e-12)
+    np.testing.assert_allclose(d(d(d(f)))(0.0).item(), 0.0, atol=1e-12)
+    np.testing.assert_allclose(d(d(d(d(f))))(0.0).item(), np.pi**4 / 5, rtol=1e-6)
+    # both sides of the switch to the series agree
+    for x in (0.0099, 0.0101):
+        check_grads(f, [np.array([x, -x])], order=2)
+
+
+def test_std_at_zero_variance_has_a_zero_subgradient():
+    for x in (np.array(3.0), np.array([2.0, 2.0, 2.0]), np.array([[1.0, 1.0], [0.0, 2.0]])):
+        g = grad_of(lambda t: cnp.std(t, axis=-1 if t.ndim else None), x)
+        assert np.all(np.isfinite(g))
+    np.testing.assert_array_equal(grad_of(cnp.std, np.array([2.0, 2.0])), [0.0, 0.0])
+    check_grads(lambda t: cnp.std(t), [np.array(1.5)], order=2)
+
+
+def test_abs_and_clip_choices_match_the_core():
+    np.testing.assert_array_equal(grad_of(cnp.abs, np.array([0.0, -1.0])), [0.0, -1.0])
+    x = np.array([-1.0, 0.0, 0.5, 1.0, 2.0])
+    np.testing.assert_array_equal(grad_of(lambda t: cnp.clip(t, 0.0, 1.0), x), [0, 1, 1, 1, 0])
+    # NumPy's clip with lo > hi gives hi everywhere (gradient 0)
+    np.testing.assert_array_equal(cnp.clip(cr.tensor(x), 1.0, 0.0).numpy(), np.clip(x, 1.0, 0.0))
+    np.testing.assert_array_equal(grad_of(lambda t: cnp.clip(t, 1.0, 0.0), x), np.zeros(5))
+
+
+def test_median_ties_and_nan():
+    x = np.array([1.0, 2.0, 2.0, 5.0])
+    np.testing.assert_array_equal(grad_of(cnp.median, x), [0, 0.5, 0.5, 0])
+    assert np.isnan(cnp.median(cr.tensor(np.array([1.0, np.nan, 2.0]))).item())
