@@ -312,3 +312,16 @@ def test_pytree_fast_paths_keep_the_structure():
     assert type(back) is list and type(back[1]) is tuple and type(back[2]) is Pair
     assert back[2].b is None and back[3] == {"k": 4} and back[1][0] is leaves[1]
     assert flatten([1.0, 2.0])[1] != flatten((1.0, 2.0))[1]  # a list is not a tuple
+
+
+def test_a_jitted_module_names_its_parameters_and_keeps_forward_names_in_the_backward():
+    nn = cr.nn
+    model = nn.Sequential(nn.Linear(3, 4, seed=0), nn.ReLU(), nn.Linear(4, 2, seed=1))
+    X = cr.tensor(np.ones((5, 3)))
+    text = cr.jit(model).source(X)
+    forward, backward = text.split("# backward")
+    assert "def f_forward(x, weight_0, bias_0, weight_2, bias_2)" in forward
+    head = [line for line in backward.splitlines() if line.startswith("def ")][0]
+    # the backward's inputs are the forward's values under the forward's names
+    assert "relu0" in head and "weight_2" in head and "x0" not in head
+    assert "dweight_0" in backward and "drelu0" in backward

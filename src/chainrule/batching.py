@@ -64,6 +64,9 @@ NEUTRAL_PARAMS = (
     "mode",
     "stable",
     "descending",
+    "reverse",  # running sums and products: which end they start from
+    "step",  # shift: how far along its axis
+    "fill",
 )
 
 
@@ -1192,6 +1195,10 @@ _EXPLICIT: dict[str, Callable[..., Any]] = {
     # NumPy's lstsq takes one matrix: each example's problem is solved in turn (a loop
     # over the batch inside the rule, no warning: there is no batched LAPACK call for it)
     "lstsq": lambda ctx, args, batched, **p: _per_example(ctx, args, batched, p),
+    # chainrule.numpy's running sums, products and first-order recurrences along one axis
+    "cumsum": by_params,
+    "cumprod": by_params,
+    "linrec": by_params,
 }
 
 

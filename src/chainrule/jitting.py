@@ -274,6 +274,10 @@ def _leaf_names(f: Callable, args: tuple, kwargs: dict, n: int) -> list[str]:
     ``params_w``); ``x<k>`` where the signature gives none."""
     params: list[str] = []
     rest = "x"
+    from .nn.module import Module
+
+    if isinstance(f, Module):  # a Module's call takes its forward's arguments
+        f = f.forward
     try:
         for p in inspect.signature(f).parameters.values():
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
@@ -348,6 +352,7 @@ class _Entry:
         program.outputs = [tracer.output(o) for o in out_leaves]
         _refuse_dynamic_shapes(program, self.name)
         self.params = [t for t in _param_tensors(tracer, program)]
+        _name_parameters(owner._f, program, self.params)
         self.param_specs = [(p._data.shape, p._data.dtype, p._rg) for p in self.params]
         self.program = optimize(program)
         for e in self.program.eqns:
@@ -416,6 +421,10 @@ class _Entry:
                 cts.append(ct)
             grads = _reverse([outs[k] for k in self.diff_out], cts, aliases, True, retain=True)
         joint = tracer.program
+        for e in joint.eqns[:n_fwd]:  # an argument's alias goes by the argument's name
+            x = e.inputs[0] if e.inputs else None
+            if e.prim.name == "alias" and not e.out.hint and isinstance(x, Var) and x.hint:
+                e.out.hint = x.hint
         out_vars = [tracer.output(o) for o in outs]
         grad_vars = [tracer.output(g) for g in grads]
         ct_vars = joint.inputs[len(leaves) :]
@@ -451,6 +460,7 @@ class _Entry:
         fwd.values = joint.values
         fwd = optimize(fwd)
         self.n_out = len(out_vars)
+        _name_values(fwd)  # the residuals are called in the backward what the forward calls them
         self.fwd = compile_program(fwd, f"{self.name}_forward", backend=self.backend)
         self.bwd = compile_program(bwd, f"{self.name}_backward", scalar=False, backend=self.backend)
         self.fwd_program, self.bwd_program = fwd, bwd
@@ -621,6 +631,39 @@ def _used_inputs(program: Program) -> set[Var]:
         used.update(v for v in e.inputs if isinstance(v, Var))
     used.update(o for o in program.outputs if isinstance(o, Var))
     return used
+
+
+def _name_parameters(f: Any, program: Program, params: list[Tensor]) -> None:
+    """Closure tensors of a Module (``cr.jit(model)``, a bound method of one) are named
+    after the module's parameters in the generated code: ``weight_0`` for ``0.weight`` of
+    a Sequential, ``fc1_weight`` for ``fc1.weight``."""
+    from .nn.module import Module
+
+    owner = f if isinstance(f, Module) else getattr(f, "__self__", None)
+    if not isinstance(owner, Module) or not params:
+        return
+    names = {}
+    for name, p in owner.named_parameters():
+        parts = name.split(".")
+        if parts[0].isdigit():
+            parts = [parts[-1], *parts[:-1]]
+        names.setdefault(id(p), "_".join(parts))
+    inputs = [v for v in program.inputs if program.roles.get(v) == "param"]
+    for v, p in zip(inputs, params):
+        if not v.hint or v.hint.startswith("x"):
+            v.hint = names.get(id(p), v.hint)
+
+
+def _name_values(program: Program) -> None:
+    """Give every unnamed value of ``program`` the name the code generator would (``relu0``),
+    so the backward, compiled separately, reads its residuals under the same names."""
+    counters: dict[str, int] = {}
+    for e in program.eqns:
+        if e.out.hint or e.out.grad_of is not None:
+            continue
+        k = counters.get(e.prim.name, 0)
+        counters[e.prim.name] = k + 1
+        e.out.hint = f"{e.prim.name}{k}"
 
 
 def _param_tensors(tracer: Tracer, program: Program) -> list[Tensor]:

@@ -180,8 +180,11 @@ def _compile_arrays(program: Program, name: str, imports: str = "") -> Compiled:
         if e.out.hint:  # a gradient named after its input (dW1)
             return _identifier(e.out.hint, taken, "t")
         fv = e.out.grad_of
-        if fv is not None and fv in names:  # the gradient reaching relu0 is drelu0
-            return _identifier("d" + names[fv], taken, "t")
+        # the gradient reaching relu0 is drelu0 (relu0 may live in another program: a
+        # backward compiled apart from its forward knows it by its hint)
+        base = None if fv is None else names.get(fv, fv.hint)
+        if base:
+            return _identifier("d" + base, taken, "t")
         c = counters.setdefault(e.prim.name, itertools.count())
         return _identifier(f"{e.prim.name}{next(c)}", taken, "t")
 
