@@ -3,12 +3,14 @@
 (2) the RSS that ``import chainrule`` adds over ``import numpy``.
 
 Each figure comes from a fresh process (Linux /proc/self/status; the peak is reset after
-setup through /proc/self/clear_refs). Targets (shared/TARGETS.md): <= 67 MiB for (1)
+setup and one warm-up step through /proc/self/clear_refs; glibc's mmap threshold is fixed so
+freed arrays leave the process). Targets (shared/TARGETS.md): <= 67 MiB for (1)
 eagerly, <= 36 MiB jitted, <= 30 MiB for (2).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,8 +32,7 @@ def status(key):
 impl = {{"numpy": NumpyMLP, "raw": ChainruleRawMLP, "nn": ChainruleNNMLP,
          "jit": lambda: JitMLP(), "jit-obj": lambda: JitObjectMLP()}}[{which!r}]()
 X, y = make_batch(4096)
-if {which!r}.startswith("jit"):
-    impl.step(X, y)  # the trace and compile happen once, before the measured steps
+impl.step(X, y)  # every implementation warms up once (cr.jit traces and compiles here)
 gc.collect()
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")  # reset the peak-RSS counter
@@ -54,7 +55,14 @@ print(rss() - before)
 
 
 def run(script: str) -> float:
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    # A fixed mmap threshold: glibc otherwise raises it after the warm-up step frees its big
+    # arrays, and the measured steps then reuse heap pages that are already resident (an
+    # extra peak near 0 for whoever warmed up). With it, every big array is mapped and
+    # unmapped as it lives and dies, and the peak is what a step holds at once.
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
