@@ -144,6 +144,13 @@ def test_vmap_of_every_row_equals_the_loop(row):
 def test_vmap_of_non_differentiable_primitives(check):
     rng = np.random.default_rng(1)
     examples = [[rng.standard_normal(s) * 2 for s in check.shapes] for _ in range(B)]
+    if check.primitive == "argwhere":
+        # as many positions in every example: a batch; different counts: a clear refusal
+        x = np.stack([np.sign(e[0]) * np.arange(1, 13).reshape(3, 4) for e in examples[:1]] * B)
+        _check_forward(check.fn, [[v] for v in x], (0,), fixed={})
+        with pytest.raises(BatchingError, match="argwhere"):
+            cr.vmap(check.fn)(np.stack([e[0] for e in examples]))
+        return
     with np.errstate(all="ignore"):
         for axes in _axes_variants(check.shapes):
             fixed = {i: examples[0][i] for i in range(len(axes)) if axes[i] is None}

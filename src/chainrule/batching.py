@@ -67,6 +67,7 @@ NEUTRAL_PARAMS = (
     "reverse",  # running sums and products: which end they start from
     "step",  # shift: how far along its axis
     "fill",
+    "kth",  # partition / argpartition: positions along the (shifted) axis
 )
 
 
@@ -1091,6 +1092,29 @@ def _window_sum(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool],
     return P.reshape_to(out, ctx.out_batched)
 
 
+def _argextreme_numpy(ctx: BatchContext, args, batched, fn: str, axis: Any, keepdims: bool):
+    """chainrule.numpy's argmax/argmin: along the shifted axis; over all of one example's
+    axes (axis=None) as along one axis of the example flattened."""
+    x = batch_all(ctx, args, batched)[0]
+    ndim = len(ctx.shapes[0])
+    if axis is not None:
+        return ctx.prim(x, fn=fn, axis=_normalize(axis, ndim) + 1, keepdims=keepdims)
+    out = ctx.prim(P.reshape_to(x, (ctx.size, -1)), fn=fn, axis=1, keepdims=False)
+    return P.reshape_to(out, (ctx.size,) + (1,) * ndim) if keepdims else out
+
+
+def _argwhere(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool]) -> Any:
+    outs = [ctx.prim(a) for a in (args[0][i] for i in range(ctx.size))]
+    lengths = sorted({np.shape(o)[0] for o in outs})
+    if len(lengths) > 1:
+        raise BatchingError(
+            f"vmap: argwhere (nonzero) finds {', '.join(map(str, lengths))} positions in "
+            f"different examples, and a batch holds results of one shape; compute a mask "
+            f"(x != 0) and use cr.where instead"
+        )
+    return RN._stack(outs, axis=0)
+
+
 def _per_example(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool], p: dict):
     """The primitive once per example, stacked: for the recurrences with per-example
     weights, which no single scan can run."""
@@ -1196,6 +1220,18 @@ _EXPLICIT: dict[str, Callable[..., Any]] = {
     # over the batch inside the rule, no warning: there is no batched LAPACK call for it)
     "lstsq": lambda ctx, args, batched, **p: _per_example(ctx, args, batched, p),
     # chainrule.numpy's running sums, products and first-order recurrences along one axis
+    "argextreme": lambda ctx, args, batched, fn, axis, keepdims: _argextreme_numpy(
+        ctx, args, batched, fn, axis, keepdims
+    ),
+    "searchsorted": lambda ctx, args, batched, side: (
+        ctx.prim(args[0], args[1], side=side)
+        if not batched[0]
+        # NumPy searches one sorted array: a batch of them is searched one by one
+        else _per_example(ctx, args, batched, {"side": side})
+    ),
+    # the result's length depends on the values: one example at a time (and stacked when
+    # the examples agree, as a loop would)
+    "argwhere": lambda ctx, args, batched: _argwhere(ctx, args, batched),
     "cumsum": by_params,
     "cumprod": by_params,
     "linrec": by_params,

@@ -974,6 +974,7 @@ class AxisConcatenator:
         items = key if isinstance(key, tuple) else (key,)
         axis, ndmin, trans1d = self.axis, self.ndmin, self.trans1d
         pieces: list[Tensor] = []
+        values: dict[int, Any] = {}  # the number pieces' own values, by position
         numbers: list[int] = []
         for k, item in enumerate(items):
             if isinstance(item, str):
@@ -1005,6 +1006,7 @@ class AxisConcatenator:
             piece = tensor(item)
             if isinstance(item, (int, float, complex, bool, np.generic)):
                 numbers.append(len(pieces))
+                values[len(pieces)] = item  # kept as given: a traced piece cannot be read
             ndim = piece.ndim
             if ndim < ndmin:
                 piece = ops.reshape(piece, (1,) * (ndmin - ndim) + piece.shape)
@@ -1022,17 +1024,12 @@ class AxisConcatenator:
         # numbers are weakly typed, as NumPy types them: [float32 tensor, 1.0] stays float32
         arrays = [p.dtype for i, p in enumerate(pieces) if i not in numbers]
         if arrays and numbers:
-            target = np.result_type(*arrays, *[_number_value(pieces[i]) for i in numbers])
+            target = np.result_type(*arrays, *[values[i] for i in numbers])
             pieces = [cast(p, target) if i in numbers else p for i, p in enumerate(pieces)]
         return concatenate(pieces, axis=axis)
 
     def __len__(self) -> int:
         return 0
-
-
-def _number_value(piece: Tensor) -> Any:
-    """The Python number a number piece was made from (for weak dtype promotion)."""
-    return piece.numpy().reshape(-1)[0].item()
 
 
 def _slice_values(name: str, item: slice) -> np.ndarray:
