@@ -461,6 +461,10 @@ class _Entry:
         fwd = optimize(fwd)
         self.n_out = len(out_vars)
         _name_values(fwd)  # the residuals are called in the backward what the forward calls them
+        for ct, k in zip(ct_vars, self.diff_out):  # the gradient reaching linear2 is dlinear2
+            o = out_vars[k]
+            if isinstance(o, Var) and o.hint and ct.hint and ct.hint.startswith("d_out"):
+                ct.hint = "d" + o.hint
         self.fwd = compile_program(fwd, f"{self.name}_forward", backend=self.backend)
         self.bwd = compile_program(bwd, f"{self.name}_backward", scalar=False, backend=self.backend)
         self.fwd_program, self.bwd_program = fwd, bwd
