@@ -57,6 +57,7 @@ def test_lecture_pictures_show_values_and_gradients(tmp_path):
 
 
 def test_layout_is_layered_left_to_right():
+    pytest.importorskip("matplotlib")  # layout measures text with it
     g = EXAMPLES["staged"].trace()
     g.backward()
     d = layout(g)
@@ -168,6 +169,7 @@ class TwoLayer(cr.nn.Module):
 
 
 def test_a_linear_layer_is_one_box_that_expand_opens():
+    pytest.importorskip("matplotlib")  # layout measures text with it
     net = TwoLayer()
     g = cr.trace(net, np.ones((2, 4), np.float32))
     assert [v.scope[-1].name for v in g.ops] == ["hidden", "", "out"]
@@ -213,6 +215,7 @@ class RNN(cr.nn.Module):
 
 
 def test_rnn_steps_are_drawn_once_with_their_count():
+    pytest.importorskip("matplotlib")  # layout measures text with it
     g = cr.trace(RNN(), np.ones((12, 4, 3), np.float32))
     assert len(g.ops) == 62
     d = layout(g)
@@ -229,6 +232,7 @@ def test_rnn_steps_are_drawn_once_with_their_count():
 
 
 def test_identical_layers_fold_and_the_cap_summarises_what_it_hid():
+    pytest.importorskip("matplotlib")  # layout measures text with it
     model = cr.nn.mlp([16] + [32] * 40 + [10])
     g = cr.trace(
         lambda x: cr.nn.functional.cross_entropy(model(x), np.arange(8) % 10),
