@@ -593,10 +593,9 @@ def _float_out(out: Any, dtype: Any) -> Any:
 # W. J. Cody, "Rational Chebyshev approximations for the error function", Mathematics of
 # Computation 23 (1969) 631-637, as his SPECFUN routine CALERF: three rational
 # approximations, for |x| <= 0.46875 (erf), 0.46875 < |x| <= 4 and |x| > 4 (erfc, times
-# exp(-x^2)), about one unit in the last place in float64. The coefficients and the layout
-# follow the erf primitive of the nn-stack branch (src/chainrule/rules_nn.py), extended to
-# erfc and the scaled erfcx (CALERF's jint = 1, 2) so that tails keep their relative
-# accuracy.
+# exp(-x^2)), about one unit in the last place in float64; with erfc and the scaled erfcx (CALERF's
+# jint = 1, 2) so that tails keep their relative accuracy. rules_nn's erf primitive runs
+# erf below.
 _ERF_A = (
     3.16112374387056560e00,
     1.13864154151050156e02,

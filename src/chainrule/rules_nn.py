@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from . import kernels as K
 from . import ops
 from . import rules as R
 from .primitives import Primitive, defjvp, deflinear, deflower, defvjp
@@ -53,111 +54,9 @@ def _call_lowering(kernel: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- erf
-# W. J. Cody, "Rational Chebyshev approximations for the error function", Mathematics of
-# Computation 23 (1969) 631-637, in the form of his SPECFUN routine CALERF (1985/1990):
-# three rational approximations, for |x| <= 0.46875 (erf itself), 0.46875 < |x| <= 4 and
-# |x| > 4 (erfc, times exp(-x^2)). The published coefficients give float64 results to
-# about one unit in the last place.
-_ERF_A = (
-    3.16112374387056560e00,
-    1.13864154151050156e02,
-    3.77485237685302021e02,
-    3.20937758913846947e03,
-    1.85777706184603153e-1,
-)
-_ERF_B = (
-    2.36012909523441209e01,
-    2.44024637934444173e02,
-    1.28261652607737228e03,
-    2.84423683343917062e03,
-)
-_ERF_C = (
-    5.64188496988670089e-1,
-    8.88314979438837594e00,
-    6.61191906371416295e01,
-    2.98635138197400131e02,
-    8.81952221241769090e02,
-    1.71204761263407058e03,
-    2.05107837782607147e03,
-    1.23033935479799725e03,
-    2.15311535474403846e-8,
-)
-_ERF_D = (
-    1.57449261107098347e01,
-    1.17693950891312499e02,
-    5.37181101862009858e02,
-    1.62138957456669019e03,
-    3.29079923573345963e03,
-    4.36261909014324716e03,
-    3.43936767414372164e03,
-    1.23033935480374942e03,
-)
-_ERF_P = (
-    3.05326634961232344e-1,
-    3.60344899949804439e-1,
-    1.25781726111229246e-1,
-    1.60837851487422766e-2,
-    6.58749161529837803e-4,
-    1.63153871373020978e-2,
-)
-_ERF_Q = (
-    2.56852019228982242e00,
-    1.87295284992346047e00,
-    5.27905102951428412e-1,
-    6.05183413124413191e-2,
-    2.33520497626869185e-3,
-)
-_SQRT_1_PI = 0.56418958354775628695  # 1 / sqrt(pi)
+# The forward is kernels.erf, W. J. Cody's rational approximations (CALERF), the one copy
+# that cr.special's erfc, erfcx, erfinv and log_ndtr share.
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-
-
-def _erfc_scaled_exp(y: np.ndarray) -> np.ndarray:
-    """exp(-y^2) as exp(-ysq^2) exp(-(y - ysq)(y + ysq)) with ysq = y rounded down to 1/16:
-    Cody's split, which keeps the rounding error of y*y out of the exponent."""
-    ysq = np.trunc(y * 16.0) / 16.0
-    return np.exp(-ysq * ysq) * np.exp(-(y - ysq) * (y + ysq))
-
-
-def _erf_impl(x: Any) -> Any:
-    arr = np.asarray(x)
-    dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float64)
-    xf = arr.astype(np.float64, copy=False)
-    y = np.abs(xf)
-    out = np.empty_like(xf)
-    small = y <= 0.46875
-    mid = (y > 0.46875) & (y <= 4.0)
-    big = y > 4.0
-    if small.any():
-        xs = xf[small]
-        z = xs * xs
-        num, den = _ERF_A[4] * z, z
-        for a, b in zip(_ERF_A[:3], _ERF_B[:3]):
-            num = (num + a) * z
-            den = (den + b) * z
-        out[small] = xs * (num + _ERF_A[3]) / (den + _ERF_B[3])
-    if mid.any():
-        ym = y[mid]
-        num, den = _ERF_C[8] * ym, ym
-        for c, d in zip(_ERF_C[:7], _ERF_D[:7]):
-            num = (num + c) * ym
-            den = (den + d) * ym
-        erfc = (num + _ERF_C[7]) / (den + _ERF_D[7]) * _erfc_scaled_exp(ym)
-        out[mid] = np.copysign((0.5 - erfc) + 0.5, xf[mid])
-    if big.any():
-        yb = np.minimum(y[big], 27.0)  # erfc(27) underflows: erf is +-1 from there on
-        z = 1.0 / (yb * yb)
-        num, den = _ERF_P[5] * z, z
-        for p, q in zip(_ERF_P[:4], _ERF_Q[:4]):
-            num = (num + p) * z
-            den = (den + q) * z
-        r = z * (num + _ERF_P[4]) / (den + _ERF_Q[4])
-        erfc = (_SQRT_1_PI - r) / yb * _erfc_scaled_exp(yb)
-        out[big] = np.copysign((0.5 - erfc) + 0.5, xf[big])
-    nan = np.isnan(xf)
-    if nan.any():
-        out[nan] = np.nan
-    out = out.astype(dtype, copy=False)
-    return out[()] if out.ndim == 0 else out
 
 
 def _erf_local_grad(x: Any) -> Any:
@@ -165,10 +64,10 @@ def _erf_local_grad(x: Any) -> Any:
     return R.exp(-(x * x)) * _TWO_OVER_SQRT_PI
 
 
-erf = Primitive("erf", _erf_impl, kind="elementwise", complex=False)
+erf = Primitive("erf", K.erf, kind="elementwise", complex=False)
 defvjp(erf, lambda g, ans, x: g * _erf_local_grad(x))
 defjvp(erf, lambda t, ans, x: t * _erf_local_grad(x))
-deflower(erf, _call_lowering(_erf_impl))
+deflower(erf, _call_lowering(K.erf))
 
 
 # --------------------------------------------------------------------------- softplus
