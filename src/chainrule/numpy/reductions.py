@@ -642,6 +642,16 @@ def _no_dof_is_nan(
     return ops.where(count <= dof, np.nan, result)
 
 
+def _nan_spread(name, fn, a, axis, dtype, out, ddof, keepdims, where, mean, correction) -> Any:
+    """nanvar / nanstd: ``fn`` (var or std) over the non-NaN values (and ``where``)."""
+    x = cast(tensor(a), dtype) if dtype is not None else _float(tensor(a))
+    valid = ~P.isnan(x)
+    if _has_mask(where):
+        valid = valid & ops.broadcast_to(tensor(where), x.shape)
+    result = fn(x, axis, None, None, ddof, keepdims, where=valid, mean=mean, correction=correction)
+    return finish(name, _no_dof_is_nan(result, valid, axis, keepdims, ddof, correction), out)
+
+
 def nanvar(
     a: Any,
     axis: Any = None,
@@ -660,12 +670,7 @@ def nanvar(
     >>> cnp.nanvar(cnp.array([1.0, float("nan"), 3.0]))
     tensor(1.)
     """
-    x = cast(tensor(a), dtype) if dtype is not None else _float(tensor(a))
-    valid = ~P.isnan(x)
-    if _has_mask(where):
-        valid = valid & ops.broadcast_to(tensor(where), x.shape)
-    result = var(x, axis, None, None, ddof, keepdims, where=valid, mean=mean, correction=correction)
-    return finish("nanvar", _no_dof_is_nan(result, valid, axis, keepdims, ddof, correction), out)
+    return _nan_spread("nanvar", var, a, axis, dtype, out, ddof, keepdims, where, mean, correction)
 
 
 def nanstd(
@@ -686,12 +691,7 @@ def nanstd(
     >>> cnp.nanstd(cnp.array([1.0, float("nan"), 3.0]))
     tensor(1.)
     """
-    x = cast(tensor(a), dtype) if dtype is not None else _float(tensor(a))
-    valid = ~P.isnan(x)
-    if _has_mask(where):
-        valid = valid & ops.broadcast_to(tensor(where), x.shape)
-    result = std(x, axis, None, None, ddof, keepdims, where=valid, mean=mean, correction=correction)
-    return finish("nanstd", _no_dof_is_nan(result, valid, axis, keepdims, ddof, correction), out)
+    return _nan_spread("nanstd", std, a, axis, dtype, out, ddof, keepdims, where, mean, correction)
 
 
 def _nan_extreme(
