@@ -248,6 +248,61 @@ def test_symmetric_inputs_get_hermitian_gradients():
     np.testing.assert_allclose(h.grad.numpy(), h.grad.numpy().T, rtol=1e-10, atol=1e-12)
 
 
+def _vectors_phase_free(decomposition):
+    w, v = decomposition
+    return cr.concatenate([cr.reshape(w, -1), cr.reshape(cr.real(v * cr.conj(v)), -1)])
+
+
+@pytest.mark.parametrize("symmetrize", [True, False])
+@pytest.mark.parametrize("uplo", ["L", "U"])
+def test_hermitian_decompositions_of_any_matrix_have_exact_gradients(symmetrize, uplo):
+    # Central differences move every entry, also the ones a triangle-reading LAPACK call
+    # ignores: the gradient must be the derivative of what the function computes, not only
+    # along Hermitian directions (HIPS autograd's eigh tests use unsymmetric matrices).
+    a = well((2, 4, 4))
+    check_grads(lambda x: _vectors_phase_free(LA.eigh(x, uplo, symmetrize_input=symmetrize)), [a])
+    check_grads(lambda x: LA.eigvalsh(x, uplo, symmetrize_input=symmetrize), [a])
+    c = well((3, 3), True)
+    check_grads_complex(
+        lambda x: _vectors_phase_free(LA.eigh(x, uplo, symmetrize_input=symmetrize)),
+        [c],
+        order=1,
+    )
+    check_grads_complex(lambda x: LA.eigvalsh(x, uplo, symmetrize_input=symmetrize), [c])
+    p = spd((3, 3)) + 0.3 * rng.standard_normal((3, 3))
+    check_grads(lambda x: LA.cholesky(x, symmetrize_input=symmetrize), [p])
+
+
+def test_symmetrize_input_chooses_between_the_hermitian_part_and_numpys_triangle():
+    a = well((3, 3))
+    h = (a + a.T) / 2
+    w = LA.eigvalsh(a).numpy()
+    np.testing.assert_allclose(w, np.linalg.eigvalsh(h), rtol=1e-12)
+    np.testing.assert_allclose(LA.eigh(a, "U")[0].numpy(), w, rtol=1e-12)  # UPLO moot
+    for uplo in "LU":
+        np.testing.assert_allclose(
+            LA.eigh(a, uplo, symmetrize_input=False)[0].numpy(),
+            np.linalg.eigh(a, UPLO=uplo)[0],
+            rtol=1e-12,
+        )
+    # a Hermitian matrix is decomposed as it is, bit for bit NumPy's result
+    s = sym((4, 4), True)
+    np.testing.assert_array_equal(LA.eigh(s)[1].numpy(), np.linalg.eigh(s)[1])
+    p = spd((3, 3))
+    np.testing.assert_array_equal(LA.cholesky(p).numpy(), np.linalg.cholesky(p))
+    q = p + np.triu(rng.standard_normal((3, 3)), 1)  # junk above the diagonal
+    np.testing.assert_allclose(
+        LA.cholesky(q, symmetrize_input=False).numpy(), np.linalg.cholesky(q), rtol=1e-12
+    )
+    # the triangle-reading gradient lands on the triangle read; the default is Hermitian
+    x = cr.tensor(a, requires_grad=True)
+    (LA.eigvalsh(x, "L", symmetrize_input=False) * np.arange(1.0, 4.0)).sum().backward()
+    assert np.all(np.triu(x.grad.numpy(), 1) == 0) and np.any(np.tril(x.grad.numpy(), -1))
+    y = cr.tensor(a, requires_grad=True)
+    (LA.eigvalsh(y) * np.arange(1.0, 4.0)).sum().backward()
+    np.testing.assert_allclose(y.grad.numpy(), y.grad.numpy().T, rtol=1e-12)
+
+
 def test_complex_gradients_of_phase_invariant_losses():
     a = well((4, 3), True)
     check_grads_complex(lambda x: LA.svdvals(x), [a], order=2)

@@ -225,7 +225,9 @@ __all__ += [
     "eig_packed",
     "eigh_packed",
     "eigvals_c",
+    "eigvalsh_hermitian",
     "einsum_run",
+    "hermitian_part",
     "l2norm",
     "linalg_cholesky",
     "linalg_inv",
@@ -339,16 +341,32 @@ def linalg_solve(a: Any, b: Any) -> Any:
         raise _linalg_error("solve", "the matrix a is singular", a) from None
 
 
+def hermitian_part(a: Any) -> Any:
+    """(A + A^H) / 2 over the last two axes: the Hermitian matrix that ``eigh``,
+    ``eigvalsh`` and ``cholesky`` decompose (JAX's ``symmetrize_input``), so that their
+    Hermitian gradients are the exact derivatives of what they compute for every input.
+    A matrix that is already Hermitian comes back bit for bit (x + x is exact, so is / 2).
+
+    >>> hermitian_part(xp.array([[1.0, 2.0], [0.0, 3.0]]))
+    array([[1., 1.],
+           [1., 3.]])
+    """
+    at = xp.swapaxes(a, -1, -2)
+    if a.dtype.kind == "c":
+        at = xp.conj(at)
+    return (a + at) * a.real.dtype.type(0.5)
+
+
 def linalg_cholesky(a: Any) -> Any:
-    """The lower Cholesky factor, with an error naming the operation when ``a`` is not
-    (numerically) positive definite.
+    """The lower Cholesky factor of the Hermitian part of ``a``, with an error naming the
+    operation when it is not (numerically) positive definite.
 
     >>> linalg_cholesky(xp.array([[4.0, 2.0], [2.0, 2.0]]))
     array([[2., 0.],
            [1., 1.]])
     """
     try:
-        return xp.linalg.cholesky(a)
+        return xp.linalg.cholesky(hermitian_part(a))
     except xp.linalg.LinAlgError:
         raise _linalg_error("cholesky", "the matrix is not positive definite", a) from None
 
@@ -446,16 +464,25 @@ def qr_packed(a: Any, complete: bool) -> Any:
 
 
 def eigh_packed(a: Any, uplo: str) -> Any:
-    """``np.linalg.eigh`` as one array: the eigenvalues as row 0 above the eigenvectors,
-    (..., n + 1, n), in the eigenvectors' dtype.
+    """``np.linalg.eigh`` of the Hermitian part of ``a`` as one array: the eigenvalues as
+    row 0 above the eigenvectors, (..., n + 1, n), in the eigenvectors' dtype.
 
     >>> eigh_packed(xp.array([[2.0, 0.0], [0.0, 1.0]]), "L")
     array([[1., 2.],
            [0., 1.],
            [1., 0.]])
     """
-    w, v = xp.linalg.eigh(a, UPLO=uplo)
+    w, v = xp.linalg.eigh(hermitian_part(a), UPLO=uplo)
     return xp.concatenate([w[..., None, :].astype(v.dtype, copy=False), v], axis=-2)
+
+
+def eigvalsh_hermitian(a: Any, uplo: str) -> Any:
+    """``np.linalg.eigvalsh`` of the Hermitian part of ``a``.
+
+    >>> eigvalsh_hermitian(xp.array([[2.0, 2.0], [0.0, 2.0]]), "L")
+    array([1., 3.])
+    """
+    return xp.linalg.eigvalsh(hermitian_part(a), UPLO=uplo)
 
 
 def eig_packed(a: Any) -> Any:

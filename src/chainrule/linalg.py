@@ -5,8 +5,12 @@ The rules (``rules_linalg``) are the standard matrix-calculus results. Where a d
 does not exist the functions say so: the inverse of a singular matrix raises, a solve with
 one raises, the eigenvectors at repeated eigenvalues (and singular vectors at repeated
 singular values) give inf with a RuntimeWarning, and a norm at a zero vector takes the
-subgradient 0. Symmetric inputs (``cholesky``, ``eigh``, ``eigvalsh``) are treated as
-Hermitian, as PyTorch does: the gradient is Hermitian.
+subgradient 0. ``cholesky``, ``eigh`` and ``eigvalsh`` decompose the Hermitian part
+(A + A^H) / 2 of their input (JAX's ``symmetrize_input=True``): for a Hermitian A that is A
+itself, bit for bit, and NumPy's result; for any other A it makes the Hermitian gradient
+(PyTorch's) the exact derivative of what was computed. ``symmetrize_input=False`` reads one
+triangle, as NumPy and LAPACK do, and the gradient is then the derivative of that function
+(it lands on the triangle read, HIPS autograd's convention).
 """
 
 from __future__ import annotations
@@ -366,10 +370,12 @@ def matrix_power(a: Any, n: int) -> Tensor:
 # --------------------------------------------------------------------------- factorizations
 
 
-def cholesky(a: Any, /, *, upper: bool = False) -> Tensor:
+def cholesky(a: Any, /, *, upper: bool = False, symmetrize_input: bool = True) -> Tensor:
     """The Cholesky factor of a Hermitian positive-definite matrix: lower L with
-    A = L L^H (``upper=True``: L^H). Only the lower triangle is read; the gradient is the
-    Hermitian one (Murray 2016). A matrix that is not positive definite raises.
+    A = L L^H (``upper=True``: L^H). The factored matrix is (A + A^H) / 2, which is A when
+    A is Hermitian; the gradient is then the Hermitian one (Murray 2016).
+    ``symmetrize_input=False`` reads only the lower triangle, as NumPy does, and its
+    gradient lands there. A matrix that is not positive definite raises.
 
     Examples
     --------
@@ -378,7 +384,8 @@ def cholesky(a: Any, /, *, upper: bool = False) -> Tensor:
     tensor([[2., 0.],
             [1., 1.]])
     """
-    lower = apply(L.cholesky, (_stacked("cholesky", a),))
+    a = _hermitian_input("cholesky", a, "L", symmetrize_input)
+    lower = apply(L.cholesky, (a,))
     return _mH(lower) if upper else lower
 
 
@@ -424,9 +431,27 @@ def _uplo(op: str, uplo: str) -> str:
     return uplo
 
 
-def eigh(a: Any, UPLO: str = "L") -> EighResult:
-    """Eigenvalues (ascending) and eigenvectors of a Hermitian (real symmetric) matrix,
-    from its lower (or upper) triangle. The gradient treats A as Hermitian. At repeated
+def _hermitian_input(op: str, a: Any, uplo: str, symmetrize_input: bool) -> Tensor:
+    """The matrix ``op``'s primitive decomposes. Its kernel takes the Hermitian part, so
+    with ``symmetrize_input`` the input goes in as it is; without it, the Hermitian matrix
+    that the ``uplo`` triangle describes is built first (with differentiable ops, so the
+    gradient reaches only the entries NumPy reads)."""
+    a = _stacked(op, a)
+    uplo = _uplo(op, uplo)
+    if symmetrize_input:
+        return a
+    from .numpy import tril, triu
+
+    if uplo == "L":
+        return tril(a) + _mH(tril(a, -1))
+    return triu(a) + _mH(triu(a, 1))
+
+
+def eigh(a: Any, UPLO: str = "L", *, symmetrize_input: bool = True) -> EighResult:
+    """Eigenvalues (ascending) and eigenvectors of a Hermitian (real symmetric) matrix.
+    The decomposed matrix is (A + A^H) / 2, which is A when A is Hermitian, and the
+    gradient is Hermitian (PyTorch's); ``symmetrize_input=False`` reads only the ``UPLO``
+    triangle, as NumPy does, and its gradient lands on that triangle. At repeated
     eigenvalues the eigenvectors are not unique and have no derivative: a gradient that
     flows through them holds inf and a RuntimeWarning says so (gradients through the
     eigenvalues alone stay finite). Eigenvector phases (signs) are LAPACK's; gradients
@@ -444,8 +469,8 @@ def eigh(a: Any, UPLO: str = "L") -> EighResult:
     tensor([[0.5, 0.5],
             [0.5, 0.5]])
     """
-    a = _stacked("eigh", a)
-    packed = apply(L.eigh, (a,), {"uplo": _uplo("eigh", UPLO)})
+    a = _hermitian_input("eigh", a, UPLO, symmetrize_input)
+    packed = apply(L.eigh, (a,), {"uplo": UPLO})
     w = packed[..., 0, :]
     if w.dtype.kind == "c":
         w = ops.real(w)
@@ -492,9 +517,10 @@ def eigvals(a: Any) -> Tensor:
     return apply(L.eigvals, (_stacked("eigvals", a),))
 
 
-def eigvalsh(a: Any, UPLO: str = "L") -> Tensor:
-    """The eigenvalues (ascending) of a Hermitian (real symmetric) matrix. Gradient
-    V diag(g) V^H.
+def eigvalsh(a: Any, UPLO: str = "L", *, symmetrize_input: bool = True) -> Tensor:
+    """The eigenvalues (ascending) of a Hermitian (real symmetric) matrix: of
+    (A + A^H) / 2, which is A when A is Hermitian (``symmetrize_input=False``: of the
+    ``UPLO`` triangle, as NumPy). Gradient V diag(g) V^H.
 
     Examples
     --------
@@ -502,8 +528,8 @@ def eigvalsh(a: Any, UPLO: str = "L") -> Tensor:
     >>> cr.linalg.eigvalsh(cr.tensor([[2.0, 1.0], [1.0, 2.0]]))
     tensor([1., 3.])
     """
-    a = _stacked("eigvalsh", a)
-    return apply(L.eigvalsh, (a,), {"uplo": _uplo("eigvalsh", UPLO)})
+    a = _hermitian_input("eigvalsh", a, UPLO, symmetrize_input)
+    return apply(L.eigvalsh, (a,), {"uplo": UPLO})
 
 
 def svd(

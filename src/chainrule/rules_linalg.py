@@ -640,8 +640,9 @@ cholesky = Primitive(
 )
 # A = L L^H (Murray 2016, eqs. 9-10): dL = L Phi(L^-1 dA L^-H), Phi = the lower triangle
 # with the diagonal halved; the adjoint is L^-H Phi(L^H G) L^-1. LAPACK reads only A's
-# lower triangle; the rules treat A as Hermitian, as PyTorch and JAX do: the tangent is
-# symmetrized first and the gradient is Hermitian.
+# lower triangle; the kernel factors the Hermitian part (A + A^H) / 2 (JAX's
+# symmetrize_input), so the rules below, which symmetrize the tangent and return a
+# Hermitian gradient (as PyTorch's do), are the exact derivatives for every input.
 
 
 def _phi(x: Any) -> Any:
@@ -805,8 +806,9 @@ eigh = Primitive("eigh", _eigh_impl, kind="other", save_inputs=False, save_outpu
 # A = V diag(w) V^H (Giles 2008, sec. 3.1; Seeger et al. 2017): for a Hermitian dA,
 # dw = Re diag(V^H dA V) and dV = V (F o (V^H dA V)), F_ij = 1 / (w_j - w_i) off the
 # diagonal; the gauge diag(V^H dV) = 0 fixes each eigenvector's free phase (a sign for
-# real matrices). The adjoint: V (diag(gw) + F o (V^H gV)) V^H. LAPACK reads one triangle;
-# the rules treat A as Hermitian (tangent symmetrized, gradient Hermitian), as PyTorch does.
+# real matrices). The adjoint: V (diag(gw) + F o (V^H gV)) V^H. The kernel decomposes the
+# Hermitian part (A + A^H) / 2 (LAPACK alone would read one triangle), so these rules
+# (tangent symmetrized, gradient Hermitian, as PyTorch's) are exact for every input.
 # Packed (..., n + 1, n): row 0 holds w, rows 1.. hold V.
 
 
@@ -901,11 +903,7 @@ defjvp(eigvals, _eigvals_jvp)
 deflower(eigvals, "eigvals_c({0})")
 
 
-def _eigvalsh_impl(a: Any, uplo: str) -> Any:
-    return np.linalg.eigvalsh(a, UPLO=uplo)
-
-
-eigvalsh = Primitive("eigvalsh", _eigvalsh_impl, kind="other")
+eigvalsh = Primitive("eigvalsh", K.eigvalsh_hermitian, kind="other")
 # The eigenvalues alone: dw = Re diag(V^H dA V), gradient V diag(g) V^H, with V from an
 # eigh of the same matrix (recomputed in the rule: the forward pass computes values only).
 # At repeated eigenvalues these are one valid choice (the sorted eigenvalues are only
@@ -924,7 +922,7 @@ def _eigvalsh_jvp(t: Any, ans: Any, a: Any, uplo: str) -> Any:
 
 defvjp(eigvalsh, _eigvalsh_vjp)
 defjvp(eigvalsh, _eigvalsh_jvp)
-deflower(eigvalsh, "np.linalg.eigvalsh({0}, UPLO={uplo!r})")
+deflower(eigvalsh, "eigvalsh_hermitian({0}, {uplo!r})")
 
 
 # --------------------------------------------------------------------------- SVD

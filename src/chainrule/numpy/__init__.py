@@ -45,7 +45,9 @@ __all__ = sorted(
     | set(ufuncs.__all__)
 )
 
-# NumPy's constants and dtypes, so code written against ``np.`` reads the same.
+# NumPy's constants and dtypes, so code written against ``np.`` reads the same (and its
+# version: the functions follow the semantics of the NumPy they run on).
+__version__ = _np.__version__
 pi = _np.pi
 e = _np.e
 inf = _np.inf
