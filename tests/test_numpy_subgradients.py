@@ -10,6 +10,7 @@ import pytest
 
 import chainrule as cr
 import chainrule.numpy as cnp
+from chainrule import kernels as K
 from checker import check_grads
 
 
@@ -179,3 +180,68 @@ def test_median_ties_and_nan():
     x = np.array([1.0, 2.0, 2.0, 5.0])
     np.testing.assert_array_equal(grad_of(cnp.median, x), [0, 0.5, 0.5, 0])
     assert np.isnan(cnp.median(cr.tensor(np.array([1.0, np.nan, 2.0]))).item())
+
+
+def _linrec_loop(a, b, axis, reverse):
+    """s[i] = a[i] s[i -/+ 1] + b[i], one position at a time (the definition)."""
+    a, b = np.broadcast_arrays(a, b)
+    out = np.empty(b.shape, np.result_type(a, b))
+    am, bm, om = (np.moveaxis(v, axis, 0) for v in (a, b, out))
+    prev = None
+    for i in range(b.shape[axis] - 1, -1, -1) if reverse else range(b.shape[axis]):
+        om[i] = bm[i] if prev is None else am[i] * om[prev] + bm[i]
+        prev = i
+    return out
+
+
+@pytest.mark.parametrize("shape", [(1,), (2,), (5,), (16,), (17,), (4, 7), (3, 9, 2)])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_linrec_scan_equals_the_recurrence_step_by_step(shape, reverse):
+    # the kernel behind cumprod's gradients is a log-depth parallel scan; it must give the
+    # sequential recurrence, with exact zeros, along every axis, broadcast and in any dtype
+    rng = np.random.default_rng(len(shape) * 10 + shape[-1])
+    for axis in range(len(shape)):
+        a = rng.standard_normal(shape)
+        a[rng.random(shape) < 0.25] = 0.0
+        b = rng.standard_normal(shape)
+        got = K.linrec(a, b, axis, reverse)
+        assert got.flags.c_contiguous and got.dtype == np.float64
+        np.testing.assert_allclose(got, _linrec_loop(a, b, axis, reverse), rtol=1e-12, atol=1e-14)
+        first = a[(slice(None),) * axis + (slice(0, 1),)]  # broadcast along the scan axis
+        np.testing.assert_allclose(
+            K.linrec(first, b, axis, reverse), _linrec_loop(first, b, axis, reverse), rtol=1e-12
+        )
+    c = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    f = rng.standard_normal(shape).astype(np.float32)
+    np.testing.assert_allclose(K.linrec(c, f, 0, reverse), _linrec_loop(c, f, 0, reverse))
+    assert K.linrec(f, f, 0, reverse).dtype == np.float32
+
+
+def test_elementwise_fast_paths_match_the_general_path():
+    # cnp.tan(t) / cnp.multiply(t, a) take the core's one-frame methods; the result, the
+    # recorded graph and the gradients must equal what the general path (apply) gives
+    from chainrule import rules as P
+    from chainrule import rules_numpy as RN
+    from chainrule.tensor import apply
+
+    x = np.array([0.3, -1.2, 2.0])
+    for fast, general in [
+        (lambda t: cnp.tan(t), lambda t: apply(RN.tan, (t,))),
+        (lambda t: cnp.multiply(t, x), lambda t: apply(P.mul, (t, x))),
+        (lambda t: cnp.multiply(2.0, t), lambda t: apply(P.mul, (2.0, t))),
+        (lambda t: cnp.subtract(x, t), lambda t: apply(P.sub, (x, t))),
+        (lambda t: cnp.logaddexp(t, 1), lambda t: apply(RN.logaddexp, (t, 1))),
+    ]:
+        grads = []
+        for f in (fast, general):
+            t = cr.tensor(x, requires_grad=True)
+            y = f(t)
+            (y * y).sum().backward()
+            grads.append((y.numpy(), y.dtype, t.grad.numpy()))
+        np.testing.assert_array_equal(grads[0][0], grads[1][0])
+        assert grads[0][1] == grads[1][1]
+        np.testing.assert_array_equal(grads[0][2], grads[1][2])
+    with cr.no_grad():
+        assert cnp.tan(cr.tensor(x, requires_grad=True)).grad_fn is None
+    with pytest.raises(TypeError, match="casting"):
+        cnp.tan(cr.tensor(x), casting="unsafe")

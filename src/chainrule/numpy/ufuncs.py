@@ -8,6 +8,7 @@ broadcast and promote dtypes exactly as NumPy's (Python numbers stay weakly type
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from .. import ops
 from .. import rules as P
 from .. import rules_numpy as R
-from ..tensor import Tensor, apply
+from ..tensor import Tensor, _binary_method, _unary_method, apply
 from ._common import cast, check_ufunc_kwargs, finish, is_number, pair, tensor
 
 __all__ = [
@@ -117,7 +118,55 @@ __all__ = [
 ]
 
 
+#: Operand types that ``pair`` passes through unchanged (numbers stay weakly typed) and the
+#: core's operator methods take as they are.
+_PLAIN = frozenset({Tensor, np.ndarray, float, int})
+_OPERATOR: dict = {}
+
+
+def _operator(prim: Any, reflected: bool) -> Any:
+    """The core's one-frame operator method for binary ``prim`` (tensor.py's
+    ``_binary_method``), where it applies: differentiable in both inputs, complex-capable."""
+    key = (prim, reflected)
+    method = _OPERATOR.get(key)
+    if method is None:
+        ok = (
+            prim.vjps is not None
+            and all(rule is not None for rule in prim.vjps)
+            and prim.complex
+            and prim.nin == 2
+        )
+        if ok:
+            method = _binary_method(prim, reflected)
+        elif reflected:
+            method = lambda self, other: apply(prim, (other, self))  # noqa: E731
+        else:
+            method = lambda self, other: apply(prim, (self, other))  # noqa: E731
+        _OPERATOR[key] = method
+    return method
+
+
+#: primitive -> the one-frame method the core's Tensor.tanh & co. are (tensor.py's
+#: ``_unary_method``), for the primitives it applies to: differentiable and complex-capable
+#: (a real-only primitive checks its input's dtype in ``apply``).
+_METHOD: dict = {}
+
+
+def _method(prim: Any) -> Any:
+    method = _METHOD.get(prim)
+    if method is None:
+        ok = prim.vjps is not None and prim.complex and prim.nin == 1
+        method = _METHOD[prim] = _unary_method(prim) if ok else partial(_apply1, prim)
+    return method
+
+
+def _apply1(prim: Any, x: Tensor) -> Tensor:
+    return apply(prim, (x,))
+
+
 def _unary(name: str, prim: Any, x: Any, out: Any, where: Any, dtype: Any, kwargs: dict) -> Any:
+    if type(x) is Tensor and out is None and where is True and dtype is None and not kwargs:
+        return _method(prim)(x)  # the common call, at the cost of the core's own methods
     check_ufunc_kwargs(name, kwargs)
     x = cast(tensor(x), dtype)
     return finish(name, apply(prim, (x,)), out, where)
@@ -126,6 +175,13 @@ def _unary(name: str, prim: Any, x: Any, out: Any, where: Any, dtype: Any, kwarg
 def _binary(
     name: str, prim: Any, a: Any, b: Any, out: Any, where: Any, dtype: Any, kwargs: dict
 ) -> Any:
+    if out is None and where is True and dtype is None and not kwargs:
+        # the common call (a Tensor with a Tensor, an ndarray or a number, which ``pair``
+        # would pass on unchanged) runs the core's own operator method
+        if type(a) is Tensor and type(b) in _PLAIN:
+            return _operator(prim, False)(a, b)
+        if type(b) is Tensor and type(a) in _PLAIN:
+            return _operator(prim, True)(b, a)
     check_ufunc_kwargs(name, kwargs)
     a, b = pair(a, b)
     if dtype is not None:
