@@ -10,6 +10,7 @@ import pytest
 import chainrule as cr
 import chainrule.numpy as cnp
 from chainrule.numpy import dispatch
+from checker import check_grads
 
 
 def leaf(values):
@@ -69,7 +70,7 @@ def test_second_order_through_numpy_calls():
         (lambda t: np.fft.fft(t), "numpy.fft.fft"),
         (lambda t: np.gcd(t.astype(np.int64), 2), "numpy.gcd"),
         (lambda t: np.spacing(t), "numpy.spacing"),
-        (lambda t: np.add.at(t, [0], 1.0), "numpy.add.at"),
+        (lambda t: np.maximum.at(t, [0], 1.0), "numpy.maximum.at"),
         (lambda t: np.subtract.reduce(t), "numpy.subtract.reduce"),
         (lambda t: np.piecewise(t, [t.numpy() > 0], [1.0]), "numpy.piecewise"),
     ],
@@ -172,6 +173,51 @@ def test_ufunc_methods():
     np.testing.assert_array_equal(outer.numpy(), np.multiply.outer([1.0, 2.0], [3.0, 4.0]))
     outer.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [[7.0, 7.0], [3.0, 3.0]])
+
+
+def test_add_at_accumulates_in_place_and_records():
+    # np.add.at / np.subtract.at: repeated indices add up (unbuffered), the Tensor changes
+    # in place, and the gradient reaches both the old values and the added ones
+    a = leaf([0.0, 1.0, 2.0, 3.0])
+    b = leaf([1.0, 2.0, 3.0])
+    y = a * 1.0
+    assert np.add.at(y, np.array([0, 0, 3]), b) is None
+    np.subtract.at(y, [1], 5.0)
+    ref = np.arange(4.0)
+    np.add.at(ref, [0, 0, 3], [1.0, 2.0, 3.0])
+    np.subtract.at(ref, [1], 5.0)
+    np.testing.assert_array_equal(y.numpy(), ref)
+    (y * np.array([1.0, 2.0, 3.0, 4.0])).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 1.0, 4.0])  # g[index]
+
+    def f(w, v):
+        z = w * 2.0
+        np.add.at(z, (np.array([0, 0]), slice(None)), v)  # v broadcast over the index
+        return (z**2).sum()
+
+    w, v = np.arange(6.0).reshape(3, 2), np.array([1.0, -2.0])
+    check_grads(f, [w, v])
+    for g_eager, g_jit in zip(cr.grad(f, (0, 1))(w, v), cr.jit(cr.grad(f, (0, 1)))(w, v)):
+        np.testing.assert_allclose(g_jit.numpy(), g_eager.numpy())
+    i = cr.tensor(np.zeros(3, dtype=np.int64))
+    np.add.at(i, [2, 2], 1)
+    np.testing.assert_array_equal(i.numpy(), [0, 0, 2])
+
+
+@pytest.mark.parametrize(
+    "call, err, pattern",
+    [
+        (lambda: np.multiply.at(cr.zeros(3), [0], 2.0), TypeError, "numpy.multiply.at"),
+        (lambda: np.add.at(np.zeros(3), [0], cr.tensor(1.0)), TypeError, "drop the gradient"),
+        (lambda: np.add.at(cr.zeros(4), [0, 1], np.ones(3)), ValueError, r"shape \(2,\)"),
+        (lambda: np.add.at(cr.zeros(4), [7], 1.0), IndexError, "numpy.add.at"),
+        (lambda: np.add.at(leaf([1.0]), [0], 1.0), RuntimeError, "leaf tensor"),
+    ],
+)
+def test_add_at_refuses_clearly(call, err, pattern):
+    with pytest.raises(err, match=pattern):
+        call()
 
 
 def test_arrays_and_numpy_scalars_on_the_left_give_tensors():

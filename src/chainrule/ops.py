@@ -735,6 +735,39 @@ def index_put(x: Any, index: Any, value: Any) -> Tensor:
         raise type(e)(f"setitem: {e} (tensor shape {x.shape})") from None
 
 
+def add_at(x: Any, index: Any, value: Any, op: str = "add.at") -> Tensor:
+    """A copy of ``x`` with ``value`` added at ``index``, repeated indices adding up
+    (``np.add.at`` without the in-place write; JAX's ``x.at[index].add(value)``). Linear:
+    the gradient reaches ``x`` whole and ``value`` as ``g[index]`` (summed back to its
+    broadcast shape).
+
+    >>> import chainrule as cr
+    >>> from chainrule.ops import add_at
+    >>> add_at(cr.zeros(3), [0, 0, 2], 1.0)
+    tensor([2., 0., 1.])
+    """
+    x = _as(x)
+    template, tensors = index_template(index, op)
+    # the shape x[index] has, read off a zero-byte view of x's shape
+    probe = np.lib.stride_tricks.as_strided(np.zeros(1, np.int8), x.shape, (0,) * x.ndim)
+    try:
+        picked = probe[P.fill_index(template, tuple(t._data for t in tensors))].shape
+    except IndexError as e:
+        raise IndexError(f"{op}: {e} (tensor shape {x.shape})") from None
+    value = _as(value)
+    if value.shape != picked:
+        try:
+            np.broadcast_shapes(value.shape, picked)
+        except ValueError:
+            raise ValueError(
+                f"{op}: values of shape {value.shape} cannot be broadcast to the shape "
+                f"{picked} that index selects in a tensor of shape {x.shape}"
+            ) from None
+        value = broadcast_to(value, picked)
+    spread = apply(P.index_add, (value, *tensors), {"index": template, "shape": x.shape})
+    return add(x, spread)
+
+
 def take_along_axis(x: Any, indices: Any, axis: int) -> Tensor:
     """Pick values along ``axis`` at ``indices`` (like ``np.take_along_axis``).
 

@@ -201,7 +201,35 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
         return _accumulate(ufunc, inputs, kwargs)
     if method == "outer":
         return _outer(ufunc, inputs, kwargs)
+    if method == "at":
+        return _at(ufunc, inputs, kwargs)
     raise _unsupported(f"numpy.{ufunc.__name__}.{method}")
+
+
+def _at(ufunc: Any, inputs: tuple, kwargs: dict) -> None:
+    """``np.add.at(t, index, b)`` / ``np.subtract.at``: unbuffered in place, repeated
+    indices accumulating, recorded as an in-place change of ``t`` (PyTorch's rules: see
+    ``Tensor._inplace``). Other ufuncs' ``at`` are refused with the way out."""
+    name = f"numpy.{ufunc.__name__}.at"
+    if ufunc not in (np.add, np.subtract):
+        raise TypeError(
+            f"{name} is not supported on chainrule Tensors (only numpy.add.at and "
+            f"numpy.subtract.at are); compute the result out of place, e.g. with "
+            f"t[index] = ... on unique indices, or call it on t.numpy() (no gradient)"
+        )
+    if kwargs or len(inputs) != 3:
+        raise TypeError(f"{name}: takes (a, indices, b), got {len(inputs)} arguments")
+    a, index, b = inputs
+    if not isinstance(a, Tensor):
+        raise TypeError(
+            f"{name}: the array changed in place is not a Tensor ({type(a).__name__}) but "
+            f"the values are: writing them into it would drop the gradient; make it a "
+            f"Tensor (cr.tensor(a)), or pass b.numpy() to leave the graph"
+        )
+    value = b if ufunc is np.add else ops.neg(b)
+    others = (value,) if isinstance(value, Tensor) else ()
+    a._inplace(name, lambda old: ops.add_at(old, index, value, name), others)
+    return None
 
 
 def array_function(func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
