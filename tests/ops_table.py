@@ -471,7 +471,7 @@ ROWS += [
         [(3, 3)],
         label="vectors",
         complex=True,
-        also=["eig_ratio"],
+        also=["eig_ratio", "phase_check"],
     ),
     Row("eigvalsh", lambda a: LA.eigvalsh(_sym(a)), [(3, 3)], complex=True),
     Row("eig", lambda a: LA.eig(a)[0], [(3, 3)], label="values", complex=True),
@@ -481,7 +481,7 @@ ROWS += [
         [(3, 3)],
         label="vectors",
         complex=True,
-        also=["eig_ratio"],
+        also=["eig_ratio", "phase_check"],
     ),
     Row("eigvals", LA.eigvals, [(2, 3, 3)], complex=True),
     Row(
@@ -489,7 +489,7 @@ ROWS += [
         lambda a: (lambda u, s, vh: (_phase_free(u), s, u @ vh))(*LA.svd(a, False)),
         [(4, 3)],
         complex=True,
-        also=["eig_ratio"],
+        also=["eig_ratio", "phase_check"],
     ),
     Row(
         "svd",

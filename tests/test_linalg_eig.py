@@ -141,3 +141,58 @@ def test_traced_program_and_generated_code_match_eager():
 def test_numpy_functions_table():
     assert LA.NUMPY_FUNCTIONS[np.linalg.eig] is LA.eig
     assert LA.NUMPY_FUNCTIONS[np.linalg.eigvals] is LA.eigvals
+
+
+def _complex(shape):
+    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+
+
+@pytest.mark.parametrize(
+    "name, loss, make",
+    [
+        ("eig", lambda x: cr.real(LA.eig(x)[1]).sum(), lambda: _complex((3, 3))),
+        ("eig", lambda x: cr.imag(LA.eig(x)[1][..., 0, :]).sum(), lambda: _complex((2, 3, 3))),
+        ("eigh", lambda x: cr.real(LA.eigh(x)[1]).sum(), lambda: _complex((3, 3))),
+        (
+            "svd",
+            lambda x: cr.real(LA.svd(x, full_matrices=False)[0]).sum(),
+            lambda: _complex((4, 3)),
+        ),
+        ("svd", lambda x: cr.imag(LA.svd(x)[2]).sum(), lambda: _complex((3, 3))),
+    ],
+)
+def test_a_loss_that_depends_on_the_vectors_phases_has_no_gradient(name, loss, make):
+    # each complex eigenvector / singular pair is defined only up to e^(i phi): a loss that
+    # changes with it has no derivative, and backward raises (as PyTorch's does) instead of
+    # returning the gradient of LAPACK's arbitrary phase choice; also traced and vmapped
+    a = make()
+    with pytest.raises(ValueError, match=rf"{name}: the loss depends on the phases"):
+        cr.grad(loss)(a)
+    with pytest.raises(ValueError, match="phases"):
+        cr.jit(cr.grad(loss))(a)
+    with pytest.raises(ValueError, match="phases"):
+        cr.vmap(cr.grad(loss))(np.stack([a, a]))
+
+
+def test_phase_invariant_losses_pass_the_check_at_first_and_second_order():
+    a = _complex((3, 3))
+
+    def svd_loss(x):
+        u, s, vh = LA.svd(x, full_matrices=False)
+        return cr.real(u @ vh).sum() + s.sum()  # u_i, v_i rotate together: invariant
+
+    def eig_loss(x):
+        w, v = LA.eig(x)
+        return (cr.abs(v) ** 2 * cr.real(w)).sum()
+
+    def eigh_loss(x):
+        v = LA.eigh(x + cr.conj(x.mT))[1]
+        return cr.real(v * cr.conj(v))[0].sum()
+
+    for loss in (svd_loss, eig_loss, eigh_loss):
+        check_grads_complex(loss, [a], order=2)
+    # a real matrix with real eigenvalues: real eigenvectors, real(v) is invariant to first
+    # order under v -> e^(i phi) v
+    s = rng.standard_normal((3, 3))
+    s = s + s.T
+    assert np.all(np.isfinite(cr.grad(lambda x: cr.real(LA.eig(x)[1]).sum())(s).numpy()))

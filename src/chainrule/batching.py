@@ -1034,6 +1034,15 @@ def _stacked(cores: tuple) -> Callable[..., Any]:
     return rule
 
 
+def _phase_check(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool], op: str):
+    """The identity on its first input with a check over all of it (and the scale of the
+    whole cotangent): the examples are checked together."""
+    k, partner, ref = args
+    if not batched[0]:
+        k = broadcast_batch(k, ctx.size, ctx.shapes[0])
+    return ctx.prim(k, partner, ref, op=op)
+
+
 def _solve(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool]) -> Any:
     a, b = args
     sa, sb = ctx.shapes
@@ -1213,6 +1222,7 @@ _EXPLICIT: dict[str, Callable[..., Any]] = {
     "svd": _stacked((2,)),
     "svdvals": _stacked((2,)),
     "eig_ratio": _stacked((2, 1)),
+    "phase_check": _phase_check,
     "cross": _stacked((1, 1)),
     "solve": _solve,
     "einsum": _einsum,

@@ -234,6 +234,7 @@ __all__ += [
     "linalg_solve",
     "lstsq_solution",
     "masked_div",
+    "phase_check",
     "pinv_cutoff",
     "qr_packed",
     "slogdet_packed",
@@ -523,6 +524,41 @@ def svd_packed(a: Any, full_matrices: bool) -> Any:
         [u.reshape(lead + (-1,)), s.astype(u.dtype, copy=False), vh.reshape(lead + (-1,))],
         axis=-1,
     )
+
+
+def phase_check(k: Any, partner: Any, ref: Any, op: str) -> Any:
+    """``k`` (V^H gV for a decomposition's complex vectors V and their gradient gV) as it
+    is, after checking that the loss does not depend on the vectors' phases: each vector
+    is defined only up to a factor e^(i phi), and the loss is invariant under it exactly
+    when Im diag(V^H gV) = 0. Otherwise the gradient does not exist, and this raises
+    (PyTorch does too) rather than return the gradient of one arbitrary phase choice.
+    The SVD's pairs u_i, v_i share one phase: there ``partner`` is V^H gV, added to
+    ``k`` = U^H gU for the check (0 elsewhere). The tolerance is sqrt(eps) relative to the
+    largest of k, partner and ``ref`` (the whole cotangent: rounding in a gradient that
+    cancels to 0 is not a phase dependence), at least 100 eps.
+
+    >>> phase_check(xp.array([[1.0 + 0j, 2j], [0j, 3.0]]), 0, 0, "eig")
+    array([[1.+0.j, 0.+2.j],
+           [0.+0.j, 3.+0.j]])
+    """
+    if k.dtype.kind == "c" and k.size:
+        both = k + partner
+        drift = xp.abs(xp.diagonal(both, axis1=-2, axis2=-1).imag)
+        scale = max(float(xp.max(xp.abs(v))) if xp.size(v) else 0.0 for v in (k, partner, ref))
+        eps = float(xp.finfo(k.dtype).eps)
+        # relative to the cotangent, with an absolute floor: a cotangent that is itself
+        # rounding noise (a second-order one that cancels to 0) is no phase dependence
+        tol = max(eps**0.5 * scale, 100 * eps)
+        if float(xp.max(drift)) > tol:
+            what = "singular vectors" if op == "svd" else "eigenvectors"
+            raise ValueError(
+                f"{op}: the loss depends on the phases of the complex {what}, which are "
+                f"defined only up to a factor e^(i phi) each (LAPACK picks one), so its "
+                f"gradient does not exist (max |Im diag(V^H dL/dV)| = {float(xp.max(drift)):.3g}); "
+                f"use a phase-invariant function of them, such as abs(v), v * conj(v) or "
+                f"V diag(w) V^-1"
+            )
+    return k
 
 
 def eig_ratio(k: Any, d: Any, op: str) -> Any:

@@ -454,8 +454,9 @@ def eigh(a: Any, UPLO: str = "L", *, symmetrize_input: bool = True) -> EighResul
     triangle, as NumPy does, and its gradient lands on that triangle. At repeated
     eigenvalues the eigenvectors are not unique and have no derivative: a gradient that
     flows through them holds inf and a RuntimeWarning says so (gradients through the
-    eigenvalues alone stay finite). Eigenvector phases (signs) are LAPACK's; gradients
-    of complex eigenvectors are meaningful for phase-invariant losses.
+    eigenvalues alone stay finite). Eigenvector phases (signs) are LAPACK's: a loss that
+    depends on a complex eigenvector's phase has no gradient, and backward raises
+    ``ValueError`` (PyTorch's check); phase-invariant losses (``v * conj(v)``) are fine.
 
     Examples
     --------
@@ -483,7 +484,7 @@ def eig(a: Any) -> EigResult:
     every imaginary part happens to be 0, a type that depends on the values). Gradients
     (Giles 2008): an eigenvector's phase is LAPACK's arbitrary choice, so only losses
     that do not depend on it (``abs(v)``, ``v * conj(v)``, ``V diag(w) V^-1`` ...) have a
-    gradient, and the phase direction of any other is dropped without a warning. At
+    gradient; for any other, backward raises ``ValueError`` saying so (PyTorch's check). At
     repeated eigenvalues the vectors have no derivative (inf, with a RuntimeWarning); a
     defective matrix (V singular) raises ``LinAlgError`` in the gradient.
 
@@ -540,7 +541,9 @@ def svd(
     for a non-square A, non-zero); elsewhere the gradient through them holds inf and a
     RuntimeWarning says so. With ``full_matrices=True`` and M != N the extra columns of
     U (rows of Vh) are any basis of a complement: they get no gradient (PyTorch's
-    choice). ``hermitian=True`` follows NumPy's eigh-based method.
+    choice). ``hermitian=True`` follows NumPy's eigh-based method. Complex singular pairs
+    (u_i, v_i) share a free phase: a loss that depends on it has no gradient and backward
+    raises ``ValueError`` (``U @ Vh`` and ``abs(U)`` are fine).
 
     Examples
     --------

@@ -798,6 +798,24 @@ defjvp(
 deflower(eig_ratio, "eig_ratio({0}, {1}, {op!r})")
 
 
+phase_check = Primitive("phase_check", K.phase_check, kind="other", nin=3, save_inputs=False)
+# The identity on V^H gV (its first input), with a check (kernels.phase_check): a loss that
+# depends on the free phases of complex eigenvectors / singular vectors has no gradient,
+# and the backward pass raises there instead of returning the gradient of LAPACK's
+# arbitrary phase choice. The second input (the SVD's V^H gV, checked together with U^H gU)
+# and the third (the whole cotangent, the scale of the tolerance) only take part in the
+# check.
+defvjp(phase_check, lambda g, ans, k, partner, ref, op: g, None, None)
+defjvp(phase_check, lambda t, ans, k, partner, ref, op: t, None, None)
+deflower(phase_check, "phase_check({0}, {1}, {2}, {op!r})")
+
+
+def _vh_g(v: Any, gv: Any, g: Any, op: str) -> Any:
+    """V^H gV, phase-checked when the vectors are complex (``g``: the whole cotangent)."""
+    vhgv = matmul(_mH(v), gv)
+    return phase_check(vhgv, 0.0, g, op=op) if _is_complex(vhgv) else vhgv
+
+
 def _eigh_impl(a: Any, uplo: str) -> Any:
     return K.eigh_packed(a, uplo)
 
@@ -821,7 +839,7 @@ def _eigh_unpack(p: Any) -> tuple:
 def _eigh_vjp(g: Any, ans: Any, a: Any, uplo: str) -> Any:
     w, v = _eigh_unpack(ans)
     gw, gv = _eigh_unpack(g)
-    inner = eig_ratio(matmul(_mH(v), gv), w, op="eigh") + _row(gw) * _eye(_shape(w)[-1], w)
+    inner = eig_ratio(_vh_g(v, gv, g, "eigh"), w, op="eigh") + _row(gw) * _eye(_shape(w)[-1], w)
     return _sym(matmul(v, matmul(inner, _mH(v))))
 
 
@@ -845,8 +863,8 @@ eig = Primitive("eig", K.eig_packed, kind="other", save_inputs=False, save_outpu
 # PyTorch's linalg_eig_backward). With P = V^-1 dA V and E_ij = w_j - w_i:
 #   dw = diag(P),  dV = V C - V Re diag(V^H V C),  C = P / E off the diagonal, 0 on it
 # (the second term keeps each column at unit norm; its phase is LAPACK's arbitrary choice,
-# so only losses invariant under v_i -> e^{i t} v_i have a gradient: for others the phase
-# direction is silently dropped, as in PyTorch without its check). The adjoint:
+# so only losses invariant under v_i -> e^{i t} v_i have a gradient: for others the
+# backward raises, phase_check on V^H gV, as PyTorch's does). The adjoint:
 #   gA = V^-H (diag(gw) + (V^H gV - V^H V Re diag(V^H gV)) / conj(E)) V^H
 # with the off-diagonal division by conj(E) (eig_ratio with conj(w)). A real A's gradient
 # is the real part (the engine takes it). Repeated eigenvalues: see eig_ratio; a defective
@@ -863,7 +881,7 @@ def _eig_vjp(g: Any, ans: Any, a: Any) -> Any:
     w, v = _eig_unpack(ans)
     gw, gv = _eig_unpack(g)
     vh = _mH(v)
-    vhgv = matmul(vh, gv)
+    vhgv = _vh_g(v, gv, g, "eig")
     inner = vhgv - matmul(vh, v * _row(real(_diag_part(vhgv))))
     m = eig_ratio(inner, conj(w), op="eig") + _row(gw) * _eye(_shape(w)[-1], w)
     return solve(vh, matmul(m, vh))
@@ -975,6 +993,8 @@ def _svd_vjp(g: Any, ans: Any, a: Any, full_matrices: bool) -> Any:
     gu, gs, gvh = _svd_unpack(g, a, full_matrices)
     v, gv = _mH(vh), _mH(gvh)
     ju, jv = matmul(_mH(u), gu), matmul(vh, gv)
+    if _is_complex(ju):  # the phases: u_i, v_i -> e^(i phi) u_i, e^(i phi) v_i together
+        ju = phase_check(ju, jv, g, op="svd")
     s2 = s * s
     eye = _eye(k, s)
     gp = (
