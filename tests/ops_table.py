@@ -1567,6 +1567,231 @@ def _complex_twin(name: str) -> Row | None:
 
 NUMPY_ROWS += [t for t in map(_complex_twin, _COMPLEX_TWINS) if t is not None]
 
+
+# --------------------------------------------------------------------------- Fourier transforms
+# cnp.fft (chainrule.fft): every function, odd and even lengths, n / s cropping and padding,
+# axes, repeated axes and the three norms. Real inputs with complex results are checked
+# through their real and imaginary parts (the real checker compares real values); complex
+# rows check PyTorch's convention. The real transforms' rows cover both parities of the
+# signal length, where the weighting of the Hermitian half spectrum differs.
+import chainrule.fft  # noqa: E402, F401  (its primitives are registered before the table is read)
+
+
+def _ri(xp, y):
+    return xp.real(y), xp.imag(y)
+
+
+def frow(primitive, name, call, shapes, label, complex=False, also=()):
+    """A row for ``chainrule.fft.<name>`` (``cnp.fft.<name>``, ``np.fft.<name>``)."""
+    return nrow(primitive, f"fft.{name}", call, shapes, complex=complex, label=label, also=also)
+
+
+for _norm in (None, "ortho", "forward"):
+    _tag = _norm or "backward"
+    NUMPY_ROWS += [
+        frow("fftn", "fft", lambda xp, x, m=_norm: _ri(xp, xp.fft.fft(x, norm=m)), [(2, 5)], _tag),
+        frow(
+            "fftn",
+            "fft",
+            lambda xp, x, m=_norm: xp.fft.fft(x, n=4, axis=0, norm=m),
+            [(6, 2)],
+            f"crop-{_tag}",
+            complex=True,
+        ),
+        frow(
+            "ifftn",
+            "ifft",
+            lambda xp, x, m=_norm: _ri(xp, xp.fft.ifft(x, n=7, norm=m)),
+            [(2, 4)],
+            f"pad-{_tag}",
+        ),
+        frow("ifftn", "ifft", lambda xp, x, m=_norm: xp.fft.ifft(x, norm=m), [(3,)], _tag, True),
+    ]
+    for _len in (5, 6):  # odd and even signals
+        for _n in (None, _len - 2, _len + 3):  # the input's length, cropped, zero-padded
+            _lab = f"{_len}-n{_n}-{_tag}"
+            NUMPY_ROWS += [
+                frow(
+                    "rfftn",
+                    "rfft",
+                    lambda xp, x, n=_n, m=_norm: _ri(xp, xp.fft.rfft(x, n=n, norm=m)),
+                    [(2, _len)],
+                    _lab,
+                ),
+                # the half spectrum of a length-_len signal has _len // 2 + 1 bins
+                frow(
+                    "irfftn",
+                    "irfft",
+                    lambda xp, z, n=_n, m=_norm, k=_len: xp.fft.irfft(z, n=n or k, norm=m),
+                    [(2, _len // 2 + 1)],
+                    _lab,
+                    complex=True,
+                ),
+            ]
+NUMPY_ROWS += [
+    frow("fftn", "fft", lambda xp, x: _ri(xp, xp.fft.fft(x)), [(1,)], "one-point"),
+    frow("fftn", "fft", lambda xp, x: _ri(xp, xp.fft.fft(x, axis=0)), [(3, 2, 2)], "axis0"),
+    frow("ifftn", "ifft", lambda xp, x: xp.fft.ifft(x, n=2, axis=1), [(2, 5, 2)], "axis1", True),
+    frow("rfftn", "rfft", lambda xp, x: _ri(xp, xp.fft.rfft(x, axis=0)), [(5, 3)], "axis0"),
+    frow("rfftn", "rfft", lambda xp, x: _ri(xp, xp.fft.rfft(x, n=1)), [(2, 3)], "n1"),
+    frow("rfftn", "rfft", lambda xp, x: _ri(xp, xp.fft.rfft(x, n=2)), [(3,)], "n2"),
+    # a complex row for the primitive: rfft of a real function of complex inputs
+    frow(
+        "rfftn",
+        "rfft",
+        lambda xp, z: xp.fft.rfft(xp.real(z) * xp.imag(z), n=5),
+        [(2, 4)],
+        "of-complex",
+        complex=True,
+    ),
+    frow("irfftn", "irfft", lambda xp, z: xp.fft.irfft(z), [(2, 4)], "default", complex=True),
+    frow("irfftn", "irfft", lambda xp, x: xp.fft.irfft(x, n=5, axis=0), [(3, 2)], "real-input"),
+    frow(
+        "irfftn",
+        "irfft",
+        lambda xp, z: xp.fft.irfft(z, n=3, axis=0, norm="ortho"),
+        [(4, 2)],
+        "axis0-crop",
+        complex=True,
+    ),
+    frow("irfftn", "irfft", lambda xp, z: xp.fft.irfft(z, n=1), [(3,)], "n1", complex=True),
+    frow("irfftn", "hfft", lambda xp, z: xp.fft.hfft(z), [(2, 4)], "even", True, ["conj"]),
+    frow("irfftn", "hfft", lambda xp, z: xp.fft.hfft(z, n=7, norm="ortho"), [(4,)], "odd", True),
+    frow("irfftn", "hfft", lambda xp, x: xp.fft.hfft(x, n=5, axis=0), [(3, 2)], "real-input"),
+    frow("rfftn", "ihfft", lambda xp, x: _ri(xp, xp.fft.ihfft(x)), [(2, 5)], "odd", also=["conj"]),
+    frow(
+        "rfftn",
+        "ihfft",
+        lambda xp, x: _ri(xp, xp.fft.ihfft(x, n=8, norm="forward")),
+        [(6,)],
+        "pad-even",
+    ),
+    # several axes at once: s crops some axes and pads others, odd and even last lengths
+    frow("fftn", "fft2", lambda xp, x: _ri(xp, xp.fft.fft2(x)), [(2, 3, 4)], "default"),
+    frow(
+        "fftn",
+        "fft2",
+        lambda xp, z: xp.fft.fft2(z, s=(4, 2), axes=(0, 2), norm="ortho"),
+        [(3, 2, 3)],
+        "s-axes",
+        complex=True,
+    ),
+    frow("ifftn", "ifft2", lambda xp, x: _ri(xp, xp.fft.ifft2(x, s=(2, 5))), [(3, 4)], "s"),
+    frow(
+        "ifftn",
+        "ifft2",
+        lambda xp, z: xp.fft.ifft2(z, norm="forward"),
+        [(2, 2, 3)],
+        "forward",
+        complex=True,
+    ),
+    frow("fftn", "fftn", lambda xp, x: _ri(xp, xp.fft.fftn(x)), [(2, 3, 2)], "all"),
+    frow(
+        "fftn",
+        "fftn",
+        lambda xp, z: xp.fft.fftn(z, s=(3, 2), axes=(1, 0), norm="ortho"),
+        [(2, 4)],
+        "s-axes",
+        complex=True,
+    ),
+    # a repeated axis is transformed once per mention (NumPy's order: the last one first)
+    frow(
+        "fftn",
+        "fftn",
+        lambda xp, x: _ri(xp, xp.fft.fftn(x, s=(4, 3), axes=(1, 1))),
+        [(2, 5)],
+        "repeated",
+    ),
+    frow("ifftn", "ifftn", lambda xp, x: _ri(xp, xp.fft.ifftn(x, axes=(0,))), [(3, 2)], "axes"),
+    frow(
+        "ifftn",
+        "ifftn",
+        lambda xp, z: xp.fft.ifftn(z, s=(2, 3, 4), axes=(0, 1, 2), norm="forward"),
+        [(3, 3, 3)],
+        "s",
+        complex=True,
+    ),
+    frow("rfftn", "rfft2", lambda xp, x: _ri(xp, xp.fft.rfft2(x)), [(2, 3, 5)], "odd"),
+    frow(
+        "rfftn",
+        "rfft2",
+        lambda xp, x: _ri(xp, xp.fft.rfft2(x, s=(2, 6), norm="ortho")),
+        [(3, 5)],
+        "s-even",
+    ),
+    frow("rfftn", "rfftn", lambda xp, x: _ri(xp, xp.fft.rfftn(x)), [(2, 3, 4)], "even"),
+    frow(
+        "rfftn",
+        "rfftn",
+        lambda xp, x: _ri(xp, xp.fft.rfftn(x, s=(4, 3), axes=(2, 0), norm="forward")),
+        [(2, 2, 5)],
+        "s-axes-odd",
+    ),
+    frow(
+        "rfftn",
+        "rfftn",
+        lambda xp, x: _ri(xp, xp.fft.rfftn(x, s=(3, 4, 5), axes=(1, 0, 1))),
+        [(3, 4)],
+        "repeated",
+        also=["fftn"],
+    ),
+    frow("irfftn", "irfft2", lambda xp, z: xp.fft.irfft2(z), [(2, 3, 3)], "even", complex=True),
+    frow(
+        "irfftn",
+        "irfft2",
+        lambda xp, z: xp.fft.irfft2(z, s=(3, 5), norm="ortho"),
+        [(2, 3)],
+        "s-odd",
+        complex=True,
+    ),
+    frow(
+        "irfftn",
+        "irfftn",
+        lambda xp, z: xp.fft.irfftn(z, s=(4, 5), axes=(0, 2)),
+        [(3, 2, 3)],
+        "s-axes-odd",
+        complex=True,
+    ),
+    frow(
+        "irfftn",
+        "irfftn",
+        lambda xp, z: xp.fft.irfftn(z, s=(2, 6), axes=(0, 1), norm="forward"),
+        [(3, 5)],
+        "s-even-pad",
+        complex=True,
+    ),
+    frow("irfftn", "irfftn", lambda xp, x: xp.fft.irfftn(x), [(2, 2, 3)], "real-input"),
+    frow(
+        "irfftn",
+        "irfftn",
+        lambda xp, z: xp.fft.irfftn(z, s=(3, 4, 5), axes=(1, 0, 1)),
+        [(3, 4)],
+        "repeated",
+        complex=True,
+        also=["ifftn"],
+    ),
+    frow("concatenate", "fftshift", lambda xp, x: xp.fft.fftshift(x), [(3, 4)], "all"),
+    frow("concatenate", "fftshift", lambda xp, x: xp.fft.fftshift(x, axes=1), [(2, 5)], "axis"),
+    frow("concatenate", "fftshift", lambda xp, z: xp.fft.fftshift(z), [(5,)], "odd", True),
+    frow("concatenate", "ifftshift", lambda xp, x: xp.fft.ifftshift(x), [(3, 5)], "all"),
+    frow(
+        "concatenate",
+        "ifftshift",
+        lambda xp, z: xp.fft.ifftshift(z, axes=(0, 0, 1)),
+        [(3, 4)],
+        "repeated",
+        complex=True,
+    ),
+    frow(
+        "fftn",
+        "fftshift",
+        lambda xp, x: _ri(xp, xp.fft.fftshift(xp.fft.fft(x), axes=(-1,))),
+        [(2, 6)],
+        "spectrum",
+        also=["concatenate"],
+    ),
+]
+
 ROWS += NUMPY_ROWS
 
 NONDIFF += [

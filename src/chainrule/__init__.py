@@ -110,6 +110,7 @@ _LAZY = {
     "three_ways": ("chainrule.tracing.three_ways", "three_ways"),
     "linalg": ("chainrule.linalg", None),
     "special": ("chainrule.special", None),
+    "fft": ("chainrule.fft", None),
     "einsum": ("chainrule.contractions", "einsum"),
     "tensordot": ("chainrule.contractions", "tensordot"),
     "inner": ("chainrule.contractions", "inner"),

@@ -5,9 +5,9 @@ where NumPy has them) and gives NumPy's values, dtypes and shapes, as a Tensor t
 reverse mode, forward mode and every higher order work through it. Integer and boolean
 results (``argsort``, comparisons) carry no gradient. NumPy's own functions called on
 Tensors (``np.exp(t)``, ``np.concatenate([t, a])``) dispatch here (``chainrule.numpy.dispatch``).
-``cnp.linalg`` and ``cnp.einsum``, ``tensordot``, ``inner``, ``kron``, ``cross`` come from
-``chainrule.linalg`` and ``chainrule.contractions``. The reference page lists every function
-with its derivative.
+``cnp.linalg``, ``cnp.fft`` and ``cnp.einsum``, ``tensordot``, ``inner``, ``kron``, ``cross``
+come from ``chainrule.linalg``, ``chainrule.fft`` and ``chainrule.contractions``. The reference
+page lists every function with its derivative.
 
 >>> import chainrule.numpy as cnp
 >>> x = cnp.array([1.0, 2.0, 3.0], requires_grad=True)
@@ -68,6 +68,7 @@ intp = _np.intp
 #: attribute there; None for the module itself).
 _LAZY = {
     "linalg": ("chainrule.linalg", None),
+    "fft": ("chainrule.fft", None),
     "einsum": ("chainrule.contractions", "einsum"),
     "tensordot": ("chainrule.contractions", "tensordot"),
     "inner": ("chainrule.contractions", "inner"),

@@ -6,7 +6,7 @@ implementation in ``HANDLED`` and return recorded Tensors. A NumPy function or u
 not in the table raises ``TypeError`` naming it: it never silently returns an ndarray (and
 drops the gradient). The table holds every function of ``chainrule.numpy`` that NumPy has
 under the same name, plus the ``NUMPY_FUNCTIONS`` of the modules that add their own
-(linear algebra, special functions, contractions), imported on first use.
+(linear algebra, special functions, contractions, Fourier transforms), imported on first use.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ HANDLED: dict[Any, Any] = {}
 
 #: Modules that define a ``NUMPY_FUNCTIONS`` dict of their own (NumPy callable ->
 #: implementation); each is imported the first time a NumPy call is not in the table yet.
-EXTENSIONS = ("chainrule.linalg", "chainrule.special", "chainrule.contractions")
+EXTENSIONS = ("chainrule.linalg", "chainrule.special", "chainrule.contractions", "chainrule.fft")
 _loaded: list[bool] = [False]
 
 #: Other names for functions chainrule.numpy has (NumPy's deprecated spellings).

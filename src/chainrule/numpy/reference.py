@@ -9,7 +9,7 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["NOT_DIFFERENTIABLE", "entries", "markdown"]
+__all__ = ["NOT_DIFFERENTIABLE", "entries", "fft_entries", "markdown"]
 
 #: The functions whose results carry no gradient (integer, boolean or Python results, and
 #: constants), each with a call that exercises it (``call(cnp, x)``; the tests check the
@@ -93,6 +93,20 @@ _GROUPS = {
 }
 
 
+_FFT_INTRO = (
+    "`cnp.fft` (the same module as `cr.fft`, `chainrule.fft`) holds `numpy.fft`'s functions "
+    "with NumPy's signatures (`n` / `s` crop or zero-pad, `axis` / `axes`, `norm` None, "
+    '`"backward"`, `"ortho"` or `"forward"`, `out=`), and `np.fft.fft(t)` on a Tensor '
+    "dispatches to them. Each transform is linear, so its JVP is the transform of the "
+    "tangent and its VJP the adjoint transform (the opposite direction, the norm swapped); "
+    "the real transforms weight the bins of the half spectrum that stand for their "
+    "conjugate twins (all but the zero and, for even lengths, the Nyquist bin), so odd and "
+    "even lengths both get exact gradients. They rest on four primitives, `fftn`, `ifftn`, "
+    "`rfftn` and `irfftn` (`chainrule.rules_fft`). Complex gradients follow PyTorch's "
+    "convention and are tested against `torch.fft`."
+)
+
+
 def _summary(fn: Any) -> str:
     doc = inspect.getdoc(fn) or ""
     return " ".join(doc.split("\n\n")[0].split())
@@ -129,6 +143,41 @@ def entries() -> list[dict[str, Any]]:
     return out
 
 
+def fft_entries() -> list[dict[str, Any]]:
+    """One entry per function of ``cnp.fft`` (``chainrule.fft``, also ``cr.fft``), as
+    ``entries`` gives them; names are ``fft.<name>``.
+
+    Examples
+    --------
+    >>> e = {d["name"]: d for d in fft_entries()}
+    >>> e["fft.rfft"]["numpy"], e["fft.fftfreq"]["differentiable"]
+    (['numpy.fft.rfft'], False)
+    """
+    from .. import fft as cfft
+    from .dispatch import handled, numpy_name
+
+    by_impl: dict[int, list[str]] = {}
+    for target, impl in handled().items():
+        by_impl.setdefault(id(impl), []).append(numpy_name(target))
+    out = []
+    for name in cfft.__all__:
+        fn = getattr(cfft, name)
+        if not callable(fn):
+            continue
+        # fftfreq and rfftfreq are not NumPy-dispatched (they take integers): listed by name
+        numpy_names = by_impl.get(id(fn)) or [f"numpy.fft.{name}"]
+        out.append(
+            {
+                "name": f"fft.{name}",
+                "group": "Fourier transforms",
+                "numpy": sorted(set(numpy_names)),
+                "differentiable": name not in ("fftfreq", "rfftfreq"),
+                "summary": _summary(fn),
+            }
+        )
+    return out
+
+
 def markdown(
     tested: dict[str, dict[str, Any]] | None = None, primitives: Iterable[Any] = ()
 ) -> str:
@@ -154,16 +203,17 @@ def markdown(
         "",
     ]
     grouped: dict[str, list[dict[str, Any]]] = {}
-    for entry in entries():
+    for entry in entries() + fft_entries():
         grouped.setdefault(entry["group"], []).append(entry)
-    order = list(_GROUPS.values()) + ["Other"]
+    order = list(_GROUPS.values()) + ["Other", "Fourier transforms"]
     for group in order:
         items = grouped.get(group)
         if not items:
             continue
+        lines += [f"## {group}", ""]
+        if group == "Fourier transforms":
+            lines += [_FFT_INTRO, ""]
         lines += [
-            f"## {group}",
-            "",
             "| function | NumPy | rows | complex | derivative |",
             "|---|---|---|---|---|",
         ]
