@@ -217,10 +217,10 @@ def _rosenbrock_pair(x0, **kwargs):
 @pytest.mark.parametrize("line_search_fn, lr", [("strong_wolfe", 1.0), (None, 0.1)])
 def test_lbfgs_on_rosenbrock_follows_torchs_iterates(line_search_fn, lr):
     # Same iterates, the same number of iterations and of function evaluations in each
-    # step (so the same branches of the line search). The tolerance is 1e-9, not 1e-12:
+    # step (so the same branches of the line search). The tolerance is 1e-8, not 1e-12:
     # PyTorch fuses p + t * d into one rounding where NumPy rounds twice, and
     # Rosenbrock's curved valley amplifies that last-bit difference for some iterations
-    # before both converge.
+    # before both converge (3.3e-9 seen on one machine with lr=0.1).
     (w_c, opt_c, f_c), (w_t, opt_t, f_t) = _rosenbrock_pair(
         [-1.5, 2.0], lr=lr, max_iter=4, history_size=5, line_search_fn=line_search_fn
     )
@@ -229,7 +229,7 @@ def test_lbfgs_on_rosenbrock_follows_torchs_iterates(line_search_fn, lr):
         loss_t = opt_t.step(f_t)
         # The loss is compared relative to its size times the valley's steepness.
         assert float(loss_c.item()) == pytest.approx(float(loss_t.item()), rel=1e-8, abs=1e-10)
-        np.testing.assert_allclose(w_c.numpy(), w_t.detach().numpy(), rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(w_c.numpy(), w_t.detach().numpy(), rtol=1e-8, atol=1e-10)
         st_c, st_t = opt_c.state[w_c], opt_t.state[w_t]
         assert (st_c["n_iter"], st_c["func_evals"]) == (st_t["n_iter"], st_t["func_evals"])
         assert len(st_c["old_dirs"]) == len(st_t["old_dirs"])
