@@ -424,6 +424,52 @@ ROWS += [
     Row("masked_div", lambda x, s: P_LA.masked_div(x * x, s), [(2, 3), (3,)], domain="away"),
     Row("xlog1py", SP.xlog1py, [(2, 3), (3,)], domain="positive"),
     Row("sigmoid", SP.expit, [(3,)], label="expit"),
+    Row("erfcinv", SP.erfcinv, [(2, 3)], domain="unit"),
+    Row("erfcinv", lambda y: SP.erfcinv(2 - y), [(3,)], domain="unit", label="upper"),
+    Row("erfcinv", lambda y: SP.erfcinv(y * 1e-8), [(3,)], domain="unit", label="tail"),
+    Row("gamma", SP.gamma, [(2, 3)], domain="positive"),
+    Row("gamma", lambda x: SP.gamma(-x - 0.1), [(3,)], domain="unit", label="negative"),
+    Row("gamma", lambda x: SP.gamma(x * 10), [(3,)], domain="positive", label="stirling"),
+    Row("rgamma", SP.rgamma, [(2, 3)], domain="positive"),
+    Row("rgamma", lambda x: SP.rgamma(-3 * x), [(4,)], domain="unit", label="negative"),
+    Row("rgamma", lambda x: SP.rgamma(x * 10), [(3,)], domain="positive", label="stirling"),
+    Row("gammaln", lambda x: SP.loggamma(x), [(3,)], domain="positive", label="loggamma"),
+    Row(
+        "gammaln",
+        lambda x: SP.multigammaln(x + 1.5, 3),
+        [(2, 3)],
+        domain="positive",
+        label="multigammaln",
+    ),
+    Row("logsumexp", lambda x: SP.logsumexp(x, axis=1), [(2, 3)], label="special"),
+    Row(
+        "sum",
+        lambda a, b: SP.logsumexp(a, axis=0, b=b),
+        [(3, 2), (2,)],
+        domain="positive",
+        label="logsumexp-weights",
+    ),
+    Row(
+        "sum",
+        lambda a, b: SP.logsumexp(a, b=b, return_sign=True)[0],
+        [(2, 3), (2, 3)],
+        label="logsumexp-signed",
+    ),
+    Row("erf", SP.erf, [(2, 3)], label="special", complex=True),
+    Row("erf", lambda z: SP.erf(3 * z), [(3,)], label="wide", complex=True),
+    Row("erfc", SP.erfc, [(2, 3)], complex=True),
+]
+for a, b in PAIRS:
+    ROWS += [
+        Row("beta", SP.beta, [a, b], domain="positive"),
+        Row("betaln", SP.betaln, [a, b], domain="positive"),
+    ]
+ROWS += [
+    Row("beta", lambda a, b: SP.beta(-a - 0.1, b), [(3,), (3,)], domain="unit", label="negative"),
+    Row("betaln", lambda a, b: SP.betaln(a * 30, b), [(3,), (3,)], domain="positive", label="big"),
+    Row(
+        "beta", lambda a, b: SP.beta(a * 100, b * 80), [(3,), (3,)], domain="positive", label="big"
+    ),
 ]
 
 
@@ -434,7 +480,16 @@ def _at_zero(prim: str, fn, shapes: list, domain: str = "real") -> Row:
     return Row(prim, lambda x, *rest: fn(x - x0, *rest), shapes, domain=domain, label="x0")
 
 
+def _at_integers(prim: str, fn, shapes: list) -> Row:
+    """A row checked at exactly 0, -1, -2, -3 (the point subtracted as a constant, as in
+    ``_at_zero``): rgamma's zeros, where -digamma / gamma alone would be 0 * inf."""
+    x0 = Row(prim, fn, shapes).inputs()[0]
+    ints = -np.arange(np.prod(shapes[0])).reshape(shapes[0])
+    return Row(prim, lambda x: fn(x - x0 + ints), shapes, label="zeros")
+
+
 ROWS += [
+    _at_integers("rgamma", SP.rgamma, [(4,)]),
     _at_zero("xlogy", lambda x, y: SP.xlogy(x, y), [(3,), (3,)], domain="positive"),
     _at_zero("xlog1py", lambda x, y: SP.xlog1py(x, y), [(3,), (3,)], domain="positive"),
     _at_zero("masked_div", lambda x, s: P_LA.masked_div(x, s), [(2, 3), (3,)], domain="away"),
@@ -543,6 +598,13 @@ NONDIFF = [
     ),
     Check("logical_not", lambda x: ~(x > 0), lambda x: ~(x > 0), [(2, 3)]),
     Check("sign", cr.sign, np.sign, [(2, 3)]),
+    # the sign of gamma: 1 above 0, alternating on (-k - 1, -k) below (off the integers here)
+    Check(
+        "gammasgn",
+        lambda x: cr.special.gammasgn(x),
+        lambda x: np.where(x > 0, 1.0, np.where(np.floor(-x) % 2 == 0, -1.0, 1.0)),
+        [(3, 4)],
+    ),
     Check("isfinite", lambda x: P.isfinite(cr.log(x)), lambda x: np.isfinite(np.log(x)), [(5,)]),
     Check("isnan", lambda x: P.isnan(cr.sqrt(x)), lambda x: np.isnan(np.sqrt(x)), [(5,)]),
     Check("isinf", lambda x: P.isinf(cr.exp(x * 400)), lambda x: np.isinf(np.exp(x * 400)), [(5,)]),

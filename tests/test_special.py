@@ -1,6 +1,7 @@
 """cr.special: values against scipy.special (and mpmath in the tails, where SciPy itself
 is less accurate), dtypes, edge values, derivatives of every order against known
-closed forms and PyTorch, and the erf primitive as the one definition."""
+closed forms and PyTorch, and the erf primitive as the one definition. The gamma and beta
+family, erfcinv, logsumexp with weights and the complex erf are in test_special_more.py."""
 
 from __future__ import annotations
 
@@ -219,9 +220,22 @@ def test_erf_is_one_primitive():
     assert SP.erf(x)._node.prim is rules_special.erf
 
 
-def test_complex_input_is_refused():
-    with pytest.raises(TypeError, match="erf: does not support complex"):
-        SP.erf(cr.tensor(np.array([1 + 1j])))
+def test_complex_input_is_refused_by_the_real_functions():
+    z = cr.tensor(np.array([1 + 1j]))
+    for f, name in [
+        (SP.erfinv, "erfinv"),
+        (SP.gammaln, "gammaln"),
+        (SP.gamma, "gamma"),
+        (SP.rgamma, "rgamma"),
+        (SP.erfcinv, "erfcinv"),
+        (SP.loggamma, "loggamma"),
+        (lambda v: SP.beta(v, 1.0), "beta"),
+        (lambda v: SP.betaln(1.0, v), "betaln"),
+        (lambda v: SP.multigammaln(v, 2), "multigammaln"),
+        (SP.logsumexp, "logsumexp"),
+    ]:
+        with pytest.raises(TypeError, match=f"{name}: does not support complex"):
+            f(z)
 
 
 def test_no_scipy_needed_at_import():

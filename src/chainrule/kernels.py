@@ -624,14 +624,20 @@ def l2norm(x: Any, axis: Any, keepdims: bool) -> Any:
 # (float32 stays float32; integers become float64), a NumPy scalar for a 0-d input.
 
 __all__ += [
+    "beta",
+    "betaln",
     "erf",
     "erfc",
+    "erfcinv",
     "erfcx",
     "erfinv",
+    "gamma",
     "gammaln",
+    "gammasgn",
     "log_ndtr",
     "logit",
     "polygamma",
+    "rgamma",
     "softplus",
     "xlog1py",
     "xlogy",
@@ -646,6 +652,20 @@ def _float_in(x: Any, name: str) -> tuple:
         raise TypeError(f"{name}: does not support complex inputs (a real special function)")
     dtype = arr.dtype if arr.dtype.kind == "f" else xp.dtype(xp.float64)
     return arr.astype(xp.float64, copy=False), dtype
+
+
+def _float_pair(a: Any, b: Any, name: str) -> tuple:
+    """Two arguments as float64 arrays and the result's dtype: NumPy's promotion, in
+    which a Python number adapts to the other argument (float32 with 2.0 stays float32);
+    integers give float64."""
+    a = a if isinstance(a, (int, float)) else xp.asarray(a)
+    b = b if isinstance(b, (int, float)) else xp.asarray(b)
+    dtype = xp.result_type(a, b)
+    if dtype.kind == "c":
+        raise TypeError(f"{name}: does not support complex inputs (a real special function)")
+    if dtype.kind != "f":
+        dtype = xp.dtype(xp.float64)
+    return xp.asarray(a, xp.float64), xp.asarray(b, xp.float64), dtype
 
 
 def _float_out(out: Any, dtype: Any) -> Any:
@@ -784,22 +804,32 @@ def _calerf(x: Any, jint: int) -> Any:
 
 
 def erf(x: Any) -> Any:
-    """The error function (W. J. Cody's rational approximations).
+    """The error function (W. J. Cody's rational approximations; complex arguments by
+    ``_erf_complex``).
 
     >>> float(erf(0.5))
     0.5204998778130465
+    >>> print(xp.round(erf(1 + 1j), 12))
+    (1.316151281698+0.190453469238j)
     """
-    xf, dtype = _float_in(x, "erf")
+    arr = xp.asarray(x)
+    if arr.dtype.kind == "c":
+        return _float_out(_erf_complex(arr.astype(xp.complex128), False), arr.dtype)
+    xf, dtype = _float_in(arr, "erf")
     return _float_out(_calerf(xf, 0), dtype)
 
 
 def erfc(x: Any) -> Any:
-    """The complementary error function 1 - erf(x), accurate in the tail.
+    """The complementary error function 1 - erf(x), accurate in the tail (complex
+    arguments too).
 
     >>> print(f"{float(erfc(10.0)):.12e}")
     2.088487583763e-45
     """
-    xf, dtype = _float_in(x, "erfc")
+    arr = xp.asarray(x)
+    if arr.dtype.kind == "c":
+        return _float_out(_erf_complex(arr.astype(xp.complex128), True), arr.dtype)
+    xf, dtype = _float_in(arr, "erfc")
     return _float_out(_calerf(xf, 1), dtype)
 
 
@@ -811,6 +841,116 @@ def erfcx(x: Any) -> Any:
     """
     xf, dtype = _float_in(x, "erfcx")
     return _float_out(_calerf(xf, 2), dtype)
+
+
+# The error function of a complex argument. In the first quadrant (the others follow from
+# erf(-z) = -erf(z) and erf(conj z) = conj erf(z)) and for Im z <= 30, Abramowitz & Stegun
+# 7.1.29 (a trapezoidal rule with step 1/2, error about 1e-16 |erf|):
+#   erf(x + iy) = erf(x) + e^(-x^2) / (2 pi x) [(1 - cos 2xy) + i sin 2xy]
+#                 + (2/pi) e^(-x^2) sum_{n>=1} e^(-n^2/4) / (n^2 + 4x^2) [f_n + i g_n],
+#   f_n = 2x - 2x cosh(ny) cos(2xy) + n sinh(ny) sin(2xy),
+#   g_n = 2x cosh(ny) sin(2xy) + n sinh(ny) cos(2xy).
+# The terms fall off as e^(-(n - 2y)^2 / 4), so n runs to 2y + 14. Every piece is O(x) in
+# the real part and O(y) in the imaginary one, so each part keeps its own relative accuracy
+# (near the axes too), and erfc(x + iy) = erfc(x) - (the same corrections) keeps erfc's where
+# it is tiny. e^(-x^2 - n^2/4 +- ny) is one exponential, scaled by e^(-shift) until the sum
+# is formed, so nothing overflows before the result does; sinh(ny) comes from np.sinh where
+# ny < 1 (the difference of exponentials would cancel there). Beyond Im z = 30 (where erf
+# is finite only for Re z > 13.8) Laplace's continued fraction
+#   erfc(z) = e^(-z^2) / sqrt(pi) / (z + (1/2) / (z + 1 / (z + (3/2) / (z + ...))))
+# converges to full precision in 20 terms. Relative to |erf| the error is about 1e-16 times
+# erf's condition number |2 z erf'(z) / erf(z)| (it grows like |z|^2: 2e-14 at |z| = 8).
+_SQRT_PI = _math.sqrt(_math.pi)
+_ERF_BANDS = ((2.0, 18), (8.0, 30), (30.0, 74))  # (largest Im z, terms of the sum)
+
+
+def _erf_corrections(x: Any, y: Any, nmax: int) -> tuple:
+    """For x, y >= 0: (re, im) with erf(x + iy) = erf(x) + re + i im (A&S 7.1.29)."""
+    x2 = x * x
+    two_xy = 2.0 * x * y
+    s2, c2 = xp.sin(two_xy), xp.cos(two_xy)
+    shift = xp.maximum(y * y - x2 - 600.0, 0.0)  # the largest term is about e^(y^2 - x^2)
+    sum_re = xp.zeros_like(x)
+    sum_im = xp.zeros_like(x)
+    for n in range(1, nmax + 1):
+        q = -x2 - 0.25 * n * n - shift
+        ny = n * y
+        base = xp.exp(q)
+        ep, em = xp.exp(q + ny), xp.exp(q - ny)
+        ch = 0.5 * (ep + em)  # e^(-x^2 - n^2/4 - shift) cosh(ny)
+        sh = xp.where(ny < 1.0, base * xp.sinh(xp.minimum(ny, 1.0)), 0.5 * (ep - em))
+        d = n * n + 4.0 * x2
+        sum_re += (2.0 * x * (base - ch * c2) + n * sh * s2) / d
+        sum_im += (2.0 * x * ch * s2 + n * sh * c2) / d
+    scale = xp.exp(shift) * (2.0 / _math.pi)  # inf only where the result overflows
+    sum_re = xp.where(sum_re == 0, sum_re, sum_re * scale)  # (an exact 0 stays 0)
+    sum_im = xp.where(sum_im == 0, sum_im, sum_im * scale)
+    e2 = xp.exp(-x2)
+    # (1 - cos 2xy) / (2 pi x) = x y^2 sinc(xy)^2 / pi and sin(2xy) / (2 pi x) = y sinc(2xy) / pi,
+    # finite at x = 0
+    sxy = xp.sinc(x * y / _math.pi)
+    re = e2 * (x * y * y * sxy * sxy) / _math.pi + sum_re
+    im = e2 * (y * xp.sinc(two_xy / _math.pi)) / _math.pi + sum_im
+    return re, im
+
+
+def _erfc_fraction(x: Any, y: Any, terms: int = 20) -> Any:
+    """erfc(x + iy) for x >= 0 and large |z|: Laplace's continued fraction."""
+    z = x + 1j * y
+    t = z
+    for k in range(terms, 0, -1):
+        t = z + (0.5 * k) / t
+    minus_z2 = (y - x) * (y + x) - 2j * x * y  # -(x + iy)^2, with x^2 - y^2 exact-ish
+    return xp.exp(minus_z2 - xp.log(t * _SQRT_PI))
+
+
+def _erf_first_quadrant(x: Any, y: Any, complement: bool) -> Any:
+    out = xp.empty(x.shape, xp.complex128)
+    far = y > _ERF_BANDS[-1][0]
+    if far.any():
+        c = _erfc_fraction(x[far], y[far])
+        out[far] = c if complement else 1.0 - c
+    lo = -1.0
+    for hi, nmax in _ERF_BANDS:
+        band = (y > lo) & (y <= hi)
+        lo = hi
+        if band.any():
+            xb, yb = x[band], y[band]
+            re, im = _erf_corrections(xb, yb, nmax)
+            # (real and imaginary parts assigned apart: inf * 1j would make a NaN)
+            if complement:
+                out.real[band] = _calerf(xb, 1) - re
+                out.imag[band] = -im
+            else:
+                out.real[band] = _calerf(xb, 0) + re
+                out.imag[band] = im
+    return out
+
+
+def _erf_complex(z: Any, complement: bool) -> Any:
+    """erf(z) (or erfc(z)) of a complex128 array."""
+    x, y = z.real, z.imag
+    out = xp.full(z.shape, complex(xp.nan, xp.nan))
+    fin = xp.isfinite(x) & xp.isfinite(y)
+    with xp.errstate(over="ignore", under="ignore", invalid="ignore"):
+        xf, yf = x[fin], y[fin]
+        w = _erf_first_quadrant(xp.abs(xf), xp.abs(yf), complement)
+        sy = xp.where(yf < 0, -1.0, 1.0)
+        if complement:  # erfc(z) = 2 - erfc(-z) for Re z < 0
+            out.real[fin] = xp.where(xf < 0, 2.0 - w.real, w.real)
+        else:
+            out.real[fin] = xp.where(xf < 0, -w.real, w.real)
+        out.imag[fin] = sy * w.imag
+    # infinite parts: erf(+-inf + iy) = +-1, erf(+-i inf) = +-i inf (NaN elsewhere, as SciPy)
+    xinf = xp.isinf(x) & xp.isfinite(y)
+    if xinf.any():
+        sign = xp.where(x[xinf] < 0, -1.0, 1.0)
+        out[xinf] = (1.0 - sign) if complement else sign
+    yinf = xp.isinf(y) & (x == 0)
+    if yinf.any():
+        out.real[yinf] = 1.0 if complement else 0.0
+        out.imag[yinf] = -y[yinf] if complement else y[yinf]
+    return out
 
 
 # M. Giles, "Approximating the erfinv function", GPU Computing Gems Jade Edition (2011):
@@ -851,6 +991,32 @@ def _horner(coefs: tuple, w: Any) -> Any:
     return p
 
 
+def _giles_start(a: Any, q: Any) -> Any:
+    """Giles' approximation to erfinv(a), given q = 1 - a (exact where it matters). Past
+    his range (q < 1e-16, reached by erfcinv only) the asymptotic erfc(y) ~ e^(-y^2) /
+    (y sqrt(pi)) solved for y by two fixed-point steps."""
+    w = -xp.log(q * (1.0 + a))
+    start = xp.where(w < 5.0, _horner(_GILES_SMALL, w - 2.5), _horner(_GILES_BIG, xp.sqrt(w) - 3.0))
+    far = w > 37.0
+    if xp.any(far):
+        minus_log_q = -xp.log(q[far])
+        y = xp.sqrt(minus_log_q)
+        for _ in range(2):
+            y = xp.sqrt(minus_log_q - xp.log(y * _SQRT_PI))
+        start[far] = y / a[far]
+    return start * a
+
+
+def _erfc_root(r: Any, q: Any) -> Any:
+    """Newton's iteration from r to the y > 0 with erfc(y) = q (for q <= 1/2): on
+    g = log erfcx(y) - y^2 - log q, g' = -2 / (sqrt(pi) erfcx(y))."""
+    log_q = xp.log(q)
+    for _ in range(6):
+        ex = _calerf(r, 2)
+        r = r + (xp.log(ex) - r * r - log_q) * ex / _TWO_OVER_SQRT_PI
+    return r
+
+
 def erfinv(x: Any) -> Any:
     """The inverse error function on [-1, 1] (+-inf at +-1, NaN outside).
 
@@ -863,24 +1029,40 @@ def erfinv(x: Any) -> Any:
     inside = a < 1
     with xp.errstate(divide="ignore", invalid="ignore"):
         ai = a[inside]
-        w = -xp.log((1.0 - ai) * (1.0 + ai))
-        start = xp.where(
-            w < 5.0, _horner(_GILES_SMALL, w - 2.5), _horner(_GILES_BIG, xp.sqrt(w) - 3.0)
-        )
-        r = start * ai
+        r = _giles_start(ai, 1.0 - ai)
         low = ai < 0.5
         rl, al = r[low], ai[low]
         for _ in range(3):  # Halley: f = erf(y) - x, f' = 2/sqrt(pi) exp(-y^2), f'' = -2y f'
             step = (_calerf(rl, 0) - al) / (_TWO_OVER_SQRT_PI * xp.exp(-rl * rl))
             rl = rl - step / (1.0 + rl * step)
-        rh, log_q = r[~low], xp.log(1.0 - ai[~low])
-        for _ in range(6):  # Newton: g = log erfcx(y) - y^2 - log q, g' = -2 / (sqrt(pi) erfcx)
-            ex = _calerf(rh, 2)
-            rh = rh + (xp.log(ex) - rh * rh - log_q) * ex / _TWO_OVER_SQRT_PI
-        r[low], r[~low] = rl, rh
+        r[low] = rl
+        r[~low] = _erfc_root(r[~low], 1.0 - ai[~low])
         out[inside] = r
     out[a == 1] = xp.inf
     out = xp.copysign(out, xf)
+    return _float_out(out, dtype)
+
+
+def erfcinv(y: Any) -> Any:
+    """The inverse of erfc on [0, 2] (``scipy.special.erfcinv``): +inf at 0, -inf at 2,
+    NaN outside. Small y are solved for directly (erfinv(1 - y) would lose 1 - y's digits).
+
+    >>> float(erfcinv(1e-300)), float(erfcinv(1.0))
+    (26.209469960516124, -0.0)
+    """
+    yf, dtype = _float_in(y, "erfcinv")
+    out = xp.full_like(yf, xp.nan)
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        # the tails: y < 1/2 directly, y > 3/2 by erfcinv(y) = -erfcinv(2 - y) (2 - y exact)
+        for tail, sign in ((yf > 0) & (yf < 0.5), 1.0), ((yf > 1.5) & (yf < 2.0), -1.0):
+            if tail.any():
+                q = yf[tail] if sign > 0 else 2.0 - yf[tail]
+                out[tail] = sign * _erfc_root(_giles_start(1.0 - q, q), q)
+        mid = (yf >= 0.5) & (yf <= 1.5)  # erfcinv(y) = -erfinv(y - 1), y - 1 exact
+        if mid.any():
+            out[mid] = -erfinv(yf[mid] - 1.0)
+    out[yf == 0] = xp.inf
+    out[yf == 2] = -xp.inf
     return _float_out(out, dtype)
 
 
@@ -923,14 +1105,20 @@ def _lgamma_near2(z: Any) -> Any:
     return (1.0 - _EULER_GAMMA) * z + total
 
 
-def _stirling(x: Any) -> Any:
-    """log Gamma(x) for x >= 10."""
+def _stirling_series(x: Any) -> Any:
+    """log Gamma(x) - ((x - 1/2) log x - x + log sqrt(2 pi)) for x >= 10: the Bernoulli
+    terms sum_k B_2k / (2k (2k - 1) x^(2k - 1))."""
     inv = 1.0 / x
     inv2 = inv * inv
     series = xp.zeros_like(x)
     for i in range(len(_BERNOULLI), 0, -1):
         series = series * inv2 + _BERNOULLI[i - 1] / (2 * i * (2 * i - 1))
-    return (x - 0.5) * xp.log(x) - x + _LOG_SQRT_2PI + series * inv
+    return series * inv
+
+
+def _stirling(x: Any) -> Any:
+    """log Gamma(x) for x >= 10."""
+    return (x - 0.5) * xp.log(x) - x + _LOG_SQRT_2PI + _stirling_series(x)
 
 
 def _lgamma_positive(x: Any) -> Any:
@@ -973,6 +1161,11 @@ def gammaln(x: Any) -> Any:
     0.5723649429247001
     """
     xf, dtype = _float_in(x, "gammaln")
+    return _float_out(_gammaln64(xf), dtype)
+
+
+def _gammaln64(xf: Any) -> Any:
+    """gammaln on a float64 array (a new array)."""
     out = xp.full_like(xf, xp.inf)
     pos = xf > 0
     with xp.errstate(all="ignore"):
@@ -985,6 +1178,324 @@ def gammaln(x: Any) -> Any:
             out[neg] = xp.log(_math.pi / _sinpi_abs(t)) - _lgamma_positive(1.0 - t)
     out[xf == -xp.inf] = -xp.inf  # as SciPy
     out[xp.isnan(xf)] = xp.nan
+    return out
+
+
+# The gamma function itself (so that it keeps its relative accuracy where log-gamma is large,
+# which exp(gammaln) would not): for 0 < x < 10, exp of the series about 2 times or divided by
+# the recurrence's few factors (exp of a number below 0.3: no error grows); for
+# 10 <= x <= 171.62 Stirling's formula as sqrt(2 pi) x^(x/2 - 1/4) (x^(x/2 - 1/4) e^-x)
+# e^(series), which overflows only where Gamma does. Negative x by the reflection
+# Gamma(x) = pi / (sin(pi x) Gamma(1 - x)) with Gamma(1 - x) as (-x) Gamma(-x) (-x is exact,
+# 1 - x would be rounded), in logarithms where Gamma(1 - x) overflows.
+_MAXGAM = 171.624376956302725  # Gamma(x) overflows float64 beyond (SciPy's MAXGAM)
+_SQRT_2PI = 2.5066282746310005024
+
+
+def _sinpi(x: Any) -> Any:
+    """sin(pi x), with x reduced exactly first: sin(pi (n + r)) = (-1)^n sin(pi r)."""
+    n = xp.round(x)
+    s = xp.sin(_math.pi * (x - n))
+    return xp.where(xp.fmod(n, 2.0) == 0, s, -s)
+
+
+_FACTORIALS: list = []  # (n - 1)! for n = 1 ... 171, correctly rounded (on first use)
+
+
+def _gamma_positive(x: Any, reciprocal: bool = False) -> Any:
+    """Gamma(x) (or 1 / Gamma(x)) for finite x > 0, a float64 array. At the integers
+    the factorials, correctly rounded."""
+    out = _gamma_positive_series(x, reciprocal)
+    ints = (x == xp.floor(x)) & (x <= 171.0)
+    if ints.any():
+        if not _FACTORIALS:
+            _FACTORIALS.append(xp.array([float(_math.factorial(n)) for n in range(171)]))
+        table = _FACTORIALS[0][x[ints].astype(xp.int64) - 1]
+        out[ints] = 1.0 / table if reciprocal else table
+    return out
+
+
+def _gamma_positive_series(x: Any, reciprocal: bool) -> Any:
+    out = xp.empty_like(x)
+    tiny = x < 0.5
+    low = (x >= 0.5) & (x < 1.5)
+    mid = (x >= 1.5) & (x <= 2.5)
+    high = (x > 2.5) & (x < 10.0)
+    large = (x >= 10.0) & (x <= _MAXGAM)
+    huge = x > _MAXGAM
+    sign = -1.0 if reciprocal else 1.0
+    if tiny.any():  # Gamma(x) = Gamma(x + 2) / (x (x + 1)), 1/Gamma(x) ~ x stays finite
+        t = x[tiny]
+        g2, factors = xp.exp(sign * _lgamma_near2(t)), t * (1.0 + t)
+        out[tiny] = g2 * factors if reciprocal else g2 / factors
+    if low.any():  # Gamma(x) = Gamma(x + 1) / x
+        t = x[low]
+        g1 = xp.exp(sign * _lgamma_near2(t - 1.0))
+        out[low] = g1 * t if reciprocal else g1 / t
+    if mid.any():
+        out[mid] = xp.exp(sign * _lgamma_near2(x[mid] - 2.0))
+    if high.any():  # Gamma(x) = (x - 1) ... (x - n) Gamma(x - n), x - n in [1.5, 2.5]
+        t = x[high]
+        n = xp.floor(t - 1.5)
+        prod = xp.ones_like(t)
+        for j in range(1, 9):
+            prod = xp.where(j <= n, prod * (t - j), prod)
+        g = xp.exp(sign * _lgamma_near2(t - n - 2.0))
+        out[high] = g / prod if reciprocal else g * prod
+    if large.any():
+        t = x[large]
+        half = xp.power(t, 0.5 * t - 0.25)
+        g = (_SQRT_2PI * xp.exp(_stirling_series(t))) * half * (half * xp.exp(-t))
+        out[large] = 1.0 / g if reciprocal else g
+    if huge.any():  # 1 / Gamma underflows gradually, Gamma overflows
+        out[huge] = xp.exp(-_stirling(x[huge])) if reciprocal else xp.inf
+    return out
+
+
+def gamma(x: Any) -> Any:
+    """The gamma function (``scipy.special.gamma``): +-inf at +-0, NaN at the negative
+    integers and -inf, inf past 171.62.
+
+    >>> float(gamma(5.0)), round(float(gamma(0.5)) ** 2, 14)  # 4! and pi
+    (24.0, 3.14159265358979)
+    """
+    xf, dtype = _float_in(x, "gamma")
+    out = xp.full_like(xf, xp.nan)
+    with xp.errstate(all="ignore"):
+        pos = (xf > 0) & (xf < xp.inf)
+        if pos.any():
+            out[pos] = _gamma_positive(xf[pos])
+        neg = (xf < 0) & (xf != xp.floor(xf)) & xp.isfinite(xf)
+        if neg.any():  # Gamma(x) = pi / (sin(pi x) (-x) Gamma(-x)): -x is exact, 1 - x is not
+            t = xf[neg]
+            s = _sinpi(t)
+            g = _math.pi / (s * (-t * _gamma_positive(-t)))
+            # Gamma(1 - x) overflows: the (tiny) value from logarithms instead
+            far = -t > _MAXGAM - 1.0
+            log_abs = xp.log(_math.pi / xp.abs(s)) - xp.log(-t) - _stirling(-t)
+            out[neg] = xp.where(far, xp.copysign(xp.exp(log_abs), s), g)
+    zero = xf == 0
+    out[zero] = xp.copysign(xp.inf, xf[zero])
+    out[xf == xp.inf] = xp.inf
+    return _float_out(out, dtype)
+
+
+def rgamma(x: Any) -> Any:
+    """1 / Gamma(x) (``scipy.special.rgamma``), an entire function: 0 at 0 and the
+    negative integers, computed without forming Gamma where it would overflow.
+
+    >>> float(rgamma(5.0)), float(rgamma(-2.0)), float(rgamma(1e-300))
+    (0.041666666666666664, 0.0, 1e-300)
+    """
+    xf, dtype = _float_in(x, "rgamma")
+    out = xp.full_like(xf, xp.nan)
+    with xp.errstate(all="ignore"):
+        pos = (xf > 0) & (xf < xp.inf)
+        if pos.any():
+            out[pos] = _gamma_positive(xf[pos], reciprocal=True)
+        neg = (xf < 0) & (xf != xp.floor(xf)) & xp.isfinite(xf)
+        if neg.any():  # 1 / Gamma(x) = sin(pi x) (-x) Gamma(-x) / pi
+            t = xf[neg]
+            s = _sinpi(t)
+            r = s * (-t * _gamma_positive(-t)) / _math.pi
+            far = -t > _MAXGAM - 1.0
+            log_abs = xp.log(xp.abs(s) / _math.pi) + xp.log(-t) + _stirling(-t)
+            out[neg] = xp.where(far, xp.copysign(xp.exp(log_abs), s), r)
+    ints = (xf < 0) & (xf == xp.floor(xf))  # the zeros (and -inf, as SciPy: 0)
+    out[ints] = 0.0
+    zero = xf == 0
+    out[zero] = xf[zero]  # (-0.0 at -0.0, as SciPy)
+    out[xf == xp.inf] = 0.0
+    return _float_out(out, dtype)
+
+
+def gammasgn(x: Any) -> Any:
+    """The sign of Gamma(x) (``scipy.special.gammasgn``): 1 for x > 0, (-1)^(k+1) on
+    (-k-1, -k), NaN at the negative integers and -inf, +-1 at +-0.
+
+    >>> gammasgn(xp.array([2.0, -0.5, -1.5, -1.0]))
+    array([ 1., -1.,  1., nan])
+    """
+    xf, dtype = _float_in(x, "gammasgn")
+    out = xp.ones_like(xf)
+    with xp.errstate(invalid="ignore"):
+        neg = xf < 0
+        k = xp.floor(-xf[neg])  # x in (-k - 1, -k)
+        out[neg] = xp.where(xp.fmod(k, 2.0) == 0, -1.0, 1.0)
+        out[(neg & (xf == xp.floor(xf))) | xp.isnan(xf)] = xp.nan
+    zero = xf == 0
+    out[zero] = xp.copysign(1.0, xf[zero])
+    return _float_out(out, dtype)
+
+
+# The beta function B(a, b) = Gamma(a) Gamma(b) / Gamma(a + b) and log |B|. Where a or b is
+# a pole (0, a negative integer, or -inf) the value is SciPy's (Cephes'): for a = -n and an
+# integer b with 1 - a - b > 0 the limit (-1)^b B(1 - a - b, b), +inf otherwise. Elsewhere B
+# is the product of gamma functions while they stay finite (|a|, |b|, |a + b| < 171.62), and
+# sign * exp(log |B|) beyond. log |B| for a, b > 0 with max(a, b) >= 10 is Stirling's formula
+# with the large terms combined (log(a / (a + b)) = -log1p(b / a)), so that no digits cancel
+# when one argument is large: log B(1e6, 1) = -log(1e6) to the last place (the sum of three
+# log-gammas would lose 6 digits).
+def _beta_poles(a: Any, b: Any, log: bool, fn: Any) -> tuple:
+    """Where a or b is a pole: (mask, values); ``fn`` is B (or log |B|) of float64 arrays."""
+    out = xp.full(a.shape, xp.inf)
+    done = xp.zeros(a.shape, bool)
+    for p, q in ((a, b), (b, a)):  # Cephes checks a first, then b
+        pole = (p <= 0) & (p == xp.floor(p)) & ~done
+        if pole.any():
+            pp, qq = p[pole], q[pole]
+            limit = xp.isfinite(pp) & (qq == xp.floor(qq)) & xp.isfinite(qq) & (1.0 - pp - qq > 0)
+            vals = xp.full(pp.shape, xp.inf)
+            if limit.any():
+                ql = qq[limit]
+                v = fn(1.0 - pp[limit] - ql, ql)
+                vals[limit] = v if log else xp.where(xp.fmod(ql, 2.0) == 0, v, -v)
+            out[pole] = vals
+            done |= pole
+    return done, out
+
+
+def _sum_shift(a: Any, b: Any, s: Any) -> Any:
+    """psi(s) ((a + b) - s), for s = fl(a + b): how far log Gamma(a + b) is from
+    log Gamma(s), to first order (the rounding error by Knuth's two-sum; 0 at the poles)."""
+    bb = s - a
+    psi = polygamma(s, 0)
+    return xp.where(xp.isfinite(psi), psi * ((a - (s - bb)) + (b - bb)), 0.0)
+
+
+def _gammaln_sum(a: Any, b: Any) -> Any:
+    """log |B(a, b)| away from the poles of a and b: the log of the product of gamma
+    functions where that is a normal number (each gamma is good to an ulp or two, so the
+    log is good to an ulp or two of 1: three log-gammas of size 10 would cancel to 1e-15),
+    else log|Gamma(a)| + log|Gamma(b)| - log|Gamma(a + b)|, with a + b's rounding error
+    corrected to first order (it moves log Gamma(a + b) by psi(a + b) times the error: much
+    more than one unit near a pole of Gamma(a + b))."""
+    s = a + b
+    out = _gammaln64(a) + _gammaln64(b) - _gammaln64(s) - _sum_shift(a, b, s)
+    small = (xp.abs(a) < _MAXGAM) & (xp.abs(b) < _MAXGAM) & (xp.abs(s) < _MAXGAM)
+    if small.any():
+        direct = xp.abs(_beta_direct(a[small], b[small]))
+        normal = (direct > 1e-300) & (direct < 1e300)
+        out[small] = xp.where(normal, xp.log(xp.where(normal, direct, 1.0)), out[small])
+    return out
+
+
+def _betaln_positive(a: Any, b: Any) -> Any:
+    """log B(a, b) for finite a, b > 0."""
+    big, small = xp.maximum(a, b), xp.minimum(a, b)
+    total = big + small
+    out = _gammaln_sum(a, b)
+    both = small >= 10.0
+    if both.any():
+        # (a - 1/2) log(a / s) + (b - 1/2) log(b / s) - log(s) / 2 + log sqrt(2 pi)
+        # + S(a) + S(b) - S(s), with S Stirling's series and log(a / s) = -log1p(b / a)
+        g, m, s = big[both], small[both], total[both]
+        out[both] = (
+            -(g - 0.5) * xp.log1p(m / g)
+            + (m - 0.5) * xp.log(m / s)
+            - 0.5 * xp.log(s)
+            + _LOG_SQRT_2PI
+            + (_stirling_series(g) + _stirling_series(m) - _stirling_series(s))
+        )
+    one = (big >= 10.0) & ~both
+    if one.any():  # log Gamma(m) + [log Gamma(g) - log Gamma(g + m)]
+        g, m, s = big[one], small[one], total[one]
+        out[one] = _gammaln64(m) + (
+            -(g - 0.5) * xp.log1p(m / g)
+            - m * xp.log(s)
+            + m
+            + (_stirling_series(g) - _stirling_series(s))
+        )
+    return out
+
+
+def _betaln64(a: Any, b: Any) -> Any:
+    a, b = xp.broadcast_arrays(a, b)
+    done, out = _beta_poles(a, b, True, _betaln64)
+    rest = ~done
+    ar, br = a[rest], b[rest]
+    vals = xp.full(ar.shape, xp.nan)
+    fin = xp.isfinite(ar) & xp.isfinite(br)
+    pos = fin & (ar > 0) & (br > 0)
+    vals[pos] = _betaln_positive(ar[pos], br[pos])
+    other = fin & ~pos
+    vals[other] = _gammaln_sum(ar[other], br[other])
+    # one argument +inf: B -> 0 if the other is positive, +-inf (log: +inf) if negative
+    for p, q in ((ar, br), (br, ar)):
+        at = (p == xp.inf) & xp.isfinite(q)
+        vals[at] = xp.where(q[at] > 0, -xp.inf, xp.inf)
+    out[rest] = vals
+    return out
+
+
+def _beta64(a: Any, b: Any) -> Any:
+    a, b = xp.broadcast_arrays(a, b)
+    done, out = _beta_poles(a, b, False, _beta64)
+    rest = ~done
+    ar, br = a[rest], b[rest]
+    s = ar + br
+    vals = xp.full(ar.shape, xp.nan)
+    direct = (xp.abs(ar) < _MAXGAM) & (xp.abs(br) < _MAXGAM) & (xp.abs(s) < _MAXGAM)
+    if direct.any():
+        vals[direct] = _beta_direct(ar[direct], br[direct])
+    far = ~direct & xp.isfinite(ar) & xp.isfinite(br)
+    if far.any():
+        af, bf = ar[far], br[far]
+        sign = _gammasgn64(af) * _gammasgn64(bf) * _gammasgn64(af + bf)
+        vals[far] = xp.where(xp.isnan(sign), 0.0, sign) * xp.exp(_betaln64(af, bf))
+    for p, q in ((ar, br), (br, ar)):
+        at = (p == xp.inf) & xp.isfinite(q)
+        vals[at] = xp.where(q[at] > 0, 0.0, _gammasgn64(q[at]) * xp.inf)
+    out[rest] = vals
+    return out
+
+
+def _beta_direct(a: Any, b: Any) -> Any:
+    """B(a, b) as a product of gamma functions, for a, b off their poles and |a|, |b|,
+    |a + b| < 171.62: Gamma(larger) / Gamma(a + b) first (it cannot overflow), as Cephes."""
+    s = a + b
+    big, small = xp.maximum(a, b), xp.minimum(a, b)
+    den = _gamma_any(s)
+    value = _gamma_any(big) / den * _gamma_any(small)
+    # a + b is rounded by up to s eps / 2, which moves Gamma(a + b) by psi(s) times that
+    # (7e-14 near s = 171, more near its poles): corrected to first order
+    value = value * (1.0 - _sum_shift(a, b, s))
+    return xp.where(xp.isinf(den), 0.0, value)
+
+
+def _gamma_any(x: Any) -> Any:
+    """Gamma on float64 (inf at the poles, where it is a denominator of B)."""
+    out = gamma(x)
+    return xp.where(xp.isnan(out) & ~xp.isnan(x), xp.inf, out)
+
+
+def _gammasgn64(x: Any) -> Any:
+    return xp.asarray(gammasgn(x), dtype=xp.float64)
+
+
+def beta(a: Any, b: Any) -> Any:
+    """The beta function Gamma(a) Gamma(b) / Gamma(a + b) (``scipy.special.beta``),
+    broadcast; a pole in a or b gives SciPy's value (see above).
+
+    >>> float(beta(2.0, 3.0)), float(beta(-3.0, 2.0))  # 1/12 and the limit 1/6
+    (0.08333333333333333, 0.16666666666666666)
+    """
+    af, bf, dtype = _float_pair(a, b, "beta")
+    with xp.errstate(all="ignore"):
+        out = _beta64(af, bf)
+    return _float_out(out, dtype)
+
+
+def betaln(a: Any, b: Any) -> Any:
+    """log |B(a, b)| (``scipy.special.betaln``), broadcast, accurate when one argument is
+    large.
+
+    >>> round(float(betaln(1e6, 1.0)), 12)  # -log(1e6)
+    -13.815510557964
+    """
+    af, bf, dtype = _float_pair(a, b, "betaln")
+    with xp.errstate(all="ignore"):
+        out = _betaln64(af, bf)
     return _float_out(out, dtype)
 
 

@@ -64,8 +64,14 @@ def _erf_local_grad(x: Any) -> Any:
     return R.exp(-(x * x)) * _TWO_OVER_SQRT_PI
 
 
-erf = Primitive("erf", K.erf, kind="elementwise", complex=False)
-defvjp(erf, lambda g, ans, x: g * _erf_local_grad(x))
+# erf is entire: for complex z the same f'(z), and the VJP of a complex output is
+# g conj(f'(z)) (PyTorch's convention, as for exp).
+erf = Primitive("erf", K.erf, kind="elementwise")
+defvjp(
+    erf,
+    lambda g, ans, x: g * _erf_local_grad(x),
+    complex_rules=(lambda g, ans, x: g * R.conj(_erf_local_grad(x)),),
+)
 defjvp(erf, lambda t, ans, x: t * _erf_local_grad(x))
 deflower(erf, _call_lowering(K.erf))
 
