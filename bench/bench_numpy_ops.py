@@ -3,7 +3,9 @@ is called on a 16-element float64 vector, forward and backward, timed side by si
 
 The claim checked (issue 13): a new primitive costs no more per call than the existing
 ones. Each row is one recorded call on the same leaf plus its share of the backward pass
-(and one add, the same in every row); the ratio is to the core's ``x * c``. einsum and a
+(and one add, the same in every row); the ratio is to the core's ``x * c``. Compare like
+with like: an elementwise function with the core's ``tanh``, a scan (cumsum) with the
+core's reduction ``sum``, einsum with the core's ``matmul``. einsum and a
 linalg op join the table when chainrule.contractions and chainrule.linalg are installed.
 """
 
@@ -22,6 +24,7 @@ rng = np.random.default_rng(0)
 x0 = rng.standard_normal(16)
 c = 1.0 + 0.01 * rng.standard_normal(16)
 M0 = rng.standard_normal((4, 4)) + 4 * np.eye(4)
+W16 = np.ones((16, 16)) / 16
 
 
 def chain(op: Callable, start: np.ndarray = x0) -> Callable[[], None]:
@@ -42,6 +45,8 @@ def main() -> None:
     cases: dict[str, Callable[[], None]] = {
         "core: x * c (baseline)": chain(lambda h: h * c),
         "core: tanh": chain(lambda h: h.tanh()),
+        "core: x.sum(axis=0, keepdims)": chain(lambda h: h.sum(axis=0, keepdims=True)),
+        "core: W @ x": chain(lambda h: cr.matmul(W16, h)),
         "cnp.tan": chain(cnp.tan),
         "cnp.log1p": chain(cnp.log1p, np.abs(x0)),
         "cnp.logaddexp(x, c)": chain(lambda h: cnp.logaddexp(h, c)),
@@ -56,7 +61,7 @@ def main() -> None:
         from chainrule import contractions, linalg
 
         cases["einsum('ij,j->i')"] = chain(
-            lambda h: contractions.einsum("ij,j->i", np.ones((16, 16)) / 16, h)
+            lambda h: contractions.einsum("ij,j->i", W16, h)
         )
         cases["linalg.solve (4x4)"] = chain(lambda h: linalg.solve(h, np.ones(4)), M0)
     except ImportError:
