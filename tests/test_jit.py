@@ -325,3 +325,22 @@ def test_a_jitted_module_names_its_parameters_and_keeps_forward_names_in_the_bac
     # the backward's inputs are the forward's values under the forward's names
     assert "relu0" in head and "weight_2" in head and "x0" not in head
     assert "dweight_0" in backward and "drelu0" in backward
+
+
+def test_a_scalar_program_returns_each_output_in_its_own_dtype():
+    """Python-float code returns float64 values as float64 and comparisons as bool; an
+    integer or float32 constant output sends the program to the NumPy code, which keeps
+    its dtype."""
+
+    def f(x):
+        return x * 2.0, x > 0.5
+
+    x = np.float64(1.0)
+    jitted = cr.jit(f)
+    out = jitted(x)
+    assert "np.bool_(" in jitted.source(x) and "math" in jitted.source(x)
+    assert [o.dtype for o in out] == [np.float64, np.bool_] and out[1].item() is True
+    g = cr.jit(lambda x: (x * 2.0, cr.tensor(6), cr.tensor(np.float32(1.5))))
+    assert [o.dtype for o in g(x)] == [np.float64, np.int64, np.float32]
+    assert [o.item() for o in g(x)] == [2.0, 6, 1.5]
+

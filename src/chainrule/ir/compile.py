@@ -389,11 +389,19 @@ def _sigmoid(x):
 
 
 def _is_scalar_program(program: Program) -> bool:
+    """Every value 0-d float64 (or bool, from a comparison), every constant a 0-d real
+    number, every output float64 or bool: what Python floats compute as NumPy would."""
     f64 = np.dtype(np.float64)
     if not program.eqns:
         return False
     for v in program.inputs:
         if v.shape != () or v.dtype != f64:
+            return False
+    for value in program.constants.values():
+        if np.ndim(value) != 0 or np.asarray(value).dtype.kind not in "biuf":
+            return False
+    for o in program.outputs:
+        if _scalar_output_type(o) is None:
             return False
     for e in program.eqns:
         if e.meta.get("call") is not None or e.out.shape != ():
@@ -413,6 +421,22 @@ def _is_scalar_program(program: Program) -> bool:
             if isinstance(v, Literal) and np.ndim(v.value) != 0:
                 return False
     return True
+
+
+def _scalar_output_type(o: Var | Literal) -> str | None:
+    """How a scalar program returns an output, as NumPy would have it: ``_f64`` (a
+    float64), ``np.bool_`` (a comparison); None for another dtype (an integer constant)."""
+    if isinstance(o, Var):
+        shape, dtype = o.shape, o.dtype
+    else:
+        shape, dtype = np.shape(o.value), np.asarray(o.value).dtype
+    if shape != ():
+        return None
+    if dtype == np.float64:
+        return "_f64"
+    if dtype == np.bool_:
+        return "np.bool_"
+    return None
 
 
 def _compile_scalar(program: Program, name: str) -> Compiled:
@@ -438,7 +462,7 @@ def _compile_scalar(program: Program, name: str) -> Compiled:
         ins = [atom(v) for v in e.inputs]
         template = SCALAR.get(e.prim.name, "{0}")
         lines.append(f"t{k} = {template.format(*ins)}")
-    outs = [f"_f64({atom(o)})" for o in program.outputs]
+    outs = [f"{_scalar_output_type(o)}({atom(o)})" for o in program.outputs]
     lines.append(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
     body = "".join(f"    {line}\n" for line in lines)
     source = (
