@@ -344,3 +344,42 @@ def test_a_scalar_program_returns_each_output_in_its_own_dtype():
     assert [o.dtype for o in g(x)] == [np.float64, np.int64, np.float32]
     assert [o.item() for o in g(x)] == [2.0, 6, 1.5]
 
+
+def test_several_differentiable_outputs_of_different_dtypes_keep_theirs():
+    def f(a, b, c):
+        return a**3, b * 2.0, (c * a.astype(np.float64).sum()).sum()
+
+    def inputs():
+        return (
+            cr.tensor(np.array([0.5, -1.0], dtype=np.float32), requires_grad=True),
+            cr.tensor([1.5, 2.0, 0.25], requires_grad=True),
+            cr.tensor(np.array([1.0 + 2.0j, -0.5j]), requires_grad=True),
+        )
+
+    results = []
+    for fn in (f, cr.jit(f)):
+        a, b, c = inputs()
+        outs = fn(a, b, c)
+        loss = outs[0].sum() + (outs[1] ** 2).sum() + cr.abs(outs[2]) ** 2
+        loss.backward()
+        results.append(([o.dtype for o in outs], [o.numpy() for o in outs], a, b, c))
+    (dt_e, v_e, *t_e), (dt_j, v_j, *t_j) = results
+    assert dt_j == dt_e == [np.float32, np.float64, np.complex128]
+    for x, y in zip(v_j, v_e):
+        _close(x, y, rtol=1e-6)
+    for x, y in zip(t_j, t_e):
+        assert x.grad.dtype == y.grad.dtype
+        _close(x.grad.numpy(), y.grad.numpy(), rtol=1e-6)
+    # second order through the cast slices (the recorded backward)
+    second = []
+    for fn in (lambda a, b: (a**3, b**3), cr.jit(lambda a, b: (a**3, b**3))):
+        a, b = inputs()[:2]
+
+        def total(a, b, fn=fn):
+            return sum(o.sum() for o in fn(a, b))
+
+        ga, gb = cr.grad(total, argnums=(0, 1))(a, b)
+        hess_a = cr.grad(lambda a, b=b, total=total: cr.grad(total)(a, b).sum())(a)
+        second.append((ga.dtype, gb.dtype, hess_a.dtype, hess_a.numpy()))
+    assert second[1][:3] == second[0][:3] == (np.float32, np.float64, np.float32)
+    _close(second[1][3], second[0][3], rtol=1e-6)

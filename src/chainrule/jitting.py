@@ -528,19 +528,27 @@ class _Entry:
 
     def _multi(self, outs: tuple, edges: list, arrays: list, params: dict, wrapped: list):
         """Several differentiable outputs: one node over their concatenation (a node has one
-        output), each output a slice of it."""
+        output), each output a slice of it, cast back to its own dtype where the
+        concatenation promoted it (a float32 output beside a float64 one)."""
         from .ops import reshape
 
         pieces = [np.ravel(outs[k]) for k in self.diff_out]
         flat = np.concatenate(pieces) if pieces else np.zeros(0)
-        params["split"] = [(np.shape(outs[k]), p.size) for k, p in zip(self.diff_out, pieces)]
+        params["split"] = [
+            (np.shape(outs[k]), p.size, p.dtype) for k, p in zip(self.diff_out, pieces)
+        ]
         node = Node.new(
             self.prim, tuple(edges), tuple(arrays), None, flat.shape, flat.dtype, params
         )
         whole = _from_node(flat, node)
         start = 0
-        for k, (shape, size) in zip(self.diff_out, params["split"]):
-            wrapped[k] = reshape(whole[start : start + size], shape)
+        for k, (shape, size, dtype) in zip(self.diff_out, params["split"]):
+            piece = reshape(whole[start : start + size], shape)
+            if dtype != flat.dtype:
+                if dtype.kind != "c" and flat.dtype.kind == "c":
+                    piece = piece.real
+                piece = piece.astype(dtype)
+            wrapped[k] = piece
             start += size
         return wrapped
 
@@ -549,8 +557,11 @@ class _Entry:
         if split is None:
             return [g]
         out, start = [], 0
-        for shape, size in split:
-            out.append(np.reshape(g[start : start + size], shape))
+        for shape, size, dtype in split:
+            piece = np.reshape(g[start : start + size], shape)
+            if dtype.kind != "c" and piece.dtype.kind == "c":
+                piece = piece.real
+            out.append(piece.astype(dtype, copy=False))
             start += size
         return out
 
