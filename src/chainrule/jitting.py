@@ -18,6 +18,8 @@ import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from itertools import compress, count
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -97,6 +99,59 @@ class _Signature(NamedTuple):
     key: Any
     leaves: list
     treedef: Any
+    plain: bool = False  # every leaf an ndarray or NumPy scalar (so a program input)
+
+
+#: A leaf's part of the signature: (shape, dtype) of an array, a NumPy scalar or a tensor's
+#: data; a tensor's requires_grad is told by the key's tuple of the leaves that require it.
+_ARRAY_SPEC = attrgetter("shape", "dtype")
+_TENSOR_SPEC = attrgetter("_data.shape", "_data.dtype")
+_REQUIRES_GRAD = attrgetter("_rg")
+#: What a leaf of each type is to the signature: 1 an array (ndarray, NumPy scalar), 2 a
+#: tensor, 0 anything else (a static value, a container, an ndarray subclass: the full
+#: path decides). Filled as types are met.
+_KIND: dict[type, int] = {}
+#: The TreeDef of ``(list(args), {})`` by its arguments' outline (None for an argument
+#: that is a leaf, (list or tuple, length) for a flat container of leaves): made once, not
+#: on every call (the flattening of hundreds of 0-d parameters was most of a call).
+_OUTLINES: dict[tuple, Any] = {}
+
+
+def _kind(t: type) -> int:
+    k = _KIND.get(t)
+    if k is None:
+        if t is np.ndarray or issubclass(t, np.generic):
+            k = 1
+        elif issubclass(t, Tensor):
+            k = 2
+        else:
+            k = 0
+        _KIND[t] = k
+    return k
+
+
+def _specs(leaves: list, kinds: set[int]) -> tuple[tuple, tuple] | None:
+    """(per-leaf specs, positions of the leaves that require grad) of leaves that are all
+    arrays or tensors; None when one is something else."""
+    if kinds == {1}:
+        return tuple(map(_ARRAY_SPEC, leaves)), ()
+    if kinds == {2}:
+        return (
+            tuple(map(_TENSOR_SPEC, leaves)),
+            tuple(compress(count(), map(_REQUIRES_GRAD, leaves))),
+        )
+    if 0 in kinds:
+        return None
+    specs, rgs = [], []
+    for k, leaf in enumerate(leaves):
+        if type(leaf) is np.ndarray or isinstance(leaf, np.generic):
+            specs.append((leaf.shape, leaf.dtype))
+        else:
+            data = leaf._data
+            specs.append((data.shape, data.dtype))
+            if leaf._rg:
+                rgs.append(k)
+    return tuple(specs), tuple(rgs)
 
 
 class Jitted:
@@ -131,23 +186,43 @@ class Jitted:
         self._hits = self._misses = 0
         self._compile_seconds = 0.0
         self._warned = False
+        self._last: tuple[Any, _Entry] | None = None  # the last call's key and entry
 
     # ------------------------------------------------------------------ calling
     def _signature(self, args: tuple, kwargs: dict) -> _Signature:
+        """The cache key of a call (and its leaves): the tree's structure, each leaf's shape
+        and dtype (or a static leaf's type and value), which leaves require grad, the
+        static arguments' values, and grad mode. The common calls (positional arrays and
+        tensors, and flat lists or tuples of them) are read without walking a pytree; what
+        they cannot read (a dict, a nested list, a Python number, an ndarray subclass)
+        takes the full path, whose keys are the same for the same call."""
         if not kwargs and not self._static:
-            # the common call: arrays and tensors only, no pytree to walk
-            parts = []
+            leaves: list = []
+            outline: list = []
             for a in args:
                 kind = type(a)
-                if kind is Tensor:
-                    data = a._data
-                    parts.append((data.shape, data.dtype, a._rg))
-                elif kind is np.ndarray or isinstance(a, np.generic):
-                    parts.append((a.shape, a.dtype, False))
+                if kind is list or kind is tuple:
+                    leaves += a
+                    outline.append((kind, len(a)))
                 else:
-                    break
-            else:
-                return _Signature((len(args), tuple(parts), is_grad_enabled()), list(args), None)
+                    leaves.append(a)
+                    outline.append(None)
+            kinds = {_kind(t) for t in set(map(type, leaves))}
+            specs = _specs(leaves, kinds)
+            if specs is not None:
+                outline_key = tuple(outline)
+                treedef = _OUTLINES.get(outline_key)
+                if treedef is None:
+                    if len(_OUTLINES) > 1024:
+                        _OUTLINES.clear()
+                    treedef = _OUTLINES[outline_key] = flatten((list(args), {}))[1]
+                key = (treedef, *specs, (), is_grad_enabled())
+                return _Signature(key, leaves, treedef, kinds <= {1})
+        return self._full_signature(args, kwargs)
+
+    def _full_signature(self, args: tuple, kwargs: dict) -> _Signature:
+        """The signature of any call, walking its pytree (``_signature`` reads the common
+        calls faster, to the same key)."""
         static = self._static
         if static:
             n = len(args)
@@ -162,19 +237,18 @@ class Jitted:
         else:
             dyn, statics = list(args), ()
         leaves, treedef = flatten((dyn, kwargs))
-        parts = []
-        for leaf in leaves:
-            kind = type(leaf)
-            if kind is np.ndarray:
-                parts.append((leaf.shape, leaf.dtype, False))
-            elif kind is Tensor or isinstance(leaf, Tensor):
+        parts, rgs = [], []
+        for k, leaf in enumerate(leaves):
+            if type(leaf) is np.ndarray or isinstance(leaf, np.generic):
+                parts.append((leaf.shape, leaf.dtype))
+            elif isinstance(leaf, Tensor):
                 data = leaf._data
-                parts.append((data.shape, data.dtype, leaf._rg))
-            elif kind is np.ndarray or isinstance(leaf, np.generic):
-                parts.append((leaf.shape, leaf.dtype, False))
+                parts.append((data.shape, data.dtype))
+                if leaf._rg:
+                    rgs.append(k)
             else:
                 parts.append(("static", _static_key(leaf, "a pytree leaf")))
-        key = (treedef, tuple(parts), statics, is_grad_enabled())
+        key = (treedef, tuple(parts), tuple(rgs), statics, is_grad_enabled())
         return _Signature(key, leaves, treedef)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -183,15 +257,25 @@ class Jitted:
             # outer program records this function's operations themselves (inlined).
             return self._f(*args, **kwargs)
         sig = self._signature(args, kwargs)
-        entry = self._cache.get(sig.key)
-        if entry is not None and entry.valid():
+        key = sig.key
+        last = self._last
+        # the last call's signature again (a loop's calls): one comparison of keys, not a
+        # hash of them (its entry is the newest in the cache already)
+        if last is not None and key == last[0] and last[1].valid():
+            entry = last[1]
             self._hits += 1
-            self._cache.move_to_end(sig.key)
         else:
-            entry = self._compile(sig, args, kwargs)
-        return entry.run(sig.leaves)
+            entry = self._cache.get(key)
+            if entry is not None and entry.valid():
+                self._hits += 1
+                self._cache.move_to_end(key)
+            else:
+                entry = self._compile(sig, args, kwargs)
+            self._last = (key, entry)  # one object: threads never see a key with another's entry
+        return entry.run(sig.leaves, sig.plain)
 
     def _compile(self, sig: _Signature, args: tuple, kwargs: dict) -> _Entry:
+        self._last = None  # the new entry is the newest, and may push out the last call's
         self._misses += 1
         t0 = time.perf_counter()
         entry = _Entry(self, sig, args, kwargs)
@@ -331,10 +415,7 @@ class _Entry:
                 self.dynamic.append(k)
             else:
                 leaves.append(leaf)
-        if sig.treedef is None:  # the flat signature: positional arrays and tensors
-            dyn, kw = leaves, {}
-        else:
-            dyn, kw = unflatten(sig.treedef, leaves)
+        dyn, kw = unflatten(sig.treedef, leaves)
         call_args = list(dyn)
         for i in owner._static:
             i %= len(args)
@@ -484,23 +565,33 @@ class _Entry:
         return self.compiled.source
 
     # ------------------------------------------------------------------ running
-    def run(self, leaves: list) -> Any:
-        tensors = []
-        arrays = []
-        for k in self.dynamic:
-            leaf = leaves[k]
-            if isinstance(leaf, Tensor):
-                tensors.append(leaf)
-                arrays.append(leaf._data)
+    def run(self, leaves: list, plain: bool = False) -> Any:
+        """The outputs for a call with this entry's signature. ``plain``: every leaf is an
+        array (so an input of the program, in order, and none requires grad)."""
+        if plain:
+            if self.params:
+                arrays = leaves + [p._data for p in self.params]
             else:
-                tensors.append(None)
-                arrays.append(leaf)
-        for p in self.params:
-            tensors.append(p)
-            arrays.append(p._data)
-        if not self.grad:
-            outs = self.compiled.fn(*arrays)
-            return unflatten(self.out_def, [_wrap(o) for o in outs])
+                arrays = leaves
+            if not self.grad:
+                return unflatten(self.out_def, list(map(_wrap, self.compiled.fn(*arrays))))
+            tensors = [None] * len(leaves) + self.params
+        else:
+            tensors = []
+            arrays = []
+            for k in self.dynamic:
+                leaf = leaves[k]
+                if isinstance(leaf, Tensor):
+                    tensors.append(leaf)
+                    arrays.append(leaf._data)
+                else:
+                    tensors.append(None)
+                    arrays.append(leaf)
+            for p in self.params:
+                tensors.append(p)
+                arrays.append(p._data)
+            if not self.grad:
+                return unflatten(self.out_def, list(map(_wrap, self.compiled.fn(*arrays))))
         results = self.fwd.fn(*arrays)
         outs, residuals = results[: self.n_out], results[self.n_out :]
         edges = []

@@ -8,6 +8,7 @@ new leaves, as JAX does (dicts keep their insertion order; namedtuples keep thei
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ class TreeDef:
     ({'w': [*, *], 'b': None}, 2)
     """
 
-    __slots__ = ("kind", "meta", "children", "_key", "_hash")
+    __slots__ = ("kind", "meta", "children", "_key", "_hash", "_flat")
 
     def __init__(self, kind: str, meta: Any = None, children: tuple = ()) -> None:
         self.kind = kind  # "leaf", "none", "tuple", "list", "dict", "namedtuple"
@@ -32,6 +33,8 @@ class TreeDef:
         # compared and hashed on every cr.jit call: the structure as a tuple, made once
         self._key = (kind, meta, tuple(c._key for c in children))
         self._hash = hash(self._key)
+        # a container of leaves only: rebuilt from a slice of the leaves (unflatten)
+        self._flat = bool(children) and all(c.kind == "leaf" for c in children)
 
     @property
     def num_leaves(self) -> int:
@@ -133,7 +136,13 @@ def _unflatten(treedef: TreeDef, it: Any) -> Any:
         return next(it)
     if kind == "none":
         return None
-    values = [next(it) if c is _LEAF else _unflatten(c, it) for c in treedef.children]
+    if treedef._flat:
+        n = len(treedef.children)
+        values = list(islice(it, n))
+        if len(values) != n:
+            raise ValueError(f"unflatten: too few leaves for {treedef!r}")
+    else:
+        values = [next(it) if c is _LEAF else _unflatten(c, it) for c in treedef.children]
     if kind == "dict":
         return dict(zip(treedef.meta, values))
     if kind == "namedtuple":
