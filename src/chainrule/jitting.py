@@ -31,7 +31,7 @@ from .ir.compile import BACKENDS, Compiled, compile_program
 from .ir.passes import cse, dce, fold, simplify_more
 from .ir.trace import Tracer
 from .primitives import ALL_INPUTS, Primitive
-from .pytree import flatten, unflatten
+from .pytree import flatten, rebuilder, unflatten
 from .tensor import Tensor, _from_node, _wrap, is_grad_enabled
 
 __all__ = ["CacheInfo", "Jitted", "jit"]
@@ -102,10 +102,11 @@ class _Signature(NamedTuple):
     plain: bool = False  # every leaf an ndarray or NumPy scalar (so a program input)
 
 
-#: A leaf's part of the signature: (shape, dtype) of an array, a NumPy scalar or a tensor's
-#: data; a tensor's requires_grad is told by the key's tuple of the leaves that require it.
-_ARRAY_SPEC = attrgetter("shape", "dtype")
-_TENSOR_SPEC = attrgetter("_data.shape", "_data.dtype")
+#: A leaf's part of the signature: the shape and dtype of an array, a NumPy scalar or a
+#: tensor's data (in two tuples: shapes, dtypes); which tensors require grad is the key's
+#: tuple of their positions.
+_SHAPE, _DTYPE = attrgetter("shape"), attrgetter("dtype")
+_TENSOR_SHAPE, _TENSOR_DTYPE = attrgetter("_data.shape"), attrgetter("_data.dtype")
 _REQUIRES_GRAD = attrgetter("_rg")
 #: What a leaf of each type is to the signature: 1 an array (ndarray, NumPy scalar), 2 a
 #: tensor, 0 anything else (a static value, a container, an ndarray subclass: the full
@@ -130,28 +131,27 @@ def _kind(t: type) -> int:
     return k
 
 
-def _specs(leaves: list, kinds: set[int]) -> tuple[tuple, tuple] | None:
-    """(per-leaf specs, positions of the leaves that require grad) of leaves that are all
+def _specs(leaves: list, kinds: set[int]) -> tuple[tuple, tuple, tuple] | None:
+    """(shapes, dtypes, positions of the leaves that require grad) of leaves that are all
     arrays or tensors; None when one is something else."""
     if kinds == {1}:
-        return tuple(map(_ARRAY_SPEC, leaves)), ()
+        return tuple(map(_SHAPE, leaves)), tuple(map(_DTYPE, leaves)), ()
     if kinds == {2}:
         return (
-            tuple(map(_TENSOR_SPEC, leaves)),
+            tuple(map(_TENSOR_SHAPE, leaves)),
+            tuple(map(_TENSOR_DTYPE, leaves)),
             tuple(compress(count(), map(_REQUIRES_GRAD, leaves))),
         )
     if 0 in kinds:
         return None
-    specs, rgs = [], []
+    shapes, dtypes, rgs = [], [], []
     for k, leaf in enumerate(leaves):
-        if type(leaf) is np.ndarray or isinstance(leaf, np.generic):
-            specs.append((leaf.shape, leaf.dtype))
-        else:
-            data = leaf._data
-            specs.append((data.shape, data.dtype))
-            if leaf._rg:
-                rgs.append(k)
-    return tuple(specs), tuple(rgs)
+        data = leaf if type(leaf) is np.ndarray or isinstance(leaf, np.generic) else leaf._data
+        shapes.append(data.shape)
+        dtypes.append(data.dtype)
+        if data is not leaf and leaf._rg:
+            rgs.append(k)
+    return tuple(shapes), tuple(dtypes), tuple(rgs)
 
 
 class Jitted:
@@ -237,18 +237,21 @@ class Jitted:
         else:
             dyn, statics = list(args), ()
         leaves, treedef = flatten((dyn, kwargs))
-        parts, rgs = [], []
+        shapes, dtypes, rgs = [], [], []
         for k, leaf in enumerate(leaves):
             if type(leaf) is np.ndarray or isinstance(leaf, np.generic):
-                parts.append((leaf.shape, leaf.dtype))
+                shapes.append(leaf.shape)
+                dtypes.append(leaf.dtype)
             elif isinstance(leaf, Tensor):
                 data = leaf._data
-                parts.append((data.shape, data.dtype))
+                shapes.append(data.shape)
+                dtypes.append(data.dtype)
                 if leaf._rg:
                     rgs.append(k)
-            else:
-                parts.append(("static", _static_key(leaf, "a pytree leaf")))
-        key = (treedef, tuple(parts), tuple(rgs), statics, is_grad_enabled())
+            else:  # a static leaf: never equal to a shape (a tuple of ints)
+                shapes.append(("static", _static_key(leaf, "a pytree leaf")))
+                dtypes.append(None)
+        key = (treedef, tuple(shapes), tuple(dtypes), tuple(rgs), statics, is_grad_enabled())
         return _Signature(key, leaves, treedef)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -423,6 +426,7 @@ class _Entry:
         with np.errstate(all="ignore"), tracer.active():
             out = owner._f(*call_args, **kw)
         out_leaves, self.out_def = flatten(out)
+        self.rebuild = rebuilder(self.out_def)  # the outputs' structure around their leaves
         for o in out_leaves:
             if not isinstance(o, (Tensor, np.ndarray, np.generic, int, float, complex)):
                 raise TypeError(
@@ -574,7 +578,7 @@ class _Entry:
             else:
                 arrays = leaves
             if not self.grad:
-                return unflatten(self.out_def, list(map(_wrap, self.compiled.fn(*arrays))))
+                return self.rebuild(list(map(_wrap, self.compiled.fn(*arrays))))
             tensors = [None] * len(leaves) + self.params
         else:
             tensors = []
@@ -591,7 +595,7 @@ class _Entry:
                 tensors.append(p)
                 arrays.append(p._data)
             if not self.grad:
-                return unflatten(self.out_def, list(map(_wrap, self.compiled.fn(*arrays))))
+                return self.rebuild(list(map(_wrap, self.compiled.fn(*arrays))))
         results = self.fwd.fn(*arrays)
         outs, residuals = results[: self.n_out], results[self.n_out :]
         edges = []
@@ -615,7 +619,7 @@ class _Entry:
                 wrapped[k] = _from_node(out, node)
             else:
                 wrapped = self._multi(outs, edges, arrays, params, wrapped)
-        return unflatten(self.out_def, wrapped)
+        return self.rebuild(wrapped)
 
     def _multi(self, outs: tuple, edges: list, arrays: list, params: dict, wrapped: list):
         """Several differentiable outputs: one node over their concatenation (a node has one

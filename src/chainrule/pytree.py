@@ -152,6 +152,53 @@ def _unflatten(treedef: TreeDef, it: Any) -> Any:
     return tuple(values)
 
 
+def rebuilder(treedef: TreeDef) -> Callable[[list], Any]:
+    """A function that does ``unflatten(treedef, leaves)`` for a list of leaves, written
+    for this one structure (a container of leaves is a slice of the list): for code that
+    rebuilds the same structure on every call (cr.jit's outputs).
+
+    >>> leaves_, tree = flatten((1, [2, 3], {"a": 4}))
+    >>> rebuilder(tree)([10, 20, 30, 40])
+    (10, [20, 30], {'a': 40})
+    """
+    consts: dict[str, Any] = {}
+    position = 0
+
+    def expr(td: TreeDef, depth: int) -> str:
+        nonlocal position
+        if depth > 50:
+            raise RecursionError
+        if td.kind == "leaf":
+            position += 1
+            return f"w[{position - 1}]"
+        if td.kind == "none":
+            return "None"
+        n = len(td.children)
+        if td._flat and td.kind in ("list", "tuple"):
+            start, position = position, position + n
+            return (
+                f"w[{start}:{position}]" if td.kind == "list" else f"tuple(w[{start}:{position}])"
+            )
+        inner = ", ".join(expr(c, depth + 1) for c in td.children)
+        if td.kind == "list":
+            return f"[{inner}]"
+        if td.kind == "tuple":
+            return f"({inner}{',' if n == 1 else ''})"
+        name = f"m{len(consts)}"
+        consts[name] = td.meta
+        if td.kind == "dict":
+            return f"dict(zip({name}, ({inner}{',' if n == 1 else ''})))"
+        return f"{name}({inner})"  # a namedtuple
+
+    try:
+        body = expr(treedef, 0)
+    except RecursionError:
+        return lambda w: unflatten(treedef, w)
+    namespace = dict(consts)
+    exec(f"def rebuild(w):\n    return {body}\n", namespace)
+    return namespace["rebuild"]
+
+
 def leaves(tree: Any) -> list:
     """The leaves of ``tree``, in order.
 

@@ -147,10 +147,21 @@ def compile_program(
         return arrays
     fast = _compile_scalar(program, name)
     floats, numpy_code = fast.fn, arrays.fn
+    types = [_scalar_output_type(o) for o in program.outputs]
+    if all(t is np.float64 for t in types):
+        array = np.array
+
+        def convert(values: tuple) -> tuple:
+            return tuple(array(values))  # float64 scalars, made in one call
+
+    else:
+
+        def convert(values: tuple) -> tuple:
+            return tuple(t(v) for t, v in zip(types, values))
 
     def run(*args: Any) -> Any:
         try:
-            return floats(*args)
+            return convert(floats(*map(float, args)))
         except (ArithmeticError, ValueError):
             with np.errstate(all="ignore"):
                 return numpy_code(*args)
@@ -423,9 +434,9 @@ def _is_scalar_program(program: Program) -> bool:
     return True
 
 
-def _scalar_output_type(o: Var | Literal) -> str | None:
-    """How a scalar program returns an output, as NumPy would have it: ``_f64`` (a
-    float64), ``np.bool_`` (a comparison); None for another dtype (an integer constant)."""
+def _scalar_output_type(o: Var | Literal) -> type | None:
+    """What a scalar program's output becomes, as NumPy would have it: ``np.float64``, or
+    ``np.bool_`` (a comparison); None for another dtype (an integer constant)."""
     if isinstance(o, Var):
         shape, dtype = o.shape, o.dtype
     else:
@@ -433,9 +444,9 @@ def _scalar_output_type(o: Var | Literal) -> str | None:
     if shape != ():
         return None
     if dtype == np.float64:
-        return "_f64"
+        return np.float64
     if dtype == np.bool_:
-        return "np.bool_"
+        return np.bool_
     return None
 
 
@@ -443,7 +454,7 @@ def _compile_scalar(program: Program, name: str) -> Compiled:
     taken: set[str] = set()
     names: dict[Var, str] = {}
     args = [_identifier(v.hint, taken, f"x{i}") for i, v in enumerate(program.inputs)]
-    lines = [f"{a} = float({a})" for a in args]
+    lines = []
     for v, a in zip(program.inputs, args):
         names[v] = a
     for v, value in program.constants.items():
@@ -462,13 +473,15 @@ def _compile_scalar(program: Program, name: str) -> Compiled:
         ins = [atom(v) for v in e.inputs]
         template = SCALAR.get(e.prim.name, "{0}")
         lines.append(f"t{k} = {template.format(*ins)}")
-    outs = [f"{_scalar_output_type(o)}({atom(o)})" for o in program.outputs]
+    outs = [atom(o) for o in program.outputs]
     lines.append(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
     body = "".join(f"    {line}\n" for line in lines)
     source = (
-        "import math\n\nimport numpy as np\n\n_f64 = np.float64\n"
+        "import math\n\nimport numpy as np\n\n"
         + _SCALAR_HELPERS
-        + f"\n\ndef {name}({', '.join(args)}):\n{body}"
+        + "\n\n# Python floats in (float() of each 0-d input) and out (made NumPy float64, or\n"
+        + "# bool for a comparison, by the caller)\n"
+        + f"def {name}({', '.join(args)}):\n{body}"
     )
     namespace = compile_module(source, {}, f"<compiled {name}>")
     return Compiled(source, namespace[name], 0, [], True)
