@@ -325,3 +325,110 @@ def test_a_jitted_module_names_its_parameters_and_keeps_forward_names_in_the_bac
     # the backward's inputs are the forward's values under the forward's names
     assert "relu0" in head and "weight_2" in head and "x0" not in head
     assert "dweight_0" in backward and "drelu0" in backward
+
+
+def test_a_scalar_program_returns_each_output_in_its_own_dtype():
+    """Python-float code returns float64 values as float64 and comparisons as bool; an
+    integer or float32 constant output sends the program to the NumPy code, which keeps
+    its dtype."""
+
+    def f(x):
+        return x * 2.0, x > 0.5
+
+    x = np.float64(1.0)
+    jitted = cr.jit(f)
+    out = jitted(x)
+    assert "# Python floats in" in jitted.source(x)  # the float code, not the NumPy code
+    assert [o.dtype for o in out] == [np.float64, np.bool_] and out[1].item() is True
+    g = cr.jit(lambda x: (x * 2.0, cr.tensor(6), cr.tensor(np.float32(1.5))))
+    assert [o.dtype for o in g(x)] == [np.float64, np.int64, np.float32]
+    assert [o.item() for o in g(x)] == [2.0, 6, 1.5]
+
+
+def test_several_differentiable_outputs_of_different_dtypes_keep_theirs():
+    def f(a, b, c):
+        return a**3, b * 2.0, (c * a.astype(np.float64).sum()).sum()
+
+    def inputs():
+        return (
+            cr.tensor(np.array([0.5, -1.0], dtype=np.float32), requires_grad=True),
+            cr.tensor([1.5, 2.0, 0.25], requires_grad=True),
+            cr.tensor(np.array([1.0 + 2.0j, -0.5j]), requires_grad=True),
+        )
+
+    results = []
+    for fn in (f, cr.jit(f)):
+        a, b, c = inputs()
+        outs = fn(a, b, c)
+        loss = outs[0].sum() + (outs[1] ** 2).sum() + cr.abs(outs[2]) ** 2
+        loss.backward()
+        results.append(([o.dtype for o in outs], [o.numpy() for o in outs], a, b, c))
+    (dt_e, v_e, *t_e), (dt_j, v_j, *t_j) = results
+    assert dt_j == dt_e == [np.float32, np.float64, np.complex128]
+    for x, y in zip(v_j, v_e):
+        _close(x, y, rtol=1e-6)
+    for x, y in zip(t_j, t_e):
+        assert x.grad.dtype == y.grad.dtype
+        _close(x.grad.numpy(), y.grad.numpy(), rtol=1e-6)
+    # second order through the cast slices (the recorded backward)
+    second = []
+    for fn in (lambda a, b: (a**3, b**3), cr.jit(lambda a, b: (a**3, b**3))):
+        a, b = inputs()[:2]
+
+        def total(a, b, fn=fn):
+            return sum(o.sum() for o in fn(a, b))
+
+        ga, gb = cr.grad(total, argnums=(0, 1))(a, b)
+        hess_a = cr.grad(lambda a, b=b, total=total: cr.grad(total)(a, b).sum())(a)
+        second.append((ga.dtype, gb.dtype, hess_a.dtype, hess_a.numpy()))
+    assert second[1][:3] == second[0][:3] == (np.float32, np.float64, np.float32)
+    _close(second[1][3], second[0][3], rtol=1e-6)
+
+
+def test_rebuilder_makes_what_unflatten_makes():
+    """The structure of cr.jit's outputs, rebuilt by code written for it: containers of
+    leaves as slices, nesting, namedtuples, dicts, None, empty containers, deep trees."""
+    import random
+    from collections import namedtuple
+
+    from chainrule.pytree import flatten, rebuilder, unflatten
+
+    Pair = namedtuple("Pair", "a b")
+    rnd = random.Random(0)
+
+    def tree(depth):
+        r = rnd.random()
+        if depth > 3 or r < 0.3:
+            return rnd.random()
+        if r < 0.4:
+            return None
+        kids = [tree(depth + 1) for _ in range(rnd.randrange(4))]
+        if r < 0.6:
+            return kids
+        if r < 0.8:
+            return tuple(kids)
+        if r < 0.9:
+            return Pair(tree(depth + 1), tree(depth + 1))
+        return {f"k{i}": v for i, v in enumerate(kids)}
+
+    def same(a, b):
+        assert type(a) is type(b)
+        if isinstance(a, (list, tuple)):
+            assert len(a) == len(b)
+            for x, y in zip(a, b):
+                same(x, y)
+        elif isinstance(a, dict):
+            assert list(a) == list(b)
+            for k in a:
+                same(a[k], b[k])
+        else:
+            assert a is b
+
+    for _ in range(200):
+        leaves, treedef = flatten(tree(0))
+        same(rebuilder(treedef)(leaves), unflatten(treedef, leaves))
+    deep = [1.0]
+    for _ in range(80):  # deeper than the written code goes: unflatten itself
+        deep = [deep, 2.0]
+    leaves, treedef = flatten(deep)
+    assert flatten(rebuilder(treedef)(leaves))[1] == treedef

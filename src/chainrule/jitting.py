@@ -18,6 +18,8 @@ import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from itertools import compress, count
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -29,7 +31,7 @@ from .ir.compile import BACKENDS, Compiled, compile_program
 from .ir.passes import cse, dce, fold, simplify_more
 from .ir.trace import Tracer
 from .primitives import ALL_INPUTS, Primitive
-from .pytree import flatten, unflatten
+from .pytree import flatten, rebuilder, unflatten
 from .tensor import Tensor, _from_node, _wrap, is_grad_enabled
 
 __all__ = ["CacheInfo", "Jitted", "jit"]
@@ -97,6 +99,59 @@ class _Signature(NamedTuple):
     key: Any
     leaves: list
     treedef: Any
+    plain: bool = False  # every leaf an ndarray or NumPy scalar (so a program input)
+
+
+#: A leaf's part of the signature: the shape and dtype of an array, a NumPy scalar or a
+#: tensor's data (in two tuples: shapes, dtypes); which tensors require grad is the key's
+#: tuple of their positions.
+_SHAPE, _DTYPE = attrgetter("shape"), attrgetter("dtype")
+_TENSOR_SHAPE, _TENSOR_DTYPE = attrgetter("_data.shape"), attrgetter("_data.dtype")
+_REQUIRES_GRAD = attrgetter("_rg")
+#: What a leaf of each type is to the signature: 1 an array (ndarray, NumPy scalar), 2 a
+#: tensor, 0 anything else (a static value, a container, an ndarray subclass: the full
+#: path decides). Filled as types are met.
+_KIND: dict[type, int] = {}
+#: The TreeDef of ``(list(args), {})`` by its arguments' outline (None for an argument
+#: that is a leaf, (list or tuple, length) for a flat container of leaves): made once, not
+#: on every call (the flattening of hundreds of 0-d parameters was most of a call).
+_OUTLINES: dict[tuple, Any] = {}
+
+
+def _kind(t: type) -> int:
+    k = _KIND.get(t)
+    if k is None:
+        if t is np.ndarray or issubclass(t, np.generic):
+            k = 1
+        elif issubclass(t, Tensor):
+            k = 2
+        else:
+            k = 0
+        _KIND[t] = k
+    return k
+
+
+def _specs(leaves: list, kinds: set[int]) -> tuple[tuple, tuple, tuple] | None:
+    """(shapes, dtypes, positions of the leaves that require grad) of leaves that are all
+    arrays or tensors; None when one is something else."""
+    if kinds == {1}:
+        return tuple(map(_SHAPE, leaves)), tuple(map(_DTYPE, leaves)), ()
+    if kinds == {2}:
+        return (
+            tuple(map(_TENSOR_SHAPE, leaves)),
+            tuple(map(_TENSOR_DTYPE, leaves)),
+            tuple(compress(count(), map(_REQUIRES_GRAD, leaves))),
+        )
+    if 0 in kinds:
+        return None
+    shapes, dtypes, rgs = [], [], []
+    for k, leaf in enumerate(leaves):
+        data = leaf if type(leaf) is np.ndarray or isinstance(leaf, np.generic) else leaf._data
+        shapes.append(data.shape)
+        dtypes.append(data.dtype)
+        if data is not leaf and leaf._rg:
+            rgs.append(k)
+    return tuple(shapes), tuple(dtypes), tuple(rgs)
 
 
 class Jitted:
@@ -131,23 +186,43 @@ class Jitted:
         self._hits = self._misses = 0
         self._compile_seconds = 0.0
         self._warned = False
+        self._last: tuple[Any, _Entry] | None = None  # the last call's key and entry
 
     # ------------------------------------------------------------------ calling
     def _signature(self, args: tuple, kwargs: dict) -> _Signature:
+        """The cache key of a call (and its leaves): the tree's structure, each leaf's shape
+        and dtype (or a static leaf's type and value), which leaves require grad, the
+        static arguments' values, and grad mode. The common calls (positional arrays and
+        tensors, and flat lists or tuples of them) are read without walking a pytree; what
+        they cannot read (a dict, a nested list, a Python number, an ndarray subclass)
+        takes the full path, whose keys are the same for the same call."""
         if not kwargs and not self._static:
-            # the common call: arrays and tensors only, no pytree to walk
-            parts = []
+            leaves: list = []
+            outline: list = []
             for a in args:
                 kind = type(a)
-                if kind is Tensor:
-                    data = a._data
-                    parts.append((data.shape, data.dtype, a._rg))
-                elif kind is np.ndarray or isinstance(a, np.generic):
-                    parts.append((a.shape, a.dtype, False))
+                if kind is list or kind is tuple:
+                    leaves += a
+                    outline.append((kind, len(a)))
                 else:
-                    break
-            else:
-                return _Signature((len(args), tuple(parts), is_grad_enabled()), list(args), None)
+                    leaves.append(a)
+                    outline.append(None)
+            kinds = {_kind(t) for t in set(map(type, leaves))}
+            specs = _specs(leaves, kinds)
+            if specs is not None:
+                outline_key = tuple(outline)
+                treedef = _OUTLINES.get(outline_key)
+                if treedef is None:
+                    if len(_OUTLINES) > 1024:
+                        _OUTLINES.clear()
+                    treedef = _OUTLINES[outline_key] = flatten((list(args), {}))[1]
+                key = (treedef, *specs, (), is_grad_enabled())
+                return _Signature(key, leaves, treedef, kinds <= {1})
+        return self._full_signature(args, kwargs)
+
+    def _full_signature(self, args: tuple, kwargs: dict) -> _Signature:
+        """The signature of any call, walking its pytree (``_signature`` reads the common
+        calls faster, to the same key)."""
         static = self._static
         if static:
             n = len(args)
@@ -162,19 +237,21 @@ class Jitted:
         else:
             dyn, statics = list(args), ()
         leaves, treedef = flatten((dyn, kwargs))
-        parts = []
-        for leaf in leaves:
-            kind = type(leaf)
-            if kind is np.ndarray:
-                parts.append((leaf.shape, leaf.dtype, False))
-            elif kind is Tensor or isinstance(leaf, Tensor):
+        shapes, dtypes, rgs = [], [], []
+        for k, leaf in enumerate(leaves):
+            if type(leaf) is np.ndarray or isinstance(leaf, np.generic):
+                shapes.append(leaf.shape)
+                dtypes.append(leaf.dtype)
+            elif isinstance(leaf, Tensor):
                 data = leaf._data
-                parts.append((data.shape, data.dtype, leaf._rg))
-            elif kind is np.ndarray or isinstance(leaf, np.generic):
-                parts.append((leaf.shape, leaf.dtype, False))
-            else:
-                parts.append(("static", _static_key(leaf, "a pytree leaf")))
-        key = (treedef, tuple(parts), statics, is_grad_enabled())
+                shapes.append(data.shape)
+                dtypes.append(data.dtype)
+                if leaf._rg:
+                    rgs.append(k)
+            else:  # a static leaf: never equal to a shape (a tuple of ints)
+                shapes.append(("static", _static_key(leaf, "a pytree leaf")))
+                dtypes.append(None)
+        key = (treedef, tuple(shapes), tuple(dtypes), tuple(rgs), statics, is_grad_enabled())
         return _Signature(key, leaves, treedef)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -183,15 +260,25 @@ class Jitted:
             # outer program records this function's operations themselves (inlined).
             return self._f(*args, **kwargs)
         sig = self._signature(args, kwargs)
-        entry = self._cache.get(sig.key)
-        if entry is not None and entry.valid():
+        key = sig.key
+        last = self._last
+        # the last call's signature again (a loop's calls): one comparison of keys, not a
+        # hash of them (its entry is the newest in the cache already)
+        if last is not None and key == last[0] and last[1].valid():
+            entry = last[1]
             self._hits += 1
-            self._cache.move_to_end(sig.key)
         else:
-            entry = self._compile(sig, args, kwargs)
-        return entry.run(sig.leaves)
+            entry = self._cache.get(key)
+            if entry is not None and entry.valid():
+                self._hits += 1
+                self._cache.move_to_end(key)
+            else:
+                entry = self._compile(sig, args, kwargs)
+            self._last = (key, entry)  # one object: threads never see a key with another's entry
+        return entry.run(sig.leaves, sig.plain)
 
     def _compile(self, sig: _Signature, args: tuple, kwargs: dict) -> _Entry:
+        self._last = None  # the new entry is the newest, and may push out the last call's
         self._misses += 1
         t0 = time.perf_counter()
         entry = _Entry(self, sig, args, kwargs)
@@ -331,10 +418,7 @@ class _Entry:
                 self.dynamic.append(k)
             else:
                 leaves.append(leaf)
-        if sig.treedef is None:  # the flat signature: positional arrays and tensors
-            dyn, kw = leaves, {}
-        else:
-            dyn, kw = unflatten(sig.treedef, leaves)
+        dyn, kw = unflatten(sig.treedef, leaves)
         call_args = list(dyn)
         for i in owner._static:
             i %= len(args)
@@ -342,6 +426,7 @@ class _Entry:
         with np.errstate(all="ignore"), tracer.active():
             out = owner._f(*call_args, **kw)
         out_leaves, self.out_def = flatten(out)
+        self.rebuild = rebuilder(self.out_def)  # the outputs' structure around their leaves
         for o in out_leaves:
             if not isinstance(o, (Tensor, np.ndarray, np.generic, int, float, complex)):
                 raise TypeError(
@@ -484,23 +569,33 @@ class _Entry:
         return self.compiled.source
 
     # ------------------------------------------------------------------ running
-    def run(self, leaves: list) -> Any:
-        tensors = []
-        arrays = []
-        for k in self.dynamic:
-            leaf = leaves[k]
-            if isinstance(leaf, Tensor):
-                tensors.append(leaf)
-                arrays.append(leaf._data)
+    def run(self, leaves: list, plain: bool = False) -> Any:
+        """The outputs for a call with this entry's signature. ``plain``: every leaf is an
+        array (so an input of the program, in order, and none requires grad)."""
+        if plain:
+            if self.params:
+                arrays = leaves + [p._data for p in self.params]
             else:
-                tensors.append(None)
-                arrays.append(leaf)
-        for p in self.params:
-            tensors.append(p)
-            arrays.append(p._data)
-        if not self.grad:
-            outs = self.compiled.fn(*arrays)
-            return unflatten(self.out_def, [_wrap(o) for o in outs])
+                arrays = leaves
+            if not self.grad:
+                return self.rebuild(list(map(_wrap, self.compiled.fn(*arrays))))
+            tensors = [None] * len(leaves) + self.params
+        else:
+            tensors = []
+            arrays = []
+            for k in self.dynamic:
+                leaf = leaves[k]
+                if isinstance(leaf, Tensor):
+                    tensors.append(leaf)
+                    arrays.append(leaf._data)
+                else:
+                    tensors.append(None)
+                    arrays.append(leaf)
+            for p in self.params:
+                tensors.append(p)
+                arrays.append(p._data)
+            if not self.grad:
+                return self.rebuild(list(map(_wrap, self.compiled.fn(*arrays))))
         results = self.fwd.fn(*arrays)
         outs, residuals = results[: self.n_out], results[self.n_out :]
         edges = []
@@ -524,23 +619,31 @@ class _Entry:
                 wrapped[k] = _from_node(out, node)
             else:
                 wrapped = self._multi(outs, edges, arrays, params, wrapped)
-        return unflatten(self.out_def, wrapped)
+        return self.rebuild(wrapped)
 
     def _multi(self, outs: tuple, edges: list, arrays: list, params: dict, wrapped: list):
         """Several differentiable outputs: one node over their concatenation (a node has one
-        output), each output a slice of it."""
+        output), each output a slice of it, cast back to its own dtype where the
+        concatenation promoted it (a float32 output beside a float64 one)."""
         from .ops import reshape
 
         pieces = [np.ravel(outs[k]) for k in self.diff_out]
         flat = np.concatenate(pieces) if pieces else np.zeros(0)
-        params["split"] = [(np.shape(outs[k]), p.size) for k, p in zip(self.diff_out, pieces)]
+        params["split"] = [
+            (np.shape(outs[k]), p.size, p.dtype) for k, p in zip(self.diff_out, pieces)
+        ]
         node = Node.new(
             self.prim, tuple(edges), tuple(arrays), None, flat.shape, flat.dtype, params
         )
         whole = _from_node(flat, node)
         start = 0
-        for k, (shape, size) in zip(self.diff_out, params["split"]):
-            wrapped[k] = reshape(whole[start : start + size], shape)
+        for k, (shape, size, dtype) in zip(self.diff_out, params["split"]):
+            piece = reshape(whole[start : start + size], shape)
+            if dtype != flat.dtype:
+                if dtype.kind != "c" and flat.dtype.kind == "c":
+                    piece = piece.real
+                piece = piece.astype(dtype)
+            wrapped[k] = piece
             start += size
         return wrapped
 
@@ -549,8 +652,11 @@ class _Entry:
         if split is None:
             return [g]
         out, start = [], 0
-        for shape, size in split:
-            out.append(np.reshape(g[start : start + size], shape))
+        for shape, size, dtype in split:
+            piece = np.reshape(g[start : start + size], shape)
+            if dtype.kind != "c" and piece.dtype.kind == "c":
+                piece = piece.real
+            out.append(piece.astype(dtype, copy=False))
             start += size
         return out
 

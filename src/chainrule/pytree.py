@@ -8,6 +8,7 @@ new leaves, as JAX does (dicts keep their insertion order; namedtuples keep thei
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ class TreeDef:
     ({'w': [*, *], 'b': None}, 2)
     """
 
-    __slots__ = ("kind", "meta", "children", "_key", "_hash")
+    __slots__ = ("kind", "meta", "children", "_key", "_hash", "_flat")
 
     def __init__(self, kind: str, meta: Any = None, children: tuple = ()) -> None:
         self.kind = kind  # "leaf", "none", "tuple", "list", "dict", "namedtuple"
@@ -32,6 +33,8 @@ class TreeDef:
         # compared and hashed on every cr.jit call: the structure as a tuple, made once
         self._key = (kind, meta, tuple(c._key for c in children))
         self._hash = hash(self._key)
+        # a container of leaves only: rebuilt from a slice of the leaves (unflatten)
+        self._flat = bool(children) and all(c.kind == "leaf" for c in children)
 
     @property
     def num_leaves(self) -> int:
@@ -133,7 +136,13 @@ def _unflatten(treedef: TreeDef, it: Any) -> Any:
         return next(it)
     if kind == "none":
         return None
-    values = [next(it) if c is _LEAF else _unflatten(c, it) for c in treedef.children]
+    if treedef._flat:
+        n = len(treedef.children)
+        values = list(islice(it, n))
+        if len(values) != n:
+            raise ValueError(f"unflatten: too few leaves for {treedef!r}")
+    else:
+        values = [next(it) if c is _LEAF else _unflatten(c, it) for c in treedef.children]
     if kind == "dict":
         return dict(zip(treedef.meta, values))
     if kind == "namedtuple":
@@ -141,6 +150,53 @@ def _unflatten(treedef: TreeDef, it: Any) -> Any:
     if kind == "list":
         return values
     return tuple(values)
+
+
+def rebuilder(treedef: TreeDef) -> Callable[[list], Any]:
+    """A function that does ``unflatten(treedef, leaves)`` for a list of leaves, written
+    for this one structure (a container of leaves is a slice of the list): for code that
+    rebuilds the same structure on every call (cr.jit's outputs).
+
+    >>> leaves_, tree = flatten((1, [2, 3], {"a": 4}))
+    >>> rebuilder(tree)([10, 20, 30, 40])
+    (10, [20, 30], {'a': 40})
+    """
+    consts: dict[str, Any] = {}
+    position = 0
+
+    def expr(td: TreeDef, depth: int) -> str:
+        nonlocal position
+        if depth > 50:
+            raise RecursionError
+        if td.kind == "leaf":
+            position += 1
+            return f"w[{position - 1}]"
+        if td.kind == "none":
+            return "None"
+        n = len(td.children)
+        if td._flat and td.kind in ("list", "tuple"):
+            start, position = position, position + n
+            return (
+                f"w[{start}:{position}]" if td.kind == "list" else f"tuple(w[{start}:{position}])"
+            )
+        inner = ", ".join(expr(c, depth + 1) for c in td.children)
+        if td.kind == "list":
+            return f"[{inner}]"
+        if td.kind == "tuple":
+            return f"({inner}{',' if n == 1 else ''})"
+        name = f"m{len(consts)}"
+        consts[name] = td.meta
+        if td.kind == "dict":
+            return f"dict(zip({name}, ({inner}{',' if n == 1 else ''})))"
+        return f"{name}({inner})"  # a namedtuple
+
+    try:
+        body = expr(treedef, 0)
+    except RecursionError:
+        return lambda w: unflatten(treedef, w)
+    namespace = dict(consts)
+    exec(f"def rebuild(w):\n    return {body}\n", namespace)
+    return namespace["rebuild"]
 
 
 def leaves(tree: Any) -> list:

@@ -147,10 +147,21 @@ def compile_program(
         return arrays
     fast = _compile_scalar(program, name)
     floats, numpy_code = fast.fn, arrays.fn
+    types = [_scalar_output_type(o) for o in program.outputs]
+    if all(t is np.float64 for t in types):
+        array = np.array
+
+        def convert(values: tuple) -> tuple:
+            return tuple(array(values))  # float64 scalars, made in one call
+
+    else:
+
+        def convert(values: tuple) -> tuple:
+            return tuple(t(v) for t, v in zip(types, values))
 
     def run(*args: Any) -> Any:
         try:
-            return floats(*args)
+            return convert(floats(*map(float, args)))
         except (ArithmeticError, ValueError):
             with np.errstate(all="ignore"):
                 return numpy_code(*args)
@@ -389,11 +400,19 @@ def _sigmoid(x):
 
 
 def _is_scalar_program(program: Program) -> bool:
+    """Every value 0-d float64 (or bool, from a comparison), every constant a 0-d real
+    number, every output float64 or bool: what Python floats compute as NumPy would."""
     f64 = np.dtype(np.float64)
     if not program.eqns:
         return False
     for v in program.inputs:
         if v.shape != () or v.dtype != f64:
+            return False
+    for value in program.constants.values():
+        if np.ndim(value) != 0 or np.asarray(value).dtype.kind not in "biuf":
+            return False
+    for o in program.outputs:
+        if _scalar_output_type(o) is None:
             return False
     for e in program.eqns:
         if e.meta.get("call") is not None or e.out.shape != ():
@@ -415,11 +434,27 @@ def _is_scalar_program(program: Program) -> bool:
     return True
 
 
+def _scalar_output_type(o: Var | Literal) -> type | None:
+    """What a scalar program's output becomes, as NumPy would have it: ``np.float64``, or
+    ``np.bool_`` (a comparison); None for another dtype (an integer constant)."""
+    if isinstance(o, Var):
+        shape, dtype = o.shape, o.dtype
+    else:
+        shape, dtype = np.shape(o.value), np.asarray(o.value).dtype
+    if shape != ():
+        return None
+    if dtype == np.float64:
+        return np.float64
+    if dtype == np.bool_:
+        return np.bool_
+    return None
+
+
 def _compile_scalar(program: Program, name: str) -> Compiled:
     taken: set[str] = set()
     names: dict[Var, str] = {}
     args = [_identifier(v.hint, taken, f"x{i}") for i, v in enumerate(program.inputs)]
-    lines = [f"{a} = float({a})" for a in args]
+    lines = []
     for v, a in zip(program.inputs, args):
         names[v] = a
     for v, value in program.constants.items():
@@ -438,13 +473,15 @@ def _compile_scalar(program: Program, name: str) -> Compiled:
         ins = [atom(v) for v in e.inputs]
         template = SCALAR.get(e.prim.name, "{0}")
         lines.append(f"t{k} = {template.format(*ins)}")
-    outs = [f"_f64({atom(o)})" for o in program.outputs]
+    outs = [atom(o) for o in program.outputs]
     lines.append(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
     body = "".join(f"    {line}\n" for line in lines)
     source = (
-        "import math\n\nimport numpy as np\n\n_f64 = np.float64\n"
+        "import math\n\nimport numpy as np\n\n"
         + _SCALAR_HELPERS
-        + f"\n\ndef {name}({', '.join(args)}):\n{body}"
+        + "\n\n# Python floats in (float() of each 0-d input) and out (made NumPy float64, or\n"
+        + "# bool for a comparison, by the caller)\n"
+        + f"def {name}({', '.join(args)}):\n{body}"
     )
     namespace = compile_module(source, {}, f"<compiled {name}>")
     return Compiled(source, namespace[name], 0, [], True)
