@@ -395,3 +395,22 @@ def test_threads_calling_with_their_own_signatures_get_their_own_code():
     for t in threads:
         t.join()
     assert not errors and f.cache_info().misses >= 3
+
+
+def test_static_values_that_compare_equal_but_compute_differently_get_their_own_programs():
+    # == would let 0.0 and -0.0 share a program (copysign, 1 / x differ), never find a NaN
+    # again, and let (1, True) stand for (1, 1)
+    x = np.ones(2)
+    h = cr.jit(lambda x, c: cr.tensor(np.copysign(1.0, c)) * x, static_argnums=(1,))
+    np.testing.assert_array_equal(h(x, 0.0).numpy(), [1.0, 1.0])
+    np.testing.assert_array_equal(h(x, -0.0).numpy(), [-1.0, -1.0])
+    np.testing.assert_array_equal(h(x, np.float32(-0.0)).numpy(), [-1.0, -1.0])
+    assert h.cache_info().misses == 3
+    h(x, float("nan"))
+    h(x, float("nan"))
+    assert h.cache_info().hits == 1
+    k = cr.jit(lambda x, t: x * (2.0 if type(t[1]) is bool else 3.0), static_argnums=(1,))
+    np.testing.assert_array_equal(k(x, (1, True)).numpy(), [2.0, 2.0])
+    np.testing.assert_array_equal(k(x, (1, 1)).numpy(), [3.0, 3.0])
+    c = cr.jit(lambda x, z: x * np.copysign(1.0, z.imag), static_argnums=(1,))
+    assert c(x, complex(1, 0.0)).numpy()[0] == 1.0 and c(x, complex(1, -0.0)).numpy()[0] == -1.0

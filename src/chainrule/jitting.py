@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import time
 import warnings
 from collections import OrderedDict
@@ -334,7 +335,32 @@ def _static_key(value: Any, where: Any) -> Any:
             f"jit: a static value must be hashable ({where}: got {type(value).__name__}); "
             f"pass arrays and tensors as ordinary arguments"
         ) from None
-    return (type(value), value)
+    return _tagged(value)
+
+
+def _tagged(value: Any) -> Any:
+    """A cache key for a static value that is equal exactly when the values are the same
+    to a program: ``==`` would let 0.0 and -0.0 share one (1 / x differs), never find a
+    NaN again, and let ``(1, True)`` stand for ``(1, 1)``."""
+    kind = type(value)
+    if kind is float or isinstance(value, np.floating):
+        return (kind, _float_bits(float(value)))
+    if kind is complex or isinstance(value, np.complexfloating):
+        z = complex(value)
+        return (kind, _float_bits(z.real), _float_bits(z.imag))
+    if kind is tuple or kind is frozenset:
+        parts = tuple(_tagged(v) for v in value)
+        return (kind, frozenset(parts) if kind is frozenset else parts)
+    return (kind, value)
+
+
+def _float_bits(x: float) -> Any:
+    """A float as its value, told apart by sign at zero, every NaN one key."""
+    if x != x:
+        return "nan"
+    if x == 0.0:
+        return ("zero", math.copysign(1.0, x))
+    return x
 
 
 def optimize(program: Program) -> Program:
