@@ -481,7 +481,7 @@ def kaiser(M: int, beta: Any) -> Tensor:
 
     >>> import chainrule.numpy as cnp
     >>> cnp.kaiser(3, 2.0)
-    tensor([0.4401, 1.    , 0.4401])
+    tensor([0.4387, 1.    , 0.4387])
     """
     if not isinstance(beta, Tensor):
         return _wrap(np.kaiser(M, beta))

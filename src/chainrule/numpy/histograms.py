@@ -218,7 +218,7 @@ def histogram(
     >>> w = cnp.array([0.5, 1.0, 2.0, 4.0], requires_grad=True)
     >>> hist, edges = cnp.histogram(cnp.array([0.1, 0.4, 0.5, 0.9]), bins=2, weights=w)
     >>> hist
-    tensor([1.5, 6. ], grad_fn=<astype>)
+    tensor([1.5, 6. ], grad_fn=<getitem>)
     >>> hist[1].backward()
     >>> w.grad
     tensor([0., 0., 1., 1.])
@@ -263,7 +263,7 @@ def histogramdd(
     >>> hist, edges = cnp.histogramdd(cnp.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]), bins=2)
     >>> hist
     tensor([[0., 1.],
-            [1., 1.]], grad_fn=<getitem>)
+            [1., 1.]])
     """
     name = "histogramdd"
     s = _sample(name, sample)
@@ -332,8 +332,6 @@ def histogramdd(
     return hist, edges
 
 
-
-
 def histogram2d(
     x: Any, y: Any, bins: Any = 10, range: Any = None, density: Any = None, weights: Any = None
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -344,7 +342,7 @@ def histogram2d(
     >>> hist, xe, ye = cnp.histogram2d(cnp.array([0.0, 1.0, 1.0]), cnp.array([1.0, 0.0, 1.0]), 2)
     >>> hist
     tensor([[0., 1.],
-            [1., 1.]], grad_fn=<getitem>)
+            [1., 1.]])
     """
     if len(x) != len(y):
         raise ValueError("histogram2d: x and y must have the same length.")

@@ -154,7 +154,7 @@ def piecewise(x: Any, condlist: Any, funclist: Any, *args: Any, **kw: Any) -> Te
     >>> x = cnp.array([-2.0, 0.5, 3.0], requires_grad=True)
     >>> y = cnp.piecewise(x, [x < 0, x > 1], [lambda v: v * v, lambda v: 2 * v, 0.25])
     >>> y
-    tensor([4.  , 0.25, 6.  ], grad_fn=<index_put>)
+    tensor([4.  , 0.25, 6.  ], grad_fn=<where>)
     >>> y.sum().backward()
     >>> x.grad
     tensor([-4.,  0.,  2.])

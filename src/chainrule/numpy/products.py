@@ -363,7 +363,7 @@ def poly(seq_of_zeros: Any) -> Any:
     >>> r = cnp.array([1.0, 2.0], requires_grad=True)
     >>> c = cnp.poly(r)
     >>> c
-    tensor([ 1., -3.,  2.], grad_fn=<...>)
+    tensor([ 1., -3.,  2.], grad_fn=<matmul>)
     >>> c[2].backward()  # the constant term r0 * r1
     >>> r.grad
     tensor([2., 1.])
@@ -405,7 +405,7 @@ def roots(p: Any) -> Tensor:
 
     >>> import chainrule.numpy as cnp
     >>> cnp.roots(cnp.array([1.0, -3.0, 2.0]))
-    tensor([2., 1.], grad_fn=<real>)
+    tensor([2., 1.])
     """
     from .. import linalg
 
@@ -458,10 +458,10 @@ def polyfit(
     >>> y = cnp.array([1.0, 3.0, 5.5], requires_grad=True)
     >>> c = cnp.polyfit(cnp.array([0.0, 1.0, 2.0]), y, 1)
     >>> c
-    tensor([2.25 , 0.9167], grad_fn=<...>)
+    tensor([2.25  , 0.9167], grad_fn=<div>)
     >>> c[0].backward()  # the slope: (y2 - y0) / 2
-    >>> y.grad
-    tensor([-0.5,  0. ,  0.5])
+    >>> y.grad.numpy().round(12)
+    array([-0.5,  0. ,  0.5])
     """
     import warnings
 
@@ -532,7 +532,7 @@ def polydiv(u: Any, v: Any) -> tuple[Tensor, Tensor]:
 
     >>> import chainrule.numpy as cnp
     >>> cnp.polydiv(cnp.array([1.0, -3.0, 2.0]), cnp.array([1.0, -1.0]))
-    (tensor([ 1., -2.], grad_fn=<...>), tensor([0.], grad_fn=<...>))
+    (tensor([ 1., -2.]), tensor([0.]))
     """
     a, b = _coefficients("polydiv", u), _coefficients("polydiv", v)
     a = a.astype(np.result_type(a.dtype, 0.0)) if a.dtype.kind not in "fc" else a

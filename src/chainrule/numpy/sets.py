@@ -133,7 +133,7 @@ def unique_values(x: Any) -> Tensor:
 
     >>> import chainrule.numpy as cnp
     >>> cnp.unique_values(cnp.array([2.0, 1.0, 2.0]))
-    tensor([1., 2.], grad_fn=<getitem>)
+    tensor([1., 2.])
     """
     return unique(x, equal_nan=False, sorted=False)
 
@@ -223,7 +223,7 @@ def union1d(ar1: Any, ar2: Any) -> Tensor:
 
     >>> import chainrule.numpy as cnp
     >>> cnp.union1d(cnp.array([3.0, 1.0]), [2.0, 1.0])
-    tensor([1., 2., 3.], grad_fn=<getitem>)
+    tensor([1., 2., 3.])
     """
     return unique(ops.concatenate([_raveled(ar1), _raveled(ar2)], axis=0))
 
@@ -238,7 +238,7 @@ def intersect1d(
 
     >>> import chainrule.numpy as cnp
     >>> cnp.intersect1d(cnp.array([3.0, 1.0, 2.0]), [2.0, 3.0, 4.0])
-    tensor([2., 3.], grad_fn=<getitem>)
+    tensor([2., 3.])
     """
     if assume_unique:
         a, b = _raveled(ar1), _raveled(ar2)
@@ -268,7 +268,7 @@ def setdiff1d(ar1: Any, ar2: Any, assume_unique: bool = False) -> Tensor:
 
     >>> import chainrule.numpy as cnp
     >>> cnp.setdiff1d(cnp.array([3.0, 1.0, 2.0, 1.0]), [2.0])
-    tensor([1., 3.], grad_fn=<getitem>)
+    tensor([1., 3.])
     """
     a = _raveled(ar1) if assume_unique else unique(ar1)
     return ops.getitem(a, mask_positions(isin(a, ar2, invert=True)))
@@ -280,7 +280,7 @@ def setxor1d(ar1: Any, ar2: Any, assume_unique: bool = False) -> Tensor:
 
     >>> import chainrule.numpy as cnp
     >>> cnp.setxor1d(cnp.array([3.0, 1.0]), [2.0, 1.0])
-    tensor([2., 3.], grad_fn=<getitem>)
+    tensor([2., 3.])
     """
     a = _raveled(ar1) if assume_unique else unique(ar1)
     b = _raveled(ar2) if assume_unique else unique(ar2)
