@@ -1598,6 +1598,319 @@ NUMPY_ROWS += [
     ),
 ]
 
+# Sets, histograms, bits of floats, piecewise functions, index helpers, in-place writers,
+# polynomials and the rest of NumPy 2's namespace (sets.py, histograms.py, writers.py...).
+# Unique values are gathers from the first occurrences (inputs with repeats: x[_REPEAT]).
+_REPEAT = np.array([0, 1, 0, 2, 1, 2, 2])
+
+
+def _in_place(name: str, *args: Any) -> Callable[..., Any]:
+    """A row call that writes into a copy of x with ``xp.<name>(y, ...)``: tensors among
+    the written values are the row's further inputs (``_V`` marks their places)."""
+
+    def call(xp: Any, x: Any, *values: Any) -> Any:
+        y = x * 1.0
+        it = iter(values)
+        getattr(xp, name)(y, *[next(it) if a is _V else a for a in args])
+        return y
+
+    return call
+
+
+_V = object()
+_DIAG = np.array([[True, False, True], [False, True, False]])
+NUMPY_ROWS += [
+    nrow("getitem", "unique", lambda xp, x: xp.unique(x[_REPEAT]), [(3,)]),
+    nrow(
+        "getitem",
+        "unique",
+        lambda xp, x: xp.unique(
+            x[_REPEAT], return_index=True, return_inverse=True, return_counts=True
+        ),
+        [(3,)],
+        label="all",
+    ),  # fmt: skip
+    nrow(
+        "getitem",
+        "unique",
+        lambda xp, x: xp.unique(xp.concatenate([x, x[:1]], axis=0), axis=0, return_inverse=True),
+        [(2, 3)],
+        label="axis0",
+    ),
+    nrow("getitem", "unique", lambda xp, x: xp.unique(x), [()], label="0d"),
+    nrow("getitem", "unique", lambda xp, x: xp.unique(x[_REPEAT]), [(3,)], complex=True),
+    nrow("getitem", "unique_values", lambda xp, x: xp.unique_values(x[_REPEAT]), [(3,)]),
+    nrow("getitem", "unique_counts", lambda xp, x: tuple(xp.unique_counts(x[_REPEAT])), [(3,)]),
+    nrow(
+        "getitem",
+        "unique_inverse",
+        lambda xp, x: tuple(xp.unique_inverse(x[_REPEAT[:6]].reshape(2, 3))),
+        [(3,)],
+    ),
+    nrow("getitem", "unique_all", lambda xp, x: tuple(xp.unique_all(x[_REPEAT])), [(3,)]),
+    nrow("getitem", "union1d", lambda xp, x, y: xp.union1d(x[_REPEAT], y), [(3,), (2,)]),
+    nrow(
+        "getitem",
+        "intersect1d",
+        lambda xp, x, y: xp.intersect1d(x[_REPEAT], x[:2] * 1.0),
+        [(3,), ()],
+    ),
+    nrow(
+        "getitem",
+        "intersect1d",
+        lambda xp, x: xp.intersect1d(x[_REPEAT], x[1:], return_indices=True),
+        [(3,)],
+        label="indices",
+    ),
+    nrow("getitem", "setdiff1d", lambda xp, x: xp.setdiff1d(x[_REPEAT], x[1]), [(3,)]),
+    nrow(
+        "getitem",
+        "setxor1d",
+        lambda xp, x, y: xp.setxor1d(x[_REPEAT], xp.concatenate([x[:1], y])),
+        [(3,), (2,)],
+    ),
+    nrow("take_along_axis", "sort_complex", lambda xp, x: xp.sort_complex(x), [M]),
+    nrow("take_along_axis", "sort_complex", lambda xp, x: xp.sort_complex(x), [(4,)], complex=True),
+    # histograms: weights summed per bin; the edges from the minimum and maximum
+    nrow(
+        "index_add",
+        "histogram",
+        lambda xp, a, w: xp.histogram(a, bins=3, weights=w),
+        [(2, 5), (2, 5)],
+        also=("min", "max"),
+    ),
+    nrow(
+        "index_add",
+        "histogram",
+        lambda xp, a, w: xp.histogram(a, bins=4, weights=w, density=True),
+        [(9,), (9,)],
+        label="density",
+    ),
+    nrow(
+        "index_add",
+        "histogram",
+        lambda xp, a, w: xp.histogram(a, bins=np.array([-1.0, -0.2, 0.5, 1.5]), weights=w),
+        [(8,), (8,)],
+        label="edges",
+    ),
+    nrow(
+        "index_add",
+        "histogram",
+        lambda xp, a, w: xp.histogram(a, range=(-1.0, 1.0), weights=w, density=True),
+        [(12,), (12,)],
+        label="range",
+    ),
+    nrow("min", "histogram", lambda xp, a: xp.histogram(a, 5), [(7,)], label="counts"),
+    nrow(
+        "min", "histogram", lambda xp, a: xp.histogram(a * 0.0 + a[0], 2), [(3,)], label="widened"
+    ),
+    nrow("min", "histogram_bin_edges", lambda xp, a: xp.histogram_bin_edges(a, 4), [M]),
+    nrow(
+        "index_add",
+        "histogramdd",
+        lambda xp, s, w: (
+            xp.histogramdd(s, bins=(2, 3), weights=w, density=True)[0],
+            *xp.histogramdd(s, bins=(2, 3), weights=w, density=True)[1],
+        ),
+        [(8, 2), (8,)],
+    ),  # fmt: skip
+    nrow(
+        "index_add",
+        "histogram2d",
+        lambda xp, x, y, w: xp.histogram2d(x, y, bins=[2, np.array([-2.0, 0.0, 2.0])], weights=w),
+        [(6,), (6,), (6,)],
+    ),
+    # floats taken apart, Bessel's I0 (its derivative I1), piecewise functions
+    nrow("mul", "frexp", lambda xp, x: xp.frexp(x * 7.0), [M], also=("frexp_exponent",)),
+    nrow("mul", "frexp", lambda xp, x: xp.frexp(x), [()], label="0d"),
+    nrow("spacing", "spacing", lambda xp, x: xp.spacing(x) * 1e15 + x, [M]),
+    nrow("i0", "i0", lambda xp, x: xp.i0(x * 3.0), [M], also=("bessel_i1",)),
+    nrow("i0", "i0", lambda xp, x: xp.i0(x * 12.0), [(5,)], label="wide"),
+    nrow("i0", "i0", lambda xp, x: xp.i0(x), [()], label="0d"),
+    # (np.kaiser is not dispatched: its arguments are numbers for NumPy)
+    nrow(
+        "mul",
+        "kaiser",
+        lambda xp, b: cnp.kaiser(6, b * b + 1.0),
+        [()],
+        also=("i0",),
+        reference=False,
+    ),
+    nrow(
+        "index_put",
+        "piecewise",
+        lambda xp, x: xp.piecewise(x, [x < -0.5, x > 0.5], [lambda v: v * v, xp.exp, 0.25]),
+        [M],
+    ),
+    nrow(
+        "index_put",
+        "piecewise",
+        lambda xp, x: xp.piecewise(x, x > 0, [lambda v, s: xp.sin(v) * s], 2.0),
+        [(5,)],
+        label="single",
+    ),
+    nrow(
+        "index_put",
+        "piecewise",
+        lambda xp, x: xp.piecewise(x, [True], [xp.tanh]),
+        [()],
+        label="fixed-0d",
+    ),
+    nrow(
+        "index_put",
+        "piecewise",
+        lambda xp, x: xp.piecewise(x, [_DIAG], [lambda v: xp.sin(v) * v, 0.5]),
+        [M],
+        label="fixed-mask",
+    ),
+    nrow(
+        "take_along_axis",
+        "choose",
+        lambda xp, x, y: xp.choose(np.array([[0, 1, 1], [1, 0, 2]]), [x, y, 0.5]),
+        [M, (3,)],
+    ),
+    # in place: the written values and the entries left as they were
+    nrow("index_put", "put", _in_place("put", [0, 4, 4, -1], _V), [M, (3,)]),
+    nrow(
+        "index_put", "put", _in_place("put", np.array([7, -8]), _V, "wrap"), [M, ()], label="wrap"
+    ),
+    nrow(
+        "index_put",
+        "put_along_axis",
+        _in_place("put_along_axis", np.array([[2], [0]]), _V, 1),
+        [M, (2, 1)],
+    ),
+    nrow(
+        "index_put",
+        "put_along_axis",
+        _in_place("put_along_axis", np.array([[1, 1, 0]]), _V, 0),
+        [M, (1, 3)],
+        label="repeat",
+    ),
+    nrow(
+        "index_put",
+        "put_along_axis",
+        _in_place("put_along_axis", np.array([5, 0]), _V, None),
+        [M, (2,)],
+        label="none",
+    ),
+    nrow("index_put", "place", _in_place("place", _DIAG, _V), [M, (2,)]),
+    nrow("where", "putmask", _in_place("putmask", _DIAG, _V), [M, (4,)]),
+    nrow("broadcast_to", "copyto", _in_place("copyto", _V), [M, (3,)], label="all"),
+    nrow("where", "copyto", _in_place("copyto", _V, "same_kind", _DIAG), [M, (2, 1)]),
+    nrow("index_put", "fill_diagonal", _in_place("fill_diagonal", _V), [(3, 3), (2,)]),
+    nrow(
+        "index_put",
+        "fill_diagonal",
+        _in_place("fill_diagonal", _V, True),
+        [(7, 2), ()],
+        label="wrap",
+    ),
+    # creation, joining, polynomials
+    nrow(
+        "mul",
+        "geomspace",
+        lambda xp, a, b: cnp.geomspace(a * a + 0.5, b * b + 2.0, 5),
+        [(), ()],
+        reference=False,
+    ),
+    nrow(
+        "mul",
+        "geomspace",
+        lambda xp, a, b: cnp.geomspace(-(a * a) - 0.5, -(b * b) - 1.0, 4, endpoint=False, axis=1),
+        [(2,), (2,)],
+        label="negative",
+        reference=False,
+    ),
+    nrow(
+        "mul",
+        "geomspace",
+        lambda xp, a: cnp.geomspace(a, 2.0 * a, 3),
+        [()],
+        complex=True,
+        domain="positive",
+        reference=False,
+    ),
+    nrow(
+        "concatenate",
+        "block",
+        lambda xp, a, b, c: xp.block([[a, b], [c]]),
+        [(2, 2), (2, 1), (1, 3)],
+    ),
+    nrow("concatenate", "block", lambda xp, a, b: xp.block([a, b, 1.5]), [(), (2,)], label="1d"),
+    nrow("astype", "astype", lambda xp, x: xp.astype(x, np.complex128) * x, [M]),
+    nrow("copy", "astype", lambda xp, x: xp.astype(x, x.dtype) * x, [M], label="copy"),
+    nrow("lstsq", "polyfit", lambda xp, x, y: xp.polyfit(x, y, 2), [(6,), (6,)]),
+    nrow(
+        "lstsq",
+        "polyfit",
+        lambda xp, x, y, w: xp.polyfit(x, y, 1, w=w * w + 0.5, cov=True),
+        [(5,), (5, 2), (5,)],
+        label="w-cov",
+    ),
+    nrow(
+        "lstsq",
+        "polyfit",
+        lambda xp, x, y: xp.polyfit(x, y, 1, full=True)[:2],
+        [(4,), (4,)],
+        label="full",
+    ),
+    nrow("matmul", "poly", lambda xp, r: xp.poly(r), [(3,)]),
+    nrow("matmul", "poly", lambda xp, a: xp.poly(a), [(3, 3)], domain="matrix", label="matrix"),
+    nrow("matmul", "poly", lambda xp, r: xp.poly(r), [(2,)], complex=True),
+    nrow("eigvals", "roots", lambda xp, r: xp.roots(xp.poly(xp.cumsum(r * r + 0.5))), [(3,)]),
+    nrow(
+        "eigvals",
+        "roots",
+        lambda xp, p: xp.roots(xp.concatenate([p, np.zeros(1)])),
+        [(3,)],
+        complex=True,
+        label="trailing",
+    ),
+    # (the quotient and the last remainder coefficient: how many leading remainder
+    # coefficients NumPy drops as zero depends on the precision)
+    nrow(
+        "div",
+        "polydiv",
+        lambda xp, u, v: (xp.polydiv(u, v)[0], xp.polydiv(u, v)[1][-1:]),
+        [(4,), (2,)],
+        domain="away",
+    ),
+    nrow("matmul", "matvec", lambda xp, a, v: xp.matvec(a, v), [(2, 2, 3), (3,)]),
+    nrow("matmul", "vecmat", lambda xp, v, a: xp.vecmat(v, a), [(3,), (2, 3, 2)]),
+    nrow("matmul", "vecmat", lambda xp, v, a: xp.vecmat(v, a), [(2,), (2, 2)], complex=True),
+    nrow(
+        "getitem",
+        "trim_zeros",
+        lambda xp, x: xp.trim_zeros(x * np.array([0.0, 1.0, 1.0, 0.0])),
+        [(4,)],
+    ),
+    nrow("sum", "apply_over_axes", lambda xp, x: xp.apply_over_axes(xp.sum, x * x, [0, 2]), [T3]),
+    nrow(
+        "mul",
+        "fromfunction",
+        lambda xp, x: xp.fromfunction(lambda i, j: i * x + j, (2, 3)),
+        [()],
+        reference=False,
+    ),
+    nrow("mul", "asfortranarray", lambda xp, x: xp.asfortranarray(x) * x, [M]),
+    nrow("mul", "asarray_chkfinite", lambda xp, x: xp.asarray_chkfinite(x) * x, [M]),
+]
+for _name, _target in [
+    ("acos", "arccos"),
+    ("acosh", "arccosh"),
+    ("asin", "arcsin"),
+    ("asinh", "arcsinh"),
+    ("atan", "arctan"),
+    ("atanh", "arctanh"),
+]:
+    _domain = {"acosh": "above1", "asinh": "real", "atan": "real"}.get(_name, "ball")
+    NUMPY_ROWS.append(
+        nrow(_target, _name, lambda xp, x, _n=_name: getattr(xp, _n)(x), [M], _domain)
+    )
+NUMPY_ROWS.append(nrow("arctan2", "atan2", lambda xp, x, y: xp.atan2(x, y), [M, (3,)], "away"))
+
+
 # Complex twins of functions NumPy also takes complex input for (PyTorch's convention): the
 # first real row of each, rerun on complex128 inputs.
 _COMPLEX_TWINS = """abs amax amin around atleast_1d atleast_2d atleast_3d average broadcast_arrays
@@ -1875,6 +2188,42 @@ NONDIFF += [
         "searchsorted",
         lambda x: cnp.searchsorted(np.array([-1.0, 0.0, 0.5]), x, side="right"),
         lambda x: np.searchsorted(np.array([-1.0, 0.0, 0.5]), x, side="right"),
+        [(3, 4)],
+    ),
+    Check("frexp_exponent", lambda x: cnp.frexp(x * 5.0)[1], lambda x: np.frexp(x * 5.0)[1], [M]),
+    Check("nextafter", lambda x, y: cnp.nextafter(x, y), np.nextafter, [M, (3,)]),
+    # integers computed from the inputs (a sort's positions), so a traced program has them
+    *[
+        Check(
+            _name,
+            lambda x, _n=_name: getattr(cnp, _n)(cnp.argsort(x, axis=None) - 4, 6),
+            lambda x, _n=_name: getattr(np, _n)(np.argsort(x, axis=None) - 4, 6),
+            [M],
+        )
+        for _name in ("gcd", "lcm", "right_shift")
+    ],
+    Check(
+        "left_shift",
+        lambda x: cnp.left_shift(3, cnp.argsort(x)),
+        lambda x: np.left_shift(3, np.argsort(x)),
+        [M],
+    ),
+    Check(
+        "bitwise_count",
+        lambda x: cnp.bitwise_count(cnp.argsort(x, axis=None) * 37 - 99),
+        lambda x: np.bitwise_count(np.argsort(x, axis=None) * 37 - 99),
+        [M],
+    ),
+    Check(
+        "unique_part",
+        lambda x: cnp.unique(cnp.round(x), return_inverse=True)[1],
+        lambda x: np.unique(np.round(x), return_inverse=True)[1],
+        [(3, 4)],
+    ),
+    Check(
+        "histogram_index",
+        lambda x: cnp.histogram(x, 4)[0],
+        lambda x: np.histogram(x, 4)[0],
         [(3, 4)],
     ),
 ]

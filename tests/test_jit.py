@@ -432,3 +432,32 @@ def test_rebuilder_makes_what_unflatten_makes():
         deep = [deep, 2.0]
     leaves, treedef = flatten(deep)
     assert flatten(rebuilder(treedef)(leaves))[1] == treedef
+
+
+def _changes_in_place(x):
+    y = x * 1.0
+    y += 5.0  # an operator
+    y[0] = 7.0  # an item
+    np.add.at(y, [1, 1], 1.0)  # a ufunc method
+    return y * 2
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_in_place_changes_are_followed_by_traced_programs(requires_grad):
+    # a tensor changed in place stands for its new value in the program (it used to keep
+    # standing for the value it held before: jit returned x * 2)
+    first, second = np.array([1.0, -1.0]), np.array([-1.0, 3.0])
+    eager = _changes_in_place(cr.tensor(second)).numpy()
+    np.testing.assert_array_equal(eager, [14.0, 20.0])
+    program, _ = trace_program(_changes_in_place, first)
+    np.testing.assert_array_equal(program(second), eager)
+    compiled = cr.jit(_changes_in_place)
+    compiled(cr.tensor(first, requires_grad=requires_grad))
+    np.testing.assert_array_equal(
+        compiled(cr.tensor(second, requires_grad=requires_grad)).numpy(), eager
+    )
+    batch = cr.vmap(_changes_in_place)(np.stack([first, second]))
+    np.testing.assert_array_equal(batch.numpy()[1], eager)
+    grad = cr.vmap(cr.grad(lambda x: (_changes_in_place(x) * x).sum()))(np.stack([first, second]))
+    # d/dx of 2 (y0 = 7, y1 = x1 + 7) . x: (14, 4 x1 + 14)
+    np.testing.assert_array_equal(grad.numpy()[1], [14.0, 26.0])

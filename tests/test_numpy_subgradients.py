@@ -245,3 +245,98 @@ def test_elementwise_fast_paths_match_the_general_path():
         assert cnp.tan(cr.tensor(x, requires_grad=True)).grad_fn is None
     with pytest.raises(TypeError, match="casting"):
         cnp.tan(cr.tensor(x), casting="unsafe")
+
+
+# --------------------------------------------------------------------------- sets, histograms,
+# floats taken apart and writes in place (the choices of sets.py, histograms.py, writers.py)
+
+
+def test_unique_values_take_the_gradient_of_their_first_occurrence():
+    x = np.array([3.0, 1.0, 3.0, 1.0, 2.0])
+    w = np.array([10.0, 20.0, 30.0])  # one weight per unique value 1, 2, 3
+    g = cr.grad(lambda t: (cnp.unique(t) * w).sum())(x).numpy()
+    np.testing.assert_array_equal(g, [30.0, 10.0, 0.0, 0.0, 20.0])
+    # the same along an axis: the first row of each unique row; and unique_all's values
+    m = np.array([[1.0, 2.0], [0.0, 5.0], [1.0, 2.0]])
+    g = cr.grad(lambda t: cnp.unique(t, axis=0).sum())(m).numpy()
+    np.testing.assert_array_equal(g, [[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+    g = cr.grad(lambda t: cnp.unique_all(t).values.sum())(x).numpy()
+    np.testing.assert_array_equal(g, [1.0, 1.0, 0.0, 0.0, 1.0])
+
+
+def test_histogram_edges_split_a_tied_extreme_and_move_with_a_widened_range():
+    # the edges are lo + (hi - lo) k / bins: edge k's gradient is (1 - k/bins) on the
+    # minimum and k/bins on the maximum, split evenly between tied extremes (as min/max)
+    x = np.array([0.0, 4.0, 0.0, 2.0])
+    g = cr.grad(lambda t: cnp.histogram_bin_edges(t, 4)[1])(x).numpy()
+    np.testing.assert_allclose(g, [0.375, 0.25, 0.375, 0.0])
+    # all values equal: NumPy widens the range to v -+ 0.5, every edge moves with v
+    same = np.array([2.0, 2.0])
+    edges = cnp.histogram_bin_edges(cr.tensor(same), 2)
+    np.testing.assert_array_equal(edges.numpy(), np.histogram_bin_edges(same, 2))
+    g = cr.jacobian(lambda t: cnp.histogram_bin_edges(t, 2))(same).numpy()
+    np.testing.assert_allclose(g.sum(axis=1), [1.0, 1.0, 1.0])
+    # the counts do not move with the values (derivative 0), the weights' sums do
+    gw = cr.grad(lambda w: cnp.histogram(x, 2, weights=w)[0][1])(np.ones(4)).numpy()
+    np.testing.assert_array_equal(gw, [0.0, 1.0, 0.0, 1.0])  # the last bin holds its edge
+
+
+def test_frexp_mantissa_has_the_derivative_of_the_side_it_lies_on():
+    # x = m 2^e with 0.5 <= |m| < 1: at a power of two x = 2, m = 0.5 and e = 2, so the
+    # derivative is 2^-2 (the right side's); just below, e = 1 and it is 2^-1
+    x = np.array([2.0, np.nextafter(2.0, 0.0), -3.0, 0.0])
+    g = grad_of(lambda t: cnp.frexp(t)[0], x)
+    np.testing.assert_array_equal(g, [0.25, 0.5, 0.25, 1.0])
+    e = cnp.frexp(cr.tensor(x, requires_grad=True))[1]
+    assert e.dtype == np.int32 and not e.requires_grad
+    check_grads(lambda t: cnp.frexp(t)[0], [np.array([0.3, -5.0, 7.5])])
+
+
+def test_spacing_has_derivative_zero_and_nextafter_no_gradient():
+    x = np.array([1.0, 2.0, -3.5])
+    np.testing.assert_array_equal(grad_of(cnp.spacing, x), [0.0, 0.0, 0.0])
+    # nextafter: JAX defines no derivative for it; chainrule's result carries no gradient
+    out = cnp.nextafter(cr.tensor(x, requires_grad=True), 0.0)
+    assert not out.requires_grad
+    np.testing.assert_array_equal(out.numpy(), np.nextafter(x, 0.0))
+
+
+def test_i0_derivatives_at_zero_come_from_the_series():
+    # I0(x) = 1 + x^2/4 + x^4/64 + ...: derivatives 0, 1/2, 0, 3/8 at 0, through I1 and
+    # I1' = I0 - I1 / x (whose 1/2 at 0 is the series' value, not a patch)
+    f = lambda t: cnp.i0(t)  # noqa: E731
+    d = [f]
+    for _ in range(4):
+        d.append(cr.grad(lambda t, g=d[-1]: g(t).sum()))
+    got = [float(g(cr.tensor(0.0)).numpy()) for g in d[1:]]
+    np.testing.assert_allclose(got, [0.0, 0.5, 0.0, 0.375], atol=1e-14)
+
+
+def test_repeated_writes_give_the_gradient_to_the_value_that_stays():
+    # NumPy writes in order, the last write stays: only it gets the gradient
+    def f(x, v):
+        y = x * 1.0
+        cnp.put(y, [1, 1, 0], v)
+        return (y * np.array([1.0, 10.0, 100.0])).sum()
+
+    gx, gv = cr.grad(f, argnums=(0, 1))(np.zeros(3), np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(gx.numpy(), [0.0, 0.0, 100.0])
+    np.testing.assert_array_equal(gv.numpy(), [0.0, 10.0, 1.0])
+
+    def g(x, v):  # put_along_axis with a repeated index along the axis
+        y = x * 1.0
+        cnp.put_along_axis(y, np.array([[0, 0]]), v, axis=1)
+        return (y * np.array([[1.0, 10.0]])).sum()
+
+    gx, gv = cr.grad(g, argnums=(0, 1))(np.zeros((1, 2)), np.array([[1.0, 2.0]]))
+    np.testing.assert_array_equal(gx.numpy(), [[0.0, 10.0]])
+    np.testing.assert_array_equal(gv.numpy(), [[0.0, 1.0]])
+
+
+def test_piecewise_constants_have_derivative_zero_and_later_conditions_win():
+    x = np.array([-2.0, 0.5, 3.0])
+    f = lambda t: cnp.piecewise(t, [t < 1, t > 0], [lambda v: v * v, 0.25])  # noqa: E731
+    np.testing.assert_array_equal(
+        f(cr.tensor(x)).numpy(), np.piecewise(x, [x < 1, x > 0], [lambda v: v * v, 0.25])
+    )
+    np.testing.assert_array_equal(grad_of(f, x), [-4.0, 0.0, 0.0])  # 0.5 is overridden

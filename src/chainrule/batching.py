@@ -1124,6 +1124,33 @@ def _argwhere(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool]) -
     return RN._stack(outs, axis=0)
 
 
+def _ragged(name: str, what: str) -> Callable[..., Any]:
+    """The rule of a primitive whose result's length depends on the values: one example at
+    a time, stacked when the examples agree (as a loop would), else a BatchingError."""
+
+    def rule(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool], **p: Any) -> Any:
+        outs = [
+            ctx.prim(*[a[i] if b else a for a, b in zip(args, batched)], **p)
+            for i in range(ctx.size)
+        ]
+        shapes = sorted({np.shape(o) for o in outs})
+        if len(shapes) > 1:
+            raise BatchingError(
+                f"vmap: {name} finds {what} of shapes {', '.join(map(str, shapes))} in "
+                f"different examples, and a batch holds results of one shape"
+            )
+        return RN._stack(outs, axis=0)
+
+    return rule
+
+
+def _histogram_index(ctx: BatchContext, args, batched, uniform: bool, range: Any) -> Any:
+    # the bin of each value: elementwise in the values when the edges are shared
+    if not any(batched[1:]):
+        return ctx.prim(*args, uniform=uniform, range=range)
+    return _per_example(ctx, args, batched, {"uniform": uniform, "range": range})
+
+
 def _per_example(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool], p: dict):
     """The primitive once per example, stacked: for the recurrences with per-example
     weights, which no single scan can run."""
@@ -1245,6 +1272,9 @@ _EXPLICIT: dict[str, Callable[..., Any]] = {
     "cumsum": by_params,
     "cumprod": by_params,
     "linrec": by_params,
+    # np.unique's integer answers: their length depends on the values
+    "unique_part": _ragged("unique", "unique values"),
+    "histogram_index": _histogram_index,
 }
 
 

@@ -1703,6 +1703,22 @@ def softplus(x: Any) -> Any:
 
 # The NumPy family's kernels (rules_numpy) live in their own module; generated code imports
 # them from here like every other kernel.
-from .kernels_numpy import cumprod_along, cumsum_along, linrec, shift_along  # noqa: E402
+from .kernels_numpy import (  # noqa: E402
+    bessel_i1,
+    cumprod_along,
+    cumsum_along,
+    histogram_index,
+    linrec,
+    shift_along,
+    unique_part,
+)
 
-__all__ += ["cumprod_along", "cumsum_along", "linrec", "shift_along"]
+__all__ += [
+    "bessel_i1",
+    "cumprod_along",
+    "cumsum_along",
+    "histogram_index",
+    "linrec",
+    "shift_along",
+    "unique_part",
+]

@@ -486,3 +486,92 @@ any = nondifferentiable("any", _any_impl, 1, kind="reduction")
 deflower(any, "np.any({0}, axis={axis!r}, keepdims={keepdims!r})")
 all = nondifferentiable("all", _all_impl, 1, kind="reduction")
 deflower(all, "np.all({0}, axis={axis!r}, keepdims={keepdims!r})")
+
+# --------------------------------------------------------------------------- more elementwise
+
+
+def _i0_impl(x: Any) -> Any:
+    return np.i0(x)
+
+
+def _i1_grad(ans: Any, x: Any) -> Any:
+    """d/dx I1(x) = I0(x) - I1(x) / x. I1(x) / x tends to 1/2 at 0: for |x| < 1e-3 its
+    series 1/2 + x^2/16 + x^4/384 is used (error below 1e-22 there), which as a polynomial
+    also gives the right higher derivatives at 0 (a where(x == 0, 0.5, ...) patch would
+    not)."""
+    small = abs(x) < 1e-3
+    safe = where(small, 1.0, x)
+    x2 = x * x
+    series = 0.5 + x2 * (1.0 / 16.0 + x2 / 384.0)
+    return i0(x) - where(small, series, bessel_i1(safe) / safe)
+
+
+# The modified Bessel function I0, computed by NumPy's own np.i0; its derivative is I1
+# (kernels.bessel_i1, NumPy having none), whose derivative is I0 - I1 / x. Real only.
+i0 = unary("i0", _i0_impl, lambda ans, x: bessel_i1(x), save="input", complex=False)
+bessel_i1 = unary(
+    "bessel_i1", K.bessel_i1, _i1_grad, save="input", complex=False, lower="bessel_i1({0})"
+)
+
+
+def _frexp_exponent_impl(x: Any) -> Any:
+    return np.frexp(x)[1]
+
+
+# frexp's integer exponent e (x = m 2^e, 0.5 <= |m| < 1): no gradient; the mantissa is
+# x 2^-e, made of it.
+frexp_exponent = nondifferentiable("frexp_exponent", _frexp_exponent_impl, 1, complex=False)
+deflower(frexp_exponent, "np.frexp({0})[1]")
+
+# spacing(x), the distance to the next float: constant between powers of two, so its
+# derivative is 0 (taken as 0 at the jumps too, as floor's).
+spacing = _piecewise_constant("spacing", np.spacing, 1, False, "np.spacing({0})")
+
+# nextafter(x1, x2) carries no gradient: JAX defines no derivative for lax.nextafter
+# either (the value is x1 moved by one ulp, a step function of x1 at the float grid).
+nextafter = nondifferentiable("nextafter", np.nextafter, 2, complex=False)
+deflower(nextafter, "np.nextafter({0}, {1})")
+
+
+def _integer_ufunc(name: str, ufunc: Any) -> Primitive:
+    """An integer ufunc (gcd, shifts, ...): integer results carry no gradient; a primitive
+    so that a traced program recomputes it."""
+    prim = nondifferentiable(name, ufunc, ufunc.nin, complex=False)
+    args = ", ".join(f"{{{i}}}" for i in range(ufunc.nin))
+    deflower(prim, f"np.{name}({args})")
+    return prim
+
+
+gcd = _integer_ufunc("gcd", np.gcd)
+lcm = _integer_ufunc("lcm", np.lcm)
+left_shift = _integer_ufunc("left_shift", np.left_shift)
+right_shift = _integer_ufunc("right_shift", np.right_shift)
+bitwise_count = _integer_ufunc("bitwise_count", np.bitwise_count)
+
+# --------------------------------------------------------------------------- sets, histograms
+
+
+def _unique_part_impl(x: Any, part: str, axis: Any, equal_nan: bool, hashed: bool) -> Any:
+    return K.unique_part(x, part, axis, equal_nan, hashed)
+
+
+# np.unique's integer answers (where each unique value first occurs, the inverse, the
+# counts): no gradient. The unique values are x gathered at the first occurrences, so a
+# traced program recomputes which elements they are.
+unique_part = nondifferentiable("unique_part", _unique_part_impl, 1, kind="index")
+deflower(unique_part, "unique_part({0}, {part!r}, {axis!r}, {equal_nan!r}, {hashed!r})")
+
+
+def _histogram_index_impl(a: Any, edges: Any, *extremes: Any, uniform: bool, range: Any) -> Any:
+    return K.histogram_index(a, edges, *extremes, uniform=uniform, range=range)
+
+
+# The bin of each value in np.histogram's assignment (one past the last bin where it is
+# not counted): integer, no gradient; the counts and sums are made of it.
+histogram_index = nondifferentiable("histogram_index", _histogram_index_impl, None, kind="index")
+deflower(
+    histogram_index,
+    lambda c: (
+        f"histogram_index({', '.join(c.ins)}, uniform={c.p['uniform']!r}, range={c.p['range']!r})"
+    ),
+)

@@ -436,6 +436,16 @@ def _concrete(t: Tensor, what: str) -> None:
             )
 
 
+def _rebind(t: Tensor, value: Any) -> None:
+    """Tell this thread's tracers that ``t`` (changed in place) now holds ``value``'s value:
+    a traced program reads it from there on as ``value``'s variable (a constant when
+    ``value`` is not traced), not as the value it held before."""
+    for obs in _ctx.observers:
+        rebind = getattr(obs, "rebind", None)
+        if rebind is not None:
+            rebind(t, value)
+
+
 def _describe(t: Tensor) -> str:
     if t._node is not None:
         return f"the output of '{t._node.prim.name}' (shape {t.shape})"
@@ -835,16 +845,19 @@ class Tensor:
                 old = _from_node(np.array(self._data, copy=True), self._node)
             elif not self._rg:
                 old = _wrap(np.array(self._data, copy=True))
+                _rebind(old, self)  # a tracer reads the copy as the value it copies
             result = compute(old)
             if not isinstance(result, Tensor):
                 result = _wrap(result)
             self._write(result._data, name)
             self._node = result._node
             self._rg = result._rg
+            _rebind(self, result)
             return self
         with no_grad():
             result = compute(self)
         self._write(result._data if isinstance(result, Tensor) else result, name)
+        _rebind(self, result)
         return self
 
     def _write(self, value: Any, name: str) -> None:

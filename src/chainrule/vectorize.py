@@ -63,6 +63,14 @@ class _VmapTracer(Tracer):
         if isinstance(tensor._data, np.ndarray):
             self._versions[id(tensor)] = version_of(tensor._data)
 
+    def rebind(self, tensor: Tensor, value: Any) -> None:
+        super().rebind(tensor, value)
+        v = self._var_of.get(id(tensor))
+        if v is not None:  # changed through chainrule's operations: followed, not refused
+            self._by_data[id(tensor._data)] = v
+            if isinstance(tensor._data, np.ndarray):
+                self._versions[id(tensor)] = version_of(tensor._data)
+
     def _changed(self, t: Tensor) -> bool:
         """Was ``t``'s memory changed in place since it was traced?"""
         seen = self._versions.get(id(t))

@@ -82,6 +82,18 @@ class Tracer:
             return None
         return self._var_of.get(id(tensor))
 
+    def rebind(self, tensor: Tensor, value: Any) -> None:
+        """``tensor`` was changed in place to ``value``'s value (``Tensor._inplace``): it
+        stands for ``value``'s Var from now on, or for a constant if that is not traced."""
+        v = self.var_of(value) if isinstance(value, Tensor) else None
+        if v is None and isinstance(value, Tensor) and value._node is not None:
+            v = self._node_var.get(value._node)
+        if v is None:
+            self._var_of.pop(id(tensor), None)
+            return
+        self._var_of[id(tensor)] = v
+        self._alive.append(tensor)
+
     def name_gradient(self, alias: Tensor, grad: Tensor) -> None:
         """Name the Var of ``grad`` after the input ``alias`` stands for (``d`` + its
         name), unless it has a name or is an input itself."""

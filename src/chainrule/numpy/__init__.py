@@ -24,25 +24,46 @@ from typing import Any
 
 import numpy as _np
 
-from . import creation, indexing, products, queries, reductions, shapes, statistics, ufuncs
+from . import (
+    creation,
+    histograms,
+    index_tricks,
+    indexing,
+    products,
+    queries,
+    reductions,
+    sets,
+    shapes,
+    statistics,
+    ufuncs,
+    writers,
+)
 from .creation import *  # noqa: F403
+from .histograms import *  # noqa: F403
+from .index_tricks import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .products import *  # noqa: F403
 from .queries import *  # noqa: F403
 from .reductions import *  # noqa: F403
+from .sets import *  # noqa: F403
 from .shapes import *  # noqa: F403
 from .statistics import *  # noqa: F403
 from .ufuncs import *  # noqa: F403
+from .writers import *  # noqa: F403
 
 __all__ = sorted(
     set(creation.__all__)
+    | set(histograms.__all__)
     | set(indexing.__all__)
+    | set(index_tricks.__all__)
     | set(products.__all__)
     | set(queries.__all__)
     | set(reductions.__all__)
+    | set(sets.__all__)
     | set(shapes.__all__)
     | set(statistics.__all__)
     | set(ufuncs.__all__)
+    | set(writers.__all__)
 )
 
 # NumPy's constants and dtypes, so code written against ``np.`` reads the same (and its

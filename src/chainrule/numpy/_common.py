@@ -82,6 +82,20 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
     return x if x.dtype == dtype else x.astype(dtype)
 
 
+def integer_cast(x: Tensor, dtype: Any) -> Tensor:
+    """A boolean or integer ``x`` cast to the integer ``dtype`` by the ``astype`` primitive,
+    so a traced program recomputes it (``Tensor.astype`` to an integer dtype takes the
+    values as they are)."""
+    dtype = np.dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    if x.dtype.kind not in "biu":
+        return x.astype(dtype)
+    from .. import rules as P
+
+    return apply(P.astype, (x,), {"dtype": dtype})
+
+
 def _dims(ndim: Any) -> tuple[int, str]:
     """(ndim, how to say it) from an ndim or a shape."""
     if isinstance(ndim, tuple):

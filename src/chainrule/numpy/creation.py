@@ -20,8 +20,18 @@ __all__ = [
     "array",
     "asanyarray",
     "asarray",
+    "asarray_chkfinite",
     "ascontiguousarray",
+    "asfortranarray",
+    "astype",
+    "bartlett",
+    "blackman",
     "copy",
+    "fromfunction",
+    "geomspace",
+    "hamming",
+    "hanning",
+    "kaiser",
     "empty",
     "empty_like",
     "eye",
@@ -106,6 +116,43 @@ def asarray(
 
 asanyarray = asarray
 ascontiguousarray = asarray
+asfortranarray = asarray
+
+
+def asarray_chkfinite(a: Any, dtype: Any = None, order: Any = None) -> Tensor:
+    """``asarray``, refusing NaN and infinities (ValueError; the values are read for the
+    check); the gradient passes through.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.asarray_chkfinite([1.0, 2.0])
+    tensor([1., 2.])
+    """
+    t = asarray(a, dtype)
+    if t.dtype.kind in "fc" and not np.isfinite(t._data).all():
+        raise ValueError("asarray_chkfinite: array must not contain infs or NaNs")
+    return t
+
+
+def astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Tensor:
+    """``x`` cast to ``dtype`` (NumPy 2's function form of ``x.astype``); differentiable
+    between floating and complex dtypes (the gradient is cast back), integer results carry
+    no gradient. With ``copy=False`` a Tensor already of that dtype is returned as it is.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.astype(cnp.array([1.5, -2.5]), "float32")
+    tensor([ 1.5, -2.5], dtype=float32)
+    """
+    if device is not None and device != "cpu":
+        raise ValueError(f'astype: device not understood. Only "cpu" is allowed, got {device}')
+    if not isinstance(x, (Tensor, np.ndarray)) and not np.isscalar(x):
+        raise TypeError(
+            f"astype: input should be a Tensor, a NumPy array or scalar, got {type(x).__name__}"
+        )
+    t = tensor(x)
+    dtype = np.dtype(dtype)
+    if t.dtype == dtype:
+        return t if not copy else apply(P.copy, (t,))
+    return t.astype(dtype)
 
 
 def copy(a: Any, order: str = "K", subok: bool = False) -> Tensor:
@@ -357,6 +404,117 @@ def logspace(
     y = linspace(start, stop, num, endpoint, axis=axis)
     out = base**y if not isinstance(base, Tensor) else ops.pow(base, y)
     return cast(out, dtype)
+
+
+def geomspace(
+    start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype: Any = None, axis: int = 0
+) -> Tensor:
+    """``num`` values from ``start`` to ``stop`` in geometric progression, computed as NumPy
+    computes them (through ``logspace`` of the logarithms, the ends set to ``start`` and
+    ``stop`` exactly; negative and complex ends by rotating ``start`` to the positive real
+    axis and back); differentiable in ``start`` and ``stop`` when they are Tensors.
+
+    >>> import chainrule.numpy as cnp
+    >>> a = cnp.array(1.0, requires_grad=True)
+    >>> y = cnp.geomspace(a, 1000.0, 4)
+    >>> y
+    tensor([   1.,   10.,  100., 1000.], grad_fn=<mul>)
+    >>> y[1].backward()
+    >>> a.grad  # 10 = a**(2/3) * 1000**(1/3)
+    tensor(6.6667)
+    """
+    num = int(num)
+    if not isinstance(start, Tensor) and not isinstance(stop, Tensor):
+        return _wrap(np.geomspace(start, stop, num, endpoint, dtype, axis))
+    if num < 0:
+        raise ValueError(f"geomspace: number of samples, {num}, must be non-negative")
+    a, b = tensor(start), tensor(stop)
+    if np.any(a._data == 0) or np.any(b._data == 0):
+        raise ValueError("geomspace: geometric sequence cannot include zero")
+    dt = np.result_type(a.dtype, b.dtype, float(num), np.zeros((), dtype))
+    a, b = cast(a, dt), cast(b, dt)
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    a, b = ops.broadcast_to(a, shape), ops.broadcast_to(b, shape)
+    # a / |a|: +-1 for real ends (derivative 0 away from 0), the phase for complex ones
+    sign = a / ops.abs(a)
+    if dt.kind == "c":
+        sign = sign.astype(dt)
+    first, last = a / sign, b / sign
+    if dt.kind == "c":
+        first = first.astype(dt)
+    from .ufuncs import log10
+
+    y = logspace(log10(first), log10(last), num, endpoint, 10.0, dt)
+    if num > 0:
+        pieces = [ops.reshape(first, (1,) + shape)]
+        if num > 1 and endpoint:
+            pieces += [y[1 : num - 1], ops.reshape(last, (1,) + shape)]
+        else:
+            pieces.append(y[1:])
+        y = ops.concatenate(pieces, 0)
+    y = y * ops.reshape(sign, (1,) + shape)
+    if axis != 0:
+        from .shapes import moveaxis
+
+        y = moveaxis(y, 0, axis)
+    return cast(y, np.dtype(dt if dtype is None else dtype))
+
+
+def fromfunction(
+    function: Any, shape: Any, *, dtype: Any = float, like: Any = None, **kwargs: Any
+) -> Any:
+    """``function`` called on the index grids of ``shape`` (one coordinate Tensor per
+    axis, of ``dtype``): differentiable through whatever ``function`` reads besides them.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.fromfunction(lambda i, j: i + 10 * j, (2, 2))
+    tensor([[ 0., 10.],
+            [ 1., 11.]])
+    """
+    grids = np.indices(shape_tuple("fromfunction", shape), dtype=dtype)
+    return function(*(_wrap(g) for g in grids), **kwargs)
+
+
+def kaiser(M: int, beta: Any) -> Tensor:
+    """The Kaiser window of ``M`` points, I0(beta sqrt(1 - ((n - a) / a)**2)) / I0(beta) with
+    a = (M - 1) / 2, as NumPy computes it; differentiable in ``beta`` (through ``i0``).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.kaiser(3, 2.0)
+    tensor([0.4387, 1.    , 0.4387])
+    """
+    if not isinstance(beta, Tensor):
+        return _wrap(np.kaiser(M, beta))
+    from .ufuncs import i0
+
+    b = cast(tensor(beta), np.result_type(beta.dtype, np.float64))
+    if M == 1:
+        return _wrap(np.ones(1, dtype=b.dtype))
+    if M < 1:
+        return _wrap(np.array([], dtype=b.dtype))
+    n = np.arange(0, M)
+    alpha = (M - 1) / 2.0
+    return i0(b * np.sqrt(1 - ((n - alpha) / alpha) ** 2.0)) / i0(b)
+
+
+def _window(name: str, fn: Any) -> Any:
+    def window(M: int) -> Tensor:
+        return _wrap(fn(M))
+
+    window.__name__ = window.__qualname__ = name
+    window.__doc__ = f"""NumPy's {name} window of ``M`` points (a constant).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.{name}(3).shape
+    (3,)
+    """
+    return window
+
+
+bartlett = _window("bartlett", np.bartlett)
+blackman = _window("blackman", np.blackman)
+hamming = _window("hamming", np.hamming)
+hanning = _window("hanning", np.hanning)
 
 
 def eye(

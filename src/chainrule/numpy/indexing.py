@@ -14,12 +14,13 @@ from .. import ops
 from .. import rules as P
 from .. import rules_numpy as R
 from ..tensor import Tensor, apply
-from ._common import finish, normalize_axis, tensor
+from ._common import finish, integer_cast, normalize_axis, tensor
 
 __all__ = [
     "argpartition",
     "argsort",
     "argwhere",
+    "choose",
     "compress",
     "diag",
     "diagflat",
@@ -27,11 +28,14 @@ __all__ = [
     "extract",
     "flatnonzero",
     "interp",
+    "lexsort",
     "nonzero",
     "partition",
+    "piecewise",
     "searchsorted",
     "select",
     "sort",
+    "sort_complex",
     "take",
     "take_along_axis",
     "trace",
@@ -138,6 +142,93 @@ def select(condlist: Any, choicelist: Any, default: Any = 0) -> Tensor:
     return result if isinstance(result, Tensor) else tensor(result)
 
 
+def piecewise(x: Any, condlist: Any, funclist: Any, *args: Any, **kw: Any) -> Tensor:
+    """``funclist[k]`` applied where ``condlist[k]`` holds, zeros (in x's dtype) elsewhere,
+    later conditions overriding earlier ones; one function more than conditions is the
+    "otherwise" function, for where none holds (NumPy's rules). Each function is called
+    on the elements its condition selects (``x[cond]``, 1-d) and the results are written
+    there: the gradient goes through each function on its own elements; a constant in
+    ``funclist`` has derivative 0 in x (and, if a Tensor, gets the gradient of its places).
+
+    >>> import chainrule.numpy as cnp
+    >>> x = cnp.array([-2.0, 0.5, 3.0], requires_grad=True)
+    >>> y = cnp.piecewise(x, [x < 0, x > 1], [lambda v: v * v, lambda v: 2 * v, 0.25])
+    >>> y
+    tensor([4.  , 0.25, 6.  ], grad_fn=<where>)
+    >>> y.sum().backward()
+    >>> x.grad
+    tensor([-4.,  0.,  2.])
+    """
+    t = tensor(x)
+    funcs = list(funclist)
+    # NumPy's reading of condlist: one condition (a bool, or one mask for an x of at least
+    # one dimension) is a list of one; a Tensor counts as the array it holds
+    scalar = np.isscalar(condlist) or (isinstance(condlist, Tensor) and condlist.ndim == 0)
+    if scalar or (t.ndim != 0 and not _array_like(condlist[0])):
+        condlist = [condlist]
+    masks = []
+    for k, c in enumerate(condlist):
+        m = c if isinstance(c, Tensor) else np.asarray(c, dtype=bool)
+        if m.dtype != np.bool_:
+            m = m.astype(bool)
+        if m.shape != t.shape:
+            if m.ndim or t.ndim:
+                raise IndexError(
+                    f"piecewise: condition {k} has shape {m.shape}, but x has shape {t.shape}"
+                )
+        masks.append(m)
+    n = len(masks)
+    if n == len(funcs) - 1:
+        held = masks[0]
+        for m in masks[1:]:
+            held = held | m
+        masks.append(~held)
+    elif n != len(funcs):
+        raise ValueError(
+            f"piecewise: with {n} condition(s), either {n} or {n + 1} functions are expected"
+        )
+    y = _zeros_like(t)
+    for mask, func in zip(masks, funcs):
+        if not callable(func):
+            y = ops.where(mask, cast_to(func, t.dtype), y)
+            continue
+        # the selected elements in order, by position (no boolean indexing: cr.jit can
+        # compile the positions' data-dependent length)
+        places = mask_positions(mask)
+        if places.shape[0] == 0:
+            continue  # NumPy calls no function on no elements
+        out = tensor(func(ops.getitem(ops.reshape(t, -1), places), *args, **kw))
+        if out.dtype != t.dtype:
+            out = out.astype(t.dtype)
+        y = ops.reshape(ops.index_put(ops.reshape(y, -1), places, out), t.shape)
+    return y
+
+
+def mask_positions(mask: Any) -> Any:
+    """The flat positions where a boolean mask holds: a traced integer Tensor for a Tensor
+    mask (``x[positions]`` rather than ``x[mask]``, which cr.jit refuses), an ndarray
+    otherwise."""
+    if isinstance(mask, Tensor):
+        return flatnonzero(mask)
+    return np.flatnonzero(mask)
+
+
+def _array_like(c: Any) -> bool:
+    return isinstance(c, (list, np.ndarray)) or (isinstance(c, Tensor) and c.ndim > 0)
+
+
+def _zeros_like(t: Tensor) -> Tensor:
+    from ..tensor import _wrap
+
+    return _wrap(np.zeros(t.shape, dtype=t.dtype))
+
+
+def cast_to(value: Any, dtype: Any) -> Any:
+    if isinstance(value, Tensor):
+        return value if value.dtype == dtype else value.astype(dtype)
+    return np.asarray(value).astype(dtype)
+
+
 # --------------------------------------------------------------------------- gathers
 
 
@@ -164,6 +255,45 @@ def take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "r
     if isinstance(idx, np.ndarray) and idx.ndim == 0:
         idx = int(idx)
     return finish("take", ops.getitem(x, _along(ax, idx)), out)
+
+
+def choose(a: Any, choices: Any, out: Any = None, mode: str = "raise") -> Any:
+    """For each position, the value of the choice that the integer ``a`` names there
+    (``a`` and the choices broadcast; ``mode`` "wrap" or "clip" brings ``a`` into range):
+    a gather from the stacked choices, so the gradient goes to the chosen values.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.choose(cnp.array([0, 1, 0]), [cnp.array([1.0, 2.0, 3.0]), -1.0])
+    tensor([ 1., -1.,  3.])
+    """
+    idx = a if isinstance(a, Tensor) else np.asarray(a)
+    if idx.dtype.kind not in "iub":
+        raise TypeError(f"choose: a must be integers, got dtype {idx.dtype}")
+    options = list(choices) if not isinstance(choices, Tensor) else list(choices)
+    if not options:
+        raise ValueError("choose: needs at least one choice")
+    n = len(options)
+    if mode == "wrap":
+        idx = idx % n
+    elif mode == "clip":
+        idx = ops.clip(idx, 0, n - 1) if isinstance(idx, Tensor) else np.clip(idx, 0, n - 1)
+    elif mode == "raise":
+        values = np.asarray(idx._data if isinstance(idx, Tensor) else idx)
+        if values.size and (values.min() < 0 or values.max() >= n):
+            raise ValueError("choose: invalid entry in choice array")
+    else:
+        raise ValueError(f"choose: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
+    from .shapes import broadcast_arrays
+
+    parts = broadcast_arrays(tensor(idx), *[tensor(c) for c in options])
+    where, picked = parts[0], parts[1:]
+    # NumPy's promotion of the choices (a Python number stays weakly typed)
+    dtype = np.result_type(
+        *(c.dtype if isinstance(c, (Tensor, np.ndarray)) else c for c in options)
+    )
+    stacked = ops.stack([p.astype(dtype) if p.dtype != dtype else p for p in picked], 0)
+    index = ops.reshape(integer_cast(where, np.intp), (1,) + where.shape)
+    return finish("choose", ops.reshape(ops.take_along_axis(stacked, index, 0), where.shape), out)
 
 
 def take_along_axis(arr: Any, indices: Any, axis: Any = -1) -> Tensor:
@@ -402,6 +532,62 @@ def partition(
     x, ax = _flat_or_axis("partition", tensor(a), axis)
     index = apply(R.argpartition, (x,), {"kth": _kth(kth), "axis": ax})
     return ops.take_along_axis(x, index, ax)
+
+
+def lexsort(keys: Any, axis: int = -1) -> Tensor:
+    """The indices that sort by several keys along ``axis``, the last key first (ties
+    broken by the one before, and so on): stable sorts by each key in turn, from the
+    first key to the last (integer: not differentiable; a traced program recomputes it).
+
+    >>> import chainrule.numpy as cnp
+    >>> surnames = cnp.array([2.0, 1.0, 2.0, 1.0])
+    >>> first = cnp.array([0.5, 3.0, 0.1, 2.0])
+    >>> cnp.lexsort((first, surnames))
+    tensor([3, 1, 2, 0])
+    """
+    if isinstance(keys, (Tensor, np.ndarray)):
+        k = tensor(keys)
+        if k.ndim == 0:
+            raise TypeError("lexsort: need sequence of keys with len > 0")
+        parts = [k[i] for i in range(k.shape[0])]
+    else:
+        parts = [tensor(k) for k in keys]
+    if not parts:
+        raise TypeError("lexsort: need sequence of keys with len > 0")
+    shapes = {p.shape for p in parts}
+    if len(shapes) != 1:
+        raise ValueError(f"lexsort: all keys need to be the same shape, got {sorted(shapes)}")
+    if parts[0].ndim == 0:
+        from ..tensor import _wrap
+
+        return _wrap(np.intp(0))
+    ax = normalize_axis("lexsort", axis, parts[0].shape)
+    index = apply(R.argsort, (parts[0],), {"axis": ax, "kind": "stable"})
+    for key in parts[1:]:
+        ranked = ops.take_along_axis(key, index, ax)
+        order = apply(R.argsort, (ranked,), {"axis": ax, "kind": "stable"})
+        index = ops.take_along_axis(index, order, ax)
+    return index
+
+
+def sort_complex(a: Any) -> Tensor:
+    """The values sorted along the last axis (real part first, then imaginary part), as
+    complex (complex64 for small integer types, else complex128, complex input as it is);
+    differentiable as ``sort``.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.sort_complex(cnp.array([3.0, 1.0, 2.0]))
+    tensor([1.+0.j, 2.+0.j, 3.+0.j], dtype=complex128)
+    """
+    x = tensor(a)
+    b = sort(x) if x.ndim else x
+    if b.dtype.kind == "c":
+        return b
+    if b.dtype.char in "bhBH":
+        return b.astype(np.complex64)
+    if b.dtype.char == "g":
+        return b.astype(np.clongdouble)
+    return b.astype(np.complex128)
 
 
 # --------------------------------------------------------------------------- sorted positions

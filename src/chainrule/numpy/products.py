@@ -19,16 +19,22 @@ __all__ = [
     "correlate",
     "dot",
     "matmul",
+    "matvec",
     "outer",
+    "poly",
     "polyadd",
     "polyder",
+    "polydiv",
+    "polyfit",
     "polyint",
     "polymul",
     "polysub",
     "polyval",
+    "roots",
     "vander",
     "vdot",
     "vecdot",
+    "vecmat",
 ]
 
 
@@ -343,3 +349,240 @@ def polyint(p: Any, m: int = 1, k: Any = None) -> Tensor:
     for i in range(m):
         y = concatenate([y / np.arange(y.shape[0], 0, -1), ops.reshape(constants[i], (1,))])
     return y
+
+
+def poly(seq_of_zeros: Any) -> Any:
+    """The coefficients (highest power first, leading 1) of the polynomial with the given
+    roots, or of a square matrix's characteristic polynomial (its eigenvalues as roots):
+    the product of the factors (x - r) by repeated convolution, as NumPy computes it, so
+    differentiable in the roots (and, through ``eigvals``, in the matrix). Complex roots
+    that come in conjugate pairs give real coefficients (the real part, as NumPy: read
+    from the values).
+
+    >>> import chainrule.numpy as cnp
+    >>> r = cnp.array([1.0, 2.0], requires_grad=True)
+    >>> c = cnp.poly(r)
+    >>> c
+    tensor([ 1., -3.,  2.], grad_fn=<matmul>)
+    >>> c[2].backward()  # the constant term r0 * r1
+    >>> r.grad
+    tensor([2., 1.])
+    """
+    zeros = tensor(seq_of_zeros)
+    zeros = ops.reshape(zeros, (1,)) if zeros.ndim == 0 else zeros
+    shape = zeros.shape
+    if len(shape) == 2 and shape[0] == shape[1] and shape[0] != 0:
+        from .. import linalg
+
+        zeros = linalg.eigvals(zeros)
+    elif len(shape) == 1:
+        wide = np.dtype(np.mintypecode(zeros.dtype.char))
+        if wide != zeros.dtype:
+            zeros = zeros.astype(wide)
+    else:
+        raise ValueError(f"poly: input must be 1d or non-empty square 2d array, got shape {shape}")
+    if zeros.shape[0] == 0:
+        return 1.0
+    dt = zeros.dtype
+    a: Any = tensor(np.ones((1,), dtype=dt))
+    one = np.ones((1,), dtype=dt)
+    for i in range(zeros.shape[0]):
+        factor = ops.concatenate([tensor(one), ops.reshape(-zeros[i], (1,))], 0)
+        a = convolve(a, factor)
+    if dt.kind == "c":
+        roots = np.asarray(zeros._data, dtype=complex)
+        if np.all(np.sort(roots) == np.sort(roots.conjugate())):
+            a = ops.real(a)
+    return a
+
+
+def roots(p: Any) -> Tensor:
+    """The roots of the polynomial with coefficients ``p`` (highest power first): the
+    eigenvalues of its companion matrix (after NumPy's stripping of leading zeros and of
+    trailing zeros, which are roots at 0), complex unless all are real (as NumPy's
+    ``eigvals`` answers; read from the values). Differentiable in the coefficients where
+    the roots are simple (through ``eigvals``; a multiple root has no derivative).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.roots(cnp.array([1.0, -3.0, 2.0]))
+    tensor([2., 1.])
+    """
+    from .. import linalg
+
+    c = tensor(p)
+    c = ops.reshape(c, (1,)) if c.ndim == 0 else c
+    if c.ndim != 1:
+        raise ValueError(f"roots: input must be a rank-1 array, got shape {c.shape}")
+    nonzero = np.flatnonzero(np.asarray(c._data))
+    if nonzero.size == 0:
+        return tensor(np.array([]))
+    trailing = c.shape[0] - int(nonzero[-1]) - 1
+    c = c[int(nonzero[0]) : int(nonzero[-1]) + 1]
+    if c.dtype.kind not in "fc":
+        c = c.astype(np.float64)
+    n = c.shape[0]
+    if n > 1:
+        # the companion matrix: -p[1:] / p[0] on the first row, ones below the diagonal
+        below = np.diag(np.ones(n - 2, dtype=c.dtype), -1)
+        first = ops.reshape(-c[1:] / c[0], (1, n - 1))
+        companion = ops.concatenate([first, tensor(below[1:])], 0) if n > 2 else first
+        r = linalg.eigvals(companion)
+        if c.dtype.kind != "c" and np.all(np.asarray(r._data).imag == 0):
+            r = ops.real(r)
+    else:
+        r = tensor(np.array([], dtype=c.dtype))
+    if trailing:
+        r = ops.concatenate([r, tensor(np.zeros(trailing, dtype=r.dtype))], 0)
+    return r
+
+
+def polyfit(
+    x: Any,
+    y: Any,
+    deg: int,
+    rcond: Any = None,
+    full: bool = False,
+    w: Any = None,
+    cov: Any = False,
+) -> Any:
+    """The least-squares polynomial fit of degree ``deg`` (coefficients highest power first;
+    2-d ``y``: one fit per column), computed as NumPy computes it: the Vandermonde matrix
+    of ``x`` (times ``w``), its columns scaled to unit norm, ``linalg.lstsq``. The
+    coefficients are differentiable in ``y``, ``w`` and ``x`` (through ``lstsq``'s
+    gradient, exact where the fit's rank is locally constant); ``full=True`` adds the
+    residuals (differentiable), the rank, the singular values of the scaled matrix and
+    ``rcond``; ``cov=True`` (or "unscaled") the covariance of the coefficients, from the
+    inverse of the scaled normal matrix.
+
+    >>> import chainrule.numpy as cnp
+    >>> y = cnp.array([1.0, 3.0, 5.5], requires_grad=True)
+    >>> c = cnp.polyfit(cnp.array([0.0, 1.0, 2.0]), y, 1)
+    >>> c
+    tensor([2.25  , 0.9167], grad_fn=<div>)
+    >>> c[0].backward()  # the slope: (y2 - y0) / 2
+    >>> y.grad.numpy().round(12)
+    array([-0.5,  0. ,  0.5])
+    """
+    import warnings
+
+    from .. import linalg
+
+    order = int(deg) + 1
+    xs = tensor(x)
+    ys = tensor(y)
+    xs = xs.astype(np.result_type(xs.dtype, 0.0)) if xs.dtype.kind not in "fc" else xs
+    ys = ys.astype(np.result_type(ys.dtype, 0.0)) if ys.dtype.kind not in "fc" else ys
+    if deg < 0:
+        raise ValueError("polyfit: expected deg >= 0")
+    if xs.ndim != 1:
+        raise TypeError(f"polyfit: expected 1D vector for x, got shape {xs.shape}")
+    if xs.shape[0] == 0:
+        raise TypeError("polyfit: expected non-empty vector for x")
+    if ys.ndim < 1 or ys.ndim > 2:
+        raise TypeError(f"polyfit: expected 1D or 2D array for y, got shape {ys.shape}")
+    if xs.shape[0] != ys.shape[0]:
+        raise TypeError(
+            f"polyfit: expected x and y to have same length, got {xs.shape[0]} and {ys.shape[0]}"
+        )
+    if rcond is None:
+        rcond = xs.shape[0] * np.finfo(xs.dtype).eps
+    lhs = vander(xs, order)
+    rhs = ys
+    if w is not None:
+        ws = tensor(w)
+        ws = ws.astype(np.result_type(ws.dtype, 0.0)) if ws.dtype.kind not in "fc" else ws
+        if ws.ndim != 1:
+            raise TypeError(f"polyfit: expected a 1-d array for weights, got shape {ws.shape}")
+        if ws.shape[0] != ys.shape[0]:
+            raise TypeError("polyfit: expected w and y to have the same length")
+        lhs = lhs * ops.reshape(ws, (-1, 1))
+        rhs = rhs * (ops.reshape(ws, (-1, 1)) if rhs.ndim == 2 else ws)
+    # scale the columns to unit norm (NumPy's conditioning), solve, undo the scaling
+    scale = ops.sqrt(ops.sum(lhs * lhs, axis=0))
+    lhs = lhs / scale
+    c, resids, rank, s = linalg.lstsq(lhs, rhs, rcond)
+    c = c / (ops.reshape(scale, (-1, 1)) if c.ndim == 2 else scale)
+    if rank != order and not full:
+        warnings.warn("Polyfit may be poorly conditioned", np.exceptions.RankWarning, stacklevel=2)
+    if full:
+        return c, resids, np.int32(rank), s, rcond
+    if cov:
+        base = linalg.inv(ops.matmul(ops.transpose(lhs, (1, 0)), lhs))
+        base = base / ops.reshape(scale, (-1, 1)) / ops.reshape(scale, (1, -1))
+        if cov == "unscaled":
+            fac: Any = 1.0
+        else:
+            if xs.shape[0] <= order:
+                raise ValueError(
+                    "polyfit: the number of data points must exceed order to scale the "
+                    "covariance matrix"
+                )
+            fac = resids / (xs.shape[0] - order)
+        if ys.ndim == 1:
+            return c, base * fac
+        return c, ops.reshape(base, base.shape + (1,)) * fac
+    return c
+
+
+def polydiv(u: Any, v: Any) -> tuple[Tensor, Tensor]:
+    """(quotient, remainder) of polynomial division (coefficients, highest power first),
+    by NumPy's long division, so differentiable in both; the remainder's leading
+    (numerically) zero coefficients are dropped as NumPy drops them (read from the
+    values).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.polydiv(cnp.array([1.0, -3.0, 2.0]), cnp.array([1.0, -1.0]))
+    (tensor([ 1., -2.]), tensor([0.]))
+    """
+    a, b = _coefficients("polydiv", u), _coefficients("polydiv", v)
+    a = a.astype(np.result_type(a.dtype, 0.0)) if a.dtype.kind not in "fc" else a
+    b = b.astype(np.result_type(b.dtype, 0.0)) if b.dtype.kind not in "fc" else b
+    dt = np.result_type(a.dtype, b.dtype)
+    m, n = a.shape[0] - 1, b.shape[0] - 1
+    scale = 1.0 / b[0]
+    r = a.astype(dt) if a.dtype != dt else a
+    quotient = []
+    for k in range(m - n + 1):
+        d = scale * r[k]
+        quotient.append(ops.reshape(d, (1,)))
+        r = ops.concatenate([r[:k], r[k : k + n + 1] - d * b, r[k + n + 1 :]], 0)
+    if quotient:
+        q = ops.concatenate(quotient, 0).astype(dt)
+    else:
+        q = tensor(np.zeros(1, dtype=dt))
+    while np.allclose(np.asarray(r._data)[0], 0, rtol=1e-14) and r.shape[-1] > 1:
+        r = r[1:]
+    return q, r
+
+
+def matvec(x1: Any, x2: Any, /, out: Any = None, **kwargs: Any) -> Any:
+    """The matrix-vector product over the last two axes of ``x1`` and the last of ``x2``
+    (broadcast over the rest), NumPy 2's ``matvec``; bilinear.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.matvec(cnp.array([[1.0, 2.0], [3.0, 4.0]]), cnp.array([1.0, 1.0]))
+    tensor([3., 7.])
+    """
+    if kwargs:
+        raise TypeError(f"matvec: {sorted(kwargs)} are not supported on chainrule Tensors")
+    a, v = tensor(x1), tensor(x2)
+    if a.ndim < 2 or v.ndim < 1:
+        raise ValueError(f"matvec: needs a matrix and a vector, got shapes {a.shape} and {v.shape}")
+    return finish("matvec", ops.matmul(a, ops.reshape(v, v.shape + (1,)))[..., 0], out)
+
+
+def vecmat(x1: Any, x2: Any, /, out: Any = None, **kwargs: Any) -> Any:
+    """The vector-matrix product conj(x1) @ x2 over the last axis of ``x1`` and the last
+    two of ``x2`` (broadcast over the rest), NumPy 2's ``vecmat``; bilinear.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.vecmat(cnp.array([1.0, 1.0]), cnp.array([[1.0, 2.0], [3.0, 4.0]]))
+    tensor([4., 6.])
+    """
+    if kwargs:
+        raise TypeError(f"vecmat: {sorted(kwargs)} are not supported on chainrule Tensors")
+    v, a = tensor(x1), tensor(x2)
+    if a.ndim < 2 or v.ndim < 1:
+        raise ValueError(f"vecmat: needs a vector and a matrix, got shapes {v.shape} and {a.shape}")
+    row = ops.reshape(ops.conj(v) if v.dtype.kind == "c" else v, v.shape[:-1] + (1, v.shape[-1]))
+    return finish("vecmat", ops.matmul(row, a)[..., 0, :], out)

@@ -37,6 +37,8 @@ __all__ = [
     "unwrap",
     "append",
     "apply_along_axis",
+    "apply_over_axes",
+    "block",
     "array_split",
     "atleast_1d",
     "atleast_2d",
@@ -76,6 +78,7 @@ __all__ = [
     "swapaxes",
     "tile",
     "transpose",
+    "trim_zeros",
     "unstack",
     "vsplit",
     "vstack",
@@ -402,6 +405,72 @@ def concatenate(
 
 
 concat = concatenate
+
+
+def _block_depth(arrays: Any, index: list) -> tuple[list, int]:
+    """(the index path of the first innermost element, the largest array ndim) of a nested
+    list of blocks, checking that every element sits at the same depth."""
+    if isinstance(arrays, tuple):
+        where = "".join(f"[{i}]" for i in index) or "arrays"
+        raise TypeError(
+            f"block: {where} is a tuple. Only lists can be used to arrange blocks, and "
+            f"np.block does not allow implicit conversion from tuple to ndarray."
+        )
+    if isinstance(arrays, list):
+        if not arrays:
+            return index + [None], 0
+        first, ndim = _block_depth(arrays[0], index + [0])
+        for i, item in enumerate(arrays[1:], 1):
+            path, n = _block_depth(item, index + [i])
+            ndim = builtins.max(ndim, n)
+            if len(path) != len(first):
+                raise ValueError(
+                    f"block: list depths are mismatched. First element was at depth "
+                    f"{len(first)}, but there is an element at depth {len(path)} "
+                    f"({''.join(f'[{j}]' for j in path)})"
+                )
+            if path[-1] is None:
+                first = path
+        return first, ndim
+    return index, tensor(arrays).ndim
+
+
+def block(arrays: Any) -> Tensor:
+    """An array assembled from nested lists of blocks, NumPy's way: the innermost lists
+    are joined along the last axis, the next ones along the one before, each block first
+    given leading axes of length 1 up to the result's dimension. The gradient is cut back
+    into the blocks.
+
+    >>> import chainrule.numpy as cnp
+    >>> a = cnp.ones((2, 2))
+    >>> cnp.block([[a, cnp.zeros((2, 1))], [cnp.full((1, 3), 2.0)]])
+    tensor([[1., 1., 0.],
+            [1., 1., 0.],
+            [2., 2., 2.]])
+    """
+    path, ndim = _block_depth(arrays, [])
+    depth = len(path)
+    if path and path[-1] is None:
+        raise ValueError(f"block: list at {''.join(f'[{j}]' for j in path[:-1])} cannot be empty")
+    result_ndim = builtins.max(ndim, depth)
+
+    def assemble(item: Any, level: int) -> Tensor:
+        if level < depth:
+            parts = [assemble(a, level + 1) for a in item]
+            try:
+                return ops.concatenate(parts, -(depth - level))
+            except ValueError:
+                raise ValueError(
+                    f"block: mismatched array shapes in block along axis {-(depth - level)}: "
+                    f"{[p.shape for p in parts]}"
+                ) from None
+        t = tensor(item)
+        return (
+            ops.reshape(t, (1,) * (result_ndim - t.ndim) + t.shape) if t.ndim < result_ndim else t
+        )
+
+    out = assemble(arrays, 0)
+    return apply(P.copy, (out,)) if depth == 0 else out
 
 
 def stack(
@@ -1092,6 +1161,71 @@ def _ids(x: Tensor) -> np.ndarray:
 
 def _gather_ids(sources: Tensor, ids: np.ndarray) -> Tensor:
     return ops.getitem(sources, ids) if ids.size else ops.reshape(sources[:0], ids.shape)
+
+
+def apply_over_axes(func: Any, a: Any, axes: Any) -> Tensor:
+    """``func(a, axis)`` applied for each axis in turn, each result kept with the reduced
+    axis (NumPy's rule: a result one dimension short gets it back as length 1);
+    differentiable through ``func``.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.apply_over_axes(cnp.sum, cnp.ones((2, 3)), [0, 1])
+    tensor([[6.]])
+    """
+    val = tensor(a)
+    n = val.ndim
+    if np.ndim(axes) == 0:
+        axes = (axes,)
+    for axis in axes:
+        if axis < 0:
+            axis = n + axis
+        res = tensor(func(val, axis))
+        if res.ndim == val.ndim:
+            val = res
+        else:
+            res = ops.expand_dims(res, axis)
+            if res.ndim != val.ndim:
+                raise ValueError(
+                    "apply_over_axes: function is not returning an array of the correct shape"
+                )
+            val = res
+    return val
+
+
+def trim_zeros(filt: Any, trim: str = "fb", axis: Any = None) -> Tensor:
+    """``filt`` without its leading (``"f"``) and trailing (``"b"``) zeros along each axis
+    (of ``axis``; all by default): a slice, so the gradient passes to the entries kept.
+    Where the zeros end is read from the values.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.trim_zeros(cnp.array([0.0, 0.0, 1.0, 2.0, 0.0]))
+    tensor([1., 2.])
+    """
+    t = tensor(filt)
+    trim = trim.lower()
+    if trim not in {"fb", "bf", "f", "b"}:
+        raise ValueError(f"trim_zeros: unexpected character(s) in `trim`: {trim!r}")
+    axes = tuple(range(t.ndim)) if axis is None else normalize_axes("trim_zeros", axis, t.shape)
+    if not axes:
+        return t
+    nonzero = np.argwhere(np.asarray(t._data) != 0)
+    if nonzero.shape[0] == 0:
+        start = stop = np.zeros(t.ndim, dtype=np.intp)
+    else:
+        start, stop = nonzero.min(axis=0), nonzero.max(axis=0) + 1
+        if "f" not in trim:
+            start = (None,) * t.ndim
+        if "b" not in trim:
+            stop = (None,) * t.ndim
+    index = tuple(
+        slice(
+            None if start[a] is None else int(start[a]), None if stop[a] is None else int(stop[a])
+        )
+        if a in axes
+        else slice(None)
+        for a in range(t.ndim)
+    )
+    return ops.getitem(t, index)
 
 
 def delete(arr: Any, obj: Any, axis: Any = None) -> Tensor:

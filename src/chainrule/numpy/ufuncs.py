@@ -20,6 +20,25 @@ from ..tensor import Tensor, _binary_method, _unary_method, apply
 from ._common import cast, check_ufunc_kwargs, finish, is_number, pair, tensor
 
 __all__ = [
+    "acos",
+    "acosh",
+    "asin",
+    "asinh",
+    "atan",
+    "atan2",
+    "atanh",
+    "bitwise_count",
+    "bitwise_invert",
+    "bitwise_left_shift",
+    "bitwise_right_shift",
+    "frexp",
+    "gcd",
+    "i0",
+    "lcm",
+    "left_shift",
+    "nextafter",
+    "right_shift",
+    "spacing",
     "heaviside",
     "ldexp",
     "modf",
@@ -1378,3 +1397,182 @@ def isneginf(x: Any, out: Any = None) -> Any:
     """
     t = tensor(x)
     return finish("isneginf", P.isinf(t) & (t < 0), out)
+
+
+# --------------------------------------------------------------------------- NumPy 2 aliases
+# The array API's spellings (numpy.acos is numpy.arccos: the same function here too).
+acos = arccos
+acosh = arccosh
+asin = arcsin
+asinh = arcsinh
+atan = arctan
+atan2 = arctan2
+atanh = arctanh
+
+# --------------------------------------------------------------------------- floats
+
+
+def _ufunc_dtype(ufunc: Any, *dtypes: Any) -> np.dtype:
+    """The dtype of ``ufunc``'s (first) result for inputs of these dtypes (NumPy's own
+    loop selection, asked on empty arrays)."""
+    out = ufunc(*(np.empty(0, dtype=d) for d in dtypes))
+    return (out[0] if isinstance(out, tuple) else out).dtype
+
+
+def _real_float(name: str, ufunc: Any, x: Any) -> Tensor:
+    t = tensor(x)
+    if t.dtype.kind == "c":
+        raise TypeError(f"{name}: not supported for complex input")
+    return cast(t, _ufunc_dtype(ufunc, t.dtype))
+
+
+def frexp(x: Any, /, out: Any = None, *, where: Any = True, **kwargs: Any) -> tuple:
+    """(mantissa, exponent) with x = mantissa * 2**exponent and 0.5 <= |mantissa| < 1
+    (mantissa x and exponent 0 for 0, inf and NaN). The mantissa is x * 2**-exponent
+    (exactly: two power-of-two factors), so its derivative is 2**-exponent, constant
+    between powers of two (and taken so at them, where the mantissa jumps; for subnormal x
+    it is beyond the float range: inf); the exponent is int32, with no gradient.
+
+    >>> import chainrule.numpy as cnp
+    >>> x = cnp.array([3.0, -0.25], requires_grad=True)
+    >>> m, e = cnp.frexp(x)
+    >>> m, e
+    (tensor([ 0.75, -0.5 ], grad_fn=<mul>), tensor([ 2, -1], dtype=int32))
+    >>> m.sum().backward()
+    >>> x.grad
+    tensor([0.25, 2.  ])
+    """
+    check_ufunc_kwargs("frexp", kwargs)
+    if out is not None or where is not True:
+        raise TypeError("frexp: out= and where= are not supported on chainrule Tensors")
+    t = _real_float("frexp", np.frexp, x)
+    e = apply(R.frexp_exponent, (t,))
+    # 2**-e in two halves: each factor stays finite (2**1074 would overflow) and exact
+    half = e // 2
+    first = apply(R.exp2, ((-half).astype(t.dtype),))
+    second = apply(R.exp2, ((half - e).astype(t.dtype),))
+    return t * first * second, e
+
+
+def spacing(
+    x: Any, /, out: Any = None, *, where: Any = True, dtype: Any = None, **kwargs: Any
+) -> Any:
+    """The distance from |x| to the next larger float (of x's dtype): constant between
+    powers of two, so its derivative is 0 (taken as 0 at the jumps too, as floor's).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.spacing(cnp.array([1.0, 1024.0]))
+    tensor([2.2204e-16, 2.2737e-13])
+    """
+    return _unary("spacing", R.spacing, x, out, where, dtype, kwargs)
+
+
+def nextafter(
+    x1: Any, x2: Any, /, out: Any = None, *, where: Any = True, dtype: Any = None, **kwargs: Any
+) -> Any:
+    """The next float after x1 towards x2. Not differentiable (no gradient), as in JAX,
+    which defines no derivative for it: the value is x1 moved by one unit in the last
+    place, a step function of x1 on the float grid.
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.nextafter(cnp.array([1.0]), 2.0) > 1.0
+    tensor([ True])
+    """
+    return _binary("nextafter", R.nextafter, x1, x2, out, where, dtype, kwargs)
+
+
+def i0(x: Any) -> Tensor:
+    """The modified Bessel function of the first kind of order 0, computed by NumPy's own
+    ``np.i0``. Its derivative is I1 (computed here, NumPy having none: a power series up to
+    |x| = 25 and the asymptotic expansion beyond, within 3e-15 relative), whose derivative
+    is I0(x) - I1(x) / x (its limit 1/2 at 0), so every order works. Real input only.
+
+    >>> import chainrule.numpy as cnp
+    >>> x = cnp.array([0.0, 1.0], requires_grad=True)
+    >>> cnp.i0(x)
+    tensor([1.    , 1.2661], grad_fn=<i0>)
+    >>> cnp.i0(x).sum().backward()
+    >>> x.grad  # I1(0) = 0, I1(1) = 0.5652
+    tensor([0.    , 0.5652])
+    """
+    t = tensor(x)
+    if t.dtype.kind == "c":
+        raise TypeError("i0: not supported for complex values")
+    if t.dtype.kind in "biu":
+        t = t.astype(np.float64)
+    return apply(R.i0, (t,))
+
+
+# --------------------------------------------------------------------------- integers
+
+
+def _integers(name: str, *xs: Any) -> None:
+    for x in xs:
+        kind = x.dtype.kind if isinstance(x, (Tensor, np.ndarray)) else np.asarray(x).dtype.kind
+        if kind not in "biu":
+            raise TypeError(f"{name}: needs integer (or boolean) inputs, got dtype kind {kind!r}")
+
+
+def _integer_binary(name: str, prim: Any, x1: Any, x2: Any, out: Any, kwargs: dict) -> Any:
+    a, b = pair(x1, x2)
+    _integers(name, a, b)
+    check_ufunc_kwargs(name, kwargs)
+    return finish(name, apply(prim, (a, b)), out)
+
+
+def gcd(x1: Any, x2: Any, /, out: Any = None, **kwargs: Any) -> Any:
+    """The greatest common divisor of integers (integer: not differentiable).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.gcd(cnp.array([12, 20]), 8)
+    tensor([4, 4])
+    """
+    return _integer_binary("gcd", R.gcd, x1, x2, out, kwargs)
+
+
+def lcm(x1: Any, x2: Any, /, out: Any = None, **kwargs: Any) -> Any:
+    """The least common multiple of integers (integer: not differentiable).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.lcm(cnp.array([4, 6]), 10)
+    tensor([20, 30])
+    """
+    return _integer_binary("lcm", R.lcm, x1, x2, out, kwargs)
+
+
+def left_shift(x1: Any, x2: Any, /, out: Any = None, **kwargs: Any) -> Any:
+    """x1 << x2 for integers (integer: not differentiable).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.left_shift(cnp.array([1, 3]), 2)
+    tensor([ 4, 12])
+    """
+    return _integer_binary("left_shift", R.left_shift, x1, x2, out, kwargs)
+
+
+def right_shift(x1: Any, x2: Any, /, out: Any = None, **kwargs: Any) -> Any:
+    """x1 >> x2 for integers (integer: not differentiable).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.right_shift(cnp.array([8, 13]), 2)
+    tensor([2, 3])
+    """
+    return _integer_binary("right_shift", R.right_shift, x1, x2, out, kwargs)
+
+
+def bitwise_count(x: Any, /, out: Any = None, **kwargs: Any) -> Any:
+    """The number of 1 bits in |x| of integers (uint8: not differentiable).
+
+    >>> import chainrule.numpy as cnp
+    >>> cnp.bitwise_count(cnp.array([7, -1]))
+    tensor([3, 1], dtype=uint8)
+    """
+    t = tensor(x)
+    _integers("bitwise_count", t)
+    check_ufunc_kwargs("bitwise_count", kwargs)
+    return finish("bitwise_count", apply(R.bitwise_count, (t,)), out)
+
+
+bitwise_left_shift = left_shift
+bitwise_right_shift = right_shift
+bitwise_invert = invert
