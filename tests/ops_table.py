@@ -598,6 +598,7 @@ NONDIFF = [
     ),
     Check("logical_not", lambda x: ~(x > 0), lambda x: ~(x > 0), [(2, 3)]),
     Check("sign", cr.sign, np.sign, [(2, 3)]),
+    Check("cast", lambda x: (x * 3).astype(np.int64), lambda x: (x * 3).astype(np.int64), [(2, 3)]),
     # the sign of gamma: 1 above 0, alternating on (-k - 1, -k) below (off the integers here)
     Check(
         "gammasgn",

@@ -461,3 +461,33 @@ def test_in_place_changes_are_followed_by_traced_programs(requires_grad):
     grad = cr.vmap(cr.grad(lambda x: (_changes_in_place(x) * x).sum()))(np.stack([first, second]))
     # d/dx of 2 (y0 = 7, y1 = x1 + 7) . x: (14, 4 x1 + 14)
     np.testing.assert_array_equal(grad.numpy()[1], [14.0, 26.0])
+
+
+def test_casts_to_integers_and_value_decided_functions_are_never_baked_in():
+    # x.astype(int) used to return a constant (the values at trace time): the program ran
+    # with them at every later input. It is a recorded cast now; functions whose result's
+    # shape or kind the values decide are refused by name under cr.jit
+    import chainrule.numpy as cnp
+
+    f = cr.jit(lambda x: x.astype(np.int64) * 2 + (x > 1).astype(np.int32))
+    np.testing.assert_array_equal(f(np.array([1.5, 0.5])).numpy(), [3, 0])
+    np.testing.assert_array_equal(f(np.array([7.5, 9.5])).numpy(), [15, 19])
+    g = cr.jit(lambda x: x.astype(bool))
+    np.testing.assert_array_equal(g(np.array([0.0, 2.0])).numpy(), [False, True])
+    np.testing.assert_array_equal(g(np.array([3.0, 0.0])).numpy(), [True, False])
+    x = cr.tensor([1.5], requires_grad=True)
+    assert not x.astype(np.int32).requires_grad
+    p = np.array([1.0, -3.0, 2.0])
+    for fn, arg in [
+        (cnp.roots, p),
+        (cnp.trim_zeros, p),
+        (cnp.real_if_close, p + 0j),
+        (lambda t: cr.tensor(cnp.allclose(t, 1.0)), p),
+    ]:
+        with pytest.raises(cr.ConcretizationError):
+            cr.jit(fn)(arg)
+    # vmap checks each example against its program instead: agreeing examples are fine
+    np.testing.assert_allclose(
+        cr.vmap(cnp.roots)(np.array([[1.0, -3.0, 2.0], [1.0, -5.0, 6.0]])).numpy(),
+        [[2.0, 1.0], [3.0, 2.0]],
+    )

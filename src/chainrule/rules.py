@@ -776,6 +776,13 @@ defjvp(astype, lambda t, ans, x, dtype: astype(t, dtype=dtype))
 deflower(astype, "np.asarray({0}, dtype=np.{dtype.name})")
 
 
+cast = nondifferentiable("cast", _astype_impl, 1, complex=True)
+# A cast to an integer or boolean dtype: no gradient (the result is piecewise constant), but
+# recorded, so a traced program recomputes it from its input rather than holding the
+# values it was traced with.
+deflower(cast, "np.asarray({0}, dtype=np.dtype({dtype.str!r}))")
+
+
 def _copy_impl(x: Any) -> Any:
     return np.array(x, copy=True)
 

@@ -424,10 +424,13 @@ def _user_line() -> str:
     return "<unknown>"
 
 
-def _concrete(t: Tensor, what: str) -> None:
-    """Refuse to turn ``t`` into a Python value while a strict tracer (jit, vmap) traces it."""
+def _concrete(t: Tensor, what: str, allow: tuple = ()) -> None:
+    """Refuse to turn ``t`` into a Python value while a strict tracer (jit, vmap) traces it
+    (those named in ``allow`` check the traced program against the function by other
+    means: vmap compares each example's result with what the program traced)."""
     for obs in _ctx.observers:
-        if getattr(obs, "strict", False) and obs.var_of(t) is not None:
+        strict = getattr(obs, "strict", False)
+        if strict and strict not in allow and obs.var_of(t) is not None:
             raise ConcretizationError(
                 f"{what} of a traced value at {_user_line()}: {obs.strict} traces the function "
                 f"once, so Python control flow on a traced value would be fixed to this one "
@@ -655,8 +658,8 @@ class Tensor:
         dtype = np.dtype(dtype)
         if dtype == self.dtype:
             return self
-        if dtype.kind not in "fc":
-            return _wrap(self._data.astype(dtype))
+        if dtype.kind not in "fc":  # recorded, without a gradient
+            return apply(P.cast, (self,), {"dtype": dtype})
         if self.dtype.kind == "c" and dtype.kind != "c":
             raise TypeError(
                 f"astype: casting complex {self.dtype} to {dtype} would drop the imaginary "

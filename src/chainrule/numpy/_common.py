@@ -82,6 +82,20 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
     return x if x.dtype == dtype else x.astype(dtype)
 
 
+def decided_by(x: Any, what: str) -> Any:
+    """The values of ``x`` where they decide a shape or a branch (``what``: the function
+    and the decision). Eagerly that is just the array; cr.jit refuses by name, as for
+    ``bool(t)``, because its program would keep the decision it was traced with for every
+    input (cr.vmap lets it through: it checks each example's result against its program
+    and refuses the batch when they differ)."""
+    if isinstance(x, Tensor):
+        from ..tensor import _concrete
+
+        _concrete(x, what, allow=("cr.vmap",))
+        return x._data
+    return np.asarray(x)
+
+
 def integer_cast(x: Tensor, dtype: Any) -> Tensor:
     """A boolean or integer ``x`` cast to the integer ``dtype`` by the ``astype`` primitive,
     so a traced program recomputes it (``Tensor.astype`` to an integer dtype takes the

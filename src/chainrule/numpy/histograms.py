@@ -20,7 +20,7 @@ import numpy as np
 from .. import ops
 from .. import rules_numpy as R
 from ..tensor import Tensor, _wrap, apply
-from ._common import integer_cast, tensor
+from ._common import decided_by, integer_cast, tensor
 from .creation import linspace
 from .indexing import searchsorted
 from .reductions import max as _max
@@ -47,7 +47,7 @@ def digitize(x: Any, bins: Any, right: bool = False) -> Tensor:
     if xs.dtype.kind == "c":
         raise TypeError("digitize: x may not be complex")
     edges = bins if isinstance(bins, Tensor) else np.asarray(bins)
-    b = _values(edges)
+    b = decided_by(edges, "digitize: the bins' direction") if isinstance(edges, Tensor) else edges
     if b.ndim != 1:
         raise ValueError(f"digitize: bins must be 1-dimensional, got shape {b.shape}")
     steps = np.diff(b)
@@ -151,7 +151,10 @@ def _bin_count(name: str, a: Tensor, bins: Any, range: Any, weights: Any) -> Any
             )
         # NumPy's estimator decides how many bins (read from the values); the edges are then
         # equal bins between the outer edges, differentiable like those of an int ``bins``
-        return len(np.histogram_bin_edges(_values(a), bins, range)) - 1
+        return (
+            len(np.histogram_bin_edges(decided_by(a, f"{name}: the number of bins"), bins, range))
+            - 1
+        )
     if np.ndim(_values(bins)) == 0:
         try:
             n = operator.index(bins._data.item() if isinstance(bins, Tensor) else bins)

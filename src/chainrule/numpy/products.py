@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import ops
 from ..tensor import Tensor
-from ._common import finish, tensor
+from ._common import decided_by, finish, tensor
 
 __all__ = [
     "convolve",
@@ -390,7 +390,7 @@ def poly(seq_of_zeros: Any) -> Any:
         factor = ops.concatenate([tensor(one), ops.reshape(-zeros[i], (1,))], 0)
         a = convolve(a, factor)
     if dt.kind == "c":
-        roots = np.asarray(zeros._data, dtype=complex)
+        roots = np.asarray(decided_by(zeros, "poly: real coefficients"), dtype=complex)
         if np.all(np.sort(roots) == np.sort(roots.conjugate())):
             a = ops.real(a)
     return a
@@ -413,7 +413,7 @@ def roots(p: Any) -> Tensor:
     c = ops.reshape(c, (1,)) if c.ndim == 0 else c
     if c.ndim != 1:
         raise ValueError(f"roots: input must be a rank-1 array, got shape {c.shape}")
-    nonzero = np.flatnonzero(np.asarray(c._data))
+    nonzero = np.flatnonzero(decided_by(c, "roots: leading and trailing zeros"))
     if nonzero.size == 0:
         return tensor(np.array([]))
     trailing = c.shape[0] - int(nonzero[-1]) - 1
@@ -427,7 +427,7 @@ def roots(p: Any) -> Tensor:
         first = ops.reshape(-c[1:] / c[0], (1, n - 1))
         companion = ops.concatenate([first, tensor(below[1:])], 0) if n > 2 else first
         r = linalg.eigvals(companion)
-        if c.dtype.kind != "c" and np.all(np.asarray(r._data).imag == 0):
+        if c.dtype.kind != "c" and np.all(decided_by(r, "roots: real or complex").imag == 0):
             r = ops.real(r)
     else:
         r = tensor(np.array([], dtype=c.dtype))
@@ -550,7 +550,10 @@ def polydiv(u: Any, v: Any) -> tuple[Tensor, Tensor]:
         q = ops.concatenate(quotient, 0).astype(dt)
     else:
         q = tensor(np.zeros(1, dtype=dt))
-    while np.allclose(np.asarray(r._data)[0], 0, rtol=1e-14) and r.shape[-1] > 1:
+    while (
+        np.allclose(decided_by(r, "polydiv: the remainder's length")[0], 0, rtol=1e-14)
+        and r.shape[-1] > 1
+    ):
         r = r[1:]
     return q, r
 

@@ -12,7 +12,7 @@ import numpy as np
 from .. import ops
 from .. import rules as P
 from ..tensor import Tensor
-from ._common import tensor
+from ._common import decided_by, tensor
 
 __all__ = [
     "allclose",
@@ -34,6 +34,12 @@ __all__ = [
     "shares_memory",
     "size",
 ]
+
+
+def _values(a: Any, name: str) -> Any:
+    """The numbers a question's answer (a Python value) is made of: refused by cr.jit and
+    cr.vmap while they trace ``a``, which would keep this one answer."""
+    return decided_by(a, f"{name} (a Python bool)") if isinstance(a, Tensor) else a
 
 
 def _data(a: Any) -> Any:
@@ -164,7 +170,7 @@ def allclose(
     >>> cnp.allclose(cnp.array([1.0]), 1.0 + 1e-9)
     True
     """
-    return bool(np.allclose(_data(a), _data(b), rtol, atol, equal_nan))
+    return bool(np.allclose(_values(a, "allclose"), _values(b, "allclose"), rtol, atol, equal_nan))
 
 
 def array_equal(a1: Any, a2: Any, equal_nan: bool = False) -> bool:
@@ -174,7 +180,9 @@ def array_equal(a1: Any, a2: Any, equal_nan: bool = False) -> bool:
     >>> cnp.array_equal(cnp.array([1.0, 2.0]), [1.0, 2.0])
     True
     """
-    return bool(np.array_equal(_data(a1), _data(a2), equal_nan=equal_nan))
+    return bool(
+        np.array_equal(_values(a1, "array_equal"), _values(a2, "array_equal"), equal_nan=equal_nan)
+    )
 
 
 def array_equiv(a1: Any, a2: Any) -> bool:
@@ -184,7 +192,7 @@ def array_equiv(a1: Any, a2: Any) -> bool:
     >>> cnp.array_equiv(cnp.array([1.0, 1.0]), 1.0)
     True
     """
-    return bool(np.array_equiv(_data(a1), _data(a2)))
+    return bool(np.array_equiv(_values(a1, "array_equiv"), _values(a2, "array_equiv")))
 
 
 def may_share_memory(a: Any, b: Any, /, max_work: Any = None) -> bool:

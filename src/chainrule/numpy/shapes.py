@@ -20,6 +20,7 @@ from ._common import (
     NOVALUE,
     AxisError,
     cast,
+    decided_by,
     finish,
     normalize_axes,
     normalize_axis,
@@ -699,7 +700,9 @@ def repeat(a: Any, repeats: Any, axis: Any = None) -> Tensor:
     else:
         axis = normalize_axis("repeat", axis, x.shape)
     n = x.shape[axis]
-    reps = np.asarray(repeats._data if isinstance(repeats, Tensor) else repeats)
+    reps = np.asarray(
+        decided_by(repeats, "repeat: the counts") if isinstance(repeats, Tensor) else repeats
+    )
     if reps.size == 0:
         reps = reps.astype(np.int64)  # an empty list of counts
     if reps.dtype.kind not in "iu" and not (reps.dtype.kind == "b"):
@@ -1208,7 +1211,7 @@ def trim_zeros(filt: Any, trim: str = "fb", axis: Any = None) -> Tensor:
     axes = tuple(range(t.ndim)) if axis is None else normalize_axes("trim_zeros", axis, t.shape)
     if not axes:
         return t
-    nonzero = np.argwhere(np.asarray(t._data) != 0)
+    nonzero = np.argwhere(decided_by(t, "trim_zeros: the zeros") != 0)
     if nonzero.shape[0] == 0:
         start = stop = np.zeros(t.ndim, dtype=np.intp)
     else:

@@ -17,7 +17,7 @@ from .. import ops
 from .. import rules as P
 from .. import rules_numpy as R
 from ..tensor import Tensor, _binary_method, _unary_method, apply
-from ._common import cast, check_ufunc_kwargs, finish, is_number, pair, tensor
+from ._common import cast, check_ufunc_kwargs, decided_by, finish, is_number, pair, tensor
 
 __all__ = [
     "acos",
@@ -1145,7 +1145,7 @@ def real_if_close(a: Any, tol: float = 100) -> Tensor:
     if t.dtype.kind != "c":
         return t
     limit = tol * np.finfo(t.dtype).eps if tol > 1 else tol
-    if np.all(np.abs(np.imag(t._data)) < limit):
+    if np.all(np.abs(np.imag(decided_by(t, "real_if_close: real or complex"))) < limit):
         return ops.real(t)
     return t
 
