@@ -272,8 +272,13 @@ def _matmul_step(idx: tuple, sa: str, sb: str, needed: set, final: str | None, s
     produced = batch + a_free + b_free
     perm_a = tuple(sa.index(c) for c in batch + a_free + contracted)
     perm_b = tuple(sb.index(c) for c in batch + contracted + b_free)
-    shape_a = (nb, m, k) if batch else (m, k)
-    shape_b = (nb, k, n) if batch else (k, n)
+    # an operand with no free labels (outside a batch) stays a vector: matmul takes it as
+    # one, with no reshape to (1, k) / (k, 1) and back
+    vec_a, vec_b = not batch and not a_free, not batch and not b_free
+    if vec_a and vec_b:  # (a dot product: matmul would return a NumPy scalar, not 0-d)
+        vec_a = vec_b = False
+    shape_a = (k,) if vec_a else (nb, m, k) if batch else (m, k)
+    shape_b = (k,) if vec_b else (nb, k, n) if batch else (k, n)
     shape_out = tuple(sizes[c] for c in produced)
     perm_out = None
     if final is not None:
@@ -289,7 +294,7 @@ def _matmul_step(idx: tuple, sa: str, sb: str, needed: set, final: str | None, s
     # (the operands' shapes after their transposes: nothing to do where they already fit)
     have_a = tuple(sizes[c] for c in batch + a_free + contracted)
     have_b = tuple(sizes[c] for c in batch + contracted + b_free)
-    have_out = (nb, m, n) if batch else (m, n)
+    have_out = (nb, m, n) if batch else (() if vec_a else (m,)) + (() if vec_b else (n,))
     step = (
         "m",
         idx,
