@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import ops
+from . import rules as P
 from . import rules_linalg as L
 from .tensor import Tensor, apply, as_tensor
 
@@ -250,7 +251,9 @@ def einsum(
     parsed = _PARSED.get(key)
     if parsed is None:
         parsed = _prepare(subscripts, tuple(t._data.shape for t in tensors), path, key)
-    spec, plan, squeeze = parsed
+    spec, plan, squeeze, direct = parsed
+    if direct:  # exactly one matrix product: the core's matmul primitive (cheaper rules)
+        return apply(P.matmul, (tensors[0], tensors[1]))
     if squeeze is not None:
         for i, shape in squeeze:
             tensors[i] = ops.reshape(tensors[i], shape)
@@ -273,7 +276,8 @@ def _cast(tensors: list, dtype: Any, order: str, casting: str) -> list:
 
 
 def _prepare(subscripts: str, shapes: tuple, path: Any, key: tuple) -> tuple:
-    """Parse and plan once per (subscripts, path, shapes): (spec, plan, squeezes)."""
+    """Parse and plan once per (subscripts, path, shapes): (spec, plan, squeezes, whether
+    it is one plain matrix product)."""
     ins, outs, squeeze = _parse(subscripts, shapes)
     squeezed = tuple(
         tuple(d for k, d in enumerate(shape) if k not in drop)
@@ -281,7 +285,10 @@ def _prepare(subscripts: str, shapes: tuple, path: Any, key: tuple) -> tuple:
     )
     plan = L.einsum_plan(ins, outs, squeezed, path)
     reshapes = tuple((i, squeezed[i]) for i, drop in enumerate(squeeze) if drop)
-    parsed = (",".join(ins) + "->" + outs, plan, reshapes or None)
+    # a plan that is one matmul of the operands as they are ((m, k) @ (k, n), a stack of
+    # them, or a matrix and a vector) is the matmul primitive itself
+    direct = len(ins) == 2 and not reshapes and plan == (("m", (0, 1)) + (None,) * 6,)
+    parsed = (",".join(ins) + "->" + outs, plan, reshapes or None, direct)
     if len(_PARSED) > 4096:
         _PARSED.clear()
     _PARSED[key] = parsed
