@@ -227,6 +227,18 @@ def _one(
     return x, [_length(name, n, "n")], [ax], _norm(name, norm)
 
 
+def _many(
+    name: str, a: Any, s: Any, axes: Any, norm: Any, invreal: bool = False, real: str = ""
+) -> tuple[Tensor, list, list, str]:
+    """The arguments of a transform over several axes: (tensor, s, axes, norm); ``real``
+    names the complex transform to suggest when ``a`` must be real (rfftn, rfft2)."""
+    x = _as(name, a)
+    if real:
+        _real_only(name, x, real)
+    s, axes = _cook(name, x, s, axes, invreal=invreal)
+    return x, s, axes, _norm(name, norm)
+
+
 def fft(
     a: Any, n: int | None = None, axis: int = -1, norm: str | None = None, out: Any = None
 ) -> Tensor:
@@ -349,9 +361,8 @@ def fftn(
     tensor([[6.+0.j, 0.+0.j, 0.+0.j],
             [0.+0.j, 0.+0.j, 0.+0.j]], dtype=complex128)
     """
-    x = _as("fftn", a)
-    s, axes = _cook("fftn", x, s, axes, invreal=False)
-    return finish("fftn", _c2c(x, s, axes, _norm("fftn", norm), inverse=False), out)
+    x, s, axes, norm = _many("fftn", a, s, axes, norm)
+    return finish("fftn", _c2c(x, s, axes, norm, inverse=False), out)
 
 
 def ifftn(
@@ -366,9 +377,8 @@ def ifftn(
     tensor([[1., 0.],
             [0., 1.]])
     """
-    x = _as("ifftn", a)
-    s, axes = _cook("ifftn", x, s, axes, invreal=False)
-    return finish("ifftn", _c2c(x, s, axes, _norm("ifftn", norm), inverse=True), out)
+    x, s, axes, norm = _many("ifftn", a, s, axes, norm)
+    return finish("ifftn", _c2c(x, s, axes, norm, inverse=True), out)
 
 
 def fft2(
@@ -384,9 +394,8 @@ def fft2(
     tensor([[4.+0.j, 0.+0.j],
             [0.+0.j, 0.+0.j]], dtype=complex128)
     """
-    x = _as("fft2", a)
-    s, axes = _cook("fft2", x, s, axes, invreal=False)
-    return finish("fft2", _c2c(x, s, axes, _norm("fft2", norm), inverse=False), out)
+    x, s, axes, norm = _many("fft2", a, s, axes, norm)
+    return finish("fft2", _c2c(x, s, axes, norm, inverse=False), out)
 
 
 def ifft2(
@@ -401,9 +410,8 @@ def ifft2(
     tensor([[1., 0.],
             [0., 1.]])
     """
-    x = _as("ifft2", a)
-    s, axes = _cook("ifft2", x, s, axes, invreal=False)
-    return finish("ifft2", _c2c(x, s, axes, _norm("ifft2", norm), inverse=True), out)
+    x, s, axes, norm = _many("ifft2", a, s, axes, norm)
+    return finish("ifft2", _c2c(x, s, axes, norm, inverse=True), out)
 
 
 def rfftn(
@@ -418,10 +426,8 @@ def rfftn(
     >>> cr.fft.rfftn(cr.ones((2, 4))).shape
     (2, 3)
     """
-    x = _as("rfftn", a)
-    _real_only("rfftn", x, "fftn")
-    s, axes = _cook("rfftn", x, s, axes, invreal=False)
-    return finish("rfftn", _r2c("rfftn", x, s, axes, _norm("rfftn", norm)), out)
+    x, s, axes, norm = _many("rfftn", a, s, axes, norm, real="fftn")
+    return finish("rfftn", _r2c("rfftn", x, s, axes, norm), out)
 
 
 def irfftn(
@@ -438,9 +444,8 @@ def irfftn(
     tensor([[1., 2., 3.],
             [4., 5., 6.]])
     """
-    x = _as("irfftn", a)
-    s, axes = _cook("irfftn", x, s, axes, invreal=True)
-    return finish("irfftn", _c2r("irfftn", x, s, axes, _norm("irfftn", norm)), out)
+    x, s, axes, norm = _many("irfftn", a, s, axes, norm, invreal=True)
+    return finish("irfftn", _c2r("irfftn", x, s, axes, norm), out)
 
 
 def rfft2(
@@ -454,10 +459,8 @@ def rfft2(
     >>> cr.fft.rfft2(cr.ones((3, 5))).shape
     (3, 3)
     """
-    x = _as("rfft2", a)
-    _real_only("rfft2", x, "fft2")
-    s, axes = _cook("rfft2", x, s, axes, invreal=False)
-    return finish("rfft2", _r2c("rfft2", x, s, axes, _norm("rfft2", norm)), out)
+    x, s, axes, norm = _many("rfft2", a, s, axes, norm, real="fft2")
+    return finish("rfft2", _r2c("rfft2", x, s, axes, norm), out)
 
 
 def irfft2(
@@ -471,9 +474,8 @@ def irfft2(
     >>> cr.fft.irfft2(cr.fft.rfft2(cr.ones((3, 5))), s=(3, 5)).shape
     (3, 5)
     """
-    x = _as("irfft2", a)
-    s, axes = _cook("irfft2", x, s, axes, invreal=True)
-    return finish("irfft2", _c2r("irfft2", x, s, axes, _norm("irfft2", norm)), out)
+    x, s, axes, norm = _many("irfft2", a, s, axes, norm, invreal=True)
+    return finish("irfft2", _c2r("irfft2", x, s, axes, norm), out)
 
 
 # --------------------------------------------------------------------------- shifts
