@@ -82,6 +82,12 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
     return x if x.dtype == dtype else x.astype(dtype)
 
 
+def value_of(x: Any) -> Any:
+    """The array a Tensor holds (anything else as it is), where the numbers themselves are
+    needed outside the graph: metadata, argument checks, writing into an ndarray."""
+    return x._data if isinstance(x, Tensor) else x
+
+
 def decided_by(x: Any, what: str) -> Any:
     """The values of ``x`` where they decide a shape or a branch (``what``: the function
     and the decision). Eagerly that is just the array; cr.jit refuses by name, as for

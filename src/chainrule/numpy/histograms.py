@@ -20,7 +20,7 @@ import numpy as np
 from .. import ops
 from .. import rules_numpy as R
 from ..tensor import Tensor, _wrap, apply
-from ._common import decided_by, integer_cast, tensor
+from ._common import decided_by, integer_cast, tensor, value_of
 from .creation import linspace
 from .indexing import searchsorted
 from .reductions import max as _max
@@ -31,7 +31,7 @@ __all__ = ["digitize", "histogram", "histogram2d", "histogram_bin_edges", "histo
 
 def _values(x: Any) -> np.ndarray:
     """The values, for checks of the arguments (never for what is computed)."""
-    return np.asarray(x._data if isinstance(x, Tensor) else x)
+    return np.asarray(value_of(x))
 
 
 def digitize(x: Any, bins: Any, right: bool = False) -> Tensor:

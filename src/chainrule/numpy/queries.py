@@ -12,7 +12,7 @@ import numpy as np
 from .. import ops
 from .. import rules as P
 from ..tensor import Tensor
-from ._common import decided_by, tensor
+from ._common import decided_by, tensor, value_of
 
 __all__ = [
     "allclose",
@@ -42,11 +42,6 @@ def _values(a: Any, name: str) -> Any:
     return decided_by(a, f"{name} (a Python bool)") if isinstance(a, Tensor) else a
 
 
-def _data(a: Any) -> Any:
-    """The value of a Tensor (for the questions that need the numbers themselves)."""
-    return a._data if isinstance(a, Tensor) else a
-
-
 def _dtype_of(a: Any) -> Any:
     return a.dtype if isinstance(a, Tensor) else a
 
@@ -58,7 +53,7 @@ def shape(a: Any) -> tuple:
     >>> cnp.shape(cnp.ones((2, 3)))
     (2, 3)
     """
-    return np.shape(_data(a))
+    return np.shape(value_of(a))
 
 
 def ndim(a: Any) -> int:
@@ -68,7 +63,7 @@ def ndim(a: Any) -> int:
     >>> cnp.ndim(cnp.ones((2, 3)))
     2
     """
-    return np.ndim(_data(a))
+    return np.ndim(value_of(a))
 
 
 def size(a: Any, axis: Any = None) -> int:
@@ -78,7 +73,7 @@ def size(a: Any, axis: Any = None) -> int:
     >>> cnp.size(cnp.ones((2, 3))), cnp.size(cnp.ones((2, 3)), 1)
     (6, 3)
     """
-    return int(np.size(_data(a), axis))
+    return int(np.size(value_of(a), axis))
 
 
 def result_type(*arrays_and_dtypes: Any) -> np.dtype:
@@ -108,7 +103,7 @@ def iscomplexobj(x: Any) -> bool:
     >>> cnp.iscomplexobj(cnp.array([1j]))
     True
     """
-    return np.iscomplexobj(_data(x))
+    return np.iscomplexobj(value_of(x))
 
 
 def isrealobj(x: Any) -> bool:
@@ -202,7 +197,7 @@ def may_share_memory(a: Any, b: Any, /, max_work: Any = None) -> bool:
     >>> cnp.may_share_memory(cnp.ones(2), cnp.ones(2))
     False
     """
-    return bool(np.may_share_memory(_data(a), _data(b), max_work))
+    return bool(np.may_share_memory(value_of(a), value_of(b), max_work))
 
 
 def shares_memory(a: Any, b: Any, /, max_work: Any = None) -> bool:
@@ -213,7 +208,7 @@ def shares_memory(a: Any, b: Any, /, max_work: Any = None) -> bool:
     >>> cnp.shares_memory(x, x.detach())
     True
     """
-    return bool(np.shares_memory(_data(a), _data(b), max_work))
+    return bool(np.shares_memory(value_of(a), value_of(b), max_work))
 
 
 def array2string(a: Any, *args: Any, **kwargs: Any) -> str:
@@ -223,7 +218,7 @@ def array2string(a: Any, *args: Any, **kwargs: Any) -> str:
     >>> cnp.array2string(cnp.array([1.0, 2.0]))
     '[1. 2.]'
     """
-    return np.array2string(np.asarray(_data(a)), *args, **kwargs)
+    return np.array2string(np.asarray(value_of(a)), *args, **kwargs)
 
 
 def array_repr(arr: Any, *args: Any, **kwargs: Any) -> str:
@@ -233,7 +228,7 @@ def array_repr(arr: Any, *args: Any, **kwargs: Any) -> str:
     >>> cnp.array_repr(cnp.array([1.0]))
     'array([1.])'
     """
-    return np.array_repr(np.asarray(_data(arr)), *args, **kwargs)
+    return np.array_repr(np.asarray(value_of(arr)), *args, **kwargs)
 
 
 def array_str(a: Any, *args: Any, **kwargs: Any) -> str:
@@ -243,4 +238,4 @@ def array_str(a: Any, *args: Any, **kwargs: Any) -> str:
     >>> cnp.array_str(cnp.array([1.0]))
     '[1.]'
     """
-    return np.array_str(np.asarray(_data(a)), *args, **kwargs)
+    return np.array_str(np.asarray(value_of(a)), *args, **kwargs)

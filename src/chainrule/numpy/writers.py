@@ -18,13 +18,9 @@ import numpy as np
 from .. import ops
 from .. import rules_numpy as R
 from ..tensor import Tensor, _wrap, apply
-from ._common import integer_cast, normalize_axis, tensor
+from ._common import integer_cast, normalize_axis, tensor, value_of
 
 __all__ = ["copyto", "fill_diagonal", "place", "put", "put_along_axis", "putmask"]
-
-
-def _values(x: Any) -> Any:
-    return x._data if isinstance(x, Tensor) else x
 
 
 def _is_tensor_target(name: str, a: Any, *given: Any) -> bool:
@@ -101,7 +97,7 @@ def _flat_positions(name: str, index: Any, size: int, mode: str) -> Any:
         return pos % size if size else pos
     if mode == "clip":
         return ops.clip(pos, 0, size - 1) if isinstance(pos, Tensor) else np.clip(pos, 0, size - 1)
-    values = np.asarray(_values(pos))
+    values = np.asarray(value_of(pos))
     bad = (values < -size) | (values >= size)
     if bad.any():
         raise IndexError(
@@ -121,7 +117,7 @@ def put(a: Any, ind: Any, v: Any, mode: str = "raise") -> None:
     tensor([5., 0., 6., 0.])
     """
     if not _is_tensor_target("put", a, v):
-        np.put(a, _values(ind), _values(v), mode=mode)
+        np.put(a, value_of(ind), value_of(v), mode=mode)
         return None
     positions = _flat_positions("put", ind, a.size, mode)
     values = ops.reshape(tensor(v), -1)
@@ -147,7 +143,7 @@ def put_along_axis(arr: Any, indices: Any, values: Any, axis: Any) -> None:
     """
     name = "put_along_axis"
     if not _is_tensor_target(name, arr, values):
-        np.put_along_axis(arr, _values(indices), _values(values), axis)
+        np.put_along_axis(arr, value_of(indices), value_of(values), axis)
         return None
     idx = indices if isinstance(indices, Tensor) else np.asarray(indices)
     if idx.dtype.kind not in "iu":
@@ -165,7 +161,7 @@ def put_along_axis(arr: Any, indices: Any, values: Any, axis: Any) -> None:
                 f"{idx.ndim} and {arr.ndim}"
             )
     n = shape[ax]
-    v = np.asarray(_values(idx))
+    v = np.asarray(value_of(idx))
     bad = (v < -n) | (v >= n)
     if bad.any():
         raise IndexError(
@@ -205,7 +201,7 @@ def place(arr: Any, mask: Any, vals: Any) -> None:
     """
     name = "place"
     if not _is_tensor_target(name, arr, vals):
-        np.place(arr, _values(mask), _values(vals))
+        np.place(arr, value_of(mask), value_of(vals))
         return None
     m = mask if isinstance(mask, Tensor) else np.asarray(mask)
     if m.size != arr.size:
@@ -245,7 +241,7 @@ def putmask(a: Any, mask: Any, values: Any) -> None:
     """
     name = "putmask"
     if not _is_tensor_target(name, a, values):
-        np.putmask(a, _values(mask), _values(values))
+        np.putmask(a, value_of(mask), value_of(values))
         return None
     m = mask if isinstance(mask, Tensor) else np.asarray(mask, dtype=bool)
     if m.size != a.size:
@@ -273,12 +269,12 @@ def copyto(dst: Any, src: Any, casting: str = "same_kind", where: Any = True) ->
     """
     name = "copyto"
     if not _is_tensor_target(name, dst, src):
-        np.copyto(dst, _values(src), casting=casting, where=_values(where))
+        np.copyto(dst, value_of(src), casting=casting, where=value_of(where))
         return None
     # NumPy decides whether the cast and the broadcast are allowed (with its own message)
     try:
         np.copyto(
-            np.empty(dst.shape, dst.dtype), _values(src), casting=casting, where=_values(where)
+            np.empty(dst.shape, dst.dtype), value_of(src), casting=casting, where=value_of(where)
         )
     except (TypeError, ValueError) as e:
         raise type(e)(f"{name}: {e}") from None
@@ -310,7 +306,7 @@ def fill_diagonal(a: Any, val: Any, wrap: bool = False) -> None:
     """
     name = "fill_diagonal"
     if not _is_tensor_target(name, a, val):
-        np.fill_diagonal(a, _values(val), wrap)
+        np.fill_diagonal(a, value_of(val), wrap)
         return None
     if a.ndim < 2:
         raise ValueError(f"{name}: array must be at least 2-d, got shape {a.shape}")
