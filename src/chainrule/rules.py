@@ -780,7 +780,15 @@ cast = nondifferentiable("cast", _astype_impl, 1, complex=True)
 # A cast to an integer or boolean dtype: no gradient (the result is piecewise constant), but
 # recorded, so a traced program recomputes it from its input rather than holding the
 # values it was traced with.
-deflower(cast, "np.asarray({0}, dtype=np.dtype({dtype.str!r}))")
+
+
+def _dtype_name(dtype: Any) -> str:
+    """``np.int64``, ``np.uint8``, ``np.bool_`` (NumPy 1.x has no ``np.bool``): the name a
+    person writes in generated code."""
+    return "np.bool_" if dtype.kind == "b" else f"np.{dtype.name}"
+
+
+deflower(cast, lambda c: f"np.asarray({c.ins[0]}, dtype={_dtype_name(c.p['dtype'])})")
 
 
 def _copy_impl(x: Any) -> Any:
