@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import Tensor, _wrap, apply, as_tensor
+from ..tensor import Tensor, _concrete, _wrap, apply, as_tensor
 
 __all__: list[str] = []
 
@@ -95,8 +95,6 @@ def decided_by(x: Any, what: str) -> Any:
     input (cr.vmap lets it through: it checks each example's result against its program
     and refuses the batch when they differ)."""
     if isinstance(x, Tensor):
-        from ..tensor import _concrete
-
         _concrete(x, what, allow=("cr.vmap",))
         return x._data
     return np.asarray(x)
