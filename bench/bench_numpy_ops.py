@@ -60,9 +60,7 @@ def main() -> None:
     try:  # the contractions and linear algebra come from another module, when present
         from chainrule import contractions, linalg
 
-        cases["einsum('ij,j->i')"] = chain(
-            lambda h: contractions.einsum("ij,j->i", W16, h)
-        )
+        cases["einsum('ij,j->i')"] = chain(lambda h: contractions.einsum("ij,j->i", W16, h))
         cases["linalg.solve (4x4)"] = chain(lambda h: linalg.solve(h, np.ones(4)), M0)
     except ImportError:
         pass
