@@ -627,6 +627,12 @@ NONDIFF = [
         lambda x: np.eye(4)[np.argmax(x, axis=1)],
         [(3, 4)],
     ),
+    Check(
+        "label_check",
+        lambda x: P.label_check(x.argmax(axis=1), shape=(3, 4)),
+        lambda x: np.argmax(x, axis=1),
+        [(3, 4)],
+    ),
 ]
 
 

@@ -607,6 +607,14 @@ def _one_hot(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool], n,
     return P.reshape_to(P.one_hot(flat, n=n, dtype=dtype), ctx.out_batched)
 
 
+def _label_check(
+    ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool], shape, op="cross_entropy"
+):
+    # a check of every label against the class count: the batch is more labels
+    n = int(np.prod(ctx.shapes[0])) * ctx.size
+    return ctx.prim(args[0], shape=(n, shape[1]), op=op)
+
+
 def _axis_op(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool], axis):
     # softmax, log_softmax: along one axis of one example
     return ctx.prim(args[0], axis=_normalize(axis, len(ctx.shapes[0])) + 1)
@@ -1213,6 +1221,7 @@ _EXPLICIT: dict[str, Callable[..., Any]] = {
     "take_along_axis": _along_axis,
     "scatter_along_axis": _along_axis,
     "one_hot": _one_hot,
+    "label_check": _label_check,
     "softmax": _axis_op,
     "log_softmax": _axis_op,
     "matmul": _matmul,

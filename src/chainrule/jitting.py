@@ -25,11 +25,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import state
+from . import state, versions
 from .engine import Node
 from .ir import Program, Var, run_on_tensors
 from .ir.compile import BACKENDS, Compiled, compile_program
 from .ir.passes import cse, dce, fold, simplify_more
+from .ir.program import Literal
 from .ir.trace import Tracer
 from .primitives import ALL_INPUTS, Primitive
 from .pytree import flatten, rebuilder, unflatten
@@ -435,12 +436,14 @@ class _Entry:
         names = _leaf_names(owner._f, dyn_args, kwargs, len(sig.leaves))
         leaves = []
         self.dynamic = []  # positions of the leaves that are program inputs
+        position: dict[int, int] = {}  # id(the traced copy of a leaf) -> the leaf's position
         for k, leaf in enumerate(sig.leaves):
             if isinstance(leaf, (Tensor, np.ndarray, np.generic)):
                 data = leaf._data if isinstance(leaf, Tensor) else leaf
                 fresh = Tensor(np.array(data, copy=True))
                 tracer.input(fresh, "arg", names[k] if k < len(names) else f"x{k}")
                 leaves.append(fresh)
+                position[id(fresh)] = k
                 self.dynamic.append(k)
             else:
                 leaves.append(leaf)
@@ -449,8 +452,15 @@ class _Entry:
         for i in owner._static:
             i %= len(args)
             call_args[i] = args[i]
-        with np.errstate(all="ignore"), tracer.active():
-            out = owner._f(*call_args, **kw)
+        try:
+            with np.errstate(all="ignore"), tracer.active():
+                out = owner._f(*call_args, **kw)
+        finally:
+            # a parameter changed in place while tracing gets its value back: the program
+            # makes the change (at every call, the first included)
+            for t, v, before in tracer.written.values():
+                if tracer.program.roles.get(v) == "param":
+                    np.copyto(t._data, before)
         out_leaves, self.out_def = flatten(out)
         self.rebuild = rebuilder(self.out_def)  # the outputs' structure around their leaves
         for o in out_leaves:
@@ -461,8 +471,20 @@ class _Entry:
                 )
         program = tracer.program
         program.outputs = [tracer.output(o) for o in out_leaves]
+        self.n_user = len(program.outputs)
+        # Inputs the function changed in place (x += 1, p.sub_(...) under no_grad): their
+        # final values are outputs too, written back into the caller's arrays each call.
+        written = list(tracer.written.values())
+        for t, _v, _before in written:
+            now = tracer._var_of.get(id(t))
+            program.outputs.append(now if now is not None else Literal(np.array(t._data)))
         _refuse_dynamic_shapes(program, self.name)
         self.params = [t for t in _param_tensors(tracer, program)]
+        index_of = {id(p): i for i, p in enumerate(self.params)}
+        self.effects = [
+            ("arg", position[id(t)]) if id(t) in position else ("param", index_of[id(t)])
+            for t, _v, _before in written
+        ]
         _name_parameters(owner._f, program, self.params)
         self.param_specs = [(p._data.shape, p._data.dtype, p._rg) for p in self.params]
         self.program = optimize(program)
@@ -524,7 +546,9 @@ class _Entry:
             env = run_on_tensors(program, args)
             outs = [env[o] if isinstance(o, Var) else Tensor(o.value) for o in program.outputs]
             n_fwd = len(tracer.program.eqns)
-            self.diff_out = [k for k, o in enumerate(outs) if o._rg and o.dtype.kind in "fc"]
+            self.diff_out = [  # (the final values of inputs changed in place are not)
+                k for k, o in enumerate(outs[: self.n_user]) if o._rg and o.dtype.kind in "fc"
+            ]
             cts = []
             for k in self.diff_out:
                 ct = Tensor(np.ones(outs[k].shape, dtype=outs[k].dtype))
@@ -604,7 +628,10 @@ class _Entry:
             else:
                 arrays = leaves
             if not self.grad:
-                return self.rebuild(list(map(_wrap, self.compiled.fn(*arrays))))
+                outs = self.compiled.fn(*arrays)
+                if self.effects:
+                    outs = self._write_back(outs, leaves)
+                return self.rebuild(list(map(_wrap, outs)))
             tensors = [None] * len(leaves) + self.params
         else:
             tensors = []
@@ -621,9 +648,14 @@ class _Entry:
                 tensors.append(p)
                 arrays.append(p._data)
             if not self.grad:
-                return self.rebuild(list(map(_wrap, self.compiled.fn(*arrays))))
+                outs = self.compiled.fn(*arrays)
+                if self.effects:
+                    outs = self._write_back(outs, leaves)
+                return self.rebuild(list(map(_wrap, outs)))
         results = self.fwd.fn(*arrays)
         outs, residuals = results[: self.n_out], results[self.n_out :]
+        if self.effects:
+            outs = self._write_back(outs, leaves)
         edges = []
         for t, d in zip(tensors, self.diff):
             edges.append((t._node or t) if (d and t is not None and t._rg) else None)
@@ -646,6 +678,19 @@ class _Entry:
             else:
                 wrapped = self._multi(outs, edges, arrays, params, wrapped)
         return self.rebuild(wrapped)
+
+    def _write_back(self, outs: tuple, leaves: list) -> tuple:
+        """Put the final values of the inputs the function changed in place (the outputs
+        after the function's own) into the caller's arrays; return the function's."""
+        n = self.n_user
+        for (kind, i), value in zip(self.effects, outs[n:]):
+            target = leaves[i] if kind == "arg" else self.params[i]
+            if isinstance(target, Tensor):
+                target._write(value, f"an in-place change inside jit({self.name})")
+            elif isinstance(target, np.ndarray):
+                np.copyto(target, value, casting="same_kind")
+                versions.mark(target, f"jit({self.name})", f"an array of shape {target.shape}")
+        return outs[:n]
 
     def _multi(self, outs: tuple, edges: list, arrays: list, params: dict, wrapped: list):
         """Several differentiable outputs: one node over their concatenation (a node has one
@@ -804,7 +849,7 @@ def _name_values(program: Program) -> None:
 
 def _param_tensors(tracer: Tracer, program: Program) -> list[Tensor]:
     """The closure tensors the program reads (its "param" inputs), in input order."""
-    by_var = {}
+    by_var = {v: t for t, v, _before in tracer.written.values()}  # (changed in place)
     for t in tracer._alive:
         v = tracer._var_of.get(id(t))
         if v is not None and program.roles.get(v) == "param":

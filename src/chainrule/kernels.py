@@ -19,6 +19,7 @@ __all__ = [
     "log_softmax",
     "logsumexp",
     "nll",
+    "checked_labels",
     "one_hot",
     "per_row",
     "relu",
@@ -125,6 +126,37 @@ def cross_entropy_vjp(g: Any, logp: Any, labels: Any, reduction: str) -> Any:
     p[xp.arange(len(labels)), labels] -= 1
     p *= per_row(g, reduction, len(labels))
     return p
+
+
+def checked_labels(labels: Any, shape: tuple, op: str = "cross_entropy") -> Any:
+    """``labels`` after checking they are in [0, C) for (N, C) scores ``shape``: how a
+    traced program checks labels that are its input at every call (the eager losses
+    check the values they get before any kernel reads them). One pass: seen as
+    unsigned integers of their width, negative labels are huge, so the largest catches
+    both ends; a negative index would otherwise silently pick a class from the end.
+
+    >>> checked_labels(xp.array([0, 2]), (2, 3))
+    array([0, 2])
+    >>> checked_labels(xp.array([0, -1]), (2, 3))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    IndexError: cross_entropy: label -1 is out of range for 3 classes (sample 1, ...
+    """
+    kind = labels.dtype.kind
+    if not labels.size or kind not in "iu":
+        return labels
+    unsigned = labels.view(labels.dtype.str.replace("i", "u")) if kind == "i" else labels
+    n_classes = shape[1]
+    if unsigned.max() < n_classes:
+        return labels
+    where = int(xp.argmax((labels < 0) | (labels >= n_classes)))
+    if op == "embedding":
+        raise IndexError(
+            f"embedding: index {int(labels.flat[where])} is out of range for {n_classes} embeddings"
+        )
+    raise IndexError(
+        f"{op}: label {int(labels.flat[where])} is out of range for {n_classes} classes "
+        f"(sample {where}, scores shape {tuple(shape)}); labels must be in [0, {n_classes - 1}]"
+    )
 
 
 def soft_cross_entropy(x: Any, t: Any, reduction: str) -> Any:

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import rules as P
 from .rules import Slot
-from .tensor import Tensor, _unary, apply, as_tensor
+from .tensor import Tensor, _is_traced, _unary, apply, as_tensor
 
 
 def _as(x: Any) -> Tensor:
@@ -940,6 +940,10 @@ def softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> 
     first_bad_label("softmax_cross_entropy", labels, logits.shape[1], logits.shape)
     if reduction == "mean" and labels.size == 0:
         raise ValueError("softmax_cross_entropy: reduction='mean' over an empty batch")
+    if _is_traced(label_input):  # an input of a traced program: checked at every call
+        label_input = apply(
+            P.label_check, (label_input,), {"shape": logits.shape, "op": "softmax_cross_entropy"}
+        )
     # logp is its own node (kept for the gradient, as hand-written code keeps it)
     logp = apply(P.log_softmax, (logits,), {"axis": 1})
     return apply(P.cross_entropy, (logits, logp, label_input), {"reduction": reduction})

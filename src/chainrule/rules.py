@@ -143,6 +143,16 @@ def _one_hot_impl(labels: Any, n: int, dtype: Any) -> Any:
 one_hot = nondifferentiable("one_hot", _one_hot_impl, 1, kind="index")
 deflower(one_hot, "one_hot({0}, {n!r}, np.{dtype.name})")
 
+
+def _label_check_impl(labels: Any, shape: tuple, op: str = "cross_entropy") -> Any:
+    return K.checked_labels(labels, shape, op)
+
+
+# Integer class labels that are a traced program's input, checked to be in [0, C) at every
+# call (the eager losses check the values they get before any kernel reads them).
+label_check = nondifferentiable("label_check", _label_check_impl, 1, kind="index")
+deflower(label_check, "checked_labels({0}, {shape!r}, {op!r})")
+
 # --------------------------------------------------------------------------- complex parts
 
 

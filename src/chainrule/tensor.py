@@ -424,7 +424,7 @@ def _user_line() -> str:
     return "<unknown>"
 
 
-def _concrete(t: Tensor, what: str, allow: tuple = ()) -> None:
+def _concrete(t: Tensor, what: str, allow: tuple = (), advice: str | None = None) -> None:
     """Refuse to turn ``t`` into a Python value while a strict tracer (jit, vmap) traces it
     (those named in ``allow`` check the traced program against the function by other
     means: vmap compares each example's result with what the program traced)."""
@@ -433,10 +433,43 @@ def _concrete(t: Tensor, what: str, allow: tuple = ()) -> None:
         if strict and strict not in allow and obs.var_of(t) is not None:
             raise ConcretizationError(
                 f"{what} of a traced value at {_user_line()}: {obs.strict} traces the function "
-                f"once, so Python control flow on a traced value would be fixed to this one "
-                f"input. Use cr.where(cond, a, b) for a choice that depends on values, or make "
-                f"the argument static (static_argnums)."
+                f"once, so "
+                + (
+                    advice
+                    or "Python control flow on a traced value would be fixed to this one "
+                    "input. Use cr.where(cond, a, b) for a choice that depends on values, or "
+                    "make the argument static (static_argnums)."
+                )
             )
+
+
+def _refuse_while_tracing(what: str, why: str, allow: tuple = ()) -> None:
+    """Refuse ``what`` (a side effect, or a read of state the program would freeze) while a
+    strict tracer (jit, vmap) traces: it would happen once, at tracing, not at each call."""
+    for obs in _ctx.observers:
+        strict = getattr(obs, "strict", False)
+        if strict and strict not in allow:
+            raise ConcretizationError(
+                f"{what} at {_user_line()} inside {strict}: {strict} traces the function once, "
+                f"so {why}"
+            )
+
+
+_DATA_ADVICE = (
+    "what NumPy computes from the array is not recorded and would hold this call's value "
+    "for every call. Compute with the Tensor itself (its operations are recorded), or make "
+    "the argument static (static_argnums)."
+)
+
+
+def _is_traced(t: Any) -> bool:
+    """Whether ``t`` is a Tensor that a strict tracer (``cr.jit``, ``cr.vmap``) is tracing:
+    its value is an input of the program, so code must not compute with its array."""
+    if _fast or not isinstance(t, Tensor):
+        return False
+    return any(
+        getattr(obs, "strict", False) and obs.var_of(t) is not None for obs in _ctx.observers
+    )
 
 
 def _rebind(t: Tensor, value: Any) -> None:
@@ -504,7 +537,22 @@ class Tensor:
 
         Assigning to it replaces the value; an augmented assignment (``t.data *= 2``)
         changes the memory in place and is tracked like any in-place operation.
+
+        Inside ``cr.jit``, reading the value of a traced tensor raises
+        ``ConcretizationError`` (what NumPy computes from the array is not recorded, so
+        the program would hold the traced call's value for every call); ``cr.vmap`` reads
+        it as a detached value of each example.
         """
+        if not _fast:
+            _concrete(self, ".data", allow=("cr.vmap",), advice=_DATA_ADVICE)
+            if self._rg and self._node is None:  # a parameter: read at every call
+                _refuse_while_tracing(
+                    ".data of a tensor that requires grad",
+                    "what NumPy computes from it (or writes into it) would be this call's "
+                    "only. Compute with the tensor itself (under cr.no_grad() for an update "
+                    "in place: p.sub_(lr * g)).",
+                    allow=("cr.vmap",),
+                )
         return self._data
 
     @data.setter
@@ -578,6 +626,13 @@ class Tensor:
 
     @property
     def grad(self) -> Tensor | None:
+        if not _fast and self._grad is not None:
+            _refuse_while_tracing(
+                ".grad",
+                "the program would hold this .grad's value at every call. Pass the "
+                "gradient in as an argument, or compute it inside with cr.grad / "
+                "cr.value_and_grad.",
+            )
         return self._grad
 
     @grad.setter
@@ -688,6 +743,14 @@ class Tensor:
         ``grad`` is the upstream gradient (same shape as ``self``); it may be omitted only
         when ``self`` has exactly one element.
         """
+        if not _fast:
+            _refuse_while_tracing(
+                "backward()",
+                "the gradients it puts in .grad would be this call's only. Compute them "
+                "inside with cr.grad / cr.value_and_grad (and return them), or call "
+                "backward() on the jitted function's output (cr.jit(model), then "
+                "loss.backward()).",
+            )
         if not self._rg:
             raise RuntimeError(
                 "backward: this tensor does not require grad and has no graph "
@@ -865,6 +928,11 @@ class Tensor:
 
     def _write(self, value: Any, name: str) -> None:
         """Put ``value`` into this tensor's memory (same shape and dtype) and stamp it."""
+        if not _fast:  # a tracer keeps the value an input of its program had
+            for obs in _ctx.observers:
+                before_write = getattr(obs, "before_write", None)
+                if before_write is not None:
+                    before_write(self)
         data = self._data
         shape = np.shape(value)
         if shape != self.shape:

@@ -66,7 +66,7 @@ _INLINE = frozenset(
 #: ``np.einsum`` taking a diagonal or transposing one operand, the sliding windows. Writing
 #: into those in place would change the caller's array.)
 VIEWS = frozenset(
-    {"reshape", "transpose", "broadcast_to", "alias", "getitem", "sum_to"}
+    {"reshape", "transpose", "broadcast_to", "alias", "getitem", "sum_to", "stop_gradient"}
     | {"astype", "real", "imag", "einsum", "windows"}
 )
 #: Values smaller than this are not freed explicitly (a ``del`` costs more than it saves).

@@ -48,6 +48,10 @@ class Tracer:
         self.strict = strict
         self.program = Program()
         self._var_of: dict[int, Var] = {}
+        #: id(a traced value's ndarray) -> its Var: a Tensor around that very array
+        #: (``t.detach()``) is read as that value, with no gradient (``stop_gradient``).
+        self._var_of_array: dict[int, Var] = {}
+        self._arrays: list[Any] = []  # keeps those arrays alive, so their ids stay unique
         self._alive: list[Any] = []  # keeps traced tensors alive, so ids stay unique
         self._node_var: dict[Node, Var] = {}
         self._current: Var | None = None  # the forward value whose VJP is being computed
@@ -59,6 +63,9 @@ class Tracer:
         self.upstream: dict[Var, Var | Literal] = {}
         #: Vars of the gradient program's seeds (the root's upstream gradient).
         self.seeds: dict[Var, Var] = {}
+        #: Inputs changed in place while tracing: id(tensor) -> (tensor, its input Var, a
+        #: copy of the value it had), in the order of their first change.
+        self.written: dict[int, tuple[Tensor, Var, np.ndarray]] = {}
 
     # ------------------------------------------------------------------ inputs
     def input(self, tensor: Tensor, role: str = "arg", hint: str | None = None) -> Var:
@@ -72,7 +79,11 @@ class Tracer:
     def _register(self, tensor: Tensor, v: Var) -> None:
         self._var_of[id(tensor)] = v
         self._alive.append(tensor)
-        self.program.values[v] = tensor._data
+        data = tensor._data
+        self.program.values[v] = data
+        if type(data) is np.ndarray:
+            self._var_of_array[id(data)] = v
+            self._arrays.append(data)
         if tensor._node is not None:
             self._node_var.setdefault(tensor._node, v)
 
@@ -88,11 +99,28 @@ class Tracer:
         v = self.var_of(value) if isinstance(value, Tensor) else None
         if v is None and isinstance(value, Tensor) and value._node is not None:
             v = self._node_var.get(value._node)
+        data = tensor._data
         if v is None:
             self._var_of.pop(id(tensor), None)
+            self._var_of_array.pop(id(data), None)
             return
         self._var_of[id(tensor)] = v
         self._alive.append(tensor)
+        if type(data) is np.ndarray:  # the memory holds the new value now
+            self._var_of_array[id(data)] = v
+            self._arrays.append(data)
+
+    def before_write(self, tensor: Tensor) -> None:
+        """``tensor``'s memory is about to be changed in place (``Tensor._write``): if it is
+        an input of the program (an argument, or a parameter, made one now if nothing read
+        it yet), keep the value it had, so the caller can restore and replay the change."""
+        if id(tensor) in self.written:
+            return
+        v = self._var_of.get(id(tensor))
+        if v is None and tensor._rg and tensor._node is None:
+            v = self.input(tensor, "param")
+        if v is not None and self.program.roles.get(v) in ("arg", "param"):
+            self.written[id(tensor)] = (tensor, v, np.array(tensor._data, copy=True))
 
     def name_gradient(self, alias: Tensor, grad: Tensor) -> None:
         """Name the Var of ``grad`` after the input ``alias`` stands for (``d`` + its
@@ -123,8 +151,21 @@ class Tracer:
             if a._rg and a._node is None:
                 # a leaf that requires grad, read from outside (a weight in a closure)
                 return self.input(a, "param"), True
+            source = self._var_of_array.get(id(a._data))
+            if source is not None and isinstance(source.shape, tuple):
+                return self._detached(a, source), True
             return Literal(a._data), False
         return Literal(a), False
+
+    def _detached(self, holder: Tensor, source: Var) -> Var:
+        """``holder`` shares a traced value's memory (``t.detach()``): it is that value
+        with no gradient, a ``stop_gradient`` equation the program computes at every call."""
+        from ..batching import stop_gradient
+
+        out = Var(source.shape, source.dtype)
+        self.program.eqns.append(Eqn(stop_gradient, (source,), out, {}, {}))
+        self._register(holder, out)
+        return out
 
     # ------------------------------------------------------------------ observing
     def applied(self, prim: Any, args: tuple, params: dict, result: Tensor) -> None:

@@ -152,16 +152,9 @@ class CompiledLoss:
             labels = self._targets(labels, X.shape[0], n_classes, X.dtype)
             loss, grads = self._run(step, fast, X, labels, arrays)
         else:
-            # The softmax case, on every training step: labels >= n_classes make the
-            # generated code's gather raise IndexError; negative ones would wrap around
-            # silently, so they are looked for first (one argmin).
-            if labels.dtype.kind == "i" and labels.size and labels[labels.argmin()] < 0:
-                first_bad_label("CompiledLoss", labels, n_classes, (len(labels), n_classes))
-            try:
-                loss, grads = self._run(step, fast, X, labels, arrays)
-            except IndexError:
-                first_bad_label("CompiledLoss", labels, n_classes, (len(labels), n_classes))
-                raise
+            # The softmax case, on every training step: the generated code checks the
+            # labels (one pass) before it reads them.
+            loss, grads = self._run(step, fast, X, labels, arrays)
         if cast:  # the first run found a gradient in another dtype than its parameter's
             grads = [np.asarray(g, dtype=p.dtype) for g, p in zip(grads, params)]
         set_grads(params, grads)

@@ -16,7 +16,7 @@ import numpy as np
 from .. import ops, rules
 from .. import rules_nn as RN
 from ..ops import linear, relu, sigmoid, tanh
-from ..tensor import Tensor, apply, as_tensor
+from ..tensor import Tensor, _is_traced, apply, as_tensor
 
 __all__ = [
     "linear",
@@ -72,8 +72,8 @@ _REDUCTIONS = ("mean", "sum", "none")
 def _scores_and_targets(op: str, scores: Any, targets: Any) -> tuple[Tensor, np.ndarray]:
     """Check (N, C) scores and N integer labels in [0, C); return them as (Tensor, array)."""
     scores = scores if isinstance(scores, Tensor) else as_tensor(scores)
-    labels = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
-    shape = scores.data.shape  # read once: this runs on every training step
+    labels = targets._data if isinstance(targets, Tensor) else np.asarray(targets)
+    shape = scores._data.shape  # read once: this runs on every training step
     if len(shape) != 2:
         raise ValueError(
             f"{op}: scores must have shape (N, C) (one row of class scores per sample), "
@@ -380,7 +380,9 @@ def embedding(
     [[2.0, 3.0], [2.0, 3.0], [0.0, 1.0]]
     """
     weight = _t(weight)
-    idx = np.asarray(input.data if isinstance(input, Tensor) else input)
+    if _is_traced(input):
+        return _traced_embedding(input, weight, padding_idx, max_norm, scale_grad_by_freq, sparse)
+    idx = np.asarray(input._data if isinstance(input, Tensor) else input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
     if weight.ndim != 2:
@@ -409,6 +411,39 @@ def embedding(
     if padding_idx is not None:
         # The padding row keeps its value but gets no gradient (PyTorch's rule).
         mask = (idx != padding_idx)[..., None]
+        picked = ops.where(mask, picked, picked.detach())
+    return picked
+
+
+def _traced_embedding(
+    idx: Tensor, weight: Tensor, padding_idx: Any, max_norm: Any, scale: bool, sparse: bool
+) -> Tensor:
+    """``embedding`` of indices that are a traced input: the range check and the padding
+    mask are operations of the program."""
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, dim), got {weight.shape}")
+    if scale or sparse:
+        raise NotImplementedError("embedding: scale_grad_by_freq and sparse are not supported")
+    if max_norm is not None:  # renormalises the picked rows in place: needs their values
+        from ..tensor import _concrete
+
+        _concrete(
+            idx,
+            "embedding(max_norm=...)",
+            advice=(
+                "the rows renormalised in place would be this call's. Renormalise the weight "
+                "outside the jitted function."
+            ),
+        )
+    n = weight.shape[0]
+    checked = apply(rules.label_check, (idx,), {"shape": (idx.size, n), "op": "embedding"})
+    picked = ops.getitem(weight, checked)
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for {n} rows")
+        mask = ops.reshape(checked != padding_idx % n, *idx.shape, 1)
         picked = ops.where(mask, picked, picked.detach())
     return picked
 
@@ -452,6 +487,80 @@ def _class_targets(
             labels = np.where(hit, 0, labels)
     ops.first_bad_label(op, labels, shape[1] if len(shape) > 1 else shape[0], shape)
     return scores, labels, ignored, out_shape
+
+
+def _traced_class_loss(
+    op: str,
+    scores: Tensor,
+    targets: Tensor,
+    weight: Any,
+    ignore_index: int | None,
+    reduction: str,
+    label_smoothing: float = 0.0,
+    from_logits: bool = True,
+) -> Tensor:
+    """The class-label losses (cross_entropy, nll_loss) when the labels are a traced input
+    (``cr.jit`` of a loss of its arguments): every step that reads the labels is an
+    operation of the program (the ignore mask, a range check, one-hot rows), so each call
+    computes with its own labels. Same values and gradients as the eager path."""
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"{op}: targets must be integer class labels, got dtype {targets.dtype}")
+    shape = scores.shape
+    if len(shape) == 0:
+        raise ValueError(f"{op}: input must have a class axis, got shape {shape}")
+    out_shape: tuple = () if len(shape) == 1 else (shape[0],) + shape[2:]
+    if targets.shape != out_shape:
+        raise ValueError(
+            f"{op}: targets must have shape {out_shape} to match scores of shape {shape}, "
+            f"got shape {targets.shape}"
+        )
+    if len(shape) == 1:
+        rows = ops.reshape(scores, 1, shape[0])
+    elif len(shape) > 2:
+        axes = (0,) + tuple(range(2, len(shape))) + (1,)
+        rows = ops.reshape(ops.transpose(scores, axes), -1, shape[1])
+    else:
+        rows = scores
+    n, n_classes = rows.shape
+    labels = ops.reshape(targets, -1)
+    keep = None
+    if ignore_index is not None:
+        keep = labels != ignore_index
+        labels = ops.where(keep, labels, 0)
+    labels = apply(rules.label_check, (labels,), {"shape": (n, n_classes), "op": op})
+    onehot = apply(rules.one_hot, (labels,), {"n": n_classes, "dtype": rows.dtype})
+    logp = ops.log_softmax(rows, 1) if from_logits else rows
+    w = _class_weight(op, weight, n_classes, rows.dtype)
+    counted = None  # each sample's weight in the mean (None: every sample counts 1)
+    if w is not None:
+        counted = ops.matmul(onehot, w)
+    if keep is not None:
+        counted = ops.where(keep, 1.0 if counted is None else counted, 0.0)
+        if counted.dtype != rows.dtype:
+            counted = counted.astype(rows.dtype)
+    per = -ops.sum(logp * onehot, axis=1)
+    if counted is not None:
+        per = per * counted
+
+    def reduce(per_sample: Tensor) -> Tensor:
+        if reduction == "none":
+            return ops.reshape(per_sample, out_shape)
+        total = ops.sum(per_sample)
+        if reduction == "sum":
+            return total
+        if counted is None:
+            if n == 0:
+                raise ValueError(f"{op}: reduction='mean' over an empty batch")
+            return total * (1.0 / n)
+        return total / ops.sum(counted)  # 0/0 = NaN when nothing counts, as in PyTorch
+
+    loss = reduce(per)
+    if not label_smoothing:
+        return loss
+    smooth = -(ops.sum(logp * w, axis=1) if w is not None else ops.sum(logp, axis=1))
+    if keep is not None:
+        smooth = ops.where(keep, smooth, 0.0)
+    return loss * (1.0 - label_smoothing) + reduce(smooth) * (label_smoothing / n_classes)
 
 
 def _weighted_nll(
@@ -511,6 +620,10 @@ def nll_loss(
         weight, reduction = None, weight
     reduction = _legacy_reduction("nll_loss", size_average, reduce, reduction)
     log_probs = _t(log_probs)
+    if _is_traced(targets):
+        return _traced_class_loss(
+            "nll_loss", log_probs, targets, weight, ignore_index, reduction, from_logits=False
+        )
     fast = None
     if weight is None and log_probs.ndim == 2:
         fast = _fast_targets("nll_loss", log_probs, targets, ignore_index)
@@ -605,11 +718,15 @@ def cross_entropy(
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     logits = logits if isinstance(logits, Tensor) else as_tensor(logits)
-    raw = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    raw = targets._data if isinstance(targets, Tensor) else np.asarray(targets)
     if raw.dtype.kind == "f" and raw.shape == logits.shape and logits.ndim >= 1:
         return _soft_cross_entropy(logits, targets, weight, reduction, label_smoothing)
+    if _is_traced(targets):
+        return _traced_class_loss(
+            "cross_entropy", logits, targets, weight, ignore_index, reduction, label_smoothing
+        )
     fast = None
-    if weight is None and label_smoothing == 0.0 and len(logits.data.shape) == 2:
+    if weight is None and label_smoothing == 0.0 and len(logits._data.shape) == 2:
         fast = _fast_targets("cross_entropy", logits, raw, ignore_index)
     if fast is not None:
         logits, labels = fast
@@ -889,6 +1006,8 @@ def kl_div(
 
 def _margins(op: str, scores: Any, targets: Any, margin: float) -> tuple[Tensor, np.ndarray]:
     """max(0, s_j - s_y + margin) for every class j, with the j == y entries set to 0."""
+    if _is_traced(targets):
+        return _traced_margins(op, _t(scores), targets, margin)
     scores, labels = _scores_and_targets(op, scores, targets)
     correct = _pick(scores, labels, keepdims=True)
     hinge = ops.relu(scores - (correct - margin))
@@ -897,6 +1016,28 @@ def _margins(op: str, scores: Any, targets: Any, margin: float) -> tuple[Tensor,
     wrong = np.ones(scores.shape, dtype=scores.dtype)
     wrong[np.arange(labels.shape[0]), labels] = 0
     return hinge * wrong, labels
+
+
+def _traced_margins(op: str, scores: Tensor, targets: Tensor, margin: float) -> tuple:
+    """``_margins`` for labels that are a traced input: the label's column is picked and
+    masked with one-hot rows (operations of the program), not with the labels' values."""
+    if scores.ndim != 2:
+        raise ValueError(
+            f"{op}: scores must have shape (N, C) (one row of class scores per sample), "
+            f"got shape {scores.shape}"
+        )
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"{op}: targets must be integer class labels, got dtype {targets.dtype}")
+    if targets.shape != scores.shape[:1]:
+        raise ValueError(
+            f"{op}: targets must have shape ({scores.shape[0]},) to match scores of shape "
+            f"{scores.shape}, got shape {targets.shape}"
+        )
+    labels = apply(rules.label_check, (targets,), {"shape": scores.shape, "op": op})
+    onehot = apply(rules.one_hot, (labels,), {"n": scores.shape[1], "dtype": scores.dtype})
+    correct = ops.sum(scores * onehot, axis=1, keepdims=True)
+    hinge = ops.relu(scores - (correct - margin))
+    return hinge * (1.0 - onehot), onehot
 
 
 def svm_loss(scores: Any, targets: Any, margin: float = 1.0, reduction: str = "mean") -> Tensor:
@@ -948,7 +1089,10 @@ def multi_margin_loss(
                 f"multi_margin_loss: weight must have shape ({n_classes},) (one per class), "
                 f"got shape {w.shape}"
             )
-        hinge = hinge * w[labels][:, None].astype(hinge.dtype)
+        if isinstance(labels, Tensor):  # the one-hot rows of traced labels
+            hinge = hinge * ops.reshape(ops.matmul(labels, w.astype(hinge.dtype)), -1, 1)
+        else:
+            hinge = hinge * w[labels][:, None].astype(hinge.dtype)
     per_sample = ops.sum(hinge, axis=1) * (1.0 / n_classes)
     return _reduce("multi_margin_loss", per_sample, reduction)
 

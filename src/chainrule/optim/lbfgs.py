@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor, enable_grad
-from .optimizer import Optimizer, _check_hyper, _check_int, _writable_data
+from .optimizer import Optimizer, _check_hyper, _check_int, _writable_data, not_traced
 
 __all__ = ["LBFGS"]
 
@@ -261,6 +261,7 @@ class LBFGS(Optimizer):
     # ------------------------------------------------------------------ the step
     def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
         """Run up to ``max_iter`` L-BFGS iterations; returns the closure's first loss."""
+        not_traced(self)
         if closure is None:
             raise TypeError(
                 "LBFGS.step: needs a closure that clears the gradients, computes the loss, "

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import transforms
 from ..tensor import Tensor, as_tensor, enable_grad, no_grad, substitute
-from .optimizer import Optimizer, _check_hyper
+from .optimizer import Optimizer, _check_hyper, not_traced
 
 __all__ = ["Newton", "NewtonCG", "OptimizeResult", "minimize"]
 
@@ -419,6 +419,7 @@ class _SecondOrder(Optimizer):
         parameters (it is called several times: gradient, curvature, line search); it need
         not call ``backward``. Returns the loss before the step.
         """
+        not_traced(self)
         name = type(self).__name__
         if closure is None:
             raise TypeError(f"{name}.step: needs a closure that returns the loss")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import versions
-from ..tensor import Tensor, enable_grad
+from ..tensor import Tensor, _refuse_while_tracing, enable_grad
 
 __all__ = ["Optimizer"]
 
@@ -67,6 +67,17 @@ def _writable_data(p: Tensor) -> np.ndarray:
         data = p.data = np.array(data, copy=True)
     mark_step(data, p)
     return data
+
+
+def not_traced(optimizer: Any) -> None:
+    """Refuse an optimizer step inside ``cr.jit`` / ``cr.vmap``: it updates the parameters'
+    arrays with NumPy, which a traced program does not record (it would happen once)."""
+    _refuse_while_tracing(
+        f"{type(optimizer).__name__}.step()",
+        "an update of the parameters' arrays would happen once, at tracing, not at every "
+        "call. Call the optimizer outside the jitted function (jit the loss and its "
+        "gradient: cr.jit(cr.value_and_grad(loss)), or cr.jit(model)).",
+    )
 
 
 def mark_step(data: np.ndarray, p: Tensor) -> None:
@@ -169,6 +180,7 @@ class Optimizer:
 
         ``closure`` (optional) re-evaluates the model and returns the loss.
         """
+        not_traced(self)
         loss = None
         if closure is not None:
             with enable_grad():

@@ -1,0 +1,265 @@
+"""cr.jit reads every argument at every call: integer labels and indices that are inputs
+of a jitted loss are operations of the program (checked, masked, one-hot), never the first
+call's values baked in; and a traced value's array cannot leak into NumPy unrecorded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.tensor import ConcretizationError
+
+F = cr.nn.functional
+
+RNG = np.random.default_rng(0)
+S = RNG.standard_normal((6, 4))
+S3 = RNG.standard_normal((3, 4, 2))  # (N, C, d): one label per (sample, position)
+W = np.array([1.0, 2.0, 0.5, 1.5])
+Y1 = np.array([0, 1, 2, 3, 0, 1])
+Y2 = np.array([3, 3, 1, 0, 2, 2])
+Y3 = np.array([3, 2, 2, 0, 2, 1])  # has label 2: ignored below
+
+LOSSES = {
+    "cross_entropy": lambda s, y: F.cross_entropy(s, y),
+    "cross_entropy weight": lambda s, y: F.cross_entropy(s, y, weight=W),
+    "cross_entropy smoothing": lambda s, y: F.cross_entropy(s, y, label_smoothing=0.2),
+    "cross_entropy weight+smoothing": lambda s, y: F.cross_entropy(
+        s, y, weight=W, label_smoothing=0.1
+    ),
+    "cross_entropy ignore_index": lambda s, y: F.cross_entropy(s, y, ignore_index=2),
+    "cross_entropy ignore+weight": lambda s, y: F.cross_entropy(s, y, weight=W, ignore_index=2),
+    "cross_entropy sum": lambda s, y: F.cross_entropy(s, y, reduction="sum"),
+    "cross_entropy none": lambda s, y: F.cross_entropy(s, y, reduction="none").sum(),
+    "nll_loss": lambda s, y: F.nll_loss(F.log_softmax(s, 1), y),
+    "nll_loss weight ignore": lambda s, y: F.nll_loss(
+        F.log_softmax(s, 1), y, weight=W, ignore_index=2
+    ),
+    "svm_loss": lambda s, y: F.svm_loss(s, y),
+    "multi_margin_loss": lambda s, y: F.multi_margin_loss(s, y, p=2, weight=W),
+    "softmax_cross_entropy": lambda s, y: cr.softmax_cross_entropy(s, y),
+    "labels picked by indexing": lambda s, y: (s[np.arange(6), y] ** 2).sum(),
+}
+
+
+def _eager(f, s, y):
+    return f(cr.tensor(s), cr.tensor(y))
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_jitted_loss_reads_each_calls_labels(name):
+    f = LOSSES[name]
+    jitted = cr.jit(f)
+    jitted_grad = cr.jit(cr.grad(f))
+    for y in (Y1, Y2, Y3):  # compiled on Y1; Y2 and Y3 are new labels of the same shape
+        want = _eager(f, S, y).item()
+        got = jitted(cr.tensor(S), cr.tensor(y)).item()
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-12), (name, y)
+        s = cr.tensor(S, requires_grad=True)
+        f(s, cr.tensor(y)).backward()
+        g = jitted_grad(cr.tensor(S), cr.tensor(y))
+        np.testing.assert_allclose(g.numpy(), s.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert jitted.cache_info().misses == 1
+
+
+def test_jitted_cross_entropy_over_positions_reads_labels():
+    f = lambda s, y: F.cross_entropy(s, y, ignore_index=1)  # noqa: E731
+    jitted = cr.jit(f)
+    for y in (np.array([[0, 2], [3, 3], [2, 0]]), np.array([[1, 1], [0, 3], [2, 1]])):
+        assert jitted(S3, y).item() == pytest.approx(f(cr.tensor(S3), cr.tensor(y)).item())
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+def test_everything_ignored_is_nan_in_both():
+    f = lambda s, y: F.cross_entropy(s, y, ignore_index=2)  # noqa: E731
+    jitted = cr.jit(f)
+    jitted(S, Y1)
+    assert np.isnan(jitted(S, np.full(6, 2)).item())
+    assert np.isnan(f(cr.tensor(S), cr.tensor(np.full(6, 2))).item())
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda s, y: F.cross_entropy(s, y),
+        lambda s, y: cr.softmax_cross_entropy(s, y),
+        lambda s, y: F.nll_loss(F.log_softmax(s, 1), y),
+        lambda s, y: F.svm_loss(s, y),
+    ],
+    ids=["cross_entropy", "softmax_cross_entropy", "nll_loss", "svm_loss"],
+)
+@pytest.mark.parametrize("bad", [-1, 4])
+def test_out_of_range_labels_raise_at_a_later_call(f, bad):
+    """A negative label would silently pick the last class through NumPy's indexing:
+    the program checks every call's labels."""
+    jitted = cr.jit(f)
+    jitted(S, Y1)
+    y = Y2.copy()
+    y[3] = bad
+    with pytest.raises(IndexError, match=rf"label {bad} is out of range for 4 classes \(sample 3"):
+        jitted(S, y)
+    with pytest.raises(IndexError, match=rf"label {bad} is out of range"):
+        cr.jit(cr.grad(f))(S, y)
+
+
+def test_a_compiled_loss_checks_labels_inside_the_program():
+    model = cr.nn.Sequential(cr.nn.Linear(4, 3, seed=0))
+    step = cr.nn.CompiledLoss(model)
+    X = RNG.standard_normal((4, 4))
+    step(X, np.array([0, 1, 2, 0]))
+    assert "checked_labels(y, (4, 3)" in step.source(X.shape)
+    with pytest.raises(IndexError, match="label -1 is out of range"):
+        step(X, np.array([0, -1, 2, 0]))
+
+
+def test_jitted_embedding_reads_each_calls_indices():
+    w = cr.tensor(RNG.standard_normal((5, 3)), requires_grad=True)
+
+    def f(weight, idx):
+        return (F.embedding(idx, weight, padding_idx=0) ** 2).sum()
+
+    jitted = cr.jit(f)
+    jitted_grad = cr.jit(cr.grad(f))
+    for idx in (np.array([[1, 0], [4, 2]]), np.array([[3, 3], [0, 1]])):
+        assert jitted(w, idx).item() == pytest.approx(f(w, idx).item(), rel=1e-12)
+        np.testing.assert_allclose(
+            jitted_grad(w, idx).numpy(), cr.grad(f)(w, idx).numpy(), rtol=1e-12
+        )
+    for bad in (5, -1):
+        with pytest.raises(IndexError, match=rf"index {bad} is out of range for 5 embeddings"):
+            jitted(w, np.array([[1, bad], [0, 0]]))
+
+
+def test_data_of_a_traced_value_is_refused_under_jit():
+    with pytest.raises(ConcretizationError, match=r"\.data of a traced value at .*test_jit"):
+        cr.jit(lambda x: cr.tensor(x.data * 2.0))(cr.tensor([1.0, 2.0]))
+
+
+def test_data_of_a_traced_value_still_reads_per_example_under_vmap():
+    out = cr.vmap(lambda x: x * cr.as_tensor(x.data))(cr.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    np.testing.assert_allclose(out.numpy(), [[1.0, 4.0], [9.0, 16.0]])
+
+
+def test_vmap_checks_labels_of_each_example():
+    f = cr.vmap(lambda s, y: cr.softmax_cross_entropy(s, y))
+    s = np.stack([S, S])
+    ys = np.stack([Y1, Y2])
+    got = f(s, ys).numpy()
+    want = [cr.softmax_cross_entropy(S, y).item() for y in ys]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- detach
+
+
+def test_detach_of_a_traced_value_is_computed_at_every_call():
+    f = lambda x: x.detach() * 2.0 + x  # noqa: E731
+    jitted = cr.jit(f)
+    x = np.array([1.0, -3.0])
+    jitted(x)
+    np.testing.assert_array_equal(jitted(np.array([5.0, 2.0])).numpy(), [15.0, 6.0])
+    np.testing.assert_array_equal(x, [1.0, -3.0])  # the argument is not written into
+
+
+def test_no_gradient_flows_through_a_jitted_detach():
+    f = lambda x: (x.detach() * x).sum()  # noqa: E731
+    g = cr.jit(cr.grad(f))
+    for x in ([1.0, 2.0], [5.0, -1.0]):
+        np.testing.assert_allclose(g(cr.tensor(x)).numpy(), x)  # d/dx (c * x) = c = x
+    w = cr.tensor([2.0, 3.0], requires_grad=True)
+    loss = cr.jit(lambda x: (x * w * w.detach()).sum())(cr.tensor([1.0, 4.0]))
+    loss.backward()
+    np.testing.assert_allclose(w.grad.numpy(), [2.0, 12.0])  # x * w (the detached factor)
+
+
+# --------------------------------------------------------------------------- in place
+
+
+def _shifted(x):
+    x += 1.0
+    x[0] = 7.0
+    return x * 2.0
+
+
+@pytest.mark.parametrize("kind", ["tensor", "ndarray"])
+def test_an_argument_changed_in_place_is_changed_for_the_caller(kind):
+    jitted = cr.jit(_shifted)
+    for start in ([1.0, 2.0], [4.0, -1.0]):
+        mine = np.array(start) if kind == "ndarray" else cr.tensor(start)
+        eager_arg = np.array(start)
+        want = _shifted(eager_arg)
+        got = jitted(mine)
+        np.testing.assert_array_equal(got.numpy(), want)
+        np.testing.assert_array_equal(mine if kind == "ndarray" else mine.numpy(), eager_arg)
+    assert jitted.cache_info().misses == 1
+
+
+def test_a_parameter_updated_in_place_is_updated_once_per_call():
+    def make():
+        w = cr.tensor([1.0, 2.0], requires_grad=True)
+
+        def step(x):
+            with cr.no_grad():
+                w.sub_(0.1 * x)
+            return (w * x).sum()
+
+        return w, step
+
+    w_eager, eager = make()
+    w_jit, step = make()
+    jitted = cr.jit(step)
+    x = cr.tensor([1.0, 3.0])
+    for _ in range(3):  # the first call traces: the update must not happen twice
+        assert jitted(x).item() == pytest.approx(eager(x).item(), rel=1e-12)
+        np.testing.assert_allclose(w_jit.numpy(), w_eager.numpy(), rtol=1e-12)
+
+
+def test_a_failed_trace_leaves_the_parameters_as_they_were():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+
+    def bad(x):
+        with cr.no_grad():
+            w.add_(x)
+        return bool(x.sum() > 0)  # refused: a traced value to a Python bool
+
+    with pytest.raises(ConcretizationError):
+        cr.jit(bad)(cr.tensor([1.0, 1.0]))
+    np.testing.assert_array_equal(w.numpy(), [1.0, 2.0])
+
+
+# --------------------------------------------------------------------------- refused
+
+
+def test_backward_inside_jit_is_refused():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    refused = r"backward\(\) at .* inside cr.jit.*value_and_grad"
+    with pytest.raises(ConcretizationError, match=refused):
+        cr.jit(lambda x: ((w * x).sum().backward(), x)[1])(cr.tensor([1.0, 1.0]))
+    assert w.grad is None
+
+
+def test_reading_grad_inside_jit_is_refused():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    (w * w).sum().backward()
+    with pytest.raises(ConcretizationError, match=r"\.grad at .* inside cr.jit"):
+        cr.jit(lambda x: w.grad * x)(cr.tensor([1.0, 1.0]))
+
+
+def test_data_of_a_parameter_inside_jit_is_refused():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+
+    def update(x):
+        with cr.no_grad():
+            w.data -= 0.1 * x.sum()
+        return x
+
+    with pytest.raises(ConcretizationError, match="requires grad .* p.sub_"):
+        cr.jit(update)(cr.tensor([1.0, 1.0]))
+    np.testing.assert_array_equal(w.numpy(), [1.0, 2.0])
+
+
+def test_an_optimizer_step_inside_jit_is_refused():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    opt = cr.optim.SGD([w], lr=0.1)
+    with pytest.raises(ConcretizationError, match=r"SGD.step\(\) at .* inside cr.jit"):
+        cr.jit(lambda x: (opt.step(), x)[1])(cr.tensor([1.0]))
