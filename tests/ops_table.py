@@ -15,6 +15,7 @@ import numpy as np
 
 import chainrule as cr
 from chainrule import rules as P
+from chainrule import rules_nn as RN
 
 
 @dataclass
@@ -625,6 +626,12 @@ NONDIFF = [
         "one_hot",
         lambda x: P.one_hot(x.argmax(axis=1), n=4, dtype=x.dtype),
         lambda x: np.eye(4)[np.argmax(x, axis=1)],
+        [(3, 4)],
+    ),
+    Check(
+        "dropout_mask",
+        lambda x: RN.dropout_mask(x, p=0.25, seed=3),
+        lambda x: (np.random.default_rng(3).random(x.shape) >= 0.25) / 0.75,
         [(3, 4)],
     ),
     Check(
@@ -2247,7 +2254,6 @@ NONDIFF += [
 
 # --------------------------------------------------------------------------- network primitives
 # (rules_nn.py: erf, softplus, padding, sliding windows and their scatter-back, recurrences)
-from chainrule import rules_nn as RN  # noqa: E402
 from chainrule.nn import functional as F  # noqa: E402
 
 

@@ -263,3 +263,65 @@ def test_an_optimizer_step_inside_jit_is_refused():
     opt = cr.optim.SGD([w], lr=0.1)
     with pytest.raises(ConcretizationError, match=r"SGD.step\(\) at .* inside cr.jit"):
         cr.jit(lambda x: (opt.step(), x)[1])(cr.tensor([1.0]))
+
+
+# --------------------------------------------------------------------------- modules
+
+
+def _bn_net():
+    nn = cr.nn
+    return nn.Sequential(nn.Linear(3, 4, seed=0), nn.BatchNorm1d(4), nn.ReLU())
+
+
+def test_batch_norm_running_statistics_update_at_every_jitted_call():
+    eager, compiled = _bn_net(), _bn_net()
+    jitted = cr.jit(compiled)
+    rng = np.random.default_rng(2)
+    for _ in range(4):
+        X = cr.tensor(rng.standard_normal((8, 3)))
+        np.testing.assert_allclose(jitted(X).numpy(), eager(X).numpy(), rtol=1e-12)
+    for name in ("running_mean", "running_var"):
+        np.testing.assert_allclose(
+            getattr(compiled[1], name).numpy(), getattr(eager[1], name).numpy(), rtol=1e-12
+        )
+    assert compiled[1].num_batches_tracked.item() == eager[1].num_batches_tracked.item() == 4
+    assert jitted.cache_info().misses == 1
+
+
+def test_a_jitted_module_follows_train_and_eval_and_reads_replaced_buffers():
+    nn = cr.nn
+    eager = nn.Sequential(nn.Linear(3, 4, seed=0), nn.BatchNorm1d(4), nn.Dropout(0.5, seed=1))
+    compiled = nn.Sequential(nn.Linear(3, 4, seed=0), nn.BatchNorm1d(4), nn.Dropout(0.5, seed=1))
+    jitted = cr.jit(compiled)
+    X = cr.tensor(np.random.default_rng(3).standard_normal((8, 3)))
+    for _ in range(3):  # an epoch of training, then an evaluation
+        eager.train(), compiled.train()
+        np.testing.assert_allclose(jitted(X).numpy(), eager(X).numpy(), rtol=1e-12)
+        eager.eval(), compiled.eval()
+        np.testing.assert_allclose(jitted(X).numpy(), eager(X).numpy(), rtol=1e-12)
+    assert jitted.cache_info().misses == 2  # one program per mode, each compiled once
+    state = {k: v + 1.0 if "running_var" in k else v for k, v in compiled.state_dict().items()}
+    compiled.load_state_dict(state)  # new arrays for the buffers: read at the next call
+    eager.load_state_dict(state)
+    np.testing.assert_allclose(jitted(X).numpy(), eager(X).numpy(), rtol=1e-12)
+
+
+def test_jitted_dropout_draws_a_new_mask_at_every_call():
+    f = lambda x: cr.nn.functional.dropout(x, 0.5)  # noqa: E731
+    jitted = cr.jit(f)
+    x = cr.tensor(np.ones(64))
+    masks = [jitted(x).numpy() for _ in range(3)]
+    assert not np.array_equal(masks[0], masks[1]) and not np.array_equal(masks[1], masks[2])
+    cr.manual_seed(7)
+    want = f(x).numpy()
+    cr.manual_seed(7)
+    np.testing.assert_array_equal(jitted(x).numpy(), want)  # the same draws as eager
+    g = cr.jit(cr.grad(lambda x: (f(x) * x).sum()))
+    grad = g(x).numpy()
+    assert set(np.unique(grad)) <= {0.0, 4.0}  # 2 x mask: the mask of that call
+
+
+def test_cumulative_batch_norm_is_refused_under_jit():
+    bn = cr.nn.BatchNorm1d(2, momentum=None)
+    with pytest.raises(ConcretizationError, match="momentum=None"):
+        cr.jit(bn)(cr.tensor(np.random.default_rng(0).standard_normal((4, 2))))

@@ -615,6 +615,15 @@ def _label_check(
     return ctx.prim(args[0], shape=(n, shape[1]), op=op)
 
 
+def _dropout_mask(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool], p, seed=None):
+    # an int seed gives every example the same mask (a fresh generator each); a Generator
+    # draws the examples' masks one after another, which one draw of the batch's shape is
+    if isinstance(seed, (int, np.integer)):
+        one = ctx.prim(np.zeros(ctx.shapes[0], dtype=ctx.out_dtype), p=p, seed=seed)
+        return broadcast_batch(one, ctx.size, ctx.shapes[0])
+    return ctx.prim(args[0], p=p, seed=seed)
+
+
 def _axis_op(ctx: BatchContext, args: Sequence[Any], batched: Sequence[bool], axis):
     # softmax, log_softmax: along one axis of one example
     return ctx.prim(args[0], axis=_normalize(axis, len(ctx.shapes[0])) + 1)
@@ -1222,6 +1231,7 @@ _EXPLICIT: dict[str, Callable[..., Any]] = {
     "scatter_along_axis": _along_axis,
     "one_hot": _one_hot,
     "label_check": _label_check,
+    "dropout_mask": _dropout_mask,
     "softmax": _axis_op,
     "log_softmax": _axis_op,
     "matmul": _matmul,

@@ -271,6 +271,10 @@ class Jitted:
             self._hits += 1
         else:
             entry = self._cache.get(key)
+            if entry is not None and not entry.valid():
+                # the parameters changed shape, or a Module its mode: an earlier program for
+                # this signature may fit (train / eval back and forth compiles each once)
+                entry = self._other(key, entry)
             if entry is not None and entry.valid():
                 self._hits += 1
                 self._cache.move_to_end(key)
@@ -279,12 +283,27 @@ class Jitted:
             self._last = (key, entry)  # one object: threads never see a key with another's entry
         return entry.run(sig.leaves, sig.plain)
 
+    def _other(self, key: Any, current: _Entry) -> _Entry:
+        """A valid program kept beside ``current`` for this key, made the key's entry (with
+        ``current`` kept beside it); ``current`` when none is valid."""
+        for e in current.others:
+            if e.valid():
+                e.others = [current, *(o for o in current.others if o is not e)]
+                current.others = []
+                self._cache[key] = e
+                return e
+        return current
+
     def _compile(self, sig: _Signature, args: tuple, kwargs: dict) -> _Entry:
         self._last = None  # the new entry is the newest, and may push out the last call's
         self._misses += 1
         t0 = time.perf_counter()
         entry = _Entry(self, sig, args, kwargs)
         self._compile_seconds += time.perf_counter() - t0
+        old = self._cache.get(sig.key)
+        if old is not None:  # kept beside the new one (a few, the newest first)
+            entry.others = [old, *(e for e in old.others if e is not old)][:3]
+            old.others = []
         self._cache[sig.key] = entry
         self._cache.move_to_end(sig.key)
         if len(self._cache) > self._maxsize:
@@ -427,10 +446,11 @@ class _Entry:
     needed) the compiled forward-with-residuals and backward."""
 
     def __init__(self, owner: Jitted, sig: _Signature, args: tuple, kwargs: dict) -> None:
+        self.others: list[_Entry] = []  # programs for the same signature, other modes
         self.name = getattr(owner._f, "__name__", "f")
         if not self.name.isidentifier():
             self.name = "f"
-        tracer = Tracer(strict="cr.jit")
+        tracer = Tracer(strict="cr.jit", capture=True)
         fixed = {i % len(args) for i in owner._static} if args else set()
         dyn_args = tuple(None if i in fixed else a for i, a in enumerate(args))
         names = _leaf_names(owner._f, dyn_args, kwargs, len(sig.leaves))
@@ -460,7 +480,10 @@ class _Entry:
             # makes the change (at every call, the first included)
             for t, v, before in tracer.written.values():
                 if tracer.program.roles.get(v) == "param":
-                    np.copyto(t._data, before)
+                    if isinstance(t._data, np.ndarray):
+                        np.copyto(t._data, before)
+                    else:  # a 0-d NumPy scalar: immutable, replaced
+                        t._data = before[()]
         out_leaves, self.out_def = flatten(out)
         self.rebuild = rebuilder(self.out_def)  # the outputs' structure around their leaves
         for o in out_leaves:
@@ -487,6 +510,9 @@ class _Entry:
         ]
         _name_parameters(owner._f, program, self.params)
         self.param_specs = [(p._data.shape, p._data.dtype, p._rg) for p in self.params]
+        # the modes of the Modules that ran (Dropout and BatchNorm trace to other programs
+        # in eval mode): a mode changed since makes this code invalid
+        self.modes = [(m, m.training) for m in tracer.modules.values()]
         self.program = optimize(program)
         for e in self.program.eqns:
             if e.meta.get("call") is not None and e.prim.name not in _BREAK_WARNED:
@@ -508,12 +534,19 @@ class _Entry:
         self.grad = is_grad_enabled() and any(self.diff)
         if self.grad:
             self._split()
+        # random draws made while compiling (the trace, the gradient's replay) are given
+        # back: the first call draws what eager code would have
+        for gen, before in tracer.rngs.values():
+            gen.bit_generator.state = before
 
     def valid(self) -> bool:
         """The parameters still have the shapes, dtypes and flags this code was made for."""
         for p, spec in zip(self.params, self.param_specs):
             d = p._data
             if d.shape != spec[0] or d.dtype != spec[1] or p._rg != spec[2]:
+                return False
+        for m, training in self.modes:
+            if m.training is not training:
                 return False
         return True
 

@@ -20,6 +20,7 @@ __all__ = [
     "logsumexp",
     "nll",
     "checked_labels",
+    "dropout_mask",
     "one_hot",
     "per_row",
     "relu",
@@ -126,6 +127,20 @@ def cross_entropy_vjp(g: Any, logp: Any, labels: Any, reduction: str) -> Any:
     p[xp.arange(len(labels)), labels] -= 1
     p *= per_row(g, reduction, len(labels))
     return p
+
+
+def dropout_mask(x: Any, p: float, seed: Any = None) -> Any:
+    """The factor dropout multiplies ``x`` by: 0 with probability ``p``, else 1/(1-p), drawn
+    from ``chainrule.nn.init.generator(seed)`` (a Generator as is, an int seeds a new one,
+    None a fresh child of the global generator), at every call.
+
+    >>> dropout_mask(xp.ones(4), 0.5, 0)
+    array([2., 0., 0., 0.])
+    """
+    from .nn import init
+
+    keep = init.generator(seed).random(xp.shape(x)) >= p
+    return (keep / (1.0 - p)).astype(xp.result_type(x))
 
 
 def checked_labels(labels: Any, shape: tuple, op: str = "cross_entropy") -> Any:

@@ -53,6 +53,22 @@ def _call_lowering(kernel: Any) -> Any:
     return lower
 
 
+# --------------------------------------------------------------------------- dropout
+
+
+def _dropout_mask_lowering(c: Any) -> str:
+    seed = c.p.get("seed")
+    seed_src = c.array(seed) if isinstance(seed, np.random.Generator) else repr(seed)
+    return f"dropout_mask({c.ins[0]}, {c.p['p']!r}, {seed_src})"
+
+
+#: A random primitive: its output is not a function of its input's values (only of its
+#: shape and dtype), so a traced program (cr.jit of a model in training mode) draws a new
+#: mask at every call; common-subexpression elimination leaves it alone (ir.passes).
+dropout_mask = R.nondifferentiable("dropout_mask", K.dropout_mask, 1, kind="other")
+deflower(dropout_mask, _dropout_mask_lowering)
+
+
 # --------------------------------------------------------------------------- erf
 # The forward is kernels.erf, W. J. Cody's rational approximations (CALERF), the one copy
 # that cr.special's erfc, erfcx, erfinv and log_ndtr share.

@@ -462,6 +462,36 @@ _DATA_ADVICE = (
 )
 
 
+def _note_module(module: Any) -> None:
+    """Tell this thread's tracers that ``module``'s forward runs (a program made in
+    training mode is not the one eval mode computes: cr.jit checks the flag per call)."""
+    if _fast:
+        return
+    for obs in _ctx.observers:
+        note = getattr(obs, "note_module", None)
+        if note is not None:
+            note(module)
+
+
+def _note_rng(seed: Any) -> None:
+    """Tell this thread's tracers that a traced random draw reads the generator ``seed``
+    names (a Generator, or None for the global one; an int seeds a new one each time): a
+    compiler keeps its state, so tracing does not use up numbers the first call draws."""
+    if _fast or isinstance(seed, (int, np.integer)):
+        return
+    gen = seed if isinstance(seed, np.random.Generator) else _default_rng
+    for obs in _ctx.observers:
+        note = getattr(obs, "note_rng", None)
+        if note is not None:
+            note(gen)
+
+
+def _jit_tracing() -> bool:
+    """Whether ``cr.jit`` is tracing on this thread (code that would compute with NumPy on
+    state a program reads, such as running statistics, uses chainrule operations then)."""
+    return not _fast and any(getattr(o, "strict", None) == "cr.jit" for o in _ctx.observers)
+
+
 def _is_traced(t: Any) -> bool:
     """Whether ``t`` is a Tensor that a strict tracer (``cr.jit``, ``cr.vmap``) is tracing:
     its value is an input of the program, so code must not compute with its array."""

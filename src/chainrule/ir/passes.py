@@ -173,9 +173,9 @@ def cse(program: Program) -> Program:
     return _copy(program, eqns, [sub(o) for o in program.outputs])
 
 
-#: Primitives whose result is not a function of their inputs alone (none in the table
-#: today; custom Functions and checkpoint are excluded through their "call" meta).
-_IMPURE: frozenset = frozenset()
+#: Primitives whose result is not a function of their inputs alone (dropout's random mask;
+#: custom Functions and checkpoint are excluded through their "call" meta).
+_IMPURE: frozenset = frozenset({"dropout_mask"})
 
 
 def fold(program: Program, constants: bool = True) -> Program:

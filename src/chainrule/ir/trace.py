@@ -41,11 +41,15 @@ class Tracer:
 
     ``strict`` (the name of the transform, e.g. ``"cr.jit"``) makes turning a traced value
     into a Python value (``bool(t)``, ``t.item()``) raise ``ConcretizationError``: the
-    program would hold that one value for every input.
+    program would hold that one value for every input. ``capture`` makes every other
+    Tensor an operation reads (a Module's buffer) an input too, read at each call.
     """
 
-    def __init__(self, strict: str | None = None) -> None:
+    def __init__(self, strict: str | None = None, capture: bool = False) -> None:
         self.strict = strict
+        #: Tensors read from outside (a Module's buffers, a constant in a closure) are
+        #: inputs read at every call (cr.jit), not constants holding their traced value.
+        self.capture = capture
         self.program = Program()
         self._var_of: dict[int, Var] = {}
         #: id(a traced value's ndarray) -> its Var: a Tensor around that very array
@@ -63,6 +67,10 @@ class Tracer:
         self.upstream: dict[Var, Var | Literal] = {}
         #: Vars of the gradient program's seeds (the root's upstream gradient).
         self.seeds: dict[Var, Var] = {}
+        #: Generators traced random draws read: id -> (generator, its state before them).
+        self.rngs: dict[int, tuple[Any, Any]] = {}
+        #: The Modules whose forward ran while tracing (id -> module), in call order.
+        self.modules: dict[int, Any] = {}
         #: Inputs changed in place while tracing: id(tensor) -> (tensor, its input Var, a
         #: copy of the value it had), in the order of their first change.
         self.written: dict[int, tuple[Tensor, Var, np.ndarray]] = {}
@@ -110,6 +118,14 @@ class Tracer:
             self._var_of_array[id(data)] = v
             self._arrays.append(data)
 
+    def note_rng(self, gen: Any) -> None:
+        """A traced random draw reads ``gen``: its state before the first one is kept."""
+        self.rngs.setdefault(id(gen), (gen, gen.bit_generator.state))
+
+    def note_module(self, module: Any) -> None:
+        """A Module's forward runs (``Module.__call__``)."""
+        self.modules.setdefault(id(module), module)
+
     def before_write(self, tensor: Tensor) -> None:
         """``tensor``'s memory is about to be changed in place (``Tensor._write``): if it is
         an input of the program (an argument, or a parameter, made one now if nothing read
@@ -154,6 +170,8 @@ class Tracer:
             source = self._var_of_array.get(id(a._data))
             if source is not None and isinstance(source.shape, tuple):
                 return self._detached(a, source), True
+            if self.capture and isinstance(a._data, (np.ndarray, np.generic)):
+                return self.input(a, "param"), True
             return Literal(a._data), False
         return Literal(a), False
 

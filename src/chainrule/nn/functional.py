@@ -16,7 +16,7 @@ import numpy as np
 from .. import ops, rules
 from .. import rules_nn as RN
 from ..ops import linear, relu, sigmoid, tanh
-from ..tensor import Tensor, _is_traced, apply, as_tensor
+from ..tensor import Tensor, _is_traced, _jit_tracing, _note_rng, apply, as_tensor
 
 __all__ = [
     "linear",
@@ -354,6 +354,9 @@ def dropout(
         return x
     if p == 1.0:
         return x * 0.0
+    if _jit_tracing():  # a program draws a new mask at every call
+        _note_rng(seed)
+        return x * apply(RN.dropout_mask, (x,), {"p": float(p), "seed": seed})
     keep = init.generator(seed).random(x.shape) >= p
     return x * (keep / (1.0 - p)).astype(x.dtype)
 

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..tensor import Tensor
+from .. import rules_nn as RN
+from ..tensor import Tensor, _jit_tracing, _note_rng, apply
 from . import functional as F
 from . import init
 from .module import Module, Parameter
@@ -442,6 +443,9 @@ class Dropout(Module):
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or self.p == 0.0:
             return x
+        if _jit_tracing():  # a program draws a new mask from the generator at every call
+            _note_rng(self._rng)
+            return x * apply(RN.dropout_mask, (x,), {"p": self.p, "seed": self._rng})
         keep = self._rng.random(x.shape) >= self.p
         return x * (keep / (1.0 - self.p)).astype(x.dtype)
 

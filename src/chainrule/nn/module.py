@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..tensor import Tensor, _stored
+from ..tensor import Tensor, _note_module, _stored
 from ..tracing import scope as _scope
 
 __all__ = ["IncompatibleKeys", "Module", "Parameter"]
@@ -112,6 +112,7 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        _note_module(self)
         if _scope.ACTIVE:  # a trace is recording: note which module makes each node
             return _scope.call(self, args, kwargs)
         return self.forward(*args, **kwargs)

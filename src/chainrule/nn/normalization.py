@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..tensor import Tensor, as_tensor, no_grad
+from ..tensor import ConcretizationError, Tensor, _jit_tracing, as_tensor, no_grad
 from .module import Module, Parameter
 
 __all__ = [
@@ -31,7 +31,7 @@ def _t(x: Any) -> Tensor:
 
 
 def _raw(x: Any) -> Any:
-    return None if x is None else (x.data if isinstance(x, Tensor) else np.asarray(x))
+    return None if x is None else (x._data if isinstance(x, Tensor) else np.asarray(x))
 
 
 def _per_channel(v: Any, ndim: int, dtype: Any) -> Any:
@@ -105,30 +105,54 @@ def batch_norm(
         centered = x - mean
         var = ops.mean(centered * centered, axis=axes, keepdims=True)
         if running_mean is not None or running_var is not None:
-            with no_grad():
-                m = float(momentum)
+            m = float(momentum)
+            unbiased = count / (count - 1)
+            if _jit_tracing():  # a traced program updates them at every call
+                _update_traced(running_mean, mean, m, 1.0, c)
+                _update_traced(running_var, var, m, unbiased, c)
+            else:
                 if running_mean is not None:
                     rm = _raw(running_mean)
                     rm *= 1.0 - m
-                    rm += (m * mean.data.reshape(c)).astype(rm.dtype)
+                    rm += (m * mean._data.reshape(c)).astype(rm.dtype)
                 if running_var is not None:
                     rv = _raw(running_var)
                     rv *= 1.0 - m
-                    rv += (m * count / (count - 1) * var.data.reshape(c)).astype(rv.dtype)
+                    rv += (m * unbiased * var._data.reshape(c)).astype(rv.dtype)
         out = centered * (1.0 / ops.sqrt(var + eps))
     else:
         if running_mean is None or running_var is None:
             raise ValueError(
                 "batch_norm: running_mean and running_var are needed when not training"
             )
-        mean = _per_channel(_raw(running_mean), x.ndim, x.dtype)
-        inv_std = 1.0 / np.sqrt(_per_channel(_raw(running_var), x.ndim, x.dtype) + eps)
-        out = (x - mean) * inv_std.astype(x.dtype)
+        if _jit_tracing():  # the statistics are read at every call of a traced program
+            mean = _per_channel(_t(running_mean), x.ndim, x.dtype).astype(x.dtype)
+            var = _per_channel(_t(running_var), x.ndim, x.dtype).astype(x.dtype)
+            out = (x - mean) * (1.0 / ops.sqrt(var + eps))
+        else:
+            mean = _per_channel(_raw(running_mean), x.ndim, x.dtype)
+            inv_std = 1.0 / np.sqrt(_per_channel(_raw(running_var), x.ndim, x.dtype) + eps)
+            out = (x - mean) * inv_std.astype(x.dtype)
     if weight is not None:
         out = out * _per_channel(weight, x.ndim, x.dtype)
     if bias is not None:
         out = out + _per_channel(bias, x.ndim, x.dtype)
     return out
+
+
+def _update_traced(running: Any, stat: Tensor, m: float, scale: float, c: int) -> None:
+    """running = (1 - m) running + m * scale * stat, in place, with chainrule operations
+    (no gradient): a traced program records it and makes it at every call."""
+    if running is None:
+        return
+    if not isinstance(running, Tensor):
+        raise TypeError(
+            "batch_norm: inside cr.jit the running statistics must be Tensors (a Module's "
+            f"buffers), got {type(running).__name__}"
+        )
+    with no_grad():
+        new = ops.reshape(stat.detach(), c) * (m * scale)
+        running.mul_(1.0 - m).add_(new.astype(running.dtype))
 
 
 def layer_norm(
@@ -252,9 +276,19 @@ class _BatchNorm(Module):
             )
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+            if _jit_tracing():
+                if self.momentum is None:
+                    raise ConcretizationError(
+                        f"{name}: momentum=None (a cumulative average, 1 / batches seen) "
+                        f"inside cr.jit: the factor is a Python number the program would "
+                        f"fix at its traced value; give a momentum, or train eagerly"
+                    )
+                with no_grad():
+                    self.num_batches_tracked.add_(1)
+            else:
+                self.num_batches_tracked.data = self.num_batches_tracked._data + 1
             if self.momentum is None:  # a cumulative moving average
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = 1.0 / float(self.num_batches_tracked._data)
         use_batch = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
         return batch_norm(
