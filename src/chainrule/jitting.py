@@ -199,6 +199,19 @@ class Jitted:
         they cannot read (a dict, a nested list, a Python number, an ndarray subclass)
         takes the full path, whose keys are the same for the same call."""
         if not kwargs and not self._static:
+            if len(args) == 1:  # one array or tensor (a model's batch): the same key, sooner
+                a = args[0]
+                kind = type(a)
+                if kind is np.ndarray or kind is Tensor:
+                    treedef = _OUTLINES.get((None,))
+                    if treedef is not None:
+                        if kind is np.ndarray:
+                            spec = (a.shape,), (a.dtype,), ()
+                        else:
+                            data = a._data
+                            spec = (data.shape,), (data.dtype,), ((0,) if a._rg else ())
+                        key = (treedef, *spec, (), is_grad_enabled())
+                        return _Signature(key, [a], treedef, kind is np.ndarray)
             leaves: list = []
             outline: list = []
             for a in args:
@@ -531,6 +544,7 @@ class _Entry:
         self.diff = arg_rg + [p._rg for p in self.params]
         float_in = [v.dtype is not None and v.dtype.kind in "fc" for v in self.program.inputs]
         self.diff = [d and f for d, f in zip(self.diff, float_in)]
+        self.param_diff = self.diff[len(self.dynamic) :]
         self.grad = is_grad_enabled() and any(self.diff)
         if self.grad:
             self._split()
@@ -541,9 +555,9 @@ class _Entry:
 
     def valid(self) -> bool:
         """The parameters still have the shapes, dtypes and flags this code was made for."""
-        for p, spec in zip(self.params, self.param_specs):
+        for p, (shape, dtype, rg) in zip(self.params, self.param_specs):
             d = p._data
-            if d.shape != spec[0] or d.dtype != spec[1] or p._rg != spec[2]:
+            if d.shape != shape or (d.dtype is not dtype and d.dtype != dtype) or p._rg != rg:
                 return False
         for m, training in self.modes:
             if m.training is not training:
@@ -655,17 +669,18 @@ class _Entry:
     def run(self, leaves: list, plain: bool = False) -> Any:
         """The outputs for a call with this entry's signature. ``plain``: every leaf is an
         array (so an input of the program, in order, and none requires grad)."""
+        params = self.params
         if plain:
-            if self.params:
-                arrays = leaves + [p._data for p in self.params]
-            else:
-                arrays = leaves
+            arrays = leaves + [p._data for p in params] if params else leaves
             if not self.grad:
                 outs = self.compiled.fn(*arrays)
                 if self.effects:
                     outs = self._write_back(outs, leaves)
                 return self.rebuild(list(map(_wrap, outs)))
-            tensors = [None] * len(leaves) + self.params
+            # no leaf requires grad: the edges are the parameters' (none, or leaves)
+            edges = (None,) * len(leaves) + tuple(
+                [(p._node or p) if (d and p._rg) else None for p, d in zip(params, self.param_diff)]
+            )
         else:
             tensors = []
             arrays = []
@@ -677,7 +692,7 @@ class _Entry:
                 else:
                     tensors.append(None)
                     arrays.append(leaf)
-            for p in self.params:
+            for p in params:
                 tensors.append(p)
                 arrays.append(p._data)
             if not self.grad:
@@ -685,31 +700,40 @@ class _Entry:
                 if self.effects:
                     outs = self._write_back(outs, leaves)
                 return self.rebuild(list(map(_wrap, outs)))
+            edges = tuple(
+                [
+                    (t._node or t) if (d and t is not None and t._rg) else None
+                    for t, d in zip(tensors, self.diff)
+                ]
+            )
         results = self.fwd.fn(*arrays)
-        outs, residuals = results[: self.n_out], results[self.n_out :]
+        n_out = self.n_out
+        outs, residuals = results[:n_out], results[n_out:]
         if self.effects:
             outs = self._write_back(outs, leaves)
-        edges = []
-        for t, d in zip(tensors, self.diff):
-            edges.append((t._node or t) if (d and t is not None and t._rg) else None)
+        diff_out = self.diff_out
+        if len(diff_out) == 1:
+            k = diff_out[0]
+            out = outs[k]
+            shape, dtype = (out.shape, out.dtype) if hasattr(out, "dtype") else ((), None)
+            node = Node.new(
+                self.prim,
+                edges,
+                tuple(arrays),
+                None,
+                shape,
+                dtype if dtype is not None else np.asarray(out).dtype,
+                {"entry": self, "residuals": residuals, "arrays": arrays},
+            )
+            if len(outs) == 1:
+                return self.rebuild([_from_node(out, node)])
+            wrapped = [_wrap(o) for o in outs]
+            wrapped[k] = _from_node(out, node)
+            return self.rebuild(wrapped)
         wrapped = [_wrap(o) for o in outs]
-        if self.diff_out:
-            params = {"entry": self, "residuals": residuals, "arrays": arrays}
-            if len(self.diff_out) == 1:
-                k = self.diff_out[0]
-                out = outs[k]
-                node = Node.new(
-                    self.prim,
-                    tuple(edges),
-                    tuple(arrays),
-                    None,
-                    np.shape(out),
-                    np.asarray(out).dtype,
-                    params,
-                )
-                wrapped[k] = _from_node(out, node)
-            else:
-                wrapped = self._multi(outs, edges, arrays, params, wrapped)
+        if diff_out:
+            params_ = {"entry": self, "residuals": residuals, "arrays": arrays}
+            wrapped = self._multi(outs, list(edges), arrays, params_, wrapped)
         return self.rebuild(wrapped)
 
     def _write_back(self, outs: tuple, leaves: list) -> tuple:

@@ -25,6 +25,7 @@ __all__ = [
     "check_prints",
     "clock",
     "mark",
+    "mark_parameter",
     "note_saved",
     "version_of",
 ]
@@ -41,14 +42,23 @@ ADOPTED: dict[int, Any] = {}
 
 
 class Stamp:
-    __slots__ = ("ref", "time", "op", "what", "version")
+    __slots__ = ("ref", "time", "op", "_what", "version")
 
-    def __init__(self, ref: Any, time: int, op: str, what: str, version: int) -> None:
+    def __init__(self, ref: Any, time: int, op: str, what: Any, version: int) -> None:
         self.ref = ref
         self.time = time
         self.op = op
-        self.what = what
+        self._what = what  # a description, or the shape of a parameter (see mark_parameter)
         self.version = version
+
+    @property
+    def what(self) -> str:
+        what = self._what
+        return what if isinstance(what, str) else f"a parameter of shape {what}"
+
+    @what.setter
+    def what(self, value: str) -> None:
+        self._what = value
 
 
 def _forget(key: int, table: dict) -> Any:
@@ -78,6 +88,30 @@ def mark(array: Any, op: str, what: str) -> None:
         old.version += 1
         return
     MUTATED[key] = Stamp(weakref.ref(root, _forget(key, MUTATED)), now, op, what, 1)
+
+
+def mark_parameter(array: np.ndarray, shape: tuple) -> None:
+    """``mark(array, "optimizer step", "a parameter of shape ...")`` for an ndarray, with
+    the description made only if an error needs it: an optimizer stamps every parameter
+    at every step.
+
+    >>> a = np.zeros(2)
+    >>> mark_parameter(a, a.shape)
+    >>> version_of(a), MUTATED[id(a)].what
+    (1, 'a parameter of shape (2,)')
+    """
+    root = array if array.base is None else root_of(array)
+    key = id(root)
+    now = clock()
+    LAST[0] = now
+    old = MUTATED.get(key)
+    if old is not None and old.ref() is root:
+        old.time = now
+        old.op = "optimizer step"
+        old._what = shape
+        old.version += 1
+        return
+    MUTATED[key] = Stamp(weakref.ref(root, _forget(key, MUTATED)), now, "optimizer step", shape, 1)
 
 
 def version_of(array: Any) -> int:

@@ -62,7 +62,7 @@ def _writable_data(p: Tensor) -> np.ndarray:
     changed: a backward through a graph that saved the old values raises instead of using
     the new ones); one that cannot be written (e.g. a broadcast view) is replaced by a copy
     of its own first."""
-    data = p.data
+    data = p._data
     if not data.flags.writeable:
         data = p.data = np.array(data, copy=True)
     mark_step(data, p)
@@ -82,7 +82,8 @@ def not_traced(optimizer: Any) -> None:
 
 def mark_step(data: np.ndarray, p: Tensor) -> None:
     """Stamp a parameter's memory as changed in place by an optimizer step."""
-    versions.mark(data, "optimizer step", f"a parameter of shape {p.shape}")
+    if type(data) is np.ndarray:
+        versions.mark_parameter(data, data.shape)
 
 
 class Optimizer:
@@ -195,12 +196,12 @@ class Optimizer:
         state_of = self.state
         for p in group["params"]:
             grad = p._grad
-            if grad is None or not p.requires_grad:
+            if grad is None or not p._rg:
                 continue
             state = state_of.get(p)
             if state is None:
                 state = state_of[p] = {}
-            self._update(group, _writable_data(p), grad.data, state)
+            self._update(group, _writable_data(p), grad._data, state)
 
     def _update(
         self, group: dict[str, Any], param: np.ndarray, grad: np.ndarray, state: dict[str, Any]

@@ -8,8 +8,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+from numpy import ndarray
 
-from .optimizer import Optimizer, _check_hyper, _writable_data, mark_step
+from ..versions import mark_parameter
+from .optimizer import Optimizer, _check_hyper, _writable_data
 
 __all__ = ["SGD"]
 
@@ -85,10 +87,10 @@ class SGD(Optimizer):
         state_of = self.state
         for p in group["params"]:
             g = p._grad
-            if g is None or not p.requires_grad:  # no gradient, or frozen: skipped
+            if g is None or not p._rg:  # no gradient, or frozen: skipped
                 continue
-            grad = g.data
-            param = p.data
+            grad = g._data
+            param = p._data
             if weight_decay:
                 grad = grad + weight_decay * param
             if momentum:
@@ -106,7 +108,8 @@ class SGD(Optimizer):
             # if its array cannot be written (e.g. a broadcast view), replaced by a copy.
             try:
                 param -= lr * grad
-                mark_step(param, p)
+                if type(param) is ndarray:  # stamped (mark_step, inlined)
+                    mark_parameter(param, param.shape)
             except ValueError:
                 if param.flags.writeable:
                     raise
