@@ -325,3 +325,10 @@ def test_cumulative_batch_norm_is_refused_under_jit():
     bn = cr.nn.BatchNorm1d(2, momentum=None)
     with pytest.raises(ConcretizationError, match="momentum=None"):
         cr.jit(bn)(cr.tensor(np.random.default_rng(0).standard_normal((4, 2))))
+
+
+def test_vmap_still_reads_grad_from_outside():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    (w * w).sum().backward()
+    out = cr.vmap(lambda x: w.grad * x)(cr.tensor([[1.0, 1.0], [2.0, 3.0]]))
+    np.testing.assert_array_equal(out.numpy(), [[2.0, 4.0], [4.0, 12.0]])

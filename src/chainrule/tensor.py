@@ -657,11 +657,12 @@ class Tensor:
     @property
     def grad(self) -> Tensor | None:
         if not _fast and self._grad is not None:
-            _refuse_while_tracing(
+            _refuse_while_tracing(  # (vmap reads a tensor from outside at every call)
                 ".grad",
                 "the program would hold this .grad's value at every call. Pass the "
                 "gradient in as an argument, or compute it inside with cr.grad / "
                 "cr.value_and_grad.",
+                allow=("cr.vmap",),
             )
         return self._grad
 

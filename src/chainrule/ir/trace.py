@@ -129,8 +129,9 @@ class Tracer:
     def before_write(self, tensor: Tensor) -> None:
         """``tensor``'s memory is about to be changed in place (``Tensor._write``): if it is
         an input of the program (an argument, or a parameter, made one now if nothing read
-        it yet), keep the value it had, so the caller can restore and replay the change."""
-        if id(tensor) in self.written:
+        it yet), keep the value it had, so the caller can restore and replay the change
+        (a capturing tracer's: cr.jit writes the final values back at every call)."""
+        if not self.capture or id(tensor) in self.written:
             return
         v = self._var_of.get(id(tensor))
         if v is None and tensor._rg and tensor._node is None:
