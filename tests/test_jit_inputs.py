@@ -332,3 +332,87 @@ def test_vmap_still_reads_grad_from_outside():
     (w * w).sum().backward()
     out = cr.vmap(lambda x: w.grad * x)(cr.tensor([[1.0, 1.0], [2.0, 3.0]]))
     np.testing.assert_array_equal(out.numpy(), [[2.0, 4.0], [4.0, 12.0]])
+
+
+def test_a_copy_of_a_traced_value_is_computed_at_every_call():
+    f = lambda x: (cr.tensor(x) * x).sum()  # noqa: E731  (cr.tensor copies and detaches)
+    jitted, jitted_grad = cr.jit(f), cr.jit(cr.grad(f))
+    jitted(cr.tensor([1.0, 2.0]))
+    jitted_grad(cr.tensor([1.0, 2.0]))
+    x = cr.tensor([3.0, 5.0])
+    assert jitted(x).item() == 34.0
+    np.testing.assert_array_equal(jitted_grad(x).numpy(), [3.0, 5.0])
+    assert cr.jit(lambda x: cr.tensor(x, dtype=np.float32))(x).dtype == np.float32
+
+
+def _models():
+    nn = cr.nn
+    return {
+        "conv-pool-linear": (
+            nn.Sequential(
+                nn.Conv2d(1, 2, 3, seed=0),
+                nn.BatchNorm2d(2),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Flatten(),
+                nn.Linear(18, 3, seed=1),
+            ),
+            (2, 1, 8, 8),
+        ),
+        "conv1d-avgpool": (nn.Sequential(nn.Conv1d(2, 3, 3, seed=0), nn.AvgPool1d(2)), (2, 2, 9)),
+        "lstm": (nn.LSTM(3, 4, seed=0), (5, 2, 3)),
+        "layernorm-gelu": (
+            nn.Sequential(nn.Linear(4, 6, seed=0), nn.LayerNorm(6), nn.GELU()),
+            (3, 4),
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", list(_models()))
+def test_jitted_models_equal_eager_on_a_new_input(name):
+    model, shape = _models()[name]
+    jitted = cr.jit(model)
+    rng = np.random.default_rng(4)
+    jitted(cr.tensor(rng.standard_normal(shape)))  # compiled here
+    x = cr.tensor(rng.standard_normal(shape))
+
+    def first(out):
+        return out[0] if isinstance(out, tuple) else out
+
+    got = first(jitted(x))
+    got.sum().backward()
+    jit_grads = [p.grad.numpy().copy() for p in model.parameters()]
+    model.zero_grad()
+    want = first(model(x))
+    want.sum().backward()
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+    for g, p in zip(jit_grads, model.parameters()):
+        np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda p, t: F.mse_loss(p, t),
+        lambda p, t: F.l1_loss(p, t),
+        lambda p, t: F.huber_loss(p, t),
+        lambda p, t: F.binary_cross_entropy(p, t),
+        lambda p, t: F.kl_div(cr.log(p), t, reduction="batchmean"),
+        lambda p, t: F.cross_entropy(p, t / t.sum(axis=1, keepdims=True), label_smoothing=0.1),
+    ],
+    ids=["mse", "l1", "huber", "bce", "kl_div", "soft cross_entropy"],
+)
+def test_jitted_losses_read_each_calls_float_targets(loss):
+    rng = np.random.default_rng(5)
+    p1, p2 = (rng.random((4, 3)) * 0.8 + 0.1 for _ in range(2))
+    t1, t2 = rng.random((4, 3)), rng.random((4, 3))
+    jitted, jitted_grad = cr.jit(loss), cr.jit(cr.grad(loss))
+    jitted(cr.tensor(p1), cr.tensor(t1))
+    jitted_grad(cr.tensor(p1), cr.tensor(t1))
+    want = loss(cr.tensor(p2), cr.tensor(t2)).item()
+    assert jitted(cr.tensor(p2), cr.tensor(t2)).item() == pytest.approx(want, rel=1e-12)
+    np.testing.assert_allclose(
+        jitted_grad(cr.tensor(p2), cr.tensor(t2)).numpy(),
+        cr.grad(loss)(cr.tensor(p2), cr.tensor(t2)).numpy(),
+        rtol=1e-12,
+    )

@@ -271,7 +271,7 @@ def is_channel_major(x: Any) -> bool:
     >>> is_channel_major(x), is_channel_major(x.swapaxes(0, 1))
     (False, True)
     """
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    data = x._data if isinstance(x, Tensor) else np.asarray(x)
     return data.ndim > 1 and data.shape[0] > 1 and data.strides[1] > data.strides[0]
 
 
@@ -304,7 +304,7 @@ def _stack(values: list, axis: int = 0) -> Any:
 
 
 def _zeros_like(v: Any) -> np.ndarray:
-    return np.zeros(v.shape, dtype=(v.data if isinstance(v, Tensor) else v).dtype)
+    return np.zeros(v.shape, dtype=(v._data if isinstance(v, Tensor) else v).dtype)
 
 
 def _sigmoid_inplace(a: np.ndarray) -> None:

@@ -241,9 +241,10 @@ def multigammaln(a: Any, d: int) -> Tensor:
     if a.dtype.kind == "c":
         raise TypeError("multigammaln: does not support complex inputs (a real special function)")
     bound = 0.5 * (d - 1)
-    low = np.asarray(a.data) <= bound
-    if np.any(low) or np.any(np.isnan(np.asarray(a.data))):
-        bad = np.asarray(a.data)[low | np.isnan(np.asarray(a.data))].ravel()[0]
+    values = np.asarray(a._data)  # (checked on the traced call's values under cr.jit)
+    low = values <= bound
+    if np.any(low) or np.any(np.isnan(values)):
+        bad = values[low | np.isnan(values)].ravel()[0]
         raise ValueError(f"multigammaln: condition a ({bad}) > 0.5 * (d-1) ({bound}) not met")
     total = _unary(S.gammaln, a)
     for j in range(1, d):

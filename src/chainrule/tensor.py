@@ -1410,7 +1410,12 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     >>> cr.tensor([1, 2]).dtype
     dtype('int64')
     """
-    t = _wrap(_stored(_to_array(data, dtype, copy=True)))
+    if not _fast and _is_traced(data):  # a copy of a traced value: computed at every call
+        t = data.detach().clone()
+        if dtype is not None and t.dtype != np.dtype(dtype):
+            t = t.astype(dtype)
+    else:
+        t = _wrap(_stored(_to_array(data, dtype, copy=True)))
     if requires_grad:
         t.requires_grad = True
     return t

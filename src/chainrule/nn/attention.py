@@ -215,7 +215,7 @@ def multi_head_attention_forward(
         q, k, v = _in_projection(q_in, k_in, v_in, *ws, *bs)
     mask = _additive_mask(op, attn_mask, dtype, true_means_keep=False)
     if mask is not None:
-        mshape = tuple(np.shape(mask.data if isinstance(mask, Tensor) else mask))
+        mshape = tuple(np.shape(mask._data if isinstance(mask, Tensor) else mask))
         if mshape not in ((L, S), (N * H, L, S)):
             raise ValueError(
                 f"{op}: attn_mask must have shape ({L}, {S}) or ({N * H}, {L}, {S}), got {mshape}"
@@ -228,7 +228,7 @@ def multi_head_attention_forward(
             )
     kpm = _additive_mask(op, key_padding_mask, dtype, true_means_keep=False)
     if kpm is not None:
-        kshape = tuple(np.shape(kpm.data if isinstance(kpm, Tensor) else kpm))
+        kshape = tuple(np.shape(kpm._data if isinstance(kpm, Tensor) else kpm))
         if kshape != (N, S):
             raise ValueError(f"{op}: key_padding_mask must have shape ({N}, {S}), got {kshape}")
     if bias_k is not None and bias_v is not None:

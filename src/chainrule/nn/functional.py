@@ -151,7 +151,7 @@ def _reduce_all(op: str, loss: Tensor, reduction: str) -> Tensor:
 
 
 def _same_shape(op: str, input: Tensor, target: Any) -> None:
-    tshape = np.shape(target.data if isinstance(target, Tensor) else target)
+    tshape = np.shape(target._data if isinstance(target, Tensor) else target)
     if input.shape != tuple(tshape):
         raise ValueError(
             f"{op}: input shape {input.shape} and target shape {tuple(tshape)} differ; "
@@ -653,7 +653,7 @@ def _fast_targets(op: str, scores: Tensor, targets: Any, ignore_index: int) -> A
     try:
         scores, labels = _scores_and_targets(op, scores, targets)
     except IndexError:
-        labels = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+        labels = np.asarray(targets._data if isinstance(targets, Tensor) else targets)
         if np.any(labels == ignore_index):
             return None
         raise
@@ -815,7 +815,7 @@ def binary_cross_entropy(
     reduction = _legacy_reduction("binary_cross_entropy", size_average, reduce, reduction)
     x = _t(input)
     _same_shape("binary_cross_entropy", x, target)
-    xr = np.asarray(x.data)
+    xr = np.asarray(x._data)  # (under cr.jit: the traced call's values)
     if xr.size and not (np.all(xr >= 0) and np.all(xr <= 1)):
         raise ValueError(
             "binary_cross_entropy: all elements of input must be probabilities in [0, 1] "
