@@ -416,3 +416,27 @@ def test_jitted_losses_read_each_calls_float_targets(loss):
         cr.grad(loss)(cr.tensor(p2), cr.tensor(t2)).numpy(),
         rtol=1e-12,
     )
+
+
+def test_a_parameter_replaced_on_the_module_is_read_after_the_change():
+    nn = cr.nn
+    layer = nn.Linear(3, 2, seed=0)
+    jitted = cr.jit(layer)
+    x = cr.tensor(np.ones((2, 3)))
+    jitted(x)
+    layer.weight = nn.Parameter(np.zeros((2, 3)))  # a new tensor, not new values
+    np.testing.assert_allclose(jitted(x).numpy(), layer(x).numpy())
+    assert jitted.cache_info().misses == 2
+
+
+def test_changing_an_argument_that_requires_grad_in_place_is_refused_as_eagerly():
+    def f(x):
+        x.add_(1.0)
+        return x * 2.0
+
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+        f(x)
+    with pytest.raises(RuntimeError, match=r"jit\(f\): changes its argument x, a leaf"):
+        cr.jit(f)(x)
+    np.testing.assert_array_equal(x.numpy(), [1.0, 2.0])

@@ -516,6 +516,20 @@ class _Entry:
             program.outputs.append(now if now is not None else Literal(np.array(t._data)))
         _refuse_dynamic_shapes(program, self.name)
         self.params = [t for t in _param_tensors(tracer, program)]
+        for t, v, _before in written:
+            k = position.get(id(t))
+            leaf = sig.leaves[k] if k is not None else None
+            if (
+                isinstance(leaf, Tensor)
+                and leaf._rg
+                and leaf._node is None
+                and tracer.written_with_grad.get(id(t))
+            ):
+                raise RuntimeError(
+                    f"jit({self.name}): changes its argument {v.hint or k}, a leaf tensor "
+                    f"that requires grad, in place (that would change the value the graph "
+                    f"was built from); do it under cr.no_grad(), or on a copy (t.clone())"
+                )
         index_of = {id(p): i for i, p in enumerate(self.params)}
         self.effects = [
             ("arg", position[id(t)]) if id(t) in position else ("param", index_of[id(t)])
@@ -526,6 +540,15 @@ class _Entry:
         # the modes of the Modules that ran (Dropout and BatchNorm trace to other programs
         # in eval mode): a mode changed since makes this code invalid
         self.modes = [(m, m.training) for m in tracer.modules.values()]
+        # where those Modules hold the tensors the program reads (module.weight): a tensor
+        # put in its place since (a new Parameter, weights tied) makes this code invalid
+        read = {id(t): t for t in self.params}
+        self.slots = [
+            (m.__dict__, name, value)
+            for m in tracer.modules.values()
+            for name, value in list(m.__dict__.items())
+            if read.get(id(value)) is value
+        ]
         self.program = optimize(program)
         for e in self.program.eqns:
             if e.meta.get("call") is not None and e.prim.name not in _BREAK_WARNED:
@@ -561,6 +584,9 @@ class _Entry:
                 return False
         for m, training in self.modes:
             if m.training is not training:
+                return False
+        for slots, name, t in self.slots:
+            if slots.get(name) is not t:
                 return False
         return True
 

@@ -74,6 +74,7 @@ class Tracer:
         #: Inputs changed in place while tracing: id(tensor) -> (tensor, its input Var, a
         #: copy of the value it had), in the order of their first change.
         self.written: dict[int, tuple[Tensor, Var, np.ndarray]] = {}
+        self.written_with_grad: dict[int, bool] = {}  # was grad mode on at the first change
 
     # ------------------------------------------------------------------ inputs
     def input(self, tensor: Tensor, role: str = "arg", hint: str | None = None) -> Var:
@@ -138,6 +139,7 @@ class Tracer:
             v = self.input(tensor, "param")
         if v is not None and self.program.roles.get(v) in ("arg", "param"):
             self.written[id(tensor)] = (tensor, v, np.array(tensor._data, copy=True))
+            self.written_with_grad[id(tensor)] = state.ctx.grad_enabled
 
     def name_gradient(self, alias: Tensor, grad: Tensor) -> None:
         """Name the Var of ``grad`` after the input ``alias`` stands for (``d`` + its
