@@ -568,6 +568,8 @@ class _Entry:
         float_in = [v.dtype is not None and v.dtype.kind in "fc" for v in self.program.inputs]
         self.diff = [d and f for d, f in zip(self.diff, float_in)]
         self.param_diff = self.diff[len(self.dynamic) :]
+        numbered = count()
+        self.spread = [next(numbered) if d else -1 for d in self.diff]
         self.grad = is_grad_enabled() and any(self.diff)
         if self.grad:
             self._split()
@@ -823,17 +825,12 @@ def _jit_vjp(g: Any, ans: Any, inputs: tuple, params: dict, needed: tuple) -> tu
     entry: _Entry = params["entry"]
     if isinstance(g, Tensor):
         return _recompute_vjp(entry, g, inputs, params, needed)
-    cts = entry.cotangents(g, params)
-    grads = entry.bwd.fn(*params["residuals"], *cts)
-    out: list = []
-    k = 0
-    for d in entry.diff:
-        if d:
-            out.append(grads[k])
-            k += 1
-        else:
-            out.append(None)
-    return tuple(gi if need else None for gi, need in zip(out, needed))
+    if "split" in params:
+        grads = entry.bwd.fn(*params["residuals"], *entry.cotangents(g, params))
+    else:
+        grads = entry.bwd.fn(*params["residuals"], g)
+    # input i's gradient is grads[spread[i]] (-1: the input is not differentiated)
+    return tuple([grads[k] if k >= 0 and need else None for k, need in zip(entry.spread, needed)])
 
 
 def _flat_outputs(entry: _Entry, env: dict) -> Any:
