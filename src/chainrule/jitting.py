@@ -900,19 +900,59 @@ def _name_parameters(f: Any, program: Program, params: list[Tensor]) -> None:
     a Sequential, ``fc1_weight`` for ``fc1.weight``."""
     from .nn.module import Module
 
-    owner = f if isinstance(f, Module) else getattr(f, "__self__", None)
-    if not isinstance(owner, Module) or not params:
+    if not params:
         return
-    names = {}
-    for name, p in owner.named_parameters():
-        parts = name.split(".")
-        if parts[0].isdigit():
-            parts = [parts[-1], *parts[:-1]]
-        names.setdefault(id(p), "_".join(parts))
+    owner = f if isinstance(f, Module) else getattr(f, "__self__", None)
+    names: dict[int, str] = {}
+    if isinstance(owner, Module):
+        for name, p in owner.named_parameters():
+            parts = name.split(".")
+            if parts[0].isdigit():
+                parts = [parts[-1], *parts[:-1]]
+            names.setdefault(id(p), "_".join(parts))
+    wanted = {id(p) for p in params} - set(names)
+    if wanted:  # other tensors by the names the code reads them under (``Xt @ w``)
+        names.update(_closure_names(f, wanted))
+    taken = {v.hint for v in program.inputs if v.hint}
     inputs = [v for v in program.inputs if program.roles.get(v) == "param"]
     for v, p in zip(inputs, params):
-        if not v.hint or v.hint.startswith("x"):
-            v.hint = names.get(id(p), v.hint)
+        name = names.get(id(p))
+        if name and (not v.hint or v.hint.startswith("x")) and name not in taken:
+            v.hint = name
+            taken.add(name)
+
+
+def _closure_names(f: Any, wanted: set[int], depth: int = 2) -> dict[int, str]:
+    """Names under which ``f`` (or a function it reads, ``depth`` levels down) reads the
+    tensors whose ids are ``wanted``: its closure's variables and the globals it names."""
+    found: dict[int, str] = {}
+    seen: set[int] = set()
+    todo = [(f, 0)]
+    while todo:
+        fn, level = todo.pop()
+        fn = getattr(fn, "__func__", fn)
+        code = getattr(fn, "__code__", None)
+        if code is None or id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        pairs = list(zip(code.co_freevars, getattr(fn, "__closure__", None) or ()))
+        scope = getattr(fn, "__globals__", {})
+        values = [(n, c.cell_contents) for n, c in pairs if _filled(c)]
+        values += [(n, scope[n]) for n in code.co_names if n in scope]
+        for name, value in values:
+            if id(value) in wanted and name.isidentifier():
+                found.setdefault(id(value), name)
+            elif level < depth and callable(value) and hasattr(value, "__code__"):
+                todo.append((value, level + 1))
+    return found
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018
+    except ValueError:  # an empty cell (a variable not assigned yet)
+        return False
+    return True
 
 
 def _name_values(program: Program) -> None:
