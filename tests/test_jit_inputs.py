@@ -440,3 +440,15 @@ def test_changing_an_argument_that_requires_grad_in_place_is_refused_as_eagerly(
     with pytest.raises(RuntimeError, match=r"jit\(f\): changes its argument x, a leaf"):
         cr.jit(f)(x)
     np.testing.assert_array_equal(x.numpy(), [1.0, 2.0])
+
+
+@pytest.mark.filterwarnings("ignore:jit. checkpoint has no generated code")
+def test_a_checkpoint_inside_jit_runs_its_function_at_every_call():
+    f = lambda x: cr.checkpoint(lambda y: (y.sin() * y).sum(), x)  # noqa: E731
+    jitted = cr.jit(f)
+    jitted(cr.tensor([1.0, 2.0]))  # no input requires grad: the plain program
+    x = np.array([3.0, -2.0])
+    assert jitted(cr.tensor(x)).item() == pytest.approx(float((np.sin(x) * x).sum()))
+    w = cr.tensor(x, requires_grad=True)
+    jitted(w).backward()
+    np.testing.assert_allclose(w.grad.numpy(), np.cos(x) * x + np.sin(x))

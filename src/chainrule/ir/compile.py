@@ -73,6 +73,16 @@ VIEWS = frozenset(
 _FREE_BYTES = 1 << 15
 
 
+def _bound(call: Any, params: dict) -> Any:
+    """A graph break's replay ``call(args, params, tensors)`` with its equation's params
+    (a checkpoint's function) bound: generated code passes only the arguments."""
+
+    def run(args: list, _params: dict, tensors: bool) -> Any:
+        return call(args, params, tensors)
+
+    return run
+
+
 class Compiled:
     """A compiled program: ``fn(*arrays)`` returns the outputs (a tuple), ``source`` is the
     generated code, ``peak_bytes`` the memory plan's peak.
@@ -283,7 +293,7 @@ def _compile_arrays(program: Program, name: str, imports: str = "") -> Compiled:
         lines.extend(f"# {text}" for text in e.meta.get("comment", ()))
         call = e.meta.get("call")
         if call is not None:
-            calls.append(call)
+            calls.append(_bound(call, e.params))
             breaks.append(e.prim.name)
             lines.append(f"{names[out]} = CALL[{len(calls) - 1}]([{', '.join(ins)}], {{}}, False)")
             continue
