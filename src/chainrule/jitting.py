@@ -120,6 +120,9 @@ _KIND: dict[type, int] = {}
 _OUTLINES: dict[tuple, Any] = {}
 
 
+_ARRAY_ONLY = {np.ndarray}
+
+
 def _kind(t: type) -> int:
     k = _KIND.get(t)
     if k is None:
@@ -212,6 +215,12 @@ class Jitted:
                             spec = (data.shape,), (data.dtype,), ((0,) if a._rg else ())
                         key = (treedef, *spec, (), is_grad_enabled())
                         return _Signature(key, [a], treedef, kind is np.ndarray)
+            elif set(map(type, args)) == _ARRAY_ONLY:  # plain arrays (a function's inputs)
+                treedef = _OUTLINES.get((None,) * len(args))
+                if treedef is not None:
+                    shapes, dtypes = tuple(map(_SHAPE, args)), tuple(map(_DTYPE, args))
+                    key = (treedef, shapes, dtypes, (), (), is_grad_enabled())
+                    return _Signature(key, list(args), treedef, True)
             leaves: list = []
             outline: list = []
             for a in args:
