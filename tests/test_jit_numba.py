@@ -198,3 +198,31 @@ def test_without_numba_the_error_names_the_extra(monkeypatch):
     monkeypatch.setattr(nb, "_LOADED", {})
     with pytest.raises(ImportError, match=r"pip install chainrule\[fast\]"):
         cr.jit(lambda x: x * 2.0, backend="numba")(np.ones(2))
+
+
+def test_numba_programs_read_labels_write_back_and_update_batch_norm():
+    nn, F = cr.nn, cr.nn.functional
+    rng = np.random.default_rng(0)
+    loss = cr.jit(lambda s, y: F.cross_entropy(s, y, ignore_index=1), backend="numba")
+    s = rng.standard_normal((4, 3))
+    for y in ([0, 1, 2, 0], [2, 2, 1, 0]):
+        want = F.cross_entropy(cr.tensor(s), np.array(y), ignore_index=1).item()
+        assert loss(s, np.array(y)).item() == pytest.approx(want, rel=1e-12)
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+
+    def step(x):
+        with cr.no_grad():
+            w.sub_(0.1 * x)
+        return (w * x).sum()
+
+    jitted = cr.jit(step, backend="numba")
+    for _ in range(3):
+        jitted(cr.tensor([1.0, 1.0]))
+    np.testing.assert_allclose(w.numpy(), [0.7, 1.7])
+    eager = nn.Sequential(nn.Linear(3, 4, seed=0), nn.BatchNorm1d(4))
+    model = nn.Sequential(nn.Linear(3, 4, seed=0), nn.BatchNorm1d(4))
+    forward = cr.jit(model, backend="numba")
+    for _ in range(3):
+        X = cr.tensor(rng.standard_normal((8, 3)))
+        np.testing.assert_allclose(forward(X).numpy(), eager(X).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(model[1].running_var.numpy(), eager[1].running_var.numpy())
