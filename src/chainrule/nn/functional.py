@@ -454,6 +454,26 @@ def _traced_embedding(
 # --------------------------------------------------------------------------- losses
 
 
+def _class_rows(op: str, scores: Tensor, label_shape: tuple) -> tuple[Tensor, tuple]:
+    """(N, C, d1, ...) scores (or (C,) for one sample) as (M, C) rows, one per label,
+    after checking the labels' shape against them; also the per-element output shape."""
+    shape = scores.shape
+    if len(shape) == 0:
+        raise ValueError(f"{op}: input must have a class axis, got shape {shape}")
+    out_shape: tuple = () if len(shape) == 1 else (shape[0],) + shape[2:]
+    if tuple(label_shape) != out_shape:
+        raise ValueError(
+            f"{op}: targets must have shape {out_shape} to match scores of shape {shape}, "
+            f"got shape {tuple(label_shape)}"
+        )
+    if len(shape) == 1:  # one unbatched sample: (C,) scores, a 0-d label
+        return ops.reshape(scores, 1, shape[0]), out_shape
+    if len(shape) > 2:
+        axes = (0,) + tuple(range(2, len(shape))) + (1,)
+        return ops.reshape(ops.transpose(scores, axes), -1, shape[1]), out_shape
+    return scores, out_shape
+
+
 def _class_targets(
     op: str, scores: Tensor, targets: Any, ignore_index: int | None
 ) -> tuple[Tensor, np.ndarray, np.ndarray | None, tuple]:
@@ -465,22 +485,7 @@ def _class_targets(
             raise TypeError(f"{op}: targets must be integer class labels, got dtype {labels.dtype}")
         labels = labels.astype(np.int64)
     shape = scores.shape
-    if len(shape) == 1:  # one unbatched sample: (C,) scores, a 0-d label
-        out_shape: tuple = ()
-    elif len(shape) >= 2:
-        out_shape = (shape[0],) + shape[2:]
-    else:
-        raise ValueError(f"{op}: input must have a class axis, got shape {shape}")
-    if labels.shape != out_shape:
-        raise ValueError(
-            f"{op}: targets must have shape {out_shape} to match scores of shape {shape}, "
-            f"got shape {labels.shape}"
-        )
-    if len(shape) == 1:
-        scores = ops.reshape(scores, 1, shape[0])
-    elif len(shape) > 2:
-        axes = (0,) + tuple(range(2, len(shape))) + (1,)
-        scores = ops.reshape(ops.transpose(scores, axes), -1, shape[1])
+    scores, out_shape = _class_rows(op, scores, labels.shape)
     labels = labels.reshape(-1)
     ignored = None
     if ignore_index is not None:
@@ -508,22 +513,7 @@ def _traced_class_loss(
     computes with its own labels. Same values and gradients as the eager path."""
     if targets.dtype.kind not in "iu":
         raise TypeError(f"{op}: targets must be integer class labels, got dtype {targets.dtype}")
-    shape = scores.shape
-    if len(shape) == 0:
-        raise ValueError(f"{op}: input must have a class axis, got shape {shape}")
-    out_shape: tuple = () if len(shape) == 1 else (shape[0],) + shape[2:]
-    if targets.shape != out_shape:
-        raise ValueError(
-            f"{op}: targets must have shape {out_shape} to match scores of shape {shape}, "
-            f"got shape {targets.shape}"
-        )
-    if len(shape) == 1:
-        rows = ops.reshape(scores, 1, shape[0])
-    elif len(shape) > 2:
-        axes = (0,) + tuple(range(2, len(shape))) + (1,)
-        rows = ops.reshape(ops.transpose(scores, axes), -1, shape[1])
-    else:
-        rows = scores
+    rows, out_shape = _class_rows(op, scores, targets.shape)
     n, n_classes = rows.shape
     labels = ops.reshape(targets, -1)
     keep = None
