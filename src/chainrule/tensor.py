@@ -465,12 +465,8 @@ _DATA_ADVICE = (
 def _note_module(module: Any) -> None:
     """Tell this thread's tracers that ``module``'s forward runs (a program made in
     training mode is not the one eval mode computes: cr.jit checks the flag per call)."""
-    if _fast:
-        return
-    for obs in _ctx.observers:
-        note = getattr(obs, "note_module", None)
-        if note is not None:
-            note(module)
+    if not _fast:
+        _tell_tracers("note_module", module)
 
 
 def _note_rng(seed: Any) -> None:
@@ -479,11 +475,7 @@ def _note_rng(seed: Any) -> None:
     compiler keeps its state, so tracing does not use up numbers the first call draws."""
     if _fast or isinstance(seed, (int, np.integer)):
         return
-    gen = seed if isinstance(seed, np.random.Generator) else _default_rng
-    for obs in _ctx.observers:
-        note = getattr(obs, "note_rng", None)
-        if note is not None:
-            note(gen)
+    _tell_tracers("note_rng", seed if isinstance(seed, np.random.Generator) else _default_rng)
 
 
 def _jit_tracing() -> bool:
@@ -506,10 +498,15 @@ def _rebind(t: Tensor, value: Any) -> None:
     """Tell this thread's tracers that ``t`` (changed in place) now holds ``value``'s value:
     a traced program reads it from there on as ``value``'s variable (a constant when
     ``value`` is not traced), not as the value it held before."""
+    _tell_tracers("rebind", t, value)
+
+
+def _tell_tracers(method: str, *args: Any) -> None:
+    """Call ``method(*args)`` on each of this thread's observers that has it."""
     for obs in _ctx.observers:
-        rebind = getattr(obs, "rebind", None)
-        if rebind is not None:
-            rebind(t, value)
+        call = getattr(obs, method, None)
+        if call is not None:
+            call(*args)
 
 
 def _describe(t: Tensor) -> str:
@@ -960,10 +957,7 @@ class Tensor:
     def _write(self, value: Any, name: str) -> None:
         """Put ``value`` into this tensor's memory (same shape and dtype) and stamp it."""
         if not _fast:  # a tracer keeps the value an input of its program had
-            for obs in _ctx.observers:
-                before_write = getattr(obs, "before_write", None)
-                if before_write is not None:
-                    before_write(self)
+            _tell_tracers("before_write", self)
         data = self._data
         shape = np.shape(value)
         if shape != self.shape:

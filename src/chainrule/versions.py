@@ -25,7 +25,6 @@ __all__ = [
     "check_prints",
     "clock",
     "mark",
-    "mark_parameter",
     "note_saved",
     "version_of",
 ]
@@ -48,7 +47,7 @@ class Stamp:
         self.ref = ref
         self.time = time
         self.op = op
-        self._what = what  # a description, or the shape of a parameter (see mark_parameter)
+        self._what = what  # a description, or the shape of a parameter (see mark)
         self.version = version
 
     @property
@@ -57,7 +56,7 @@ class Stamp:
         return what if isinstance(what, str) else f"a parameter of shape {what}"
 
     @what.setter
-    def what(self, value: str) -> None:
+    def what(self, value: Any) -> None:
         self._what = value
 
 
@@ -65,18 +64,23 @@ def _forget(key: int, table: dict) -> Any:
     return lambda _ref: table.pop(key, None)
 
 
-def mark(array: Any, op: str, what: str) -> None:
+def mark(array: Any, op: str, what: Any) -> None:
     """Record that ``array``'s memory was changed in place by ``op`` (``what`` describes
-    the tensor, for the error message).
+    the tensor, for the error message; a shape tuple stands for "a parameter of shape
+    ...", formatted only if an error needs it: an optimizer stamps every parameter at
+    every step).
 
     >>> a = np.zeros(2)
     >>> mark(a, "example", "a tensor of shape (2,)")
     >>> version_of(a)
     1
+    >>> mark(a, "optimizer step", a.shape)
+    >>> version_of(a), MUTATED[id(a)].what
+    (2, 'a parameter of shape (2,)')
     """
     if not isinstance(array, np.ndarray):
         return
-    root = root_of(array)
+    root = array if array.base is None else root_of(array)
     key = id(root)
     now = clock()
     LAST[0] = now
@@ -88,30 +92,6 @@ def mark(array: Any, op: str, what: str) -> None:
         old.version += 1
         return
     MUTATED[key] = Stamp(weakref.ref(root, _forget(key, MUTATED)), now, op, what, 1)
-
-
-def mark_parameter(array: np.ndarray, shape: tuple) -> None:
-    """``mark(array, "optimizer step", "a parameter of shape ...")`` for an ndarray, with
-    the description made only if an error needs it: an optimizer stamps every parameter
-    at every step.
-
-    >>> a = np.zeros(2)
-    >>> mark_parameter(a, a.shape)
-    >>> version_of(a), MUTATED[id(a)].what
-    (1, 'a parameter of shape (2,)')
-    """
-    root = array if array.base is None else root_of(array)
-    key = id(root)
-    now = clock()
-    LAST[0] = now
-    old = MUTATED.get(key)
-    if old is not None and old.ref() is root:
-        old.time = now
-        old.op = "optimizer step"
-        old._what = shape
-        old.version += 1
-        return
-    MUTATED[key] = Stamp(weakref.ref(root, _forget(key, MUTATED)), now, "optimizer step", shape, 1)
 
 
 def version_of(array: Any) -> int:

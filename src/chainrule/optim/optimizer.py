@@ -82,8 +82,7 @@ def not_traced(optimizer: Any) -> None:
 
 def mark_step(data: np.ndarray, p: Tensor) -> None:
     """Stamp a parameter's memory as changed in place by an optimizer step."""
-    if type(data) is np.ndarray:
-        versions.mark_parameter(data, data.shape)
+    versions.mark(data, "optimizer step", data.shape)
 
 
 class Optimizer:

@@ -8,10 +8,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-from numpy import ndarray
 
-from ..versions import mark_parameter
-from .optimizer import Optimizer, _check_hyper, _writable_data
+from .optimizer import Optimizer, _check_hyper, _writable_data, mark_step
 
 __all__ = ["SGD"]
 
@@ -108,8 +106,7 @@ class SGD(Optimizer):
             # if its array cannot be written (e.g. a broadcast view), replaced by a copy.
             try:
                 param -= lr * grad
-                if type(param) is ndarray:  # stamped (mark_step, inlined)
-                    mark_parameter(param, param.shape)
+                mark_step(param, p)
             except ValueError:
                 if param.flags.writeable:
                     raise
