@@ -151,18 +151,18 @@ class ChainruleTrainer:
 
 
 class CompiledChainruleTrainer(ChainruleTrainer):
-    """The same nn/optim/data loop with the loss and its gradient run as generated flat
-    NumPy code (``cr.nn.CompiledLoss``: traced once per batch shape)."""
+    """The same nn/optim/data loop as ``chainrule train --jit`` runs it: the loss, its
+    gradient and the SGD update as one generated NumPy function per batch shape
+    (``cr.nn.CompiledLoss(model, optimizer=opt)``)."""
 
     def __init__(self, X: np.ndarray, y: np.ndarray, sizes: tuple[int, ...], batch: int):
         super().__init__(X, y, sizes, batch)
-        self.compiled = cr.nn.CompiledLoss(self.model)
+        self.compiled = cr.nn.CompiledLoss(self.model, optimizer=self.opt)
 
     def epoch(self) -> None:
-        compiled, opt = self.compiled, self.opt
+        compiled = self.compiled
         for xb, yb in self.loader:
-            compiled(xb, yb)  # sets every parameter's .grad
-            opt.step()
+            compiled(xb, yb)  # the loss, the gradients (.grad) and opt's update
 
 
 class RawChainruleTrainer:

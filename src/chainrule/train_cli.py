@@ -686,9 +686,12 @@ def train(
         f"{config.optimizer} lr {config.learning_rate:g}, {config.epochs} epochs"
         + (", jitted steps (cr.jit via CompiledLoss)" if config.compile else "")
     )
-    compiled = nn.CompiledLoss(model, loss=config.loss) if config.compile else None
-    if dist is not None and compiled is not None:
-        compiled = dist.compiled(compiled)
+    compiled = None
+    if config.compile and dist is None:
+        # the loss, its gradient and the optimizer's update as one generated function
+        compiled = nn.CompiledLoss(model, loss=config.loss, optimizer=opt)
+    elif config.compile:  # gradients all-reduced between the two: the update stays apart
+        compiled = dist.compiled(nn.CompiledLoss(model, loss=config.loss))
     history: list[dict[str, Any]] = []
     started = time.perf_counter()
     train_seconds = 0.0
@@ -709,7 +712,8 @@ def train(
                 n = len(yb.data)
                 if compiled is not None:
                     total_loss += compiled(xb, yb) * n  # sets the gradients
-                    opt.step()
+                    if dist is not None:
+                        opt.step()
                 else:
                     scores = model(xb)
                     loss = loss_fn(scores, yb)

@@ -186,15 +186,43 @@ def compile_program(
 # --------------------------------------------------------------------------- arrays
 
 
-def _compile_arrays(program: Program, name: str, imports: str = "") -> Compiled:
-    # ``imports``: extra import lines of the module (the numba backend's run_region); an
-    # equation's ``meta["comment"]`` (lines) is written above its statement.
+def _compile_arrays(
+    program: Program,
+    name: str,
+    imports: str = "",
+    dest: dict[int, str] | None = None,
+    epilogue: tuple[list[str], list[str]] = ([], []),
+) -> Compiled:
+    """The program as NumPy code (see the module docstring).
+
+    ``imports``: extra import lines of the module (the numba backend's run_region); an
+    equation's ``meta["comment"]`` (lines) is written above its statement.
+
+    ``dest`` maps output positions to names of extra arguments: arrays of the outputs'
+    shapes and dtypes, into which those outputs are computed (NumPy's ``out=``, or a copy
+    where the last operation cannot take one) instead of being returned. ``epilogue`` is
+    (more argument names, source lines) run after the program, before it returns, where
+    ``{inputs[i]}`` in a line is the name of input ``i``: a compiled training step appends
+    its optimizer's update there (``CompiledLoss``).
+    """
     consts = Constants()
     taken: set[str] = set()
     names: dict[Var, str] = {}
     args = [_identifier(v.hint, taken, f"x{i}") for i, v in enumerate(program.inputs)]
     for v, a in zip(program.inputs, args):
         names[v] = a
+    dest = dest or {}
+    extra_args, epilogue_lines = epilogue
+    for a in [*dest.values(), *extra_args]:
+        if a in taken or not a.isidentifier() or keyword.iskeyword(a):
+            raise ValueError(f"compile: argument name {a!r} is taken or not an identifier")
+        taken.add(a)
+    # an output computed straight into its destination: the equation that makes it
+    into: dict[Var, str] = {}
+    for k, target in dest.items():
+        o = program.outputs[k]
+        if isinstance(o, Var) and o not in program.inputs and o not in into:
+            into[o] = target
     counters: dict[str, Any] = {}
 
     def new_name(e: Eqn) -> str:
@@ -289,6 +317,14 @@ def _compile_arrays(program: Program, name: str, imports: str = "") -> Compiled:
         if out in inline:
             names[out] = tidy(expression(e, ins, consts))
             continue
+        target = into.get(out) if out not in inline and e.meta.get("call") is None else None
+        if target is not None and out.shape:
+            lines.extend(f"# {text}" for text in e.meta.get("comment", ()))
+            lines.append(_into(e, ins, consts, target))
+            names[out] = target  # (not owned: no later operation may write into it)
+            _emit_frees(k)
+            continue
+        into.pop(out, None)
         names[out] = new_name(e)
         lines.extend(f"# {text}" for text in e.meta.get("comment", ()))
         call = e.meta.get("call")
@@ -336,8 +372,8 @@ def _compile_arrays(program: Program, name: str, imports: str = "") -> Compiled:
             fn, extra = ufunc  # type: ignore[misc]
             operands = ufunc_ins + [repr(x) for x in extra]
             # np.maximum/np.minimum deprecate a positional out (NumPy 2.x): name it there
-            keyword = fn in ("np.maximum", "np.minimum")
-            operands.append(f"out={names[buffer]}" if keyword else names[buffer])
+            by_name = fn in ("np.maximum", "np.minimum")
+            operands.append(f"out={names[buffer]}" if by_name else names[buffer])
             # the ufunc bound once at module level, out= passed by position: the cheapest
             # call NumPy has (keyword parsing costs more than a small array's arithmetic)
             bound = "_" + fn.split(".")[-1]
@@ -359,17 +395,45 @@ def _compile_arrays(program: Program, name: str, imports: str = "") -> Compiled:
             if fresh(e) and out.shape:
                 owned.add(out)
         _emit_frees(k)
+    # destinations no equation computed into (an input, a constant, a view): copied
+    for k, target in dest.items():
+        o = program.outputs[k]
+        if not (isinstance(o, Var) and names.get(o) == target):
+            lines.append(f"np.copyto({target}, {atom(o)}, casting='same_kind')")
+    lines.extend(line.format(inputs=args) for line in epilogue_lines)
     # an output that is a constant comes back as an array, as computed ones do
-    outs = [atom(o) if isinstance(o, Var) else f"np.asarray({atom(o)})" for o in program.outputs]
+    outs = [
+        atom(o) if isinstance(o, Var) else f"np.asarray({atom(o)})"
+        for k, o in enumerate(program.outputs)
+        if k not in dest
+    ]
     lines.append(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
     body = "".join(f"    {line}\n" for line in lines)
-    fn_text = f"def {name}({', '.join(args)}):\n{body}"
+    fn_text = f"def {name}({', '.join([*args, *dest.values(), *extra_args])}):\n{body}"
     bound = "".join(f"{k} = {v}\n" for k, v in sorted(bindings.items()))
     source = module_header(lines) + imports + (("\n" + bound) if bound else "") + "\n\n" + fn_text
     namespace = compile_module(source, consts.values, f"<compiled {name}>")
     namespace["CALL"] = calls
     plan = memory_plan(program, owner)
     return Compiled(source, namespace[name], plan["peak_bytes"], breaks, False)
+
+
+def _into(e: Eqn, ins: list[str], consts: Constants, target: str) -> str:
+    """The statement computing ``e`` into the array named ``target``: a matrix product, a
+    sum and a ufunc take NumPy's ``out=``; anything else is computed, then copied."""
+    name = e.prim.name
+    if name == "matmul" and len(ins) == 2:
+        return f"np.matmul({ins[0]}, {ins[1]}, out={target})"
+    ufunc = UFUNCS.get(name)
+    if ufunc is not None:
+        fn, extra = ufunc
+        operands = [*ins, *(repr(x) for x in extra)]
+        return f"{fn}({', '.join(operands)}, out={target})"
+    text = tidy(expression(e, ins, consts))
+    if name in ("sum", "sum_to") and text.startswith("np.add.reduce(") and text.endswith(")"):
+        if "keepdims" not in text and text.count("(") == 1:
+            return f"{text[:-1]}, out={target})"
+    return f"np.copyto({target}, {text}, casting='same_kind')"
 
 
 # --------------------------------------------------------------------------- scalars

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
+from .. import ops, versions
 from ..ops import first_bad_label
-from ..tensor import Tensor, no_grad, set_grads, substitute
+from ..tensor import Tensor, _wrap, no_grad, set_grads, substitute
 from .layers import Dropout
 from .module import Module
 
@@ -53,6 +53,15 @@ class CompiledLoss:
         How many batch shapes stay compiled (least recently used ones are dropped). A
         ``RuntimeWarning`` says so, once, when shapes start being compiled again: vary
         the batch shape less (``DataLoader(..., drop_last=True)``) or raise the size.
+    optimizer:
+        A ``cr.optim`` optimizer of the model's parameters: then a call is a whole
+        training step, the loss, the gradients and ``optimizer``'s update. For ``SGD``
+        with momentum the update is compiled into the generated code (the gradients
+        computed into its flat gradient array, whose views ``.grad`` then holds, the next
+        call overwriting them), from the second call of a shape on; the first, and any
+        call it cannot follow (another optimizer, several parameter groups, a frozen
+        parameter, a read-only parameter array), runs ``optimizer.step()`` after the
+        loss. Either way the numbers are those of ``step(X, y); optimizer.step()``.
 
     Examples
     --------
@@ -71,8 +80,26 @@ class CompiledLoss:
     """
 
     def __init__(
-        self, model: Module, loss: str = "softmax", margin: float = 1.0, cache_size: int = 8
+        self,
+        model: Module,
+        loss: str = "softmax",
+        margin: float = 1.0,
+        cache_size: int = 8,
+        optimizer: Any = None,
     ) -> None:
+        from ..optim import Optimizer
+
+        if optimizer is not None and not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"CompiledLoss: optimizer must be a cr.optim.Optimizer, got "
+                f"{type(optimizer).__name__}"
+            )
+        self.optimizer = optimizer
+        # (batch key, variant, flat layout) -> (generated step with the update, its
+        # trailing arguments, the .grad tensors): see _fused
+        self._fused_steps: dict[tuple, tuple] = {}
+        # X.shape -> _Hot: what the last fused step of that shape checked, rechecked cheaply
+        self._hot: dict[tuple, _Hot] = {}
         if not isinstance(model, Module):
             raise TypeError(
                 f"CompiledLoss: model must be a cr.nn.Module, got {type(model).__name__}"
@@ -138,6 +165,11 @@ class CompiledLoss:
 
     def __call__(self, X: Any, y: Any) -> float:
         X = X.data if isinstance(X, Tensor) else np.asarray(X)
+        hot = self._hot.get(X.shape)
+        if hot is not None:  # a training step of the compiled update, as the last one was
+            loss = hot.run(X, y.data if isinstance(y, Tensor) else y, self)
+            if loss is not None:
+                return float(loss)
         key = (X.shape, X.dtype)
         entry = self._compiled.get(key)
         if entry is None:
@@ -150,15 +182,71 @@ class CompiledLoss:
         arrays = [p._data for p in params]
         if self.loss != "softmax" or labels.dtype.kind not in "iu" or labels.shape != X.shape[:1]:
             labels = self._targets(labels, X.shape[0], n_classes, X.dtype)
-            loss, grads = self._run(step, fast, X, labels, arrays)
-        else:
-            # The softmax case, on every training step: the generated code checks the
-            # labels (one pass) before it reads them.
-            loss, grads = self._run(step, fast, X, labels, arrays)
+        # (the softmax case, on every training step, passes the labels as they are: the
+        # generated code checks them, in one pass, before it reads them)
+        opt = self.optimizer
+        if opt is not None and fast is not None and not cast:
+            loss = self._fused(key, fast, X, labels, arrays)
+            if loss is not None:
+                return float(loss)
+        loss, grads = self._run(step, fast, X, labels, arrays)
         if cast:  # the first run found a gradient in another dtype than its parameter's
             grads = [np.asarray(g, dtype=p.dtype) for g, p in zip(grads, params)]
         set_grads(params, grads)
+        if opt is not None:
+            opt.step()
         return float(loss)
+
+    def _fused(self, key: tuple, fast: Any, X: np.ndarray, labels: np.ndarray, arrays: list):
+        """The loss, after one generated function computed it, the gradients (into the
+        optimizer's flat gradient buffer) and the optimizer's update (on its flat momentum
+        buffer, the parameters in place); None, having done nothing, where that does not
+        apply (an optimizer other than SGD with momentum, the first step, which makes the
+        buffers, or a call whose signature the code was not made for)."""
+        plan = getattr(self.optimizer, "_compiled_update", None)
+        plan = plan(self.params) if plan is not None else None
+        if plan is None:
+            return None
+        flat, variant, group = plan
+        fn, signature = fast
+        if labels.dtype != signature[0]:
+            return None
+        for a, (shape, dtype) in zip(arrays, signature[1]):
+            if a.shape != shape or a.dtype != dtype or not a.flags.writeable:
+                return None
+        if flat.dtype != signature[1][0][1]:
+            return None
+        made = self._fused_steps.get((key, variant))
+        if made is None or made[0] is not flat:
+            made = self._fuse(key, variant, flat)
+        _flat, fused, tail, grad_tensors, _source = made
+        hyper = [group["lr"], group["momentum"]]
+        if variant[1]:
+            hyper.append(group["weight_decay"])
+        if variant[2]:
+            hyper.append(1.0 - group["dampening"])
+        loss = fused(X, labels, *arrays, *tail, *hyper)[0]
+        hot = _Hot(self, key, labels, arrays, flat, variant, group, made)
+        hot.finish(self.params)
+        self._hot[X.shape] = hot
+        return loss
+
+    def _fuse(self, key: tuple, variant: tuple, flat: Any) -> tuple:
+        """Generate the training step of batch ``key`` with ``variant`` of the optimizer's
+        update appended (``SGD._update_source``), the gradients computed into the views of
+        ``flat.G``."""
+        from ..ir.compile import _compile_arrays
+
+        step = self._compiled[key][0]
+        program = next(iter(step._cache.values())).program
+        n = len(self.params)
+        dest = {1 + i: f"grad{i}" for i in range(n)}
+        epilogue = type(self.optimizer)._update_source(variant, n)
+        compiled = _compile_arrays(program, "flat_step", dest=dest, epilogue=epilogue)
+        tail = (*flat.grads, flat.B, flat.G, flat.T, flat.D, *flat.steps)
+        made = (flat, compiled.fn, tail, [_wrap(g) for g in flat.grads], compiled.source)
+        self._fused_steps[(key, variant)] = made
+        return made
 
     @staticmethod
     def _run(step: Any, fast: Any, X: np.ndarray, labels: np.ndarray, arrays: list) -> tuple:
@@ -224,6 +312,10 @@ class CompiledLoss:
             self._evicted += 1
         while len(self._sources) > self._cache_size:
             self._sources.popitem(last=False)
+        for k in [k for k in self._fused_steps if k[0] not in self._compiled]:
+            del self._fused_steps[k]
+        for shape in [s for s, hot in self._hot.items() if hot.key not in self._compiled]:
+            del self._hot[shape]
 
     def _check(self, step: Any, X: np.ndarray, targets: np.ndarray) -> bool:
         """The first run of each compiled shape must agree with the eager engine; returns
@@ -248,8 +340,102 @@ class CompiledLoss:
 
     def source(self, shape: tuple) -> str:
         """The generated Python source (``cr.jit``'s) for batches of ``shape`` (compiled
-        already)."""
+        already): the code that runs now, so with an ``optimizer`` whose update has been
+        compiled in (from the second step), that code, update included."""
+        for (key, _variant), made in reversed(self._fused_steps.items()):
+            if tuple(key[0]) == tuple(shape):
+                return made[4]
         try:
             return self._sources[tuple(shape)]
         except KeyError:
             raise KeyError(f"CompiledLoss: nothing compiled for shape {tuple(shape)} yet") from None
+
+
+class _Hot:
+    """A compiled training step (loss, gradients and update in one generated function)
+    with everything its first run checked, so that the next steps of its batch shape
+    check only what can change between calls (a training loop's steps pay little more
+    than the generated code): the dtypes of X and the labels, the parameters' arrays (the
+    same ones, writable, not frozen), the optimizer's one group and its momentum buffers
+    (still the flat layout's views), the update's variant; ``lr`` and ``momentum`` are
+    read at each call (a scheduler changes them)."""
+
+    __slots__ = (
+        "key", "xdtype", "ydtype", "arrays", "views", "group", "plist", "n", "variant",
+        "fn", "tail", "grads", "marked", "whats", "stamps", "state",
+    )  # fmt: skip
+
+    def __init__(self, owner, key, labels, arrays, flat, variant, group, made) -> None:
+        self.key = key
+        self.xdtype = key[1]
+        self.ydtype = labels.dtype
+        self.arrays = tuple(arrays)
+        self.views = flat.views
+        self.group = group
+        self.plist = group["params"]
+        self.n = len(self.plist)
+        self.variant = variant
+        self.fn, self.tail, self.grads = made[1], made[2], made[3]
+        self.marked = (*arrays, flat.G)
+        self.whats = (*(a.shape for a in arrays), "the parameters' gradients")
+        self.state = owner.optimizer.state
+        self.stamps: list | None = None
+
+    def finish(self, params: list) -> None:
+        """After the generated step: stamp what it changed in place (the parameters, the
+        gradient buffer: a graph that saved their old values raises at its backward), and
+        point ``.grad`` at the gradients."""
+        if self.stamps is None:
+            versions.mark_each(self.marked, "optimizer step", self.whats)
+            self.stamps = versions.stamps_of(self.marked)
+        else:
+            versions.restamp(self.stamps, "optimizer step", self.whats)
+        for p, g in zip(params, self.grads):
+            p._grad = g
+
+    def run(self, X: np.ndarray, y: Any, owner: CompiledLoss) -> Any:
+        """The loss of one step, or None (nothing done) if anything checked changed."""
+        if X.dtype != self.xdtype or not isinstance(y, np.ndarray) or y.dtype != self.ydtype:
+            return None
+        if y.shape != X.shape[:1]:
+            return None
+        opt = owner.optimizer
+        group = self.group
+        groups = opt.param_groups
+        plist = self.plist
+        if (
+            len(groups) != 1
+            or groups[0] is not group
+            or group["params"] is not plist
+            or len(plist) != self.n
+            or opt.state is not self.state
+        ):
+            return None
+        state = self.state
+        params = owner.params
+        for p, q, a, view in zip(params, plist, self.arrays, self.views):
+            if p is not q or p._data is not a or not p._rg or not a.flags.writeable:
+                return None
+            buffers = state.get(p)
+            if buffers is None or buffers.get("momentum_buffer") is not view:
+                return None
+        momentum = group["momentum"]
+        variant = self.variant
+        if (
+            not momentum
+            or group["nesterov"] != variant[0]
+            or (group["weight_decay"] != 0) != variant[1]
+            or (group["dampening"] != 0) != variant[2]
+        ):
+            return None
+        if variant[1] or variant[2]:
+            hyper = [group["lr"], momentum]
+            if variant[1]:
+                hyper.append(group["weight_decay"])
+            if variant[2]:
+                hyper.append(1.0 - group["dampening"])
+            loss = self.fn(X, y, *self.arrays, *self.tail, *hyper)[0]
+        else:
+            loss = self.fn(X, y, *self.arrays, *self.tail, group["lr"], momentum)[0]
+        self.finish(params)
+        return loss

@@ -4,6 +4,8 @@ as ``torch.optim.SGD`` computes it (in place on arrays, no graph).
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,6 +14,10 @@ import numpy as np
 from .optimizer import Optimizer, _check_hyper, _writable_data, mark_step
 
 __all__ = ["SGD"]
+
+#: The flat momentum update is used while a group's parameters average at most this many
+#: elements: below it the NumPy calls saved outweigh one more copy of the gradients.
+FLAT_ELEMENTS_PER_PARAMETER = 8192
 
 
 class SGD(Optimizer):
@@ -62,6 +68,9 @@ class SGD(Optimizer):
             "dampening": dampening,
         }
         super().__init__(params, defaults)
+        # id(parameter group) -> (its params list, their number, its _FlatMomentum or
+        # None): see _flat_update
+        self._flats: dict[int, tuple] = {}
 
     def _validate_group(self, group: dict[str, Any]) -> None:
         group["lr"] = _check_hyper("SGD", "lr", group["lr"])
@@ -82,6 +91,8 @@ class SGD(Optimizer):
         weight_decay = group["weight_decay"]
         damp = 1.0 - group["dampening"]
         nesterov = group["nesterov"]
+        if momentum and self._flat_update(group, lr, momentum, weight_decay, damp, nesterov):
+            return
         state_of = self.state
         for p in group["params"]:
             g = p._grad
@@ -111,3 +122,214 @@ class SGD(Optimizer):
                 if param.flags.writeable:
                     raise
                 _writable_data(p)[...] -= lr * grad
+
+    # ------------------------------------------------------------------ the flat update
+    def _flat_update(
+        self,
+        group: dict[str, Any],
+        lr: float,
+        momentum: float,
+        weight_decay: float,
+        damp: float,
+        nesterov: bool,
+    ) -> bool:
+        """The momentum update of a group of small parameters on whole flat arrays.
+
+        The momentum buffers are views of one array and the gradients are gathered into
+        one by a single ``concatenate``, so the buffer update and the step are a few NumPy
+        calls for the whole group rather than a few per parameter: a network of small
+        layers spends more on the calls than on the arithmetic. The parameters keep their
+        own arrays and are updated in place, one subtraction each. The numbers are those
+        of the per-parameter loop, operation for operation.
+
+        Returns False, having changed nothing, where this does not apply: a parameter
+        without a gradient or frozen, dtypes that differ, large parameters (the extra copy
+        costs more than the calls save), or momentum buffers that only some parameters
+        have (the loop then makes the missing ones, and the next step adopts them all).
+        """
+        flat = self._flat_layout(group)
+        if flat is None:
+            return False
+        params = group["params"]
+        dtype, shapes, views, steps = flat.dtype, flat.shapes, flat.views, flat.steps
+        state_of = self.state
+        grads = []
+        adopted = True  # is every momentum buffer one of the views already?
+        for p, shape, view in zip(params, shapes, views):
+            g = p._grad
+            if g is None or not p._rg:
+                return False
+            g = g._data
+            if g.dtype != dtype or g.shape != shape or p._data.dtype != dtype:
+                return False
+            state = state_of.get(p)
+            if state is None or state.get("momentum_buffer") is not view:
+                adopted = False
+            grads.append(g)
+        first = False
+        if not adopted:
+            first = flat.adopt(params, state_of)
+            if first is None:
+                return False
+        B, G, T = flat.B, flat.G, flat.T
+        np.concatenate(grads, axis=None, out=G)
+        if weight_decay:  # g = g + weight_decay * p
+            np.concatenate([p._data for p in params], axis=None, out=T)
+            T *= weight_decay
+            G += T
+        if first:  # buf = g
+            B[...] = G
+        else:  # buf = momentum * buf + (1 - dampening) * g
+            B *= momentum
+            if damp == 1.0:
+                B += G
+            else:
+                np.multiply(G, damp, out=T)
+                B += T
+        if nesterov:  # g + momentum * buf
+            np.multiply(B, momentum, out=T)
+            T += G
+            T *= lr
+        else:
+            np.multiply(B, lr, out=T)
+        for p, step in zip(params, steps):  # p = p - lr * (that)
+            param = p._data
+            try:
+                param -= step
+                mark_step(param, p)
+            except ValueError:
+                if param.flags.writeable:
+                    raise
+                _writable_data(p)[...] -= step
+        return True
+
+    # ------------------------------------------------------------------ compiled steps
+    def _compiled_update(self, params: list) -> tuple | None:
+        """What a compiled training step (``CompiledLoss(model, optimizer=...)``) needs to
+        apply this optimizer's update inside its generated code, on the flat buffers:
+        ``(flat, variant, group)``; None where it cannot (then it sets ``.grad`` and calls
+        ``step()``). It can when the optimizer has one group, holding exactly ``params``
+        in order, none frozen, with momentum and a flat layout whose buffers are the
+        momentum buffers (so from the second step on: the first makes them). Checked at
+        every call: a cheap pass over the parameters."""
+        groups = self.param_groups
+        if len(groups) != 1:
+            return None
+        group = groups[0]
+        mine = group["params"]
+        if len(mine) != len(params) or not group["momentum"]:
+            return None
+        flat = self._flat_layout(group)
+        if flat is None:
+            return None
+        state_of = self.state
+        for p, q, view in zip(mine, params, flat.views):
+            if p is not q or not p._rg:
+                return None
+            state = state_of.get(p)
+            if state is None or state.get("momentum_buffer") is not view:
+                return None
+        variant = (group["nesterov"], group["weight_decay"] != 0, group["dampening"] != 0)
+        return flat, variant, group
+
+    @staticmethod
+    def _update_source(variant: tuple, n: int) -> tuple[list[str], list[str]]:
+        """(argument names, source lines) of the update on the flat buffers, for a
+        compiled step whose gradients are already in ``G`` (the program computed them
+        into its views) and whose parameters are its inputs 2, 3, ...: the per-parameter
+        loop's operations, on whole arrays."""
+        nesterov, decay, damped = variant
+        steps = [f"step{i}" for i in range(n)]
+        args = ["B", "G", "T", "D", *steps, "lr", "momentum"]
+        lines = ["# SGD: B holds every momentum buffer, G every gradient, T every step"]
+        g = "G"
+        if decay:  # into D, so that G (the .grad arrays) keeps the gradients as they were
+            args.append("weight_decay")
+            params = ", ".join(f"{{inputs[{2 + i}]}}" for i in range(n))
+            lines += [
+                f"np.concatenate(({params}{',' if n == 1 else ''}), axis=None, out=D)",
+                "D *= weight_decay",
+                "D += G  # g = g + weight_decay * p",
+            ]
+            g = "D"
+        lines.append("B *= momentum")
+        if damped:
+            args.append("damp")
+            lines += [f"np.multiply({g}, damp, out=T)", "B += T  # buf = momentum * buf + damp * g"]
+        else:
+            lines.append(f"B += {g}  # buf = momentum * buf + g")
+        if nesterov:
+            lines += [
+                "np.multiply(B, momentum, out=T)",
+                f"T += {g}",
+                "T *= lr  # lr * (g + momentum * buf)",
+            ]
+        else:
+            lines.append("np.multiply(B, lr, out=T)  # lr * buf")
+        lines += [f"{{inputs[{2 + i}]}} -= {step}" for i, step in enumerate(steps)]
+        return args, lines
+
+    def _flat_layout(self, group: dict[str, Any]) -> _FlatMomentum | None:
+        """The group's flat layout, made on first use and again when its parameter list
+        changes; None (remembered too) for a group that does not qualify: fewer than two
+        parameters, not one floating dtype, or more than FLAT_ELEMENTS_PER_PARAMETER
+        elements per parameter on average."""
+        params = group["params"]
+        key = id(group)
+        known = self._flats.get(key)
+        if known is not None and known[0] is params and known[1] == len(params):
+            return known[2]
+        flat = None
+        dtype = params[0]._data.dtype if params else None
+        if (
+            len(params) >= 2
+            and dtype.kind in "fc"
+            and all(p._data.dtype == dtype for p in params)
+            and sum(p._data.size for p in params) <= FLAT_ELEMENTS_PER_PARAMETER * len(params)
+        ):
+            flat = _FlatMomentum(dtype, [p._data.shape for p in params])
+        self._flats[key] = (params, len(params), flat)
+        return flat
+
+
+class _FlatMomentum:
+    """One parameter group's flat arrays: B, the momentum buffers (each parameter's is a
+    view of it, and is what ``state[p]["momentum_buffer"]`` holds); G, the gathered
+    gradients; T, scratch space, whose views are the parameters' steps; D, more scratch."""
+
+    __slots__ = ("dtype", "shapes", "B", "G", "T", "D", "views", "grads", "steps")
+
+    def __init__(self, dtype: np.dtype, shapes: list[tuple]) -> None:
+        self.dtype = dtype
+        self.shapes = tuple(shapes)
+        sizes = [math.prod(s) for s in shapes]
+        self.B = np.zeros(sum(sizes), dtype=dtype)
+        self.G = np.empty_like(self.B)
+        self.T = np.empty_like(self.B)
+        self.D = np.empty_like(self.B)  # a compiled step's decayed gradients (_update_source)
+        cuts = list(itertools.accumulate(sizes, initial=0))
+        self.views = tuple(self.B[a:b].reshape(s) for a, b, s in zip(cuts, cuts[1:], shapes))
+        self.grads = tuple(self.G[a:b].reshape(s) for a, b, s in zip(cuts, cuts[1:], shapes))
+        self.steps = tuple(self.T[a:b].reshape(s) for a, b, s in zip(cuts, cuts[1:], shapes))
+
+    def __reduce__(self) -> tuple:
+        # Copied or pickled, the arrays would no longer be views of one another (a copy of
+        # a view is an array of its own): made afresh, the copied state's momentum buffers
+        # are adopted by the next step.
+        return (_FlatMomentum, (self.dtype, list(self.shapes)))
+
+    def adopt(self, params: list, state_of: dict) -> bool | None:
+        """Make the momentum buffers the views: True where no parameter had one yet (the
+        first step), False where every one had (their values are copied in: a loaded state
+        dict, a buffer replaced by hand), None, changing nothing, where only some had."""
+        bufs = [state_of.get(p, {}).get("momentum_buffer") for p in params]
+        missing = sum(b is None for b in bufs)
+        if 0 < missing < len(bufs):
+            return None
+        if not missing and any(np.shape(b) != v.shape for b, v in zip(bufs, self.views)):
+            return None
+        for p, buf, view in zip(params, bufs, self.views):
+            if buf is not None and buf is not view:
+                view[...] = buf
+            state_of.setdefault(p, {})["momentum_buffer"] = view
+        return bool(missing)
