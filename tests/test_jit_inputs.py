@@ -452,3 +452,34 @@ def test_a_checkpoint_inside_jit_runs_its_function_at_every_call():
     w = cr.tensor(x, requires_grad=True)
     jitted(w).backward()
     np.testing.assert_allclose(w.grad.numpy(), np.cos(x) * x + np.sin(x))
+
+
+def test_a_repeated_call_of_arrays_rechecks_what_can_change():
+    """The last call's arrays again take a shorter path; whatever changed since (a shape,
+    a dtype, a Tensor for an array, grad mode, a Module's mode, a parameter's shape)
+    still picks or compiles the right program."""
+    lin = cr.nn.Linear(3, 2, seed=0)
+    drop = cr.nn.Dropout(0.5)
+    f = cr.jit(lambda x, s: drop(lin(x)) * s)
+    x3, s = np.ones((4, 3)), np.float64(2.0) * np.ones(1)
+    drop.eval()
+    eager = lambda x: (lin(cr.tensor(x)) * s).numpy()  # noqa: E731
+    for x in (x3, x3, np.ones((5, 3)), x3, x3.astype(np.float32)):
+        out = f(x, s)
+        assert out.shape == (len(x), 2) and out.dtype == np.result_type(x.dtype, s.dtype)
+        np.testing.assert_allclose(out.numpy(), eager(x), rtol=1e-6)
+    t = cr.tensor(x3, requires_grad=True)
+    f(t, s).sum().backward()  # a Tensor that requires grad: the gradient path
+    np.testing.assert_allclose(t.grad.numpy(), np.tile(lin.weight.numpy().sum(0) * 2, (4, 1)))
+    with cr.no_grad():
+        assert not f(x3, s).requires_grad
+    assert f(x3, s).requires_grad  # the parameters require grad
+    drop.train()
+    cr.manual_seed(0)
+    trained = f(x3, s).numpy()
+    assert (trained == 0).any() or not np.allclose(trained, eager(x3))  # dropout ran
+    drop.eval()
+    np.testing.assert_allclose(f(x3, s).numpy(), eager(x3))
+    lin.weight = cr.nn.Parameter(np.ones((2, 3)))
+    np.testing.assert_allclose(f(x3, s).numpy(), eager(x3))
+    assert f.cache_info().hits >= 3

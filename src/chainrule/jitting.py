@@ -192,6 +192,9 @@ class Jitted:
         self._compile_seconds = 0.0
         self._warned = False
         self._last: tuple[Any, _Entry] | None = None  # the last call's key and entry
+        # the last call again, when all its arguments were arrays (a loop's calls): (shapes,
+        # dtypes, grad mode, entry), checked without building the key
+        self._again: tuple | None = None
 
     # ------------------------------------------------------------------ calling
     def _signature(self, args: tuple, kwargs: dict) -> _Signature:
@@ -283,6 +286,16 @@ class Jitted:
             # Inside another trace (jit of a function that calls this one, cr.trace): the
             # outer program records this function's operations themselves (inlined).
             return self._f(*args, **kwargs)
+        again = self._again
+        if again is not None and not kwargs and len(args) == len(again[0]):
+            shapes, dtypes, grad, entry = again
+            for a, shape, dtype in zip(args, shapes, dtypes):
+                if type(a) is not np.ndarray or a.shape != shape or a.dtype is not dtype:
+                    break
+            else:
+                if is_grad_enabled() is grad and entry.valid():
+                    self._hits += 1
+                    return entry.run(list(args), True)
         sig = self._signature(args, kwargs)
         key = sig.key
         last = self._last
@@ -303,6 +316,10 @@ class Jitted:
             else:
                 entry = self._compile(sig, args, kwargs)
             self._last = (key, entry)  # one object: threads never see a key with another's entry
+        if sig.plain and not kwargs and not self._static:
+            if all(type(a) is np.ndarray for a in args):
+                shapes = tuple(a.shape for a in args)
+                self._again = (shapes, tuple(a.dtype for a in args), is_grad_enabled(), entry)
         return entry.run(sig.leaves, sig.plain)
 
     def _other(self, key: Any, current: _Entry) -> _Entry:
@@ -317,7 +334,8 @@ class Jitted:
         return current
 
     def _compile(self, sig: _Signature, args: tuple, kwargs: dict) -> _Entry:
-        self._last = None  # the new entry is the newest, and may push out the last call's
+        self._last = self._again = None  # the new entry is the newest, and may push out the
+        # last call's
         self._misses += 1
         t0 = time.perf_counter()
         entry = _Entry(self, sig, args, kwargs)
