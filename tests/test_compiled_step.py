@@ -376,3 +376,56 @@ def test_compiled_step_leaves_a_read_only_parameter_alone_until_copied():
     step(X, y)  # the optimizer copies it, as without compiling
     assert model[2].bias.data is not frozen_array
     np.testing.assert_array_equal(frozen_array, np.array(frozen_array))
+
+
+def _bn_model():
+    return nn.Sequential(
+        nn.Linear(4, 5, seed=0), nn.BatchNorm1d(5), nn.ReLU(), nn.Linear(5, 3, seed=1)
+    )
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_compiled_loss_updates_batchnorm_statistics_once_a_step(fused):
+    """A BatchNorm in training mode: CompiledLoss (with or without the update compiled
+    in) trains exactly as the eager loop does, running statistics and batch count too
+    (its first call used to update them four times: the probe, the check's compiled and
+    eager runs, the step; later calls not at all)."""
+    compiled_model, eager_model = _bn_model(), _bn_model()
+    opt_c = cr.optim.SGD(compiled_model.parameters(), lr=0.1, momentum=0.9)
+    opt_e = cr.optim.SGD(eager_model.parameters(), lr=0.1, momentum=0.9)
+    step = nn.CompiledLoss(compiled_model, optimizer=opt_c if fused else None)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        X = rng.standard_normal((6, 4)).astype(np.float32)
+        y = rng.integers(0, 3, 6)
+        step(X, y)
+        if not fused:
+            opt_c.step()
+        loss = nn.functional.cross_entropy(eager_model(cr.tensor(X)), y)
+        opt_e.zero_grad()
+        loss.backward()
+        opt_e.step()
+    for (name, a), (_, b) in zip(
+        compiled_model.state_dict().items(), eager_model.state_dict().items()
+    ):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6, err_msg=name)
+    assert int(np.asarray(compiled_model[1].num_batches_tracked.data)) == 4
+
+
+def test_compiled_loss_with_a_parameter_the_loss_does_not_use():
+    class Unused(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.used = nn.Linear(4, 3, seed=0)
+            self.unused = nn.Linear(4, 3, seed=1)
+
+        def forward(self, x):
+            return self.used(x)
+
+    model = Unused()
+    step = nn.CompiledLoss(model, optimizer=cr.optim.SGD(model.parameters(), lr=0.1))
+    X = np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32)
+    before = model.unused.weight.numpy().copy()
+    step(X, np.arange(6) % 3)  # used to fail comparing with the eager .grad (None)
+    np.testing.assert_array_equal(model.unused.weight.grad.numpy(), 0.0)
+    np.testing.assert_array_equal(model.unused.weight.numpy(), before)

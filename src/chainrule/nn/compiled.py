@@ -272,7 +272,10 @@ class CompiledLoss:
             return None
         entry = entries[0]
         n = 2 + len(arrays)
-        if entry.grad or entry.params or list(entry.dynamic) != list(range(n)):
+        # (a program that changes inputs in place, BatchNorm's running statistics, returns
+        # their new values after its own outputs, for cr.jit to write back: it goes through
+        # cr.jit)
+        if entry.grad or entry.params or entry.effects or list(entry.dynamic) != list(range(n)):
             return None
         return entry.compiled.fn, (labels.dtype, [(a.shape, a.dtype) for a in arrays])
 
@@ -280,11 +283,25 @@ class CompiledLoss:
         """Compile for this batch shape, check against the eager engine, and cache."""
         if X.ndim != 2:
             raise ValueError(f"CompiledLoss: X must be (N, features), got shape {X.shape}")
-        with no_grad():
-            n_classes = self.model(Tensor(X)).shape[1]
-        targets = self._targets(y, X.shape[0], n_classes, X.dtype)
-        step = self._compile(X, targets)
-        cast = self._check(step, X, targets)
+        # The probe and the check below run the model (eagerly, and the compiled step once):
+        # a BatchNorm in training mode would update its running statistics each time, so
+        # the buffers get their values back; the step that follows updates them once.
+        buffers = [
+            (b, np.array(b._data, copy=True) if isinstance(b._data, np.ndarray) else b._data)
+            for b in self.model.buffers()
+        ]
+        try:
+            with no_grad():
+                n_classes = self.model(Tensor(X)).shape[1]
+            targets = self._targets(y, X.shape[0], n_classes, X.dtype)
+            step = self._compile(X, targets)
+            cast = self._check(step, X, targets)
+        finally:
+            for b, value in buffers:
+                if isinstance(b._data, np.ndarray) and isinstance(value, np.ndarray):
+                    b._data[...] = value
+                else:  # a NumPy scalar (a batch counter) is replaced, not written into
+                    b._data = value
         fast = self._fast(step, targets, [p._data for p in self.params])
         entry = self._compiled[(X.shape, X.dtype)] = (step, n_classes, cast, fast)
         self._sources[tuple(X.shape)] = step.source(X, targets, *[p._data for p in self.params])
@@ -328,7 +345,9 @@ class CompiledLoss:
         eager.backward()
         tol = 1e-3 if X.dtype == np.float32 else 1e-8
         ok = np.allclose(loss, eager.item(), rtol=tol, atol=tol) and all(
-            np.allclose(g, p.grad.data, rtol=tol, atol=tol) for g, p in zip(grads, self.params)
+            # (a parameter the loss does not use has no eager gradient: zeros here)
+            np.allclose(g, 0.0 if p.grad is None else p.grad.data, rtol=tol, atol=tol)
+            for g, p in zip(grads, self.params)
         )
         if not ok:
             self._compiled.clear()
