@@ -429,3 +429,19 @@ def test_compiled_loss_with_a_parameter_the_loss_does_not_use():
     step(X, np.arange(6) % 3)  # used to fail comparing with the eager .grad (None)
     np.testing.assert_array_equal(model.unused.weight.grad.numpy(), 0.0)
     np.testing.assert_array_equal(model.unused.weight.numpy(), before)
+
+
+def test_a_step_after_the_compiled_step_leaves_the_gradients_alone():
+    """After a compiled step, .grad holds views of the optimizer's flat gradient array;
+    a further opt.step() (weight decay included) reads them and must not change them."""
+    model = _model()
+    opt = cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=0.1)
+    step = nn.CompiledLoss(model, optimizer=opt)
+    X = np.random.default_rng(0).standard_normal((5, 6)).astype(np.float32)
+    y = np.array([0, 1, 2, 1, 0])
+    step(X, y)
+    step(X, y)
+    grads = [p.grad.numpy().copy() for p in model.parameters()]
+    opt.step()
+    for p, g in zip(model.parameters(), grads):
+        np.testing.assert_array_equal(p.grad.numpy(), g)

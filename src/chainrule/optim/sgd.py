@@ -172,23 +172,25 @@ class SGD(Optimizer):
             if first is None:
                 return False
         B, G, T = flat.B, flat.G, flat.T
-        np.concatenate(grads, axis=None, out=G)
-        if weight_decay:  # g = g + weight_decay * p
-            np.concatenate([p._data for p in params], axis=None, out=T)
-            T *= weight_decay
-            G += T
+        np.concatenate(grads, axis=None, out=G)  # (the .grad arrays may be G's views)
+        g = G
+        if weight_decay:  # g = g + weight_decay * p, into D: G (maybe .grad) is not changed
+            g = flat.D
+            np.concatenate([p._data for p in params], axis=None, out=g)
+            g *= weight_decay
+            g += G
         if first:  # buf = g
-            B[...] = G
+            B[...] = g
         else:  # buf = momentum * buf + (1 - dampening) * g
             B *= momentum
             if damp == 1.0:
-                B += G
+                B += g
             else:
-                np.multiply(G, damp, out=T)
+                np.multiply(g, damp, out=T)
                 B += T
         if nesterov:  # g + momentum * buf
             np.multiply(B, momentum, out=T)
-            T += G
+            T += g
             T *= lr
         else:
             np.multiply(B, lr, out=T)
