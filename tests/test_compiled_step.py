@@ -445,3 +445,81 @@ def test_a_step_after_the_compiled_step_leaves_the_gradients_alone():
     opt.step()
     for p, g in zip(model.parameters(), grads):
         np.testing.assert_array_equal(p.grad.numpy(), g)
+
+
+def test_a_parameter_frozen_before_the_first_call():
+    """Frozen before CompiledLoss ever ran: the first call's check has no eager gradient
+    to compare for it (it used to raise), and the update leaves it alone."""
+    model = _model()
+    model[0].bias.requires_grad = False
+    opt = cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    step = nn.CompiledLoss(model, optimizer=opt)
+    before = model[0].bias.numpy().copy()
+    X = np.random.default_rng(0).standard_normal((5, 6)).astype(np.float32)
+    for _ in range(3):
+        step(X, np.array([0, 1, 2, 1, 0]))
+    np.testing.assert_array_equal(model[0].bias.numpy(), before)
+    assert not np.array_equal(model[0].weight.numpy(), _model()[0].weight.numpy())
+
+
+def _mutate(rng, models, opts, saved):
+    """One random change, the same to both (model, optimizer) pairs."""
+    action = int(rng.integers(0, 11))
+    values = {
+        "lr": float(rng.random()),
+        "momentum": float(rng.choice([0.0, 0.5, 0.9])),
+        "nesterov": bool(rng.random() < 0.5),
+        "weight_decay": float(rng.choice([0.0, 0.01])),
+        "dampening": float(rng.choice([0.0, 0.3])),
+        "frozen": bool(rng.random() < 0.5),
+    }
+    for which, (m, o) in enumerate(zip(models, opts)):
+        g = o.param_groups[0]
+        if action == 0:
+            g["lr"] = values["lr"]
+        elif action == 1:
+            g["momentum"] = values["momentum"]
+            g["nesterov"] = g["nesterov"] and g["momentum"] > 0
+        elif action == 2:
+            g["nesterov"] = values["nesterov"] and g["momentum"] > 0 and g["dampening"] == 0
+        elif action == 3:
+            g["weight_decay"] = values["weight_decay"]
+        elif action == 4 and not g["nesterov"]:
+            g["dampening"] = values["dampening"]
+        elif action == 5:
+            m[0].bias.requires_grad = not values["frozen"]
+        elif action == 6:
+            m[2].weight.data = m[2].weight.data.copy()
+        elif action == 7:
+            saved[which] = o.state_dict()
+        elif action == 8 and which in saved:
+            o.load_state_dict(saved[which])
+        elif action == 9:
+            state = o.state.get(m[2].bias, {})
+            if "momentum_buffer" in state:
+                state["momentum_buffer"][...] = 0.25
+        elif action == 10:
+            state = o.state.get(m[0].weight, {})
+            if "momentum_buffer" in state:
+                state["momentum_buffer"] = np.full(m[0].weight.shape, 0.1, np.float32)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_training_runs_equal_the_separate_step(seed):
+    """Random runs of 25 steps, two batch shapes, with random changes between steps to
+    the hyperparameters, frozen flags, parameter arrays, optimizer state (saved, loaded,
+    written into, replaced): the compiled update gives CompiledLoss + opt.step()'s
+    losses, parameters and momentum buffers, bit for bit, at every step."""
+    rng = np.random.default_rng(seed)
+    models = [_model(), _model()]
+    opts = [cr.optim.SGD(m.parameters(), lr=0.1, momentum=0.9) for m in models]
+    fused, separate = nn.CompiledLoss(models[0], optimizer=opts[0]), nn.CompiledLoss(models[1])
+    saved: dict = {}
+    for _ in range(25):
+        _mutate(rng, models, opts, saved)
+        n = int(rng.choice([4, 5]))
+        X = rng.standard_normal((n, 6)).astype(np.float32)
+        y = rng.integers(0, 3, n)
+        assert fused(X, y) == separate(X, y)
+        opts[1].step()
+        _assert_same(models[0].parameters(), models[1].parameters(), *opts)
