@@ -344,14 +344,24 @@ def test_compiled_step_with_another_optimizer_steps_it():
         nn.CompiledLoss(_model(), optimizer="sgd")
 
 
-def test_compiled_step_stamps_the_parameters_it_changes():
+def _two_steps(fused: bool = True):
+    """A model, its SGD (momentum 0.9), a CompiledLoss (with the optimizer, or without:
+    then ``opt.step()`` follows each call) and a batch, after two steps (the update is
+    compiled in from the second)."""
     model = _model()
     opt = cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    step = nn.CompiledLoss(model, optimizer=opt)
+    step = nn.CompiledLoss(model, optimizer=opt if fused else None)
     X = np.random.default_rng(0).standard_normal((5, 6)).astype(np.float32)
     y = np.array([0, 1, 2, 1, 0])
-    step(X, y)
-    step(X, y)  # compiled from here on
+    for _ in range(2):
+        step(X, y)
+        if not fused:
+            opt.step()
+    return model, opt, step, X, y
+
+
+def test_compiled_step_stamps_the_parameters_it_changes():
+    model, _opt, step, X, y = _two_steps()
     w = model[0].weight
     before = w._version
     saved = (model(cr.tensor(X)) ** 2).sum()  # saves the weights' current values
@@ -362,20 +372,24 @@ def test_compiled_step_stamps_the_parameters_it_changes():
     assert w.grad is not None and w.grad.shape == w.shape
 
 
-def test_compiled_step_leaves_a_read_only_parameter_alone_until_copied():
-    model = _model()
-    opt = cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    step = nn.CompiledLoss(model, optimizer=opt)
-    X = np.random.default_rng(0).standard_normal((5, 6)).astype(np.float32)
-    y = np.array([0, 1, 2, 1, 0])
-    step(X, y)
-    step(X, y)
-    frozen_array = np.array(model[2].bias.data)
-    frozen_array.flags.writeable = False
-    model[2].bias.data = frozen_array
-    step(X, y)  # the optimizer copies it, as without compiling
-    assert model[2].bias.data is not frozen_array
-    np.testing.assert_array_equal(frozen_array, np.array(frozen_array))
+def test_compiled_step_copies_a_read_only_parameter_as_the_optimizer_does():
+    """A parameter given a read-only array: the step runs apart, and the optimizer
+    replaces the array by an updated copy, exactly as without the compiled update."""
+    runs = [_two_steps(fused) for fused in (True, False)]
+    frozen = []
+    for model, opt, step, X, y in runs:
+        array = np.array(model[2].bias.data)
+        array.flags.writeable = False
+        model[2].bias.data = array
+        frozen.append((array, array.copy()))
+        step(X, y)
+        if step.optimizer is None:
+            opt.step()
+    for (model, *_), (array, values) in zip(runs, frozen):
+        assert model[2].bias.data is not array
+        np.testing.assert_array_equal(array, values)  # never written into
+        assert not np.array_equal(model[2].bias.numpy(), values)  # updated, as a copy
+    _assert_same(runs[0][0].parameters(), runs[1][0].parameters(), runs[0][1], runs[1][1])
 
 
 def _bn_model():
@@ -434,13 +448,8 @@ def test_compiled_loss_with_a_parameter_the_loss_does_not_use():
 def test_a_step_after_the_compiled_step_leaves_the_gradients_alone():
     """After a compiled step, .grad holds views of the optimizer's flat gradient array;
     a further opt.step() (weight decay included) reads them and must not change them."""
-    model = _model()
-    opt = cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=0.1)
-    step = nn.CompiledLoss(model, optimizer=opt)
-    X = np.random.default_rng(0).standard_normal((5, 6)).astype(np.float32)
-    y = np.array([0, 1, 2, 1, 0])
-    step(X, y)
-    step(X, y)
+    model, opt, _step, _X, _y = _two_steps()
+    opt.param_groups[0]["weight_decay"] = 0.1
     grads = [p.grad.numpy().copy() for p in model.parameters()]
     opt.step()
     for p, g in zip(model.parameters(), grads):
