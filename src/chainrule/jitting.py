@@ -334,8 +334,8 @@ class Jitted:
         return current
 
     def _compile(self, sig: _Signature, args: tuple, kwargs: dict) -> _Entry:
-        self._last = self._again = None  # the new entry is the newest, and may push out the
-        # last call's
+        # the new entry is the newest, and may push out the last call's
+        self._last = self._again = None
         self._misses += 1
         t0 = time.perf_counter()
         entry = _Entry(self, sig, args, kwargs)

@@ -25,7 +25,6 @@ __all__ = [
     "check_prints",
     "clock",
     "mark",
-    "mark_each",
     "note_saved",
     "restamp",
     "stamps_of",
@@ -97,33 +96,8 @@ def mark(array: Any, op: str, what: Any) -> None:
     MUTATED[key] = Stamp(weakref.ref(root, _forget(key, MUTATED)), now, op, what, 1)
 
 
-def mark_each(arrays: Any, op: str, whats: Any) -> None:
-    """``mark`` for several arrays changed by one step (a compiled training step's
-    parameters), at one time: the same stamps, in one call.
-
-    >>> a, b = np.zeros(2), np.zeros(3)
-    >>> mark_each((a, b), "example", (a.shape, b.shape))
-    >>> version_of(a), version_of(b), MUTATED[id(b)].what
-    (1, 1, 'a parameter of shape (3,)')
-    """
-    now = clock()
-    LAST[0] = now
-    get = MUTATED.get
-    for array, what in zip(arrays, whats):
-        root = array if array.base is None else root_of(array)
-        key = id(root)
-        old = get(key)
-        if old is not None and old.ref() is root:
-            old.time = now
-            old.op = op
-            old._what = what
-            old.version += 1
-        else:
-            MUTATED[key] = Stamp(weakref.ref(root, _forget(key, MUTATED)), now, op, what, 1)
-
-
 def stamps_of(arrays: Any) -> list[Stamp]:
-    """The stamps of arrays ``mark``/``mark_each`` stamped (one per owning array; each
+    """The stamps of arrays ``mark`` stamped (one per owning array; each
     stays that array's stamp while it lives): a step that changes the same arrays at
     every call restamps them with ``restamp``, without looking them up again.
 
@@ -136,7 +110,7 @@ def stamps_of(arrays: Any) -> list[Stamp]:
 
 
 def restamp(stamps: Any, op: str, whats: Any) -> None:
-    """``mark_each`` of the arrays whose ``stamps_of`` these are.
+    """``mark`` again, at one time, of the arrays whose ``stamps_of`` these are.
 
     >>> a = np.zeros(2)
     >>> mark(a, "example", a.shape)

@@ -407,7 +407,8 @@ class _Hot:
         gradient buffer: a graph that saved their old values raises at its backward), and
         point ``.grad`` at the gradients."""
         if self.stamps is None:
-            versions.mark_each(self.marked, "optimizer step", self.whats)
+            for array, what in zip(self.marked, self.whats):
+                versions.mark(array, "optimizer step", what)
             self.stamps = versions.stamps_of(self.marked)
         else:
             versions.restamp(self.stamps, "optimizer step", self.whats)
