@@ -241,7 +241,8 @@ class CompiledLoss:
         program = next(iter(step._cache.values())).program
         n = len(self.params)
         dest = {1 + i: f"grad{i}" for i in range(n)}
-        epilogue = type(self.optimizer)._update_source(variant, n)
+        params = [f"{{inputs[{2 + i}]}}" for i in range(n)]  # (X, y, then the parameters)
+        epilogue = type(self.optimizer)._update_source(variant, params)
         compiled = _compile_arrays(program, "flat_step", dest=dest, epilogue=epilogue)
         tail = (*flat.grads, flat.B, flat.G, flat.T, flat.D, *flat.steps)
         made = (flat, compiled.fn, tail, [_wrap(g) for g in flat.grads], compiled.source)

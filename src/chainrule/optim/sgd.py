@@ -139,70 +139,51 @@ class SGD(Optimizer):
         one by a single ``concatenate``, so the buffer update and the step are a few NumPy
         calls for the whole group rather than a few per parameter: a network of small
         layers spends more on the calls than on the arithmetic. The parameters keep their
-        own arrays and are updated in place, one subtraction each. The numbers are those
-        of the per-parameter loop, operation for operation.
+        own arrays and are updated in place, one subtraction each. The update is the code
+        ``_update_source`` writes (the same that ``CompiledLoss`` appends to a compiled
+        step); its numbers are those of the per-parameter loop, operation for operation.
 
         Returns False, having changed nothing, where this does not apply: a parameter
-        without a gradient or frozen, dtypes that differ, large parameters (the extra copy
-        costs more than the calls save), or momentum buffers that only some parameters
-        have (the loop then makes the missing ones, and the next step adopts them all).
+        without a gradient, frozen or read-only, dtypes that differ, large parameters (the
+        extra copy costs more than the calls save), or parameters without momentum
+        buffers (the loop makes them: the first step; the next step adopts them).
         """
         flat = self._flat_layout(group)
         if flat is None:
             return False
         params = group["params"]
-        dtype, shapes, views, steps = flat.dtype, flat.shapes, flat.views, flat.steps
+        dtype = flat.dtype
         state_of = self.state
         grads = []
+        arrays = []
         adopted = True  # is every momentum buffer one of the views already?
-        for p, shape, view in zip(params, shapes, views):
+        for p, shape, view in zip(params, flat.shapes, flat.views):
             g = p._grad
             if g is None or not p._rg:
                 return False
             g = g._data
-            if g.dtype != dtype or g.shape != shape or p._data.dtype != dtype:
+            param = p._data
+            if g.dtype != dtype or g.shape != shape or param.dtype != dtype:
+                return False
+            if not param.flags.writeable:  # (the loop replaces it by a copy)
                 return False
             state = state_of.get(p)
             if state is None or state.get("momentum_buffer") is not view:
                 adopted = False
             grads.append(g)
-        first = False
-        if not adopted:
-            first = flat.adopt(params, state_of)
-            if first is None:
-                return False
-        B, G, T = flat.B, flat.G, flat.T
-        np.concatenate(grads, axis=None, out=G)  # (the .grad arrays may be G's views)
-        g = G
-        if weight_decay:  # g = g + weight_decay * p, into D: G (maybe .grad) is not changed
-            g = flat.D
-            np.concatenate([p._data for p in params], axis=None, out=g)
-            g *= weight_decay
-            g += G
-        if first:  # buf = g
-            B[...] = g
-        else:  # buf = momentum * buf + (1 - dampening) * g
-            B *= momentum
-            if damp == 1.0:
-                B += g
-            else:
-                np.multiply(g, damp, out=T)
-                B += T
-        if nesterov:  # g + momentum * buf
-            np.multiply(B, momentum, out=T)
-            T += g
-            T *= lr
-        else:
-            np.multiply(B, lr, out=T)
-        for p, step in zip(params, steps):  # p = p - lr * (that)
-            param = p._data
-            try:
-                param -= step
-                mark_step(param, p)
-            except ValueError:
-                if param.flags.writeable:
-                    raise
-                _writable_data(p)[...] -= step
+            arrays.append(param)
+        if not adopted and not flat.adopt(params, state_of):
+            return False
+        np.concatenate(grads, axis=None, out=flat.G)  # (the .grad arrays may be G's views)
+        variant = (nesterov, weight_decay != 0, damp != 1.0)
+        hyper = [lr, momentum]
+        if weight_decay:
+            hyper.append(weight_decay)
+        if damp != 1.0:
+            hyper.append(damp)
+        flat.updater(variant)(*arrays, flat.B, flat.G, flat.T, flat.D, *flat.steps, *hyper)
+        for p, param in zip(params, arrays):
+            mark_step(param, p)
         return True
 
     # ------------------------------------------------------------------ compiled steps
@@ -235,21 +216,24 @@ class SGD(Optimizer):
         return flat, variant, group
 
     @staticmethod
-    def _update_source(variant: tuple, n: int) -> tuple[list[str], list[str]]:
-        """(argument names, source lines) of the update on the flat buffers, for a
-        compiled step whose gradients are already in ``G`` (the program computed them
-        into its views) and whose parameters are its inputs 2, 3, ...: the per-parameter
-        loop's operations, on whole arrays."""
+    def _update_source(variant: tuple, params: list[str]) -> tuple[list[str], list[str]]:
+        """(argument names, source lines) of the update on the flat buffers, the
+        gradients already in ``G``, the parameters called ``params`` in the code: the
+        per-parameter loop's operations, on whole arrays. ``variant`` is (nesterov, weight
+        decay, dampening) as flags; the arguments are the buffers, the parameters' steps
+        (views of T), ``lr``, ``momentum``, then ``weight_decay`` and ``damp`` (1 -
+        dampening) where the variant has them."""
         nesterov, decay, damped = variant
+        n = len(params)
         steps = [f"step{i}" for i in range(n)]
         args = ["B", "G", "T", "D", *steps, "lr", "momentum"]
         lines = ["# SGD: B holds every momentum buffer, G every gradient, T every step"]
         g = "G"
         if decay:  # into D, so that G (the .grad arrays) keeps the gradients as they were
             args.append("weight_decay")
-            params = ", ".join(f"{{inputs[{2 + i}]}}" for i in range(n))
+            listed = ", ".join(params)
             lines += [
-                f"np.concatenate(({params}{',' if n == 1 else ''}), axis=None, out=D)",
+                f"np.concatenate(({listed}{',' if n == 1 else ''}), axis=None, out=D)",
                 "D *= weight_decay",
                 "D += G  # g = g + weight_decay * p",
             ]
@@ -268,7 +252,7 @@ class SGD(Optimizer):
             ]
         else:
             lines.append("np.multiply(B, lr, out=T)  # lr * buf")
-        lines += [f"{{inputs[{2 + i}]}} -= {step}" for i, step in enumerate(steps)]
+        lines += [f"{p} -= {step}" for p, step in zip(params, steps)]
         return args, lines
 
     def _flat_layout(self, group: dict[str, Any]) -> _FlatMomentum | None:
@@ -299,7 +283,7 @@ class _FlatMomentum:
     view of it, and is what ``state[p]["momentum_buffer"]`` holds); G, the gathered
     gradients; T, scratch space, whose views are the parameters' steps; D, more scratch."""
 
-    __slots__ = ("dtype", "shapes", "B", "G", "T", "D", "views", "grads", "steps")
+    __slots__ = ("dtype", "shapes", "B", "G", "T", "D", "views", "grads", "steps", "_updaters")
 
     def __init__(self, dtype: np.dtype, shapes: list[tuple]) -> None:
         self.dtype = dtype
@@ -313,6 +297,22 @@ class _FlatMomentum:
         self.views = tuple(self.B[a:b].reshape(s) for a, b, s in zip(cuts, cuts[1:], shapes))
         self.grads = tuple(self.G[a:b].reshape(s) for a, b, s in zip(cuts, cuts[1:], shapes))
         self.steps = tuple(self.T[a:b].reshape(s) for a, b, s in zip(cuts, cuts[1:], shapes))
+        self._updaters: dict[tuple, Any] = {}
+
+    def updater(self, variant: tuple) -> Any:
+        """The update of ``variant`` (``SGD._update_source``) as a function of the
+        parameters' arrays, then the arguments the source names; made once per variant."""
+        fn = self._updaters.get(variant)
+        if fn is None:
+            from ..ir.lower import compile_module
+
+            params = [f"p{i}" for i in range(len(self.shapes))]
+            args, lines = SGD._update_source(variant, params)
+            body = "".join(f"    {line}\n" for line in lines)
+            source = f"import numpy as np\n\n\ndef update({', '.join(params + args)}):\n{body}"
+            fn = compile_module(source, {}, "<SGD flat update>")["update"]
+            self._updaters[variant] = fn
+        return fn
 
     def __reduce__(self) -> tuple:
         # Copied or pickled, the arrays would no longer be views of one another (a copy of
@@ -320,18 +320,15 @@ class _FlatMomentum:
         # are adopted by the next step.
         return (_FlatMomentum, (self.dtype, list(self.shapes)))
 
-    def adopt(self, params: list, state_of: dict) -> bool | None:
-        """Make the momentum buffers the views: True where no parameter had one yet (the
-        first step), False where every one had (their values are copied in: a loaded state
-        dict, a buffer replaced by hand), None, changing nothing, where only some had."""
+    def adopt(self, params: list, state_of: dict) -> bool:
+        """Make the momentum buffers the views, their values copied in (buffers the loop
+        made, a loaded state dict, a buffer replaced by hand): True; False, changing
+        nothing, where a parameter has none or one of another shape."""
         bufs = [state_of.get(p, {}).get("momentum_buffer") for p in params]
-        missing = sum(b is None for b in bufs)
-        if 0 < missing < len(bufs):
-            return None
-        if not missing and any(np.shape(b) != v.shape for b, v in zip(bufs, self.views)):
-            return None
+        if any(b is None or np.shape(b) != v.shape for b, v in zip(bufs, self.views)):
+            return False
         for p, buf, view in zip(params, bufs, self.views):
-            if buf is not None and buf is not view:
+            if buf is not view:
                 view[...] = buf
-            state_of.setdefault(p, {})["momentum_buffer"] = view
-        return bool(missing)
+            state_of[p]["momentum_buffer"] = view
+        return True
