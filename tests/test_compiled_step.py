@@ -532,3 +532,17 @@ def test_random_training_runs_equal_the_separate_step(seed):
         assert fused(X, y) == separate(X, y)
         opts[1].step()
         _assert_same(models[0].parameters(), models[1].parameters(), *opts)
+
+
+def test_svm_steps_check_their_labels_at_every_call():
+    """The SVM's program takes one-hot rows made from the labels at each call: labels of
+    the wrong kind are refused at every call, also once the update is compiled in (with
+    as many samples as classes, float labels would otherwise broadcast silently)."""
+    model = _model()
+    opt = cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    step = nn.CompiledLoss(model, loss="svm", optimizer=opt)
+    X = np.random.default_rng(0).standard_normal((3, 6)).astype(np.float32)
+    for _ in range(3):
+        step(X, np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match="labels must be 3 integers"):
+        step(X, np.array([0.0, 1.0, 2.0], dtype=np.float32))

@@ -208,27 +208,19 @@ class CompiledLoss:
         if plan is None:
             return None
         flat, variant, group = plan
-        fn, signature = fast
-        if labels.dtype != signature[0]:
+        if not _fits(fast, labels, arrays) or flat.dtype != fast[1][1][0][1]:
             return None
-        for a, (shape, dtype) in zip(arrays, signature[1]):
-            if a.shape != shape or a.dtype != dtype or not a.flags.writeable:
-                return None
-        if flat.dtype != signature[1][0][1]:
+        if not all(a.flags.writeable for a in arrays):  # (updated in place)
             return None
         made = self._fused_steps.get((key, variant))
         if made is None or made[0] is not flat:
             made = self._fuse(key, variant, flat)
         _flat, fused, tail, grad_tensors, _source = made
-        hyper = [group["lr"], group["momentum"]]
-        if variant[1]:
-            hyper.append(group["weight_decay"])
-        if variant[2]:
-            hyper.append(1.0 - group["dampening"])
-        loss = fused(X, labels, *arrays, *tail, *hyper)[0]
+        loss = fused(X, labels, *arrays, *tail, *_hyper(group, variant))[0]
         hot = _Hot(self, key, labels, arrays, flat, variant, group, made)
         hot.finish(self.params)
-        self._hot[X.shape] = hot
+        if self.loss == "softmax":  # (the SVM's targets are one-hot rows made per call)
+            self._hot[X.shape] = hot
         return loss
 
     def _fuse(self, key: tuple, variant: tuple, flat: Any) -> tuple:
@@ -254,13 +246,9 @@ class CompiledLoss:
         """(loss, gradient arrays): the generated function itself when the call has the
         signature it was made for (the common case: a training loop's batches), else
         through ``cr.jit``, which checks the signature and compiles again if needed."""
-        if fast is not None:
-            fn, signature = fast
-            if labels.dtype == signature[0] and all(
-                a.shape == s and a.dtype == d for a, (s, d) in zip(arrays, signature[1])
-            ):
-                outs = fn(X, labels, *arrays)
-                return outs[0], list(outs[1:])
+        if fast is not None and _fits(fast, labels, arrays):
+            outs = fast[0](X, labels, *arrays)
+            return outs[0], list(outs[1:])
         loss, grads = step(X, labels, *arrays)
         return loss._data, [g._data for g in grads]
 
@@ -373,6 +361,26 @@ class CompiledLoss:
             raise KeyError(f"CompiledLoss: nothing compiled for shape {tuple(shape)} yet") from None
 
 
+def _fits(fast: tuple, labels: np.ndarray, arrays: list) -> bool:
+    """Whether a call's labels and parameter arrays have the dtypes and shapes that the
+    generated function ``fast`` (``CompiledLoss._fast``) was made for."""
+    signature = fast[1]
+    return labels.dtype == signature[0] and all(
+        a.shape == s and a.dtype == d for a, (s, d) in zip(arrays, signature[1])
+    )
+
+
+def _hyper(group: dict, variant: tuple) -> list:
+    """The hyperparameters a compiled update of ``variant`` takes, read from ``group``
+    at each call (``SGD._update_source``)."""
+    hyper = [group["lr"], group["momentum"]]
+    if variant[1]:
+        hyper.append(group["weight_decay"])
+    if variant[2]:
+        hyper.append(1.0 - group["dampening"])
+    return hyper
+
+
 class _Hot:
     """A compiled training step (loss, gradients and update in one generated function)
     with everything its first run checked, so that the next steps of its batch shape
@@ -451,14 +459,6 @@ class _Hot:
             or (group["dampening"] != 0) != variant[2]
         ):
             return None
-        if variant[1] or variant[2]:
-            hyper = [group["lr"], momentum]
-            if variant[1]:
-                hyper.append(group["weight_decay"])
-            if variant[2]:
-                hyper.append(1.0 - group["dampening"])
-            loss = self.fn(X, y, *self.arrays, *self.tail, *hyper)[0]
-        else:
-            loss = self.fn(X, y, *self.arrays, *self.tail, group["lr"], momentum)[0]
+        loss = self.fn(X, y, *self.arrays, *self.tail, *_hyper(group, variant))[0]
         self.finish(params)
         return loss
