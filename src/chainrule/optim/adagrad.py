@@ -89,7 +89,7 @@ class Adagrad(Optimizer):
         clr = group["lr"] / (1.0 + (state["step"] - 1) * group["lr_decay"])
         acc = state["sum"]
         acc += grad * grad
-        std = np.sqrt(acc)
+        std = np.sqrt(acc, out=np.empty_like(acc))  # (an array also for 0-d)
         std += group["eps"]
         np.divide(grad, std, out=std)
         std *= clr

@@ -102,7 +102,7 @@ class Adam(Optimizer):
             second = exp_avg_sq
         step_size = lr / (1.0 - beta1**step)
         # denom = sqrt(v) / sqrt(1 - beta2**t) + eps, built in one scratch array.
-        denom = np.sqrt(second)
+        denom = np.sqrt(second, out=np.empty_like(second))  # (an array also for 0-d)
         denom *= 1.0 / math.sqrt(1.0 - beta2**step)
         denom += group["eps"]
         np.divide(exp_avg, denom, out=denom)

@@ -108,10 +108,11 @@ class RMSprop(Optimizer):
             # schedule) starts its buffer at zero, as PyTorch's lazily made state does.
             grad_avg = state.setdefault("grad_avg", np.zeros_like(param))
             _lerp_(grad_avg, grad, 1.0 - alpha)
-            avg = square_avg - grad_avg * grad_avg
+            # (out= arrays: a 0-d parameter's values stay arrays)
+            avg = np.subtract(square_avg, grad_avg * grad_avg, out=np.empty_like(square_avg))
             np.sqrt(avg, out=avg)
         else:
-            avg = np.sqrt(square_avg)
+            avg = np.sqrt(square_avg, out=np.empty_like(square_avg))
         avg += group["eps"]
         if momentum > 0:
             buf = state.setdefault("momentum_buffer", np.zeros_like(param))

@@ -100,6 +100,9 @@ class SGD(Optimizer):
                 continue
             grad = g._data
             param = p._data
+            if type(param) is not np.ndarray:
+                # a 0-d value held as a NumPy scalar (immutable): an array to update
+                param = p._data = np.array(param)
             if weight_decay:
                 grad = grad + weight_decay * param
             if momentum:
