@@ -293,9 +293,11 @@ class Jitted:
                 if type(a) is not np.ndarray or a.shape != shape or a.dtype is not dtype:
                     break
             else:
-                if is_grad_enabled() is grad and entry.valid():
-                    self._hits += 1
-                    return entry.run(list(args), True)
+                if is_grad_enabled() is grad:
+                    out = entry.run_again(args)
+                    if out is not _INVALID:
+                        self._hits += 1
+                        return out
         sig = self._signature(args, kwargs)
         key = sig.key
         last = self._last
@@ -607,10 +609,19 @@ class _Entry:
 
     def valid(self) -> bool:
         """The parameters still have the shapes, dtypes and flags this code was made for."""
-        for p, (shape, dtype, rg) in zip(self.params, self.param_specs):
-            d = p._data
-            if d.shape != shape or (d.dtype is not dtype and d.dtype != dtype) or p._rg != rg:
+        return self._gather([], [])
+
+    def _gather(self, arrays: list, edges: list) -> bool:
+        """``valid()``, appending the parameters' arrays and graph edges to the lists as it
+        checks them (one pass: a repeated call's path)."""
+        for p, (shape, dtype, rg), d in zip(self.params, self.param_specs, self.param_diff):
+            data = p._data
+            if data.shape != shape or (data.dtype is not dtype and data.dtype != dtype):
                 return False
+            if p._rg != rg:
+                return False
+            arrays.append(data)
+            edges.append((p._node or p) if (d and rg) else None)
         for m, training in self.modes:
             if m.training is not training:
                 return False
@@ -721,6 +732,24 @@ class _Entry:
         return self.compiled.source
 
     # ------------------------------------------------------------------ running
+    def run_again(self, args: tuple) -> Any:
+        """``run(list(args), True)`` if ``valid()``, else ``_INVALID``: the parameters are
+        checked and gathered in one pass (a training loop's call with plain arrays again,
+        made between one step's optimizer update and the next forward)."""
+        arrays = list(args)
+        edges = [None] * len(args)
+        if not self._gather(arrays, edges):
+            return _INVALID
+        if not self.grad:
+            return self._plain(arrays, args)
+        return self._recorded(arrays, tuple(edges), args)
+
+    def _plain(self, arrays: list, leaves: Any) -> Any:
+        outs = self.compiled.fn(*arrays)
+        if self.effects:
+            outs = self._write_back(outs, leaves)
+        return self.rebuild(list(map(_wrap, outs)))
+
     def run(self, leaves: list, plain: bool = False) -> Any:
         """The outputs for a call with this entry's signature. ``plain``: every leaf is an
         array (so an input of the program, in order, and none requires grad)."""
@@ -728,39 +757,38 @@ class _Entry:
         if plain:
             arrays = leaves + [p._data for p in params] if params else leaves
             if not self.grad:
-                outs = self.compiled.fn(*arrays)
-                if self.effects:
-                    outs = self._write_back(outs, leaves)
-                return self.rebuild(list(map(_wrap, outs)))
+                return self._plain(arrays, leaves)
             # no leaf requires grad: the edges are the parameters' (none, or leaves)
             edges = (None,) * len(leaves) + tuple(
                 [(p._node or p) if (d and p._rg) else None for p, d in zip(params, self.param_diff)]
             )
-        else:
-            tensors = []
-            arrays = []
-            for k in self.dynamic:
-                leaf = leaves[k]
-                if isinstance(leaf, Tensor):
-                    tensors.append(leaf)
-                    arrays.append(leaf._data)
-                else:
-                    tensors.append(None)
-                    arrays.append(leaf)
-            for p in params:
-                tensors.append(p)
-                arrays.append(p._data)
-            if not self.grad:
-                outs = self.compiled.fn(*arrays)
-                if self.effects:
-                    outs = self._write_back(outs, leaves)
-                return self.rebuild(list(map(_wrap, outs)))
-            edges = tuple(
-                [
-                    (t._node or t) if (d and t is not None and t._rg) else None
-                    for t, d in zip(tensors, self.diff)
-                ]
-            )
+            return self._recorded(arrays, edges, leaves)
+        tensors = []
+        arrays = []
+        for k in self.dynamic:
+            leaf = leaves[k]
+            if isinstance(leaf, Tensor):
+                tensors.append(leaf)
+                arrays.append(leaf._data)
+            else:
+                tensors.append(None)
+                arrays.append(leaf)
+        for p in params:
+            tensors.append(p)
+            arrays.append(p._data)
+        if not self.grad:
+            return self._plain(arrays, leaves)
+        edges = tuple(
+            [
+                (t._node or t) if (d and t is not None and t._rg) else None
+                for t, d in zip(tensors, self.diff)
+            ]
+        )
+        return self._recorded(arrays, edges, leaves)
+
+    def _recorded(self, arrays: list, edges: tuple, leaves: Any) -> Any:
+        """Run the forward-with-residuals and record one node (over the concatenated
+        differentiable outputs when there are several) whose backward is the compiled one."""
         results = self.fwd.fn(*arrays)
         n_out = self.n_out
         outs, residuals = results[:n_out], results[n_out:]
@@ -842,6 +870,10 @@ class _Entry:
             out.append(piece.astype(dtype, copy=False))
             start += size
         return out
+
+
+#: what ``_Entry.run_again`` returns for code that no longer fits (None is an output)
+_INVALID = object()
 
 
 def _no_impl(*args: Any, **params: Any) -> Any:  # pragma: no cover - nodes are made directly

@@ -178,6 +178,45 @@ def _complex_error(prim: primitives.Primitive) -> TypeError:
     )
 
 
+def apply_cross_entropy(logits: Tensor, labels: np.ndarray, reduction: str) -> Tensor | None:
+    """``apply(log_softmax)`` then ``apply(cross_entropy)`` on checked (N, C) real logits
+    and integer labels, with the two nodes those calls record built directly (a training
+    step's loss: this runs at every step, between the model's forward and its backward).
+    None where ``apply``'s general path is needed: a trace or an observer, anomaly mode,
+    logits that are not a real floating array.
+
+    >>> x = Tensor(np.array([[2.0, 0.0]]), requires_grad=True)
+    >>> loss = apply_cross_entropy(x, np.array([0]), "mean")
+    >>> loss.backward(); x.grad
+    tensor([[-0.1192,  0.1192]])
+    """
+    x = logits._data
+    if not _fast or type(x) is not np.ndarray or x.dtype.kind != "f":
+        return None
+    logp = P.log_softmax.impl(x, axis=1)
+    loss = P.cross_entropy.impl(x, logp, labels, reduction=reduction)
+    if not logits._rg:
+        return _wrap(loss)
+    edge = logits._node or logits
+    # what apply records: log_softmax keeps its output; cross_entropy keeps logp and the
+    # labels, and reaches logp through a link (its own rule covers the logits' gradient)
+    made = new_node(P.log_softmax, (edge,), no_inputs(1), logp, logp.shape, logp.dtype, {"axis": 1})
+    saved = (None, logp, labels)
+    node = new_node(
+        P.cross_entropy,
+        (edge, None, None),
+        saved,
+        None,
+        loss.shape,
+        loss.dtype,
+        {"reduction": reduction},
+    )
+    if _ADOPTED:
+        versions.note_saved(node)
+    node.extra = {"links": {1: made}}
+    return _from_node(loss, node)
+
+
 def apply(prim: primitives.Primitive, args: tuple, params: dict | None = None) -> Tensor:
     """Apply ``prim`` to Tensors / array-likes; record a node when a gradient may be needed."""
     arrays = []

@@ -25,6 +25,7 @@ __all__ = [
     "check_prints",
     "clock",
     "mark",
+    "mark_all",
     "note_saved",
     "restamp",
     "stamps_of",
@@ -82,10 +83,29 @@ def mark(array: Any, op: str, what: Any) -> None:
     """
     if not isinstance(array, np.ndarray):
         return
-    root = array if array.base is None else root_of(array)
-    key = id(root)
     now = clock()
     LAST[0] = now
+    _stamp(array, now, op, what)
+
+
+def mark_all(arrays: Any, op: str) -> None:
+    """``mark`` each of ``arrays`` (NumPy arrays; each described by its shape, as a
+    parameter), at one time: an optimizer's update of a group, stamped once it is done.
+
+    >>> a, b = np.zeros(2), np.zeros(3)
+    >>> mark_all([a, b], "optimizer step")
+    >>> version_of(a), version_of(b), MUTATED[id(a)].time == MUTATED[id(b)].time
+    (1, 1, True)
+    """
+    now = clock()
+    LAST[0] = now
+    for array in arrays:
+        _stamp(array, now, op, array.shape)
+
+
+def _stamp(array: np.ndarray, now: int, op: str, what: Any) -> None:
+    root = array if array.base is None else root_of(array)
+    key = id(root)
     old = MUTATED.get(key)
     if old is not None and old.ref() is root:  # (an optimizer stamps its weights each step)
         old.time = now

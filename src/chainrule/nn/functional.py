@@ -16,7 +16,15 @@ import numpy as np
 from .. import ops, rules
 from .. import rules_nn as RN
 from ..ops import linear, relu, sigmoid, tanh
-from ..tensor import Tensor, _is_traced, _jit_tracing, _note_rng, apply, as_tensor
+from ..tensor import (
+    Tensor,
+    _is_traced,
+    _jit_tracing,
+    _note_rng,
+    apply,
+    apply_cross_entropy,
+    as_tensor,
+)
 
 __all__ = [
     "linear",
@@ -727,6 +735,9 @@ def cross_entropy(
             raise ValueError("cross_entropy: reduction='mean' over an empty batch")
         # One fused primitive (log-softmax, pick, reduce; gradient (softmax - onehot) g); the
         # inputs were checked above, so the primitive is applied directly.
+        loss = apply_cross_entropy(logits, labels, reduction)
+        if loss is not None:
+            return loss
         logp = apply(rules.log_softmax, (logits,), {"axis": 1})
         return apply(rules.cross_entropy, (logits, logp, labels), {"reduction": reduction})
     rows, labels, ignored, out_shape = _class_targets("cross_entropy", logits, raw, ignore_index)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import versions
 from .optimizer import Optimizer, _check_hyper, _writable_data, mark_step
 
 __all__ = ["SGD"]
@@ -94,37 +95,43 @@ class SGD(Optimizer):
         if momentum and self._flat_update(group, lr, momentum, weight_decay, damp, nesterov):
             return
         state_of = self.state
-        for p in group["params"]:
-            g = p._grad
-            if g is None or not p._rg:  # no gradient, or frozen: skipped
-                continue
-            grad = g._data
-            param = p._data
-            if type(param) is not np.ndarray:
-                # a 0-d value held as a NumPy scalar (immutable): an array to update
-                param = p._data = np.array(param)
-            if weight_decay:
-                grad = grad + weight_decay * param
-            if momentum:
-                state = state_of.get(p)
-                buf = None if state is None else state.get("momentum_buffer")
-                if buf is None:
-                    # Copied: the buffer is updated in place and must not alias .grad.
-                    buf = np.array(grad, dtype=param.dtype, copy=True)
-                    state_of.setdefault(p, {})["momentum_buffer"] = buf
-                else:
-                    buf *= momentum
-                    buf += grad if damp == 1.0 else damp * grad
-                grad = grad + momentum * buf if nesterov else buf
-            # One temporary (lr * grad); the parameter itself is updated in place, or,
-            # if its array cannot be written (e.g. a broadcast view), replaced by a copy.
-            try:
-                param -= lr * grad
-                mark_step(param, p)
-            except ValueError:
-                if param.flags.writeable:
-                    raise
-                _writable_data(p)[...] -= lr * grad
+        updated = []  # stamped as changed in place together, once updated (or on an error)
+        try:
+            for p in group["params"]:
+                g = p._grad
+                if g is None or not p._rg:  # no gradient, or frozen: skipped
+                    continue
+                grad = g._data
+                param = p._data
+                if type(param) is not np.ndarray:
+                    # a 0-d value held as a NumPy scalar (immutable): an array to update
+                    param = p._data = np.array(param)
+                if weight_decay:
+                    grad = grad + weight_decay * param
+                if momentum:
+                    state = state_of.get(p)
+                    buf = None if state is None else state.get("momentum_buffer")
+                    if buf is None:
+                        # Copied: the buffer is updated in place and must not alias .grad.
+                        buf = np.array(grad, dtype=param.dtype, copy=True)
+                        state_of.setdefault(p, {})["momentum_buffer"] = buf
+                    else:
+                        buf *= momentum
+                        buf += grad if damp == 1.0 else damp * grad
+                    grad = grad + momentum * buf if nesterov else buf
+                # One temporary (lr * grad); the parameter itself is updated in place, or,
+                # if its array cannot be written (e.g. a broadcast view), replaced by a copy.
+                try:
+                    param -= lr * grad
+                except ValueError:
+                    if param.flags.writeable:
+                        raise
+                    _writable_data(p)[...] -= lr * grad
+                    continue
+                updated.append(param)
+        finally:
+            if updated:
+                versions.mark_all(updated, "optimizer step")
 
     # ------------------------------------------------------------------ the flat update
     def _flat_update(
