@@ -483,3 +483,57 @@ def test_a_repeated_call_of_arrays_rechecks_what_can_change():
     lin.weight = cr.nn.Parameter(np.ones((2, 3)))
     np.testing.assert_allclose(f(x3, s).numpy(), eager(x3))
     assert f.cache_info().hits >= 3
+
+
+def test_a_jitted_backward_refuses_an_adopted_array_written_into_after_the_forward():
+    # The compiled backward reads the second layer's weight (a residual). Its memory is
+    # handed out by .numpy(); writing into it between forward and backward must raise, as
+    # the eager backward does, not give a gradient of the changed weight.
+    model = cr.nn.Sequential(cr.nn.Linear(3, 3, seed=0), cr.nn.Tanh(), cr.nn.Linear(3, 2, seed=1))
+    held = model[2].weight.numpy()
+    X = np.ones((2, 3))
+    for f in (model, cr.jit(model)):
+        model.zero_grad()
+        loss = f(X).tanh().sum()
+        before = held.copy()
+        held += 5.0
+        with pytest.raises(RuntimeError, match="modified in place"):
+            loss.backward()
+        held[...] = before
+    # untouched, the jitted backward runs and agrees with eager
+    model.zero_grad()
+    model(X).tanh().sum().backward()
+    eager = model[0].weight.grad.numpy().copy()
+    model.zero_grad()
+    cr.jit(model)(X).tanh().sum().backward()
+    np.testing.assert_allclose(model[0].weight.grad.numpy(), eager, rtol=1e-12)
+
+
+def test_a_saved_view_of_an_adopted_array_is_checked_too():
+    a = np.arange(1.0, 5.0)
+    v = cr.as_tensor(a)[1:]  # a view of the caller's array
+    w = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    loss = (w * v).sum()
+    a[2] = 100.0
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+
+
+def test_layer_parameters_are_not_adopted_but_a_callers_array_is():
+    from chainrule import versions
+
+    layers = [
+        cr.nn.Linear(3, 2),
+        cr.nn.Conv2d(1, 2, 3),
+        cr.nn.LayerNorm(4),
+        cr.nn.BatchNorm1d(3),
+        cr.nn.Embedding(5, 2),
+        cr.nn.LSTM(3, 4),
+        cr.nn.MultiheadAttention(4, 2),
+    ]
+    for layer in layers:
+        for name, p in layer.named_parameters():
+            assert id(p._data) not in versions.ADOPTED, (type(layer).__name__, name)
+    mine = np.ones(3)
+    p = cr.nn.Parameter(mine)
+    assert id(p._data) in versions.ADOPTED  # the caller holds this memory

@@ -709,6 +709,7 @@ class _Entry:
         fwd = optimize(fwd)
         self.n_out = len(out_vars)
         _name_values(fwd)  # the residuals are called in the backward what the forward calls them
+        self.residual_names = [v.hint or f"residual {k}" for k, v in enumerate(self.residuals)]
         for ct, k in zip(ct_vars, self.diff_out):  # the gradient reaching linear2 is dlinear2
             o = out_vars[k]
             if isinstance(o, Var) and o.hint and ct.hint and ct.hint.startswith("d_out"):
@@ -808,6 +809,8 @@ class _Entry:
                 dtype if dtype is not None else np.asarray(out).dtype,
                 {"entry": self, "residuals": residuals, "arrays": arrays},
             )
+            if versions.ADOPTED:  # arrays a user may write into: the backward reads them
+                versions.note_saved(node, residuals, self.residual_names)
             if len(outs) == 1:
                 return self.rebuild([_from_node(out, node)])
             wrapped = [_wrap(o) for o in outs]
@@ -846,6 +849,8 @@ class _Entry:
         node = Node.new(
             self.prim, tuple(edges), tuple(arrays), None, flat.shape, flat.dtype, params
         )
+        if versions.ADOPTED:
+            versions.note_saved(node, params["residuals"], self.residual_names)
         whole = _from_node(flat, node)
         start = 0
         for k, (shape, size, dtype) in zip(self.diff_out, params["split"]):

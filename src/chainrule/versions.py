@@ -213,8 +213,9 @@ def check_prints(node: Any, prints: list) -> None:
         for i, (array, sample, where) in prints:
             now = array.flat[where]
             if not (now == sample).all() and not np.array_equal(now, sample, equal_nan=True):
+                which = f"input {i}" if type(i) is int else f"the saved value {i}"
                 raise RuntimeError(
-                    f"backward of '{node.prim.name}': input {i} (shape {array.shape}) was "
+                    f"backward of '{node.prim.name}': {which} (shape {array.shape}) was "
                     f"modified in place after the node saved it: its memory is shared with "
                     f"an ndarray (from as_tensor or Tensor.numpy()) that was written into. "
                     f"Copy the array (cr.tensor copies) or write after backward."
@@ -251,8 +252,10 @@ def _where(size: int) -> np.ndarray:
     return where
 
 
-def note_saved(node: Any) -> None:
-    """Fingerprint the adopted arrays ``node`` saved (called only while any exist).
+def note_saved(node: Any, values: Any = None, names: Any = None) -> None:
+    """Fingerprint the adopted arrays ``node`` saved (called only while any exist): its
+    inputs, or ``values`` (what a compiled backward reads, called ``names`` in messages).
+    A view of an adopted array counts as adopted: writing into the array changes it.
 
     >>> import chainrule as cr
     >>> y = cr.tensor([1.0, 1.0], requires_grad=True) * cr.as_tensor(np.array([1.0, 2.0]))
@@ -260,12 +263,17 @@ def note_saved(node: Any) -> None:
     [1]
     """
     prints = None
-    for i, value in enumerate(node.inputs or ()):
-        if type(value) is np.ndarray and id(value) in ADOPTED and value.size:
-            where = _where(value.size)
-            if prints is None:
-                prints = []
-            prints.append((i, (value, value.flat[where], where)))
+    for i, value in enumerate(node.inputs or () if values is None else values):
+        if type(value) is not np.ndarray or not value.size:
+            continue
+        if id(value) not in ADOPTED:
+            base = value.base
+            if base is None or id(base) not in ADOPTED:
+                continue
+        where = _where(value.size)
+        if prints is None:
+            prints = []
+        prints.append((i if names is None else names[i], (value, value.flat[where], where)))
     if prints:
         if node.extra is None:
             node.extra = {}

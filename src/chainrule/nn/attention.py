@@ -17,7 +17,7 @@ from .. import ops
 from ..tensor import Tensor, as_tensor
 from . import init
 from .layers import Dropout, Linear, ModuleList
-from .module import Module, Parameter
+from .module import Module, _initial
 from .normalization import LayerNorm
 
 __all__ = [
@@ -354,20 +354,20 @@ class MultiheadAttention(Module):
         rng = init.generator(seed)
         E = embed_dim
         if self._qkv_same_embed_dim:
-            self.in_proj_weight = Parameter(np.zeros((3 * E, E), dtype=dtype))
+            self.in_proj_weight = _initial(np.zeros((3 * E, E), dtype=dtype))
             init.xavier_uniform_(self.in_proj_weight, seed=rng)
             self.q_proj_weight = self.k_proj_weight = self.v_proj_weight = None
         else:
-            self.q_proj_weight = Parameter(np.zeros((E, E), dtype=dtype))
-            self.k_proj_weight = Parameter(np.zeros((E, self.kdim), dtype=dtype))
-            self.v_proj_weight = Parameter(np.zeros((E, self.vdim), dtype=dtype))
+            self.q_proj_weight = _initial(np.zeros((E, E), dtype=dtype))
+            self.k_proj_weight = _initial(np.zeros((E, self.kdim), dtype=dtype))
+            self.v_proj_weight = _initial(np.zeros((E, self.vdim), dtype=dtype))
             for w in (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
                 init.xavier_uniform_(w, seed=rng)
             self.in_proj_weight = None
-        self.in_proj_bias = Parameter(np.zeros(3 * E, dtype=dtype)) if bias else None
+        self.in_proj_bias = _initial(np.zeros(3 * E, dtype=dtype)) if bias else None
         if add_bias_kv:
-            self.bias_k = Parameter(np.zeros((1, 1, E), dtype=dtype))
-            self.bias_v = Parameter(np.zeros((1, 1, E), dtype=dtype))
+            self.bias_k = _initial(np.zeros((1, 1, E), dtype=dtype))
+            self.bias_v = _initial(np.zeros((1, 1, E), dtype=dtype))
             init.xavier_normal_(self.bias_k, seed=rng)
             init.xavier_normal_(self.bias_v, seed=rng)
         else:

@@ -17,7 +17,7 @@ from .. import ops
 from .. import rules_nn as RN
 from ..tensor import Tensor, as_tensor
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, _initial
 
 __all__ = [
     "AdaptiveAvgPool1d",
@@ -780,7 +780,7 @@ def _factory_dtype(dtype: Any, device: Any = None) -> np.dtype:
 
 
 def _uniform(rng: np.random.Generator, bound: float, shape: tuple, dtype: Any) -> Parameter:
-    return Parameter(rng.uniform(-bound, bound, shape).astype(dtype))
+    return _initial(rng.uniform(-bound, bound, shape).astype(dtype))
 
 
 class _ConvNd(Module):

@@ -19,7 +19,7 @@ from .. import rules_nn as RN
 from ..tensor import Tensor, _jit_tracing, _note_rng, apply
 from . import functional as F
 from . import init
-from .module import Module, Parameter
+from .module import Module, _initial
 
 __all__ = [
     "ACTIVATIONS",
@@ -89,11 +89,11 @@ class Linear(Module):
         self.out_features = int(out_features)
         rng = init.generator(seed)
         bound = 1.0 / math.sqrt(self.in_features)
-        self.weight = Parameter(
+        self.weight = _initial(
             rng.uniform(-bound, bound, (self.out_features, self.in_features)).astype(dtype)
         )
         self.bias = (
-            Parameter(rng.uniform(-bound, bound, (self.out_features,)).astype(dtype))
+            _initial(rng.uniform(-bound, bound, (self.out_features,)).astype(dtype))
             if bias
             else None
         )
@@ -655,7 +655,7 @@ class Embedding(Module):
             w = init.generator(seed).standard_normal((num_embeddings, embedding_dim)).astype(dtype)
             if padding_idx is not None:
                 w[padding_idx] = 0
-        self.weight = Parameter(w, requires_grad=not _freeze)
+        self.weight = _initial(w, requires_grad=not _freeze)  # (w is a copy: np.array)
 
     @classmethod
     def from_pretrained(

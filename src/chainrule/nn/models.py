@@ -18,7 +18,7 @@ from . import init
 from .attention import TransformerEncoderLayer
 from .conv import Conv2d, MaxPool2d
 from .layers import Dropout, Flatten, Linear, ModuleList, ReLU, Sequential, Unflatten, mlp
-from .module import Module, Parameter
+from .module import Module, _initial
 from .normalization import BatchNorm2d, LayerNorm
 from .recurrent import LSTM
 
@@ -185,7 +185,7 @@ class TransformerNet(Module):
     ) -> None:
         super().__init__()
         self.embed = Linear(features, d_model, dtype=dtype, seed=rng)
-        self.position = Parameter(rng.normal(0.0, 0.02, (steps, d_model)).astype(dtype))
+        self.position = _initial(rng.normal(0.0, 0.02, (steps, d_model)).astype(dtype))
         self.layers = ModuleList(
             TransformerEncoderLayer(
                 d_model,

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .. import versions
 from ..tensor import Tensor, _note_module, _stored
 from ..tracing import scope as _scope
 
@@ -43,6 +44,20 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+def _initial(array: np.ndarray, requires_grad: bool = True) -> Parameter:
+    """A Parameter holding a layer's initial values: an array made for it that nobody
+    else holds, so it is not adopted (``versions.adopt``: the nodes that save an adopted
+    array fingerprint it at every step, in case its holder writes into it).
+
+    >>> p = _initial(np.zeros(3))
+    >>> id(p._data) in versions.ADOPTED
+    False
+    """
+    p = Parameter(array, requires_grad=requires_grad)
+    versions.ADOPTED.pop(id(p._data), None)
+    return p
 
 
 class IncompatibleKeys(NamedTuple):

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import ops
 from ..tensor import ConcretizationError, Tensor, _jit_tracing, as_tensor, no_grad
-from .module import Module, Parameter
+from .module import Module, _initial
 
 __all__ = [
     "BatchNorm1d",
@@ -238,8 +238,8 @@ class _BatchNorm(Module):
         self.num_features = int(num_features)
         self.eps, self.momentum = eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        self.weight = Parameter(np.ones(num_features, dtype=dtype)) if affine else None
-        self.bias = Parameter(np.zeros(num_features, dtype=dtype)) if affine else None
+        self.weight = _initial(np.ones(num_features, dtype=dtype)) if affine else None
+        self.bias = _initial(np.zeros(num_features, dtype=dtype)) if affine else None
         if track_running_stats:
             self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
             self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
@@ -364,10 +364,10 @@ class LayerNorm(Module):
         self.eps, self.elementwise_affine = eps, elementwise_affine
         dtype = _factory_dtype(dtype, device)
         self.weight = (
-            Parameter(np.ones(self.normalized_shape, dtype=dtype)) if elementwise_affine else None
+            _initial(np.ones(self.normalized_shape, dtype=dtype)) if elementwise_affine else None
         )
         self.bias = (
-            Parameter(np.zeros(self.normalized_shape, dtype=dtype))
+            _initial(np.zeros(self.normalized_shape, dtype=dtype))
             if elementwise_affine and bias
             else None
         )
@@ -417,8 +417,8 @@ class GroupNorm(Module):
         self.num_groups, self.num_channels = int(num_groups), int(num_channels)
         self.eps, self.affine = eps, affine
         dtype = _factory_dtype(dtype, device)
-        self.weight = Parameter(np.ones(num_channels, dtype=dtype)) if affine else None
-        self.bias = Parameter(np.zeros(num_channels, dtype=dtype)) if affine else None
+        self.weight = _initial(np.ones(num_channels, dtype=dtype)) if affine else None
+        self.bias = _initial(np.zeros(num_channels, dtype=dtype)) if affine else None
 
     def extra_repr(self) -> str:
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

@@ -17,7 +17,7 @@ from .. import ops
 from .. import rules_nn as RN
 from ..tensor import Tensor, as_tensor
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, _initial
 
 __all__ = [
     "GRU",
@@ -103,9 +103,7 @@ class RNNBase(Module):
                     ]
                 for pname, shape in shapes:
                     # PyTorch: every weight and bias from U(-1/sqrt(hidden), 1/sqrt(hidden))
-                    self.__dict__[pname] = Parameter(
-                        rng.uniform(-bound, bound, shape).astype(dtype)
-                    )
+                    self.__dict__[pname] = _initial(rng.uniform(-bound, bound, shape).astype(dtype))
                     names.append(pname)
         self._flat_weights_names = names
 
