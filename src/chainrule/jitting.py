@@ -34,7 +34,7 @@ from .ir.program import Literal
 from .ir.trace import Tracer
 from .primitives import ALL_INPUTS, Primitive
 from .pytree import flatten, rebuilder, unflatten
-from .tensor import Tensor, _from_node, _wrap, is_grad_enabled
+from .tensor import Tensor, _from_node, _wrap, copy_of, is_grad_enabled
 
 __all__ = ["CacheInfo", "Jitted", "jit"]
 
@@ -502,7 +502,7 @@ class _Entry:
         for k, leaf in enumerate(sig.leaves):
             if isinstance(leaf, (Tensor, np.ndarray, np.generic)):
                 data = leaf._data if isinstance(leaf, Tensor) else leaf
-                fresh = Tensor(np.array(data, copy=True))
+                fresh = copy_of(data)
                 tracer.input(fresh, "arg", names[k] if k < len(names) else f"x{k}")
                 leaves.append(fresh)
                 position[id(fresh)] = k
@@ -643,7 +643,7 @@ class _Entry:
             value = program.values.get(v)
             if value is None:
                 value = np.zeros(v.shape, dtype=v.dtype)
-            leaf = Tensor(np.array(value, copy=True))
+            leaf = copy_of(value)
             if d:
                 leaf.requires_grad = True
             tracer.input(leaf, "arg", v.hint or f"x{k}")
@@ -664,7 +664,7 @@ class _Entry:
             ]
             cts = []
             for k in self.diff_out:
-                ct = Tensor(np.ones(outs[k].shape, dtype=outs[k].dtype))
+                ct = copy_of(np.ones(outs[k].shape, dtype=outs[k].dtype))
                 tracer.input(ct, "cotangent", f"d_out{k}")
                 cts.append(ct)
             grads = _reverse([outs[k] for k in self.diff_out], cts, aliases, True, retain=True)

@@ -178,6 +178,21 @@ def _complex_error(prim: primitives.Primitive) -> TypeError:
     )
 
 
+def copy_of(data: Any) -> Tensor:
+    """A Tensor holding a copy of ``data`` made for it (a trace's stand-in for a value):
+    nobody else holds that memory, so it is not adopted (``Tensor(array)`` adopts the
+    array, and while any adopted array lives the nodes that save arrays check them).
+
+    >>> t = copy_of(np.ones(2))
+    >>> id(t._data) in versions.ADOPTED
+    False
+    """
+    arr = np.array(data, copy=True)
+    t = Tensor(arr)
+    _ADOPTED.pop(id(arr), None)
+    return t
+
+
 def apply_cross_entropy(logits: Tensor, labels: np.ndarray, reduction: str) -> Tensor | None:
     """``apply(log_softmax)`` then ``apply(cross_entropy)`` on checked (N, C) real logits
     and integer labels, with the two nodes those calls record built directly (a training

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import state
 from ..engine import Node
-from ..tensor import Tensor, enable_grad
+from ..tensor import Tensor, copy_of, enable_grad
 from .program import Eqn, Literal, Program, Var
 
 __all__ = ["Tracer", "register_replay", "trace_program"]
@@ -319,7 +319,7 @@ def trace_program(f: Callable, *args: Any, hints: list[str] | None = None) -> tu
     for k, a in enumerate(args):
         if isinstance(a, (Tensor, np.ndarray, np.generic, float, int)) and not isinstance(a, bool):
             data = a._data if isinstance(a, Tensor) else np.asarray(a)
-            leaf = Tensor(np.array(data, copy=True))
+            leaf = copy_of(data)
             if leaf.dtype.kind in "fc":
                 leaf.requires_grad = True
             tracer.input(leaf, "arg", hints[k] if hints else None)
