@@ -15,12 +15,14 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import sys
 import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from itertools import compress, count
 from operator import attrgetter
+from sys import getrefcount
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -28,7 +30,7 @@ import numpy as np
 from . import state, versions
 from .engine import Node
 from .ir import Program, Var, run_on_tensors
-from .ir.compile import BACKENDS, Compiled, compile_program
+from .ir.compile import BACKENDS, Compiled, _compile_arrays, compile_program
 from .ir.passes import cse, dce, fold, simplify_more
 from .ir.program import Literal
 from .ir.trace import Tracer
@@ -195,6 +197,8 @@ class Jitted:
         # the last call again, when all its arguments were arrays (a loop's calls): (shapes,
         # dtypes, grad mode, entry), checked without building the key
         self._again: tuple | None = None
+        # the arrays the compiled backwards compute gradients into (see _GradBuffers)
+        self._buffers = _GradBuffers()
 
     # ------------------------------------------------------------------ calling
     def _signature(self, args: tuple, kwargs: dict) -> _Signature:
@@ -601,7 +605,7 @@ class _Entry:
         self.spread = [next(numbered) if d else -1 for d in self.diff]
         self.grad = is_grad_enabled() and any(self.diff)
         if self.grad:
-            self._split()
+            self._split(owner._buffers)
         # random draws made while compiling (the trace, the gradient's replay) are given
         # back: the first call draws what eager code would have
         for gen, before in tracer.rngs.values():
@@ -631,7 +635,7 @@ class _Entry:
         return True
 
     # ------------------------------------------------------------------ the joint program
-    def _split(self) -> None:
+    def _split(self, owner_buffers: _GradBuffers) -> None:
         """Trace forward + backward of the program, and split it into a forward that also
         returns the values the backward needs (the residuals) and the backward."""
         from .transforms import _make_alias, _reverse
@@ -716,6 +720,22 @@ class _Entry:
                 ct.hint = "d" + o.hint
         self.fwd = compile_program(fwd, f"{self.name}_forward", backend=self.backend)
         self.bwd = compile_program(bwd, f"{self.name}_backward", scalar=False, backend=self.backend)
+        # the same backward computing its gradients into arrays it is given (reused from
+        # step to step: _GradBuffers), where NumPy code is generated and refcounts tell
+        # when an array is free
+        self.bwd_into = None
+        specs = [(v.shape, v.dtype) for v in bwd.outputs if isinstance(v, Var)]
+        if (
+            _REFCOUNTS
+            and self.backend == "numpy"
+            and len(specs) == len(bwd.outputs)
+            and all(shape is not None and dtype is not None for shape, dtype in specs)
+        ):
+            dest = {k: f"grad{k}_out" for k in range(len(specs))}
+            self.bwd_into = _compile_arrays(bwd, f"{self.name}_backward", dest=dest)
+            self.grad_specs = [(shape, np.dtype(dtype)) for shape, dtype in specs]
+            self.grad_caps = [self.grad_specs.count(spec) for spec in self.grad_specs]
+            self.buffers = owner_buffers
         self.fwd_program, self.bwd_program = fwd, bwd
         self.prim = Primitive(f"jit({self.name})", _no_impl, nin=None, register=False)
         self.prim.vjps = self.prim.cvjps = ALL_INPUTS
@@ -881,6 +901,51 @@ class _Entry:
 _INVALID = object()
 
 
+#: whether sys.getrefcount tells when nothing else refers to an array (CPython, with the
+#: GIL): then _GradBuffers reuses gradient arrays
+_GIL = getattr(sys, "_is_gil_enabled", None)  # (Python 3.13+; before it, always)
+_REFCOUNTS = sys.implementation.name == "cpython" and (_GIL is None or _GIL())
+
+
+class _GradBuffers:
+    """Arrays a jitted function's compiled backwards compute gradients into, reused once
+    nothing else refers to them: a training step's gradients live in ``.grad`` until
+    ``zero_grad()`` drops them, then the next backward writes into the same memory.
+    Without this NumPy frees each gradient and allocates it again, and glibc hands a freed
+    block of a few megabytes back to the system, whose fresh pages fault at the next use
+    (about a thousand faults for the MLP's first step after a pause, 2 ms at batch 128).
+
+    An array is free when only its pool refers to it; anything that keeps a gradient (a
+    ``.grad`` not zeroed, ``g = p.grad``, a view, a graph that saved it) keeps it out of
+    reuse, and the backward gets a new array instead. Each (shape, dtype) keeps at most as
+    many arrays as one backward needs of it.
+    """
+
+    def __init__(self) -> None:
+        self.pools: dict[tuple, list[np.ndarray]] = {}
+
+    def take(self, specs: list, caps: list) -> list:
+        """Arrays for gradients of ``specs`` ((shape, dtype) each), free ones first."""
+        out = []
+        pools = self.pools
+        for spec, cap in zip(specs, caps):
+            pool = pools.get(spec)
+            if pool is None:
+                pool = pools[spec] = []
+            for a in pool:
+                # the pool, this loop's name and the call's argument: nobody else (an array
+                # taken for this backward already is in ``out`` too, so it counts 4)
+                if getrefcount(a) == 3:
+                    out.append(a)
+                    break
+            else:
+                a = np.empty(*spec)
+                if len(pool) < cap:
+                    pool.append(a)
+                out.append(a)
+        return out
+
+
 def _no_impl(*args: Any, **params: Any) -> Any:  # pragma: no cover - nodes are made directly
     raise RuntimeError("internal: a jit node is not applied as a primitive")
 
@@ -891,6 +956,9 @@ def _jit_vjp(g: Any, ans: Any, inputs: tuple, params: dict, needed: tuple) -> tu
         return _recompute_vjp(entry, g, inputs, params, needed)
     if "split" in params:
         grads = entry.bwd.fn(*params["residuals"], *entry.cotangents(g, params))
+    elif entry.bwd_into is not None:
+        grads = entry.buffers.take(entry.grad_specs, entry.grad_caps)
+        entry.bwd_into.fn(*params["residuals"], g, *grads)
     else:
         grads = entry.bwd.fn(*params["residuals"], g)
     # input i's gradient is grads[spread[i]] (-1: the input is not differentiated)
