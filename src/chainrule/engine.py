@@ -296,9 +296,13 @@ def backward(
             and not POST_HOOKS
             and len(roots) == 1
             and not state.ctx.anomaly
-            and _is_chain(roots[0]._node)
         ):
-            result = _walk_chain(roots[0], seeds[0], retain_graph)
+            if _loss_over_leaves(roots[0], seeds[0], retain_graph):
+                result = None
+            elif _is_chain(roots[0]._node):
+                result = _walk_chain(roots[0], seeds[0], retain_graph)
+            else:
+                result = _walk(roots, seeds, retain_graph, targets, None, observer)
         else:
             result = _walk(roots, seeds, retain_graph, targets, None, observer)
     except BaseException:
@@ -478,6 +482,75 @@ def _walk(roots, seeds, retain_graph, targets, rec, observer) -> dict | None:
         return results
     _finish_leaves(leaf_grads, seeds, Tensor, recorded)
     return None
+
+
+#: node extras that _loss_over_leaves handles (the others: hooks, a retained gradient)
+_QUIET_EXTRAS = frozenset(("links", "prints"))
+
+
+def _loss_over_leaves(root: Any, seed: Any, retain_graph: bool) -> bool:
+    """The object API's backward, ``loss(cr.jit(model)(X)).backward()``, done directly:
+    a root node with one node input, below it a node whose inputs are all leaves and whose
+    primitive gives their gradients as arrays of their own (``Primitive.to_leaves``: a
+    jitted function's compiled backward). The same rules, fit and version checks as the
+    walks, none of their bookkeeping. False, with nothing done, for any other graph, or
+    where a node or a leaf has hooks, or a node a retained gradient (the walks run those);
+    post-accumulate hooks and whatever else watches a walk are the caller's test."""
+    top = root._node
+    if top is None or (top.dtype is not _F64 and top.dtype is not _F32):
+        return False
+    edges = top.edges
+    if edges is None:
+        return False
+    below = None
+    j = -1
+    for i, edge in enumerate(edges):
+        if edge is not None:
+            if type(edge) is not Node or below is not None:
+                return False
+            below, j = edge, i
+    if below is None or below.prim.to_leaves is None:
+        return False
+    for node in (top, below):  # only fingerprints to check, and links (for recorded rules)
+        if node.extra is not None and not _QUIET_EXTRAS.issuperset(node.extra):
+            return False
+    leaves = below.edges
+    if leaves is None:
+        return False
+    for leaf in leaves:
+        if type(leaf) is Node or (LEAF_HOOKS and leaf is not None and leaf_hooks(leaf)):
+            return False
+    prim = top.prim
+    if prim.vjp_all is not None:
+        return False
+    last = versions.LAST[0]
+    for node in (top, below):
+        if node.seq < last:
+            versions.check(node)
+        if node.extra is not None and node.extra.get("prints"):
+            versions.check_prints(node, node.extra["prints"])
+    params = top.params
+    rule = prim.vjps[j]
+    g = rule(seed, top.out, *top.inputs, **params) if params else rule(seed, top.out, *top.inputs)
+    if g.shape != below.shape or (g.dtype is not below.dtype and g.dtype != below.dtype):
+        g = _fit_array(g, below.shape, below.dtype, prim, j)
+    grads = below.prim.to_leaves(below, g)
+    wrap = bound("Tensor")._wrap
+    i = -1
+    for leaf in leaves:
+        i += 1
+        if leaf is None:
+            continue
+        gi = grads[i]
+        data = leaf._data
+        if gi.shape != data.shape or (gi.dtype is not data.dtype and gi.dtype != data.dtype):
+            gi = _fit_array(gi, data.shape, data.dtype, below.prim, i)
+        old = leaf._grad
+        leaf._grad = wrap(gi) if old is None else wrap(old._data + gi)
+    if not retain_graph:
+        top.inputs = top.out = top.edges = None
+        below.inputs = below.out = below.edges = None
+    return True
 
 
 def _is_chain(node: Node | None) -> bool:

@@ -603,6 +603,10 @@ class _Entry:
         self.param_diff = self.diff[len(self.dynamic) :]
         numbered = count()
         self.spread = [next(numbered) if d else -1 for d in self.diff]
+        # the usual layout: the arrays passed in are not differentiated, the parameters all
+        # are; the gradients then follow len(leading) Nones (see _to_leaves)
+        n_lead = self.diff.index(True) if True in self.diff else len(self.diff)
+        self.leading = (None,) * n_lead if all(self.diff[n_lead:]) else None
         self.grad = is_grad_enabled() and any(self.diff)
         if self.grad:
             self._split(owner._buffers)
@@ -741,6 +745,17 @@ class _Entry:
         self.prim.vjps = self.prim.cvjps = ALL_INPUTS
         self.prim.vjp_all = _jit_vjp
         self.prim.jvp_all = _jit_jvp
+        if self.bwd_into is not None and len(self.diff_out) == 1:
+            self.prim.to_leaves = self._to_leaves
+
+    def _to_leaves(self, node: Node, g: Any) -> tuple:
+        """The gradients of ``node``'s inputs (a call of this code), one per input,
+        computed into arrays of their own (``Primitive.to_leaves``)."""
+        grads = self.buffers.take(self.grad_specs, self.grad_caps)
+        self.bwd_into.fn(*node.params["residuals"], g, *grads)
+        if self.leading is not None:
+            return self.leading + tuple(grads)
+        return tuple([grads[k] if k >= 0 else None for k in self.spread])
 
     def source(self) -> str:
         if self.grad:

@@ -92,6 +92,7 @@ class Primitive:
         "symbol",
         "expression",
         "nin",
+        "to_leaves",
     )
 
     def __init__(
@@ -139,6 +140,10 @@ class Primitive:
         self.jvp_all: Rule | None = jvp_all
         self.batch: Rule | None = None
         self.lower: Any = None
+        #: ``to_leaves(node, g)``, for a node whose inputs are all leaves: their gradients
+        #: (one per input, None where there is none) as arrays of their own, not shared
+        #: with anything (a jitted function's compiled backward; see engine)
+        self.to_leaves: Any = None
         if register:
             REGISTRY[name] = self
         # The rules may also be given here (the older, positional form of the table).
