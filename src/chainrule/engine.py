@@ -299,8 +299,6 @@ def backward(
         ):
             if _loss_over_leaves(roots[0], seeds[0], retain_graph):
                 result = None
-            elif _is_chain(roots[0]._node):
-                result = _walk_chain(roots[0], seeds[0], retain_graph)
             else:
                 result = _walk(roots, seeds, retain_graph, targets, None, observer)
         else:
@@ -551,83 +549,6 @@ def _loss_over_leaves(root: Any, seed: Any, retain_graph: bool) -> bool:
         top.inputs = top.out = top.edges = None
         below.inputs = below.out = below.edges = None
     return True
-
-
-def _is_chain(node: Node | None) -> bool:
-    """Whether the graph below ``node`` is a chain: every node has at most one input that
-    is a node (the others leaves, or none), as in loss(model(x)) with the model one
-    jitted node. Each node is then reached once, from the one below it."""
-    if node is None:
-        return False
-    while node is not None:
-        edges = node.edges
-        if edges is None:
-            return False  # freed: the general walk raises the error
-        below = None
-        for edge in edges:
-            if type(edge) is Node:
-                if below is not None:
-                    return False
-                below = edge
-        node = below
-    return True
-
-
-def _walk_chain(root: Any, seed: Any, retain_graph: bool) -> None:
-    """The first-order walk of a chain (see ``_is_chain``) into the leaves' ``.grad``:
-    what ``_walk`` does for it with nothing watching, with none of its bookkeeping for
-    forks (no heap, no pending gradients). The object API's step (a loss over a jitted
-    model) is such a chain, and runs this between the compiled forward and backward."""
-    Tensor = bound("Tensor")
-    leaf_grads: dict = {}
-    last_stamp = versions.LAST[0]
-    node, g = root._node, seed
-    while node is not None:
-        edges = node.edges
-        if node.seq < last_stamp:
-            versions.check(node)
-        if node.extra is not None:
-            g = _node_extras(node, g, Tensor, False)
-        prim = node.prim
-        dtype = node.dtype
-        vjps = prim.vjps if (dtype is _F64 or dtype is _F32) else _rules_for(prim, dtype)
-        params = node.params
-        inputs = node.inputs
-        ans = node.out
-        whole = None
-        if prim.vjp_all is not None:
-            needed = tuple([e is not None for e in edges])
-            whole = prim.vjp_all(g, ans, inputs, params or {}, needed)
-        below = below_g = None
-        i = -1
-        for edge in edges:
-            i += 1
-            if edge is None:
-                continue
-            if whole is not None:
-                gi = whole[i]
-                if gi is None:
-                    continue
-            elif params is not None:
-                gi = vjps[i](g, ans, *inputs, **params)
-            else:
-                gi = vjps[i](g, ans, *inputs)
-            if type(edge) is Node:
-                shape, dtype = edge.shape, edge.dtype
-            else:
-                data = edge._data
-                shape, dtype = data.shape, data.dtype
-            if gi.shape != shape or (gi.dtype is not dtype and gi.dtype != dtype):
-                gi = _fit_array(gi, shape, dtype, prim, i)
-            if type(edge) is Node:
-                below, below_g = edge, gi
-            else:
-                prev = leaf_grads.get(edge)
-                leaf_grads[edge] = gi if prev is None else prev + gi
-        if not retain_graph:
-            node.inputs = node.out = node.edges = None
-        node, g = below, below_g
-    _finish_leaves(leaf_grads, [seed], Tensor, False)
 
 
 def _prepare(rec: _Recorded | None, watchers: list | None, node: Node, g: Any) -> tuple:
