@@ -748,11 +748,17 @@ class _Entry:
         if self.bwd_into is not None and len(self.diff_out) == 1:
             self.prim.to_leaves = self._to_leaves
 
+    def gradients_into(self, residuals: Any, g: Any) -> list:
+        """The compiled backward's gradients, computed into arrays of their own (free
+        ones of ``self.buffers``, or new)."""
+        grads = self.buffers.take(self.grad_specs, self.grad_caps)
+        self.bwd_into.fn(*residuals, g, *grads)
+        return grads
+
     def _to_leaves(self, node: Node, g: Any) -> tuple:
         """The gradients of ``node``'s inputs (a call of this code), one per input,
         computed into arrays of their own (``Primitive.to_leaves``)."""
-        grads = self.buffers.take(self.grad_specs, self.grad_caps)
-        self.bwd_into.fn(*node.params["residuals"], g, *grads)
+        grads = self.gradients_into(node.params["residuals"], g)
         if self.leading is not None:
             return self.leading + tuple(grads)
         return tuple([grads[k] if k >= 0 else None for k in self.spread])
@@ -972,8 +978,7 @@ def _jit_vjp(g: Any, ans: Any, inputs: tuple, params: dict, needed: tuple) -> tu
     if "split" in params:
         grads = entry.bwd.fn(*params["residuals"], *entry.cotangents(g, params))
     elif entry.bwd_into is not None:
-        grads = entry.buffers.take(entry.grad_specs, entry.grad_caps)
-        entry.bwd_into.fn(*params["residuals"], g, *grads)
+        grads = entry.gradients_into(params["residuals"], g)
     else:
         grads = entry.bwd.fn(*params["residuals"], g)
     # input i's gradient is grads[spread[i]] (-1: the input is not differentiated)

@@ -216,7 +216,8 @@ class CompiledLoss:
         if made is None or made[0] is not flat:
             made = self._fuse(key, variant, flat)
         _flat, fused, tail, grad_tensors, _source = made
-        loss = fused(X, labels, *arrays, *tail, *_hyper(group, variant))[0]
+        hyper = self.optimizer._update_arguments(group, variant)
+        loss = fused(X, labels, *arrays, *tail, *hyper)[0]
         hot = _Hot(self, key, labels, arrays, flat, variant, group, made)
         hot.finish(self.params)
         if self.loss == "softmax":  # (the SVM's targets are one-hot rows made per call)
@@ -370,17 +371,6 @@ def _fits(fast: tuple, labels: np.ndarray, arrays: list) -> bool:
     )
 
 
-def _hyper(group: dict, variant: tuple) -> list:
-    """The hyperparameters a compiled update of ``variant`` takes, read from ``group``
-    at each call (``SGD._update_source``)."""
-    hyper = [group["lr"], group["momentum"]]
-    if variant[1]:
-        hyper.append(group["weight_decay"])
-    if variant[2]:
-        hyper.append(1.0 - group["dampening"])
-    return hyper
-
-
 class _Hot:
     """A compiled training step (loss, gradients and update in one generated function)
     with everything its first run checked, so that the next steps of its batch shape
@@ -450,15 +440,10 @@ class _Hot:
             buffers = state.get(p)
             if buffers is None or buffers.get("momentum_buffer") is not view:
                 return None
-        momentum = group["momentum"]
         variant = self.variant
-        if (
-            not momentum
-            or group["nesterov"] != variant[0]
-            or (group["weight_decay"] != 0) != variant[1]
-            or (group["dampening"] != 0) != variant[2]
-        ):
+        if not group["momentum"] or opt._variant(group) != variant:
             return None
-        loss = self.fn(X, y, *self.arrays, *self.tail, *_hyper(group, variant))[0]
+        hyper = opt._update_arguments(group, variant)
+        loss = self.fn(X, y, *self.arrays, *self.tail, *hyper)[0]
         self.finish(params)
         return loss

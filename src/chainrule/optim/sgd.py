@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import versions
-from .optimizer import Optimizer, _check_hyper, _writable_data, mark_step
+from .optimizer import Optimizer, _check_hyper, _writable_data
 
 __all__ = ["SGD"]
 
@@ -92,7 +92,7 @@ class SGD(Optimizer):
         weight_decay = group["weight_decay"]
         damp = 1.0 - group["dampening"]
         nesterov = group["nesterov"]
-        if momentum and self._flat_update(group, lr, momentum, weight_decay, damp, nesterov):
+        if momentum and self._flat_update(group):
             return
         state_of = self.state
         updated = []  # stamped as changed in place together, once updated (or on an error)
@@ -134,15 +134,7 @@ class SGD(Optimizer):
                 versions.mark_all(updated, "optimizer step")
 
     # ------------------------------------------------------------------ the flat update
-    def _flat_update(
-        self,
-        group: dict[str, Any],
-        lr: float,
-        momentum: float,
-        weight_decay: float,
-        damp: float,
-        nesterov: bool,
-    ) -> bool:
+    def _flat_update(self, group: dict[str, Any]) -> bool:
         """The momentum update of a group of small parameters on whole flat arrays.
 
         The momentum buffers are views of one array and the gradients are gathered into
@@ -185,15 +177,10 @@ class SGD(Optimizer):
         if not adopted and not flat.adopt(params, state_of):
             return False
         np.concatenate(grads, axis=None, out=flat.G)  # (the .grad arrays may be G's views)
-        variant = (nesterov, weight_decay != 0, damp != 1.0)
-        hyper = [lr, momentum]
-        if weight_decay:
-            hyper.append(weight_decay)
-        if damp != 1.0:
-            hyper.append(damp)
+        variant = self._variant(group)
+        hyper = self._update_arguments(group, variant)
         flat.updater(variant)(*arrays, flat.B, flat.G, flat.T, flat.D, *flat.steps, *hyper)
-        for p, param in zip(params, arrays):
-            mark_step(param, p)
+        versions.mark_all(arrays, "optimizer step")
         return True
 
     # ------------------------------------------------------------------ compiled steps
@@ -222,8 +209,25 @@ class SGD(Optimizer):
             state = state_of.get(p)
             if state is None or state.get("momentum_buffer") is not view:
                 return None
-        variant = (group["nesterov"], group["weight_decay"] != 0, group["dampening"] != 0)
-        return flat, variant, group
+        return flat, self._variant(group), group
+
+    @staticmethod
+    def _variant(group: dict[str, Any]) -> tuple:
+        """Which update ``_update_source`` writes for ``group``: (nesterov, weight decay,
+        dampening), as flags."""
+        return (group["nesterov"], group["weight_decay"] != 0, group["dampening"] != 0)
+
+    @staticmethod
+    def _update_arguments(group: dict[str, Any], variant: tuple) -> list:
+        """The hyperparameters the update of ``variant`` takes after the buffers and
+        steps (``_update_source``), read from ``group`` (at each call: a scheduler changes
+        them)."""
+        hyper = [group["lr"], group["momentum"]]
+        if variant[1]:
+            hyper.append(group["weight_decay"])
+        if variant[2]:
+            hyper.append(1.0 - group["dampening"])
+        return hyper
 
     @staticmethod
     def _update_source(variant: tuple, params: list[str]) -> tuple[list[str], list[str]]:
