@@ -131,8 +131,10 @@ def test_dropout_scales_in_training_and_is_identity_in_eval():
     assert 0.4 < np.mean(out == 0) < 0.6
     drop.eval()
     np.testing.assert_array_equal(drop(cr.ones(5)).numpy(), np.ones(5))
+    drop = nn.Dropout(1.0)  # everything dropped (PyTorch's p=1), not 0 / 0
+    np.testing.assert_array_equal(drop(cr.ones(5)).numpy(), np.zeros(5))
     with pytest.raises(ValueError, match="p must be"):
-        nn.Dropout(1.0)
+        nn.Dropout(1.5)
 
 
 def test_state_dict_round_trip_and_sharing():

@@ -27,7 +27,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import _jit_outside as jit_outside
 from . import state, versions
+from ._jit_outside import _MISSING
+from ._jit_outside import same as same_value
 from .engine import Node
 from .ir import Program, Var, run_on_tensors
 from .ir.compile import BACKENDS, Compiled, _compile_arrays, compile_program
@@ -193,6 +196,7 @@ class Jitted:
         self._hits = self._misses = 0
         self._compile_seconds = 0.0
         self._warned = False
+        self._refits = 0  # compiles for a signature whose code no longer fit
         self._last: tuple[Any, _Entry] | None = None  # the last call's key and entry
         # the last call again, when all its arguments were arrays (a loop's calls): (shapes,
         # dtypes, grad mode, entry), checked without building the key
@@ -350,6 +354,17 @@ class Jitted:
         if old is not None:  # kept beside the new one (a few, the newest first)
             entry.others = [old, *(e for e in old.others if e is not old)][:3]
             old.others = []
+            self._refits += 1
+            if self._refits == _REFITS_WARNED:
+                warnings.warn(
+                    f"jit: {getattr(self._f, '__name__', 'the function')} compiled again "
+                    f"{self._refits} times for the same arguments' shapes, last because "
+                    f"{old.stale()} changed (it is read from outside the arguments, and "
+                    f"the code was made for the value it had): pass a value that changes "
+                    f"from call to call as an argument",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
         self._cache[sig.key] = entry
         self._cache.move_to_end(sig.key)
         if len(self._cache) > self._maxsize:
@@ -497,6 +512,10 @@ class _Entry:
         if not self.name.isidentifier():
             self.name = "f"
         tracer = Tracer(strict="cr.jit", capture=True)
+        # what the function reads by name from outside its arguments: arrays become inputs
+        # read at every call, and each name is guarded (see jit_outside)
+        outside = jit_outside.reads(owner._f)
+        tracer.outside = jit_outside.outside_arrays(outside)
         fixed = {i % len(args) for i in owner._static} if args else set()
         dyn_args = tuple(None if i in fixed else a for i, a in enumerate(args))
         names = _leaf_names(owner._f, dyn_args, kwargs, len(sig.leaves))
@@ -573,15 +592,18 @@ class _Entry:
         # the modes of the Modules that ran (Dropout and BatchNorm trace to other programs
         # in eval mode): a mode changed since makes this code invalid
         self.modes = [(m, m.training) for m in tracer.modules.values()]
-        # where those Modules hold the tensors the program reads (module.weight): a tensor
-        # put in its place since (a new Parameter, weights tied) makes this code invalid
-        read = {id(t): t for t in self.params}
-        self.slots = [
-            (m.__dict__, name, value)
-            for m in tracer.modules.values()
-            for name, value in list(m.__dict__.items())
-            if read.get(id(value)) is value
-        ]
+        # the names this code was made for what they hold: where the Modules that ran hold
+        # the tensors the program reads (module.weight), their numbers and submodules, the
+        # globals and closure variables the function reads. Another value put in one's
+        # place since (a new Parameter, tied weights, ``lr = 0.05``, ``w = new``) makes
+        # this code invalid, as eager code would read the new one
+        read = {id(t) for t in self.params} | {id(t._data) for t in self.params}
+        now = [(s, n, s.get(n, _MISSING), w) for s, n, _v, w in outside]
+        now = [g for g in now if g[2] is not _MISSING]
+        now += jit_outside.module_reads(tracer.modules.values())
+        held = jit_outside.guards(now, read)
+        self.slots = [(scope, name, value) for scope, name, value, _what in held]
+        self.slot_names = [what for _scope, _name, _value, what in held]
         self.program = optimize(program)
         for e in self.program.eqns:
             if e.meta.get("call") is not None and e.prim.name not in _BREAK_WARNED:
@@ -633,10 +655,21 @@ class _Entry:
         for m, training in self.modes:
             if m.training is not training:
                 return False
-        for slots, name, t in self.slots:
-            if slots.get(name) is not t:
+        for scope, name, value in self.slots:
+            now = scope.get(name, _MISSING)
+            if now is not value and not same_value(now, value):
                 return False
         return True
+
+    def stale(self) -> str:
+        """What no longer fits this code (for the warning about recompiling)."""
+        what = jit_outside.stale([(*g, w) for g, w in zip(self.slots, self.slot_names)])
+        if what is not None:
+            return what
+        for m, training in self.modes:
+            if m.training is not training:
+                return f"the mode of {type(m).__name__} (train / eval)"
+        return "a parameter's shape, dtype or requires_grad"
 
     # ------------------------------------------------------------------ the joint program
     def _split(self, owner_buffers: _GradBuffers) -> None:
@@ -918,6 +951,9 @@ class _Entry:
         return out
 
 
+#: the compile for a signature already cached (its code no longer fitting) that warns
+_REFITS_WARNED = 8
+
 #: what ``_Entry.run_again`` returns for code that no longer fits (None is an output)
 _INVALID = object()
 
@@ -1062,49 +1098,17 @@ def _name_parameters(f: Any, program: Program, params: list[Tensor]) -> None:
             if parts[0].isdigit():
                 parts = [parts[-1], *parts[:-1]]
             names.setdefault(id(p), "_".join(parts))
-    wanted = {id(p) for p in params} - set(names)
-    if wanted:  # other tensors by the names the code reads them under (``Xt @ w``)
-        names.update(_closure_names(f, wanted))
+    if len(names) < len(params):  # others by the names the code reads them under (Xt @ w)
+        for _scope, name, value, _what in jit_outside.reads(f):
+            if isinstance(name, str) and name.isidentifier():
+                names.setdefault(id(value), name)
     taken = {v.hint for v in program.inputs if v.hint}
     inputs = [v for v in program.inputs if program.roles.get(v) == "param"]
     for v, p in zip(inputs, params):
-        name = names.get(id(p))
+        name = names.get(id(p)) or names.get(id(p._data))  # (an array read from outside)
         if name and (not v.hint or v.hint.startswith("x")) and name not in taken:
             v.hint = name
             taken.add(name)
-
-
-def _closure_names(f: Any, wanted: set[int], depth: int = 2) -> dict[int, str]:
-    """Names under which ``f`` (or a function it reads, ``depth`` levels down) reads the
-    tensors whose ids are ``wanted``: its closure's variables and the globals it names."""
-    found: dict[int, str] = {}
-    seen: set[int] = set()
-    todo = [(f, 0)]
-    while todo:
-        fn, level = todo.pop()
-        fn = getattr(fn, "__func__", fn)
-        code = getattr(fn, "__code__", None)
-        if code is None or id(fn) in seen:
-            continue
-        seen.add(id(fn))
-        pairs = list(zip(code.co_freevars, getattr(fn, "__closure__", None) or ()))
-        scope = getattr(fn, "__globals__", {})
-        values = [(n, c.cell_contents) for n, c in pairs if _filled(c)]
-        values += [(n, scope[n]) for n in code.co_names if n in scope]
-        for name, value in values:
-            if id(value) in wanted and name.isidentifier():
-                found.setdefault(id(value), name)
-            elif level < depth and callable(value) and hasattr(value, "__code__"):
-                todo.append((value, level + 1))
-    return found
-
-
-def _filled(cell: Any) -> bool:
-    try:
-        cell.cell_contents  # noqa: B018
-    except ValueError:  # an empty cell (a variable not assigned yet)
-        return False
-    return True
 
 
 def _name_values(program: Program) -> None:

@@ -140,6 +140,8 @@ def dropout_mask(x: Any, p: float, seed: Any = None) -> Any:
     from .nn import init
 
     keep = init.generator(seed).random(xp.shape(x)) >= p
+    if p >= 1.0:  # every element dropped (not 0 / 0)
+        return xp.zeros(xp.shape(x), dtype=xp.result_type(x))
     return (keep / (1.0 - p)).astype(xp.result_type(x))
 
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import state
+from .. import state, versions
 from ..engine import Node
-from ..tensor import Tensor, copy_of, enable_grad
+from ..tensor import Tensor, _wrap, copy_of, enable_grad
 from .program import Eqn, Literal, Program, Var
 
 __all__ = ["Tracer", "register_replay", "trace_program"]
@@ -50,6 +50,11 @@ class Tracer:
         #: Tensors read from outside (a Module's buffers, a constant in a closure) are
         #: inputs read at every call (cr.jit), not constants holding their traced value.
         self.capture = capture
+        #: NumPy arrays the traced function reads by name from outside its arguments (a
+        #: global, a closure variable: see _jit_outside): id -> array. An operation reading
+        #: one reads an input of the program (read at every call), not a constant.
+        self.outside: dict[int, np.ndarray] = {}
+        self._outside_vars: dict[int, Var] = {}
         self.program = Program()
         self._var_of: dict[int, Var] = {}
         #: id(a traced value's ndarray) -> its Var: a Tensor around that very array
@@ -176,7 +181,18 @@ class Tracer:
             if self.capture and isinstance(a._data, (np.ndarray, np.generic)):
                 return self.input(a, "param"), True
             return Literal(a._data), False
+        if type(a) is np.ndarray and id(a) in self.outside:
+            return self._outside_input(a), True
         return Literal(a), False
+
+    def _outside_input(self, array: np.ndarray) -> Var:
+        """The input of the program that stands for ``array``, read from outside (a
+        Tensor around that very memory, which its owner may change in place)."""
+        v = self._outside_vars.get(id(array))
+        if v is None:
+            versions.adopt(array)  # (its owner holds this memory: see versions.note_saved)
+            v = self._outside_vars[id(array)] = self.input(_wrap(array), "param")
+        return v
 
     def _detached(self, holder: Tensor, source: Var) -> Var:
         """``holder`` shares a traced value's memory (``t.detach()``): it is that value

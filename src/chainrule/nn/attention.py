@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import kernels as K
 from .. import ops
 from ..tensor import Tensor, as_tensor
 from . import init
@@ -53,8 +54,7 @@ def _additive_mask(op: str, mask: Any, dtype: Any, true_means_keep: bool) -> Any
 def _dropout(x: Tensor, p: float, rng: Any = None) -> Tensor:
     if p <= 0.0:
         return x
-    keep = init.generator(rng).random(x.shape) >= p
-    return x * (keep / (1.0 - p)).astype(x.dtype)
+    return x * K.dropout_mask(x._data, p, rng)
 
 
 def scaled_dot_product_attention(

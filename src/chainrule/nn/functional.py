@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import kernels as K
 from .. import ops, rules
 from .. import rules_nn as RN
 from ..ops import linear, relu, sigmoid, tanh
@@ -353,7 +354,6 @@ def dropout(
     >>> cr.nn.functional.dropout(cr.ones(4), 0.5, training=False).tolist()
     [1.0, 1.0, 1.0, 1.0]
     """
-    from . import init
 
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
@@ -365,8 +365,7 @@ def dropout(
     if _jit_tracing():  # a program draws a new mask at every call
         _note_rng(seed)
         return x * apply(RN.dropout_mask, (x,), {"p": float(p), "seed": seed})
-    keep = init.generator(seed).random(x.shape) >= p
-    return x * (keep / (1.0 - p)).astype(x.dtype)
+    return x * K.dropout_mask(x._data, p, seed)
 
 
 def embedding(

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import kernels as K
 from .. import ops
 from .. import rules_nn as RN
 from ..tensor import Tensor, _jit_tracing, _note_rng, apply
@@ -435,8 +436,8 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False, seed: Any = None) -> None:
         super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = float(p)
         self._rng = init.generator(seed)
 
@@ -446,8 +447,7 @@ class Dropout(Module):
         if _jit_tracing():  # a program draws a new mask from the generator at every call
             _note_rng(self._rng)
             return x * apply(RN.dropout_mask, (x,), {"p": self.p, "seed": self._rng})
-        keep = self._rng.random(x.shape) >= self.p
-        return x * (keep / (1.0 - self.p)).astype(x.dtype)
+        return x * K.dropout_mask(x._data, self.p, self._rng)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -1,0 +1,231 @@
+"""What a jitted function reads from outside its arguments, and the guards that tell when
+its compiled code no longer fits what those names now hold.
+
+A function reads values by name: its closure's variables, the globals its code names, the
+attributes of the object a bound method belongs to, and, one level inside, the items of a
+list, tuple or dict held there. ``reads(f)`` finds those (and those of the functions it
+names, a few levels down). cr.jit then
+
+- makes the NumPy arrays among them inputs of the program, read at every call (a change
+  made in place is seen), not constants holding their traced value;
+- guards each name whose value the code was made for: a tensor or array the program reads,
+  a Python number, string or None, a function, a Module. A name bound to another object
+  since (``lr = lr * 0.9``, ``model.act = nn.Tanh()``, ``w = new_tensor``) makes the code
+  invalid and the next call compiles again, as eager code would read the new value.
+
+Numbers are compared by value (``0.1`` rebound to an equal ``0.1`` still fits); everything
+else by identity. Python modules and classes are not guarded.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+import numpy as np
+
+#: the values compared by value, not identity (immutable; the trace may depend on them)
+_VALUE_TYPES = (bool, int, float, complex, str, bytes, type(None), np.generic)
+#: the values a guard never watches
+_UNGUARDED = (types.ModuleType, type)
+_MISSING = object()
+
+
+class CellScope:
+    """A closure cell read like a dict (``get``), the one name it holds."""
+
+    __slots__ = ("cell",)
+
+    def __init__(self, cell: Any) -> None:
+        self.cell = cell
+
+    def get(self, _name: Any, default: Any = None) -> Any:
+        try:
+            return self.cell.cell_contents
+        except ValueError:  # emptied (del of a nonlocal)
+            return default
+
+
+class ItemScope:
+    """A list read like a dict: ``get(i)`` is item ``i``, if the list is that long."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list) -> None:
+        self.items = items
+
+    def get(self, index: int, default: Any = None) -> Any:
+        items = self.items
+        return items[index] if index < len(items) else default
+
+
+def _names(code: Any) -> set[str]:
+    """The global and attribute names ``code`` reads, nested code (comprehensions,
+    lambdas, inner functions) included."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names(const)
+    return names
+
+
+def reads(f: Any, depth: int = 3) -> list[tuple[Any, Any, Any, str]]:
+    """(scope, name, value, description) for each value ``f`` reads by name from outside
+    its arguments, and those of the functions it names, ``depth`` levels down. ``scope`` has
+    ``get(name, default)`` (a dict, a ``CellScope``, an ``ItemScope``)."""
+    from .nn.module import Module
+
+    found: list[tuple[Any, Any, Any, str]] = []
+    seen: set[int] = set()
+    todo: list[tuple[Any, int]] = [(f, 0)]
+    while todo:
+        fn, level = todo.pop()
+        owner = None
+        if isinstance(fn, Module):  # a Module's call runs its forward
+            fn = type(fn).forward.__get__(fn)
+        inner = getattr(fn, "__wrapped__", None)  # a jitted function, functools.wraps
+        if inner is not None and getattr(fn, "__code__", None) is None:
+            fn = inner
+        if isinstance(fn, types.MethodType):
+            owner, fn = fn.__self__, fn.__func__
+        code = getattr(fn, "__code__", None)
+        if code is None or id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        names = _names(code)
+        scope = getattr(fn, "__globals__", None) or {}
+        # the library's own functions (chainrule's transforms, NumPy's) never rebind their
+        # names: nothing of theirs is guarded, but the user's functions they close over are
+        # followed (cr.grad(f) closes over f)
+        library = _library(scope)
+        values: list[tuple[Any, Any, Any, str]] = []
+        cells = getattr(fn, "__closure__", None) or ()
+        for name, cell in zip(code.co_freevars, cells):
+            cell_scope = CellScope(cell)
+            value = cell_scope.get(name, _MISSING)
+            if value is not _MISSING:
+                values.append((cell_scope, name, value, f"the closure variable '{name}'"))
+        if not library:
+            for name in sorted(names):
+                if name in scope:
+                    values.append((scope, name, scope[name], f"the global '{name}'"))
+        attrs = getattr(owner, "__dict__", None) if owner is not None else None
+        if isinstance(attrs, dict) and not library:
+            kind = type(owner).__name__
+            for name in sorted(names & set(attrs)):
+                values.append((attrs, name, attrs[name], f"the attribute {kind}.{name}"))
+        for where, name, value, what in values:
+            if not library:
+                found.append((where, name, value, what))
+                found.extend(_items(value, what))
+            if level < depth and callable(value) and not isinstance(value, _UNGUARDED):
+                todo.append((value, level + 1))
+    return found
+
+
+#: the top-level packages whose functions' names are not guarded
+_LIBRARIES = frozenset(("chainrule", "numpy", "functools", "builtins", *sys.stdlib_module_names))
+
+
+def _library(scope: dict) -> bool:
+    name = scope.get("__name__")
+    return isinstance(name, str) and name.split(".")[0] in _LIBRARIES
+
+
+def _items(value: Any, what: str) -> list[tuple[Any, Any, Any, str]]:
+    """The arrays and tensors one level inside a list, tuple or dict ``value``."""
+    from .tensor import Tensor
+
+    kind = type(value)
+    if kind is dict:
+        pairs = list(value.items())[:256]
+        scope: Any = value
+    elif kind is list or kind is tuple:
+        pairs = list(enumerate(value[:256]))
+        scope = ItemScope(value) if kind is list else None
+    else:
+        return []
+    out = []
+    for key, item in pairs:
+        if isinstance(item, (np.ndarray, Tensor)):
+            # a tuple cannot change: the guard on the name that holds it is enough
+            if scope is not None:
+                out.append((scope, key, item, f"{what}[{key!r}]"))
+    return out
+
+
+def module_reads(modules: Any) -> list[tuple[Any, Any, Any, str]]:
+    """(scope, name, value, description) for the attributes of ``modules`` (those whose
+    forward ran) that the trace may depend on: numbers, strings and None (``p``,
+    ``negative_slope``, ``eps``, ``bias = None``), their submodules, tensors and arrays."""
+    from .nn.module import Module
+    from .tensor import Tensor
+
+    watched = (*_VALUE_TYPES, Module, Tensor, np.ndarray)
+    found = []
+    for m in modules:
+        attrs = m.__dict__
+        kind = type(m).__name__
+        for name, value in list(attrs.items()):
+            if name == "training":  # (the modes are checked apart: see jitting)
+                continue
+            if isinstance(value, watched) or type(value) is tuple:
+                found.append((attrs, name, value, f"the attribute {kind}.{name}"))
+    return found
+
+
+def outside_arrays(found: list[tuple[Any, Any, Any, str]]) -> dict[int, np.ndarray]:
+    """The NumPy arrays among ``found`` (id -> array): inputs of the program, read at
+    every call."""
+    return {id(v): v for _s, _n, v, _w in found if type(v) is np.ndarray and v.ndim}
+
+
+def guards(found: list[tuple[Any, Any, Any, str]], read: set[int]) -> list[tuple]:
+    """The guards (scope, name, value, description) for ``found``: ``read`` has the ids
+    of the tensors and arrays the program reads (only those are guarded among tensors and
+    arrays). One per (scope, name)."""
+    from .tensor import Tensor
+
+    out = []
+    seen: set[tuple[int, Any]] = set()
+    for scope, name, value, what in found:
+        if isinstance(value, (Tensor, np.ndarray)):
+            if id(value) not in read:
+                continue
+        elif isinstance(value, _UNGUARDED):
+            continue
+        key = (id(scope.items if type(scope) is ItemScope else scope), name)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append((scope, name, value, what))
+    return out
+
+
+def same(now: Any, value: Any) -> bool:
+    """Whether ``now`` (a name's value at a call) fits code made for ``value``: the same
+    object, or an equal number, string or None of the same type (0.0 and -0.0 differ, a
+    NaN equals a NaN)."""
+    if now is value:
+        return True
+    if type(now) is not type(value):
+        return False
+    if type(value) is tuple:
+        return len(now) == len(value) and all(same(a, b) for a, b in zip(now, value))
+    if not isinstance(value, _VALUE_TYPES):
+        return False
+    from .jitting import _tagged
+
+    try:
+        return bool(_tagged(now) == _tagged(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def stale(guard_list: list[tuple]) -> str | None:
+    """The description of the first guard that no longer holds (None if all hold)."""
+    for scope, name, value, what in guard_list:
+        if not same(scope.get(name, _MISSING), value):
+            return what
+    return None

@@ -1,0 +1,262 @@
+"""cr.jit reads what a function takes from outside its arguments at every call, as eager
+code does: a global, closure variable, list item, object or Module attribute bound to
+another value since the compile (a new tensor, ``lr = lr * 0.9``, ``model.act = Tanh()``)
+compiles again, and a NumPy array read from outside is an input of the program (a change
+made in place is seen), never a constant holding the traced value. Each test here gave the
+traced call's value, silently, before."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+nn = cr.nn
+x0 = np.array([0.5, -1.0, 2.0])
+
+
+def _jit_and_eager(f, *args):
+    jf = cr.jit(f)
+    assert np.allclose(np.asarray(jf(*args)), np.asarray(f(*args)))
+    return jf
+
+
+W = cr.tensor(np.ones(3), requires_grad=True)
+
+
+def _reads_global_tensor(x):
+    return (x * W).sum()
+
+
+def test_global_tensor_rebound_is_read_and_gets_the_gradient():
+    global W
+    jf = _jit_and_eager(_reads_global_tensor, x0)
+    old = W
+    W = cr.tensor(np.array([2.0, 3.0, 4.0]), requires_grad=True)
+    try:
+        assert float(jf(x0)) == pytest.approx(float(_reads_global_tensor(x0)))
+        jf(x0).backward()
+        assert np.allclose(W.grad.numpy(), x0)  # the new tensor's gradient
+        assert old.grad is None
+    finally:
+        W = old
+
+
+def test_closure_variable_rebound():
+    def make():
+        v = cr.tensor(np.ones(3))
+
+        def g(x):
+            return (x * v).sum()
+
+        def rebind(t):
+            nonlocal v
+            v = t
+
+        return g, rebind
+
+    g, rebind = make()
+    jg = _jit_and_eager(g, x0)
+    rebind(cr.tensor(np.full(3, 5.0)))
+    assert float(jg(x0)) == pytest.approx(float(g(x0))) == pytest.approx(5 * x0.sum())
+
+
+def test_list_item_rebound():
+    items = [cr.tensor(np.ones(3))]
+
+    def h(x):
+        return (x * items[0]).sum()
+
+    jh = _jit_and_eager(h, x0)
+    items[0] = cr.tensor(np.full(3, 7.0))
+    assert float(jh(x0)) == pytest.approx(7 * x0.sum())
+
+
+A = np.ones(3)
+
+
+def _reads_global_array(x):
+    return (x * A).sum()
+
+
+def test_global_array_is_an_input_changed_in_place_and_rebound():
+    global A
+    old = A
+    try:
+        jf = _jit_and_eager(_reads_global_array, x0)
+        assert "def _reads_global_array(x, A)" in jf.source(x0)  # an input, named A
+        A[...] = 2.0  # in place: the same program reads the new values
+        assert float(jf(x0)) == pytest.approx(2 * x0.sum())
+        assert jf.cache_info().misses == 1
+        A = np.full(3, 5.0)  # rebound: compiled again for the new array
+        assert float(jf(x0)) == pytest.approx(5 * x0.sum())
+        assert jf.cache_info().misses == 2
+    finally:
+        A = old
+
+
+SCALE = 0.5
+
+
+def _reads_global_number(x):
+    return (x * SCALE).sum()
+
+
+def test_global_number_rebound_compiles_again_an_equal_one_does_not():
+    global SCALE
+    jf = _jit_and_eager(_reads_global_number, x0)
+    try:
+        SCALE = 0.5 + 0.0 * SCALE  # an equal float (another object): the code still fits
+        jf(x0)
+        assert jf.cache_info().misses == 1
+        SCALE = 2.0
+        assert float(jf(x0)) == pytest.approx(2 * x0.sum())
+        assert jf.cache_info().misses == 2
+        SCALE = -0.0  # told apart from 0.0 (1 / x differs)
+        jf(x0)
+        SCALE = 0.0
+        jf(x0)
+        assert jf.cache_info().misses == 4
+    finally:
+        SCALE = 0.5
+
+
+def test_a_learning_rate_schedule_in_a_global_steps_like_eager():
+    global SCALE
+    w0 = np.array([1.0, -2.0, 0.5])
+
+    def step(w):
+        g = cr.grad(lambda w: (w * w).sum())(w)
+        return w - SCALE * g
+
+    jstep = cr.jit(step)
+    try:
+        we, wj = w0.copy(), w0.copy()
+        for k in range(5):
+            SCALE = 0.1 * 0.5**k
+            we = np.asarray(step(we))
+            wj = np.asarray(jstep(wj))
+            assert np.allclose(we, wj)
+    finally:
+        SCALE = 0.5
+
+
+def test_grad_of_a_function_reading_a_global_array():
+    global A
+    old = A
+    try:
+        A = np.array([1.0, 2.0, 3.0])
+
+        def f(w):
+            return (cr.tanh(w * A) ** 2).sum()
+
+        jg = cr.jit(cr.grad(f))
+        assert np.allclose(jg(x0), cr.grad(f)(x0))
+        A *= -0.5  # in place
+        assert np.allclose(jg(x0), cr.grad(f)(x0))
+        assert jg.cache_info().misses == 1
+    finally:
+        A = old
+
+
+def test_module_number_attribute_and_submodule_replaced():
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 2, seed=0)
+            self.act = nn.ReLU()
+            self.alpha = 0.5
+
+        def forward(self, x):
+            return self.act(self.lin(x)) * self.alpha
+
+    m = Scaled()
+    jm = cr.jit(m)
+    x = cr.tensor(np.array([[1.0, -2.0, 0.5]]))
+    assert np.allclose(jm(x).numpy(), m(x).numpy())
+    m.alpha = 2.0
+    assert np.allclose(jm(x).numpy(), m(x).numpy())
+    m.act = nn.Tanh()
+    assert np.allclose(jm(x).numpy(), m(x).numpy())
+    m.lin.bias = None  # a Linear without bias
+    assert np.allclose(jm(x).numpy(), m(x).numpy())
+    assert jm.cache_info().misses == 4
+
+
+def test_layer_hyperparameters_changed():
+    act = nn.LeakyReLU(0.1)
+    jact = cr.jit(act)
+    z = np.array([-1.0, 2.0])
+    assert np.allclose(jact(z).numpy(), [-0.1, 2.0])
+    act.negative_slope = 0.5
+    assert np.allclose(jact(z).numpy(), [-0.5, 2.0])
+    drop = nn.Dropout(0.0)
+    jdrop = cr.jit(drop)
+    ones = np.ones(4)
+    assert np.allclose(jdrop(ones).numpy(), ones)
+    drop.p = 1.0  # drops everything now
+    assert np.allclose(jdrop(ones).numpy(), 0.0)
+
+
+def test_attribute_of_a_plain_object_read_by_a_bound_method():
+    class Scorer:
+        def __init__(self):
+            self.w = cr.tensor(np.ones(3), requires_grad=True)
+
+        def score(self, x):
+            return (x * self.w).sum()
+
+    s = Scorer()
+    js = cr.jit(s.score)
+    assert float(js(x0)) == pytest.approx(float(s.score(x0)))
+    s.w = cr.tensor(np.full(3, 3.0), requires_grad=True)
+    assert float(js(x0)) == pytest.approx(3 * x0.sum())
+
+
+def test_nan_global_still_fits():
+    global SCALE
+    try:
+        SCALE = float("nan")
+        jf = cr.jit(_reads_global_number)
+        jf(x0)
+        SCALE = float("nan")  # another NaN object: the same value to a program
+        jf(x0)
+        assert jf.cache_info().misses == 1
+    finally:
+        SCALE = 0.5
+
+
+def test_a_value_changing_every_call_warns_naming_it():
+    global SCALE
+    jf = cr.jit(_reads_global_number)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for k in range(10):
+                SCALE = 1.0 + k
+                assert float(jf(x0)) == pytest.approx((1.0 + k) * x0.sum())
+        messages = [str(w.message) for w in caught if "compiled again" in str(w.message)]
+        assert len(messages) == 1
+        assert "the global 'SCALE'" in messages[0]
+    finally:
+        SCALE = 0.5
+
+
+def test_library_names_are_not_guarded():
+    """Only the user's own names are watched: the transforms' and NumPy's globals are
+    not, so a training loop's repeated call checks a handful of names."""
+    model = nn.Sequential(nn.Linear(4, 3, seed=0), nn.ReLU(), nn.Linear(3, 2, seed=1))
+    jm = cr.jit(model)
+    jm(np.ones((2, 4)))
+    entry = next(iter(jm._cache.values()))
+    assert all(w.startswith("the attribute ") for w in entry.slot_names)
+    jg = cr.jit(cr.grad(_reads_global_number))
+    jg(x0)
+    entry = next(iter(jg._cache.values()))
+    assert {w for w in entry.slot_names if "global" in w} <= {
+        "the global 'SCALE'",
+        "the global '_reads_global_number'",
+    }
