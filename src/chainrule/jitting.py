@@ -12,6 +12,7 @@ call time, and their ``.grad`` fills on backward.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import math
@@ -634,6 +635,10 @@ class _Entry:
             self._split(owner._buffers)
         # random draws made while compiling (the trace, the gradient's replay) are given
         # back: the first call draws what eager code would have
+        # the generators the program draws from: a call recording a node keeps their
+        # states, so a recorded backward (create_graph, higher order), which runs the
+        # program again, draws the masks the forward drew
+        self.rngs = [gen for gen, _before in tracer.rngs.values()]
         for gen, before in tracer.rngs.values():
             gen.bit_generator.state = before
 
@@ -864,6 +869,7 @@ class _Entry:
     def _recorded(self, arrays: list, edges: tuple, leaves: Any) -> Any:
         """Run the forward-with-residuals and record one node (over the concatenated
         differentiable outputs when there are several) whose backward is the compiled one."""
+        draws = [gen.bit_generator.state for gen in self.rngs] if self.rngs else None
         results = self.fwd.fn(*arrays)
         n_out = self.n_out
         outs, residuals = results[:n_out], results[n_out:]
@@ -881,7 +887,7 @@ class _Entry:
                 None,
                 shape,
                 dtype if dtype is not None else np.asarray(out).dtype,
-                {"entry": self, "residuals": residuals, "arrays": arrays},
+                {"entry": self, "residuals": residuals, "arrays": arrays, "draws": draws},
             )
             if versions.ADOPTED:  # arrays a user may write into: the backward reads them
                 versions.note_saved(node, residuals, self.residual_names)
@@ -892,7 +898,7 @@ class _Entry:
             return self.rebuild(wrapped)
         wrapped = [_wrap(o) for o in outs]
         if diff_out:
-            params_ = {"entry": self, "residuals": residuals, "arrays": arrays}
+            params_ = {"entry": self, "residuals": residuals, "arrays": arrays, "draws": draws}
             wrapped = self._multi(outs, list(edges), arrays, params_, wrapped)
         return self.rebuild(wrapped)
 
@@ -1044,10 +1050,30 @@ def _recompute_vjp(entry: _Entry, g: Tensor, inputs: tuple, params: dict, needed
             args.append(a)
         else:
             args.append(base)
-    env = run_on_tensors(entry.program, args)
+    with _replaying(entry, params):
+        env = run_on_tensors(entry.program, args)
     out = _flat_outputs(entry, env)
     grads = iter(_reverse([out], [g], aliases, True, retain=True))
     return tuple(next(grads) if need else None for need in needed)
+
+
+@contextlib.contextmanager
+def _replaying(entry: _Entry, params: dict) -> Any:
+    """Run the program again with the random draws of the call that recorded the node (a
+    Dropout mask the forward drew, not a new one); the generators are left as that call
+    left them."""
+    draws = params.get("draws")
+    if not draws:
+        yield
+        return
+    after = [gen.bit_generator.state for gen in entry.rngs]
+    for gen, state_ in zip(entry.rngs, draws):
+        gen.bit_generator.state = state_
+    try:
+        yield
+    finally:
+        for gen, state_ in zip(entry.rngs, after):
+            gen.bit_generator.state = state_
 
 
 def _jit_jvp(tangents: tuple, ans: Any, inputs: tuple, params: dict) -> Any:
@@ -1067,7 +1093,7 @@ def _jit_jvp(tangents: tuple, ans: Any, inputs: tuple, params: dict) -> Any:
             args.append(base)
     from .tensor import enable_grad
 
-    with enable_grad():
+    with enable_grad(), _replaying(entry, params):
         env = run_on_tensors(entry.program, args)
         out = _flat_outputs(entry, env)
     result = _forward([out], aliases, seeds, recorded)[0]
