@@ -260,3 +260,31 @@ def test_library_names_are_not_guarded():
         "the global 'SCALE'",
         "the global '_reads_global_number'",
     }
+
+
+def test_index_arrays_read_from_outside_changed_in_place_or_rebound():
+    idx = np.array([2, 0])
+    mask = np.array([True, False, True])
+
+    def f(x):
+        return (x[idx] * 10.0).sum() + x[mask].sum()
+
+    jf = _jit_and_eager(f, x0)
+    idx[0] = 1  # in place: the index is part of the operation, so this compiles again
+    assert float(jf(x0)) == pytest.approx(float(f(x0)))
+    mask = np.array([False, True, True])  # (a closure variable: f reads the new one)
+    assert float(jf(x0)) == pytest.approx(float(f(x0)))
+    assert jf.cache_info().misses == 3
+    jf(x0)
+    assert jf.cache_info().misses == 3
+
+
+def test_a_tensor_read_only_for_its_shape_is_guarded_too():
+    like = cr.tensor(np.zeros(3))
+
+    def f(x):
+        return x * like.shape[0]
+
+    jf = _jit_and_eager(f, x0)
+    like = cr.tensor(np.zeros(5))
+    assert np.allclose(jf(x0).numpy(), 5 * x0)

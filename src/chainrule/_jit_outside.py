@@ -8,13 +8,14 @@ names, a few levels down). cr.jit then
 
 - makes the NumPy arrays among them inputs of the program, read at every call (a change
   made in place is seen), not constants holding their traced value;
-- guards each name whose value the code was made for: a tensor or array the program reads,
-  a Python number, string or None, a function, a Module. A name bound to another object
+- guards each name whose value the code was made for: a tensor, an array, a Python
+  number, string or None, a function, a Module. A name bound to another object
   since (``lr = lr * 0.9``, ``model.act = nn.Tanh()``, ``w = new_tensor``) makes the code
   invalid and the next call compiles again, as eager code would read the new value.
 
 Numbers are compared by value (``0.1`` rebound to an equal ``0.1`` still fits); everything
-else by identity. Python modules and classes are not guarded.
+else by identity. Python modules and classes are not guarded. An array the program holds
+as a constant (an index: ``x[idx]``) is also compared by contents at each call.
 """
 
 from __future__ import annotations
@@ -181,19 +182,13 @@ def outside_arrays(found: list[tuple[Any, Any, Any, str]]) -> dict[int, np.ndarr
     return {id(v): v for _s, _n, v, _w in found if type(v) is np.ndarray and v.ndim}
 
 
-def guards(found: list[tuple[Any, Any, Any, str]], read: set[int]) -> list[tuple]:
-    """The guards (scope, name, value, description) for ``found``: ``read`` has the ids
-    of the tensors and arrays the program reads (only those are guarded among tensors and
-    arrays). One per (scope, name)."""
-    from .tensor import Tensor
-
+def guards(found: list[tuple[Any, Any, Any, str]]) -> list[tuple]:
+    """The guards (scope, name, value, description) for ``found``, one per (scope, name):
+    every name but those holding a Python module or a class."""
     out = []
     seen: set[tuple[int, Any]] = set()
     for scope, name, value, what in found:
-        if isinstance(value, (Tensor, np.ndarray)):
-            if id(value) not in read:
-                continue
-        elif isinstance(value, _UNGUARDED):
+        if isinstance(value, _UNGUARDED):
             continue
         key = (id(scope.items if type(scope) is ItemScope else scope), name)
         if key in seen:
@@ -201,6 +196,31 @@ def guards(found: list[tuple[Any, Any, Any, str]], read: set[int]) -> list[tuple
         seen.add(key)
         out.append((scope, name, value, what))
     return out
+
+
+def baked(program: Any, arrays: dict[int, np.ndarray]) -> list[np.ndarray]:
+    """The arrays of ``arrays`` (read from outside) that ``program`` holds as constants: an
+    index (``x[idx]``: the index is part of the operation) or a literal operand. Their
+    contents are compared at each call (a change made in place compiles again)."""
+    from .ir.program import Literal
+
+    held: dict[int, np.ndarray] = {}
+
+    def visit(value: Any) -> None:
+        if type(value) is np.ndarray:
+            if id(value) in arrays:
+                held[id(value)] = value
+        elif type(value) is tuple or type(value) is list:
+            for item in value:
+                visit(item)
+
+    for e in program.eqns:
+        for value in e.params.values():
+            visit(value)
+        for v in e.inputs:
+            if isinstance(v, Literal):
+                visit(v.value)
+    return list(held.values())
 
 
 def same(now: Any, value: Any) -> bool:
