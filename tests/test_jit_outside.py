@@ -288,3 +288,42 @@ def test_a_tensor_read_only_for_its_shape_is_guarded_too():
     jf = _jit_and_eager(f, x0)
     like = cr.tensor(np.zeros(5))
     assert np.allclose(jf(x0).numpy(), 5 * x0)
+
+
+GAIN = 1.0
+
+
+class _Gain(nn.Module):
+    """A user layer reading a global and an array attribute of its own."""
+
+    def __init__(self):
+        super().__init__()
+        self.offsets = np.zeros(2)
+
+    def forward(self, x):
+        return x * GAIN + self.offsets
+
+
+def test_user_layers_inside_a_library_container_are_read_too():
+    global GAIN
+    model = nn.Sequential(nn.Linear(3, 2, seed=0), _Gain(), _Gain())
+    jm = cr.jit(model)
+    x = np.array([[1.0, -2.0, 0.5]])
+    try:
+        assert np.allclose(jm(x).numpy(), model(x).numpy())
+        GAIN = 3.0
+        assert np.allclose(jm(x).numpy(), model(x).numpy())
+        model[2].offsets[...] = 5.0  # the second instance's array, in place
+        assert np.allclose(jm(x).numpy(), model(x).numpy())
+        assert jm.cache_info().misses == 2
+    finally:
+        GAIN = 1.0
+
+
+def test_deeply_nested_modules_are_read_once_each():
+    model = nn.Linear(2, 2, seed=0)
+    for _ in range(40):  # (each container read once: not once per path to it)
+        model = nn.Sequential(model, _Gain())
+    jm = cr.jit(model)
+    x = np.ones((1, 2))
+    assert np.allclose(jm(x).numpy(), model(x).numpy())

@@ -78,12 +78,16 @@ def reads(f: Any, depth: int = 3) -> list[tuple[Any, Any, Any, str]]:
     from .nn.module import Module
 
     found: list[tuple[Any, Any, Any, str]] = []
-    seen: set[int] = set()
+    seen: set[tuple[Any, int]] = set()
     todo: list[tuple[Any, int]] = [(f, 0)]
     while todo:
         fn, level = todo.pop()
         owner = None
-        if isinstance(fn, Module):  # a Module's call runs its forward
+        if isinstance(fn, Module):  # a Module's call runs its forward, and its submodules'
+            if ("module", id(fn)) in seen:
+                continue
+            seen.add(("module", id(fn)))
+            todo.extend((m, level) for m in fn.children())
             fn = type(fn).forward.__get__(fn)
         inner = getattr(fn, "__wrapped__", None)  # a jitted function, functools.wraps
         if inner is not None and getattr(fn, "__code__", None) is None:
@@ -91,9 +95,10 @@ def reads(f: Any, depth: int = 3) -> list[tuple[Any, Any, Any, str]]:
         if isinstance(fn, types.MethodType):
             owner, fn = fn.__self__, fn.__func__
         code = getattr(fn, "__code__", None)
-        if code is None or id(fn) in seen:
+        key = (id(fn), id(owner))  # (one class's forward, read for each of its instances)
+        if code is None or key in seen:
             continue
-        seen.add(id(fn))
+        seen.add(key)
         names = _names(code)
         scope = getattr(fn, "__globals__", None) or {}
         # the library's own functions (chainrule's transforms, NumPy's) never rebind their
