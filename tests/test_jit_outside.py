@@ -252,11 +252,11 @@ def test_library_names_are_not_guarded():
     jm = cr.jit(model)
     jm(np.ones((2, 4)))
     entry = next(iter(jm._cache.values()))
-    assert all(w.startswith("the attribute ") for w in entry.slot_names)
+    assert all(w.startswith("the attribute ") for w in entry.guards.names)
     jg = cr.jit(cr.grad(_reads_global_number))
     jg(x0)
     entry = next(iter(jg._cache.values()))
-    assert {w for w in entry.slot_names if "global" in w} <= {
+    assert {w for w in entry.guards.names if "global" in w} <= {
         "the global 'SCALE'",
         "the global '_reads_global_number'",
     }
@@ -327,3 +327,28 @@ def test_deeply_nested_modules_are_read_once_each():
     jm = cr.jit(model)
     x = np.ones((1, 2))
     assert np.allclose(jm(x).numpy(), model(x).numpy())
+
+
+# cr.vmap caches its batched program per signature the same way, with the same guards
+
+
+def test_vmap_reads_a_rebound_number_and_an_array_changed_in_place():
+    global SCALE
+    table = np.arange(6.0).reshape(3, 2)
+
+    def f(x):
+        return cr.tanh(x @ table).sum() * SCALE
+
+    X = np.random.default_rng(0).standard_normal((4, 3))
+    batched = {"vmap": cr.vmap(f), "jit(vmap)": cr.jit(cr.vmap(f))}
+    batched["vmap(grad)"] = cr.vmap(cr.grad(f))
+    try:
+        for step in range(3):
+            for name, g in batched.items():
+                fresh = cr.vmap(cr.grad(f)) if "grad" in name else cr.vmap(f)
+                for _ in range(2):  # (the second call runs vmap's generated code)
+                    assert np.allclose(g(X).numpy(), fresh(X).numpy()), (name, step)
+            table *= 0.5
+            SCALE = 1.0 + step
+    finally:
+        SCALE = 0.5

@@ -254,3 +254,44 @@ def stale(guard_list: list[tuple]) -> str | None:
         if not same(scope.get(name, _MISSING), value):
             return what
     return None
+
+
+class Guards:
+    """The guards of one compiled program (cr.jit's, cr.vmap's): ``slots`` (scope, name,
+    value) and their descriptions, and ``contents`` (array, the contents the program was
+    made for)."""
+
+    __slots__ = ("slots", "names", "contents")
+
+    def __init__(self, found: list, modules: Any, program: Any, arrays: dict) -> None:
+        """``found``: ``reads(f)`` before the trace (each name is read again now, after
+        it); ``modules``: the Modules whose forward ran; ``program``: the traced program;
+        ``arrays``: the arrays read from outside (``outside_arrays``)."""
+        now = [(s, n, s.get(n, _MISSING), w) for s, n, _v, w in found]
+        now = [g for g in now if g[2] is not _MISSING]
+        now += module_reads(modules)
+        held = guards(now)
+        self.slots = [(scope, name, value) for scope, name, value, _what in held]
+        self.names = [what for _scope, _name, _value, what in held]
+        self.contents = [(a, a.copy()) for a in baked(program, arrays)]
+
+    def hold(self) -> bool:
+        """Whether every name still holds what the program was made for."""
+        for scope, name, value in self.slots:
+            now = scope.get(name, _MISSING)
+            if now is not value and not same(now, value):
+                return False
+        for array, made_for in self.contents:
+            if not np.array_equal(array, made_for):
+                return False
+        return True
+
+    def stale(self) -> str | None:
+        """The first thing that no longer holds, described (None if all hold)."""
+        what = stale([(*g, w) for g, w in zip(self.slots, self.names)])
+        if what is not None:
+            return what
+        for array, made_for in self.contents:
+            if not np.array_equal(array, made_for):
+                return f"the contents of an array of shape {array.shape} it indexes with"
+        return None

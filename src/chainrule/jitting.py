@@ -598,15 +598,10 @@ class _Entry:
         # globals and closure variables the function reads. Another value put in one's
         # place since (a new Parameter, tied weights, ``lr = 0.05``, ``w = new``) makes
         # this code invalid, as eager code would read the new one
-        now = [(s, n, s.get(n, _MISSING), w) for s, n, _v, w in outside]
-        now = [g for g in now if g[2] is not _MISSING]
-        now += jit_outside.module_reads(tracer.modules.values())
-        held = jit_outside.guards(now)
-        self.slots = [(scope, name, value) for scope, name, value, _what in held]
-        self.slot_names = [what for _scope, _name, _value, what in held]
-        # arrays read from outside that the program holds as constants (an index), with
-        # the contents it was made for
-        self.contents = [(a, a.copy()) for a in jit_outside.baked(program, tracer.outside)]
+        # (and the arrays read from outside that the program holds as constants, an index,
+        # by contents)
+        self.guards = jit_outside.Guards(outside, tracer.modules.values(), program, tracer.outside)
+        self.slots, self.contents = self.guards.slots, self.guards.contents
         self.program = optimize(program)
         for e in self.program.eqns:
             if e.meta.get("call") is not None and e.prim.name not in _BREAK_WARNED:
@@ -673,12 +668,9 @@ class _Entry:
 
     def stale(self) -> str:
         """What no longer fits this code (for the warning about recompiling)."""
-        what = jit_outside.stale([(*g, w) for g, w in zip(self.slots, self.slot_names)])
+        what = self.guards.stale()
         if what is not None:
             return what
-        for array, made_for in self.contents:
-            if not np.array_equal(array, made_for):
-                return f"the contents of an array of shape {array.shape} it indexes with"
         for m, training in self.modes:
             if m.training is not training:
                 return f"the mode of {type(m).__name__} (train / eval)"

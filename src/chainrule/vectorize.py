@@ -25,6 +25,7 @@ import numpy as np
 
 from . import batching, state
 from . import rules as P
+from ._jit_outside import Guards, outside_arrays, reads
 from .backend import stored
 from .batching import STRUCTURED, Basis, BatchContext, BatchingError, NotBatchable
 from .ir.passes import dce
@@ -56,6 +57,7 @@ class _VmapTracer(Tracer):
         self._by_data: dict[int, Var] = {}
         self._stopped: dict[int, Var] = {}
         self._versions: dict[int, int] = {}
+        self.found: list = []  # (see _jit_outside.reads)
 
     def _register(self, tensor: Tensor, v: Var) -> None:
         super()._register(tensor, v)
@@ -87,6 +89,14 @@ class _VmapTracer(Tracer):
                 if t._data is arr:
                     return self._var_of.get(id(t))
         return None
+
+    def _outside_input(self, array: np.ndarray) -> Var:
+        v = self._outside_vars.get(id(array))
+        if v is None:
+            holder = _wrap(array)
+            self.captured.append(holder)
+            v = self._outside_vars[id(array)] = self.input(holder, "captured")
+        return v
 
     def _stop(self, source: Var, holder: Tensor) -> Var:
         """A ``stop_gradient`` equation reading ``source``; ``holder`` stands for it."""
@@ -136,6 +146,8 @@ class _VmapTracer(Tracer):
             # read from outside the function: an input, read at every call
             self.captured.append(a)
             return self.input(a, "captured"), True
+        if type(a) is np.ndarray and id(a) in self.outside:
+            return self._outside_input(a), True  # read from outside: at every call
         if isinstance(a, (np.ndarray, np.generic)):
             source = self._data_var(a)
             if source is not None:  # an array taken from a traced tensor's .data
@@ -476,9 +488,20 @@ def _replay_on_arrays(call: Callable, params: dict, *args: Any) -> Any:
 class _Entry:
     """What one call signature needs: the batched program and how to feed it."""
 
-    __slots__ = ("program", "runner", "bp_leaves", "captured", "out_def", "keep", "size", "runs")
+    __slots__ = (
+        "program",
+        "runner",
+        "bp_leaves",
+        "captured",
+        "out_def",
+        "keep",
+        "size",
+        "runs",
+        "guards",
+    )
 
-    def __init__(self, program, bp_leaves, captured, out_def, keep, size) -> None:
+    def __init__(self, program, bp_leaves, captured, out_def, keep, size, guards) -> None:
+        self.guards = guards  # the names f reads from outside hold what it was traced with
         self.program = program
         self.runner: Callable[[list], Any] = _Runner(program)
         self.runs = 0  # calls on arrays so far: the second one compiles the program
@@ -521,7 +544,8 @@ class _Vmapped:
         leaves: list = []
         key = (_walk(args, leaves), _walk(kwargs, leaves) if kwargs else None)
         entry = self._cache.get(key)
-        if entry is None:
+        if entry is None or not entry.guards.hold():
+            # (or a name f reads from outside holds another value now: see _jit_outside)
             self.misses += 1
             leaves, treedef = flatten((args, kwargs))
             entry = self._build(args, kwargs, leaves, treedef)
@@ -567,11 +591,14 @@ class _Vmapped:
         if size > 1:
             _check_against_f(self.fn, program, leaves, treedef, axes, kinds, size - 1)
         keep = [x for x in leaves if _leaf_key(x)[0] == 2]
-        return _Entry(batched, bp_leaves, list(tracer.captured), out_def, keep, size)
+        guards = Guards(tracer.found, tracer.modules.values(), program, tracer.outside)
+        return _Entry(batched, bp_leaves, list(tracer.captured), out_def, keep, size, guards)
 
     def _trace(self, leaves, treedef, axes, kinds) -> tuple[Program, _VmapTracer, Any]:
         """Trace ``f`` on the first example (a strict trace; arguments are fresh leaves)."""
         tracer = _VmapTracer()
+        tracer.found = reads(self.fn)  # what f reads from outside its arguments
+        tracer.outside = outside_arrays(tracer.found)
         example = []
         for x, axis, kind in zip(leaves, axes, kinds):
             if kind == "static":
