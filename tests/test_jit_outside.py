@@ -352,3 +352,27 @@ def test_vmap_reads_a_rebound_number_and_an_array_changed_in_place():
             SCALE = 1.0 + step
     finally:
         SCALE = 0.5
+
+
+def test_numpy_random_draws_inside_are_refused_not_frozen():
+    rng = np.random.default_rng(0)
+
+    def noisy(x):  # NumPy draws once, at the trace: the program would reuse that draw
+        return (x + rng.standard_normal(3)).sum()
+
+    def legacy(x):
+        return (x + np.random.rand(3)).sum()
+
+    for transform in (cr.jit, cr.vmap):
+        for f, what in ((noisy, "the closure variable 'rng'"), (legacy, "np.random")):
+            arg = np.ones(3) if transform is cr.jit else np.ones((2, 3))
+            with pytest.raises(RuntimeError, match="draws random numbers with NumPy") as e:
+                transform(f)(arg)
+            assert what in str(e.value)
+
+
+def test_dropout_draws_are_part_of_the_program_not_refused():
+    model = nn.Sequential(nn.Linear(3, 3, seed=0), nn.Dropout(0.5, seed=1))
+    jm = cr.jit(model)
+    outs = [jm(np.ones((4, 3))).numpy() for _ in range(3)]
+    assert not np.allclose(outs[0], outs[1])  # a new mask at each call

@@ -295,3 +295,52 @@ class Guards:
             if not np.array_equal(array, made_for):
                 return f"the contents of an array of shape {array.shape} it indexes with"
         return None
+
+
+class NumpyDraws:
+    """Random numbers the function draws with NumPy itself while it is traced (a global
+    ``rng.standard_normal(3)``, ``np.random.rand``): NumPy computes them once, and the
+    compiled program would hold that one draw as a constant for every call. ``check()``
+    after the trace raises if a generator the function reads (or NumPy's global one)
+    moved, other than those the traced operations draw from (``Dropout``)."""
+
+    def __init__(self, found: list) -> None:
+        gens: dict[int, tuple[Any, str]] = {}
+        for _s, _n, value, what in found:
+            if isinstance(value, (np.random.Generator, np.random.RandomState)):
+                gens.setdefault(id(value), (value, what))
+        self.gens = [(g, what, _state(g)) for g, what in gens.values()]
+        self.legacy = np.random.get_state()
+
+    def check(self, transform: str, name: str, traced: Any) -> None:
+        """Raise for a generator that moved during the trace (``traced``: the ids of
+        those the program's own operations draw from)."""
+        moved = [w for g, w, st in self.gens if id(g) not in traced and not _equal(_state(g), st)]
+        if not _equal(np.random.get_state(), self.legacy):
+            moved.append("NumPy's global generator (np.random)")
+        if moved:
+            raise RuntimeError(
+                f"{transform}: {name} draws random numbers with NumPy ({moved[0]}) while it "
+                f"is traced: NumPy computes them once, and the compiled program would use "
+                f"that one draw at every call. Draw them outside and pass them as an "
+                f"argument (or use a Dropout layer, whose draws are part of the program)."
+            )
+
+
+def _state(gen: Any) -> Any:
+    return gen.bit_generator.state if isinstance(gen, np.random.Generator) else gen.get_state()
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """Equality of generator states (dicts and tuples holding arrays)."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (tuple, list)):
+        return (
+            isinstance(b, (tuple, list))
+            and len(a) == len(b)
+            and all(_equal(x, y) for x, y in zip(a, b))
+        )
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return bool(np.array_equal(a, b))
+    return bool(a == b)

@@ -517,6 +517,7 @@ class _Entry:
         # read at every call, and each name is guarded (see jit_outside)
         outside = jit_outside.reads(owner._f)
         tracer.outside = jit_outside.outside_arrays(outside)
+        draws = jit_outside.NumpyDraws(outside)
         fixed = {i % len(args) for i in owner._static} if args else set()
         dyn_args = tuple(None if i in fixed else a for i, a in enumerate(args))
         names = _leaf_names(owner._f, dyn_args, kwargs, len(sig.leaves))
@@ -550,6 +551,7 @@ class _Entry:
                         np.copyto(t._data, before)
                     else:  # a 0-d NumPy scalar: immutable, replaced
                         t._data = before[()]
+        draws.check("jit", self.name, tracer.rngs)
         out_leaves, self.out_def = flatten(out)
         self.rebuild = rebuilder(self.out_def)  # the outputs' structure around their leaves
         for o in out_leaves:

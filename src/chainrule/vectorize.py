@@ -25,7 +25,7 @@ import numpy as np
 
 from . import batching, state
 from . import rules as P
-from ._jit_outside import Guards, outside_arrays, reads
+from ._jit_outside import Guards, NumpyDraws, outside_arrays, reads
 from .backend import stored
 from .batching import STRUCTURED, Basis, BatchContext, BatchingError, NotBatchable
 from .ir.passes import dce
@@ -599,6 +599,7 @@ class _Vmapped:
         tracer = _VmapTracer()
         tracer.found = reads(self.fn)  # what f reads from outside its arguments
         tracer.outside = outside_arrays(tracer.found)
+        draws = NumpyDraws(tracer.found)
         example = []
         for x, axis, kind in zip(leaves, axes, kinds):
             if kind == "static":
@@ -619,6 +620,7 @@ class _Vmapped:
         with _isolated(), _inside_transform():
             with tracer.active():
                 out = self.fn(*ex_args, **ex_kwargs)
+            draws.check("vmap", getattr(self.fn, "__name__", "f"), tracer.rngs)
             out_leaves, out_def = flatten(out)
             outputs = []
             for k, o in enumerate(out_leaves):
