@@ -376,3 +376,26 @@ def test_dropout_draws_are_part_of_the_program_not_refused():
     jm = cr.jit(model)
     outs = [jm(np.ones((4, 3))).numpy() for _ in range(3)]
     assert not np.allclose(outs[0], outs[1])  # a new mask at each call
+
+
+def test_a_numpy_write_into_an_outside_array_is_refused_a_chainrule_one_repeats():
+    counts = np.zeros(2)
+
+    def bare(x):
+        counts[0] += 1  # NumPy's own write: it would happen at the trace only
+        return x.sum()
+
+    with pytest.raises(RuntimeError, match="changes the closure variable 'counts'"):
+        cr.jit(bare)(x0)
+
+    total = np.zeros(3)
+
+    def tracked(x):
+        t = cr.as_tensor(total)
+        with cr.no_grad():
+            t.add_(x)  # chainrule's in-place operation: part of the program
+        return t.sum()
+
+    jt = cr.jit(tracked)
+    assert [float(jt(np.ones(3))) for _ in range(3)] == [3.0, 6.0, 9.0]
+    assert np.allclose(total, 3.0)

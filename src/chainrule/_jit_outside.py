@@ -344,3 +344,36 @@ def _equal(a: Any, b: Any) -> bool:
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return bool(np.array_equal(a, b))
     return bool(a == b)
+
+
+class NumpyWrites:
+    """Arrays read from outside that the function changes with NumPy itself while it is
+    traced (``counts[0] += 1``, ``np.copyto(buf, ...)`` on a bare array): the compiled
+    program would not repeat that change. ``check()`` after the trace (once the changes
+    chainrule's own in-place operations made are undone) raises for one whose contents
+    changed. Arrays over ``limit`` bytes are not checked (their digest costs a pass)."""
+
+    def __init__(self, found: list, arrays: dict, limit: int = 1 << 26) -> None:
+        names = {id(v): w for _s, _n, v, w in found}
+        self.before = [
+            (a, names.get(id(a), "an array"), _digest(a))
+            for a in arrays.values()
+            if a.nbytes <= limit
+        ]
+
+    def check(self, transform: str, name: str) -> None:
+        for a, what, digest in self.before:
+            if _digest(a) != digest:
+                raise RuntimeError(
+                    f"{transform}: {name} changes {what} (an array of shape {a.shape}) in "
+                    f"place with NumPy while it is traced: the compiled program would not "
+                    f"repeat that change. Make it a tensor (cr.as_tensor) and change it "
+                    f"with chainrule's in-place operations, or do it outside."
+                )
+
+
+def _digest(a: np.ndarray) -> int:
+    import zlib
+
+    data = a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    return zlib.crc32(data.view(np.uint8).reshape(-1)) if data.size else 0

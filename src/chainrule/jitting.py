@@ -518,6 +518,7 @@ class _Entry:
         outside = jit_outside.reads(owner._f)
         tracer.outside = jit_outside.outside_arrays(outside)
         draws = jit_outside.NumpyDraws(outside)
+        writes = jit_outside.NumpyWrites(outside, tracer.outside)
         fixed = {i % len(args) for i in owner._static} if args else set()
         dyn_args = tuple(None if i in fixed else a for i, a in enumerate(args))
         names = _leaf_names(owner._f, dyn_args, kwargs, len(sig.leaves))
@@ -552,6 +553,7 @@ class _Entry:
                     else:  # a 0-d NumPy scalar: immutable, replaced
                         t._data = before[()]
         draws.check("jit", self.name, tracer.rngs)
+        writes.check("jit", self.name)
         out_leaves, self.out_def = flatten(out)
         self.rebuild = rebuilder(self.out_def)  # the outputs' structure around their leaves
         for o in out_leaves:
