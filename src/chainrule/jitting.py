@@ -30,8 +30,6 @@ import numpy as np
 
 from . import _jit_outside as jit_outside
 from . import state, versions
-from ._jit_outside import _MISSING
-from ._jit_outside import same as same_value
 from .engine import Node
 from .ir import Program, Var, run_on_tensors
 from .ir.compile import BACKENDS, Compiled, _compile_arrays, compile_program
@@ -605,7 +603,6 @@ class _Entry:
         # (and the arrays read from outside that the program holds as constants, an index,
         # by contents)
         self.guards = jit_outside.Guards(outside, tracer.modules.values(), program, tracer.outside)
-        self.slots, self.contents = self.guards.slots, self.guards.contents
         self.program = optimize(program)
         for e in self.program.eqns:
             if e.meta.get("call") is not None and e.prim.name not in _BREAK_WARNED:
@@ -661,14 +658,7 @@ class _Entry:
         for m, training in self.modes:
             if m.training is not training:
                 return False
-        for scope, name, value in self.slots:
-            now = scope.get(name, _MISSING)
-            if now is not value and not same_value(now, value):
-                return False
-        for array, made_for in self.contents:
-            if not np.array_equal(array, made_for):
-                return False
-        return True
+        return self.guards.hold()
 
     def stale(self) -> str:
         """What no longer fits this code (for the warning about recompiling)."""
