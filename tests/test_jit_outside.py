@@ -399,3 +399,21 @@ def test_a_numpy_write_into_an_outside_array_is_refused_a_chainrule_one_repeats(
     jt = cr.jit(tracked)
     assert [float(jt(np.ones(3))) for _ in range(3)] == [3.0, 6.0, 9.0]
     assert np.allclose(total, 3.0)
+
+
+def test_a_callable_object_is_read_through_its_call():
+    class Weighted:
+        def __init__(self):
+            self.scale = 2.0
+
+        def __call__(self, x):
+            return (x * self.scale).sum()
+
+    loss = Weighted()
+
+    def f(x):
+        return loss(x) + 1.0
+
+    jf = _jit_and_eager(f, x0)
+    loss.scale = 5.0
+    assert float(jf(x0)) == pytest.approx(5.0 * x0.sum() + 1.0)

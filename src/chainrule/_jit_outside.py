@@ -94,6 +94,11 @@ def reads(f: Any, depth: int = 3) -> list[tuple[Any, Any, Any, str]]:
             fn = inner
         if isinstance(fn, types.MethodType):
             owner, fn = fn.__self__, fn.__func__
+        elif getattr(fn, "__code__", None) is None:  # an object with a __call__ of its own
+            mro = type(fn).__mro__ if callable(fn) else ()
+            call = next((k.__dict__["__call__"] for k in mro if "__call__" in k.__dict__), None)
+            if isinstance(call, types.FunctionType):
+                owner, fn = fn, call
         code = getattr(fn, "__code__", None)
         key = (id(fn), id(owner))  # (one class's forward, read for each of its instances)
         if code is None or key in seen:
