@@ -417,3 +417,12 @@ def test_a_callable_object_is_read_through_its_call():
     jf = _jit_and_eager(f, x0)
     loss.scale = 5.0
     assert float(jf(x0)) == pytest.approx(5.0 * x0.sum() + 1.0)
+
+
+def test_a_user_module_named_like_the_standard_library_is_watched(tmp_path):
+    # a function from the user's own code.py (a stdlib name, but not the stdlib's file)
+    scope = {"__name__": "code", "__file__": str(tmp_path / "code.py"), "cr": cr, "k": 2.0}
+    exec("def f(x):\n    return (x * k).sum()\n", scope)
+    jf = _jit_and_eager(scope["f"], x0)
+    scope["k"] = 3.0
+    assert float(jf(x0)) == pytest.approx(3.0 * x0.sum())

@@ -20,7 +20,9 @@ as a constant (an index: ``x[idx]``) is also compared by contents at each call.
 
 from __future__ import annotations
 
+import os
 import sys
+import sysconfig
 import types
 from typing import Any
 
@@ -135,13 +137,24 @@ def reads(f: Any, depth: int = 3) -> list[tuple[Any, Any, Any, str]]:
     return found
 
 
-#: the top-level packages whose functions' names are not guarded
-_LIBRARIES = frozenset(("chainrule", "numpy", "functools", "builtins", *sys.stdlib_module_names))
+#: the packages whose functions' names are not guarded (with the standard library)
+_LIBRARIES = frozenset(("chainrule", "numpy"))
+_STDLIB = os.path.normcase(os.path.realpath(sysconfig.get_paths()["stdlib"])) + os.sep
 
 
 def _library(scope: dict) -> bool:
+    """Whether a function with these globals is the library's own, or the standard
+    library's (by where its module's file is: a user's ``code.py`` is not)."""
     name = scope.get("__name__")
-    return isinstance(name, str) and name.split(".")[0] in _LIBRARIES
+    if not isinstance(name, str):
+        return False
+    if name.split(".")[0] in _LIBRARIES:
+        return True
+    path = scope.get("__file__")
+    if not isinstance(path, str):  # built in, frozen
+        return name.split(".")[0] in sys.stdlib_module_names
+    path = os.path.normcase(os.path.realpath(path))
+    return path.startswith(_STDLIB) and "site-packages" not in path
 
 
 def _items(value: Any, what: str) -> list[tuple[Any, Any, Any, str]]:
