@@ -512,7 +512,7 @@ class _Entry:
             self.name = "f"
         tracer = Tracer(strict="cr.jit", capture=True)
         # what the function reads by name from outside its arguments: arrays become inputs
-        # read at every call, and each name is guarded (see jit_outside)
+        # read at every call, and each name is guarded (see _jit_outside)
         outside = jit_outside.reads(owner._f)
         tracer.outside = jit_outside.outside_arrays(outside)
         draws = jit_outside.NumpyDraws(outside)
@@ -595,13 +595,12 @@ class _Entry:
         # the modes of the Modules that ran (Dropout and BatchNorm trace to other programs
         # in eval mode): a mode changed since makes this code invalid
         self.modes = [(m, m.training) for m in tracer.modules.values()]
-        # the names this code was made for what they hold: where the Modules that ran hold
-        # the tensors the program reads (module.weight), their numbers and submodules, the
-        # globals and closure variables the function reads. Another value put in one's
-        # place since (a new Parameter, tied weights, ``lr = 0.05``, ``w = new``) makes
-        # this code invalid, as eager code would read the new one
-        # (and the arrays read from outside that the program holds as constants, an index,
-        # by contents)
+        # the guards: each name this code read, with the value it held. The attributes of
+        # the Modules that ran (module.weight, their numbers and submodules), the globals,
+        # closure variables and attributes the function reads; another value there since
+        # (a new Parameter, tied weights, ``lr = 0.05``, ``w = new``) makes this code
+        # invalid, as eager code would read the new one. Arrays read from outside that the
+        # program holds as constants (an index) are compared by contents.
         self.guards = jit_outside.Guards(outside, tracer.modules.values(), program, tracer.outside)
         self.program = optimize(program)
         for e in self.program.eqns:
@@ -631,12 +630,12 @@ class _Entry:
         self.grad = is_grad_enabled() and any(self.diff)
         if self.grad:
             self._split(owner._buffers)
-        # random draws made while compiling (the trace, the gradient's replay) are given
-        # back: the first call draws what eager code would have
         # the generators the program draws from: a call recording a node keeps their
         # states, so a recorded backward (create_graph, higher order), which runs the
         # program again, draws the masks the forward drew
         self.rngs = [gen for gen, _before in tracer.rngs.values()]
+        # random draws made while compiling (the trace, the gradient's replay) are given
+        # back: the first call draws what eager code would have
         for gen, before in tracer.rngs.values():
             gen.bit_generator.state = before
 
