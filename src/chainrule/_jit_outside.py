@@ -266,14 +266,6 @@ def same(now: Any, value: Any) -> bool:
         return False
 
 
-def stale(guard_list: list[tuple]) -> str | None:
-    """The description of the first guard that no longer holds (None if all hold)."""
-    for scope, name, value, what in guard_list:
-        if not same(scope.get(name, _MISSING), value):
-            return what
-    return None
-
-
 class Guards:
     """The guards of one compiled program (cr.jit's, cr.vmap's): ``slots`` (scope, name,
     value) and their descriptions, and ``contents`` (array, the contents the program was
@@ -306,9 +298,9 @@ class Guards:
 
     def stale(self) -> str | None:
         """The first thing that no longer holds, described (None if all hold)."""
-        what = stale([(*g, w) for g, w in zip(self.slots, self.names)])
-        if what is not None:
-            return what
+        for (scope, name, value), what in zip(self.slots, self.names):
+            if not same(scope.get(name, _MISSING), value):
+                return what
         for array, made_for in self.contents:
             if not np.array_equal(array, made_for):
                 return f"the contents of an array of shape {array.shape} it indexes with"

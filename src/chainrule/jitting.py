@@ -590,7 +590,7 @@ class _Entry:
             ("arg", position[id(t)]) if id(t) in position else ("param", index_of[id(t)])
             for t, _v, _before in written
         ]
-        _name_parameters(owner._f, program, self.params)
+        _name_parameters(owner._f, program, self.params, outside)
         self.param_specs = [(p._data.shape, p._data.dtype, p._rg) for p in self.params]
         # the modes of the Modules that ran (Dropout and BatchNorm trace to other programs
         # in eval mode): a mode changed since makes this code invalid
@@ -1101,10 +1101,11 @@ def _used_inputs(program: Program) -> set[Var]:
     return used
 
 
-def _name_parameters(f: Any, program: Program, params: list[Tensor]) -> None:
+def _name_parameters(f: Any, program: Program, params: list[Tensor], outside: list) -> None:
     """Closure tensors of a Module (``cr.jit(model)``, a bound method of one) are named
     after the module's parameters in the generated code: ``weight_0`` for ``0.weight`` of
-    a Sequential, ``fc1_weight`` for ``fc1.weight``."""
+    a Sequential, ``fc1_weight`` for ``fc1.weight``; others by the names ``f`` reads them
+    under (``outside``: ``_jit_outside.reads(f)``)."""
     from .nn.module import Module
 
     if not params:
@@ -1118,7 +1119,7 @@ def _name_parameters(f: Any, program: Program, params: list[Tensor]) -> None:
                 parts = [parts[-1], *parts[:-1]]
             names.setdefault(id(p), "_".join(parts))
     if len(names) < len(params):  # others by the names the code reads them under (Xt @ w)
-        for _scope, name, value, _what in jit_outside.reads(f):
+        for _scope, name, value, _what in outside:
             if isinstance(name, str) and name.isidentifier():
                 names.setdefault(id(value), name)
     taken = {v.hint for v in program.inputs if v.hint}
