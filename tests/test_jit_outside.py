@@ -426,3 +426,24 @@ def test_a_user_module_named_like_the_standard_library_is_watched(tmp_path):
     jf = _jit_and_eager(scope["f"], x0)
     scope["k"] = 3.0
     assert float(jf(x0)) == pytest.approx(3.0 * x0.sum())
+
+
+def test_a_0d_array_and_an_array_inside_a_tuple_changed_in_place():
+    scale = np.array(2.0)  # 0-d: a constant of the program, compared by contents
+    pair = (np.ones(3),)  # an item of a tuple: an input read at every call
+
+    def f(x):
+        return (x * scale).sum() + (x * pair[0]).sum()
+
+    jf = _jit_and_eager(f, x0)
+    scale[...] = 5.0
+    pair[0][...] = 3.0
+    assert float(jf(x0)) == pytest.approx(float(f(x0))) == pytest.approx(8.0 * x0.sum())
+    counter = np.zeros(())
+
+    def bump(x):
+        counter[...] += 1  # a 0-d array written with NumPy: refused, as a larger one is
+        return x.sum()
+
+    with pytest.raises(RuntimeError, match="changes the closure variable 'counter'"):
+        cr.jit(bump)(x0)

@@ -51,11 +51,11 @@ class CellScope:
 
 
 class ItemScope:
-    """A list read like a dict: ``get(i)`` is item ``i``, if the list is that long."""
+    """A list or tuple read like a dict: ``get(i)`` is item ``i``, if it is that long."""
 
     __slots__ = ("items",)
 
-    def __init__(self, items: list) -> None:
+    def __init__(self, items: list | tuple) -> None:
         self.items = items
 
     def get(self, index: int, default: Any = None) -> Any:
@@ -167,16 +167,14 @@ def _items(value: Any, what: str) -> list[tuple[Any, Any, Any, str]]:
         scope: Any = value
     elif kind is list or kind is tuple:
         pairs = list(enumerate(value[:256]))
-        scope = ItemScope(value) if kind is list else None
+        scope = ItemScope(value)
     else:
         return []
-    out = []
-    for key, item in pairs:
-        if isinstance(item, (np.ndarray, Tensor)):
-            # a tuple cannot change: the guard on the name that holds it is enough
-            if scope is not None:
-                out.append((scope, key, item, f"{what}[{key!r}]"))
-    return out
+    return [
+        (scope, key, item, f"{what}[{key!r}]")
+        for key, item in pairs
+        if isinstance(item, (np.ndarray, Tensor))
+    ]
 
 
 def module_reads(modules: Any) -> list[tuple[Any, Any, Any, str]]:
@@ -199,10 +197,16 @@ def module_reads(modules: Any) -> list[tuple[Any, Any, Any, str]]:
     return found
 
 
+def arrays_in(found: list[tuple[Any, Any, Any, str]]) -> dict[int, np.ndarray]:
+    """The NumPy arrays among ``found`` (id -> array)."""
+    return {id(v): v for _s, _n, v, _w in found if type(v) is np.ndarray}
+
+
 def outside_arrays(found: list[tuple[Any, Any, Any, str]]) -> dict[int, np.ndarray]:
-    """The NumPy arrays among ``found`` (id -> array): inputs of the program, read at
-    every call."""
-    return {id(v): v for _s, _n, v, _w in found if type(v) is np.ndarray and v.ndim}
+    """The NumPy arrays among ``found`` that become inputs of the program, read at every
+    call (id -> array). A 0-d array stays a constant (a Tensor holds a 0-d value as a
+    NumPy scalar), compared by contents (``Guards``)."""
+    return {k: v for k, v in arrays_in(found).items() if v.ndim}
 
 
 def guards(found: list[tuple[Any, Any, Any, str]]) -> list[tuple]:
@@ -273,17 +277,16 @@ class Guards:
 
     __slots__ = ("slots", "names", "contents")
 
-    def __init__(self, found: list, modules: Any, program: Any, arrays: dict) -> None:
+    def __init__(self, found: list, modules: Any, program: Any) -> None:
         """``found``: ``reads(f)`` before the trace (each name is read again now, after
-        it); ``modules``: the Modules whose forward ran; ``program``: the traced program;
-        ``arrays``: the arrays read from outside (``outside_arrays``)."""
+        it); ``modules``: the Modules whose forward ran; ``program``: the traced program."""
         now = [(s, n, s.get(n, _MISSING), w) for s, n, _v, w in found]
         now = [g for g in now if g[2] is not _MISSING]
         now += module_reads(modules)
         held = guards(now)
         self.slots = [(scope, name, value) for scope, name, value, _what in held]
         self.names = [what for _scope, _name, _value, what in held]
-        self.contents = [(a, a.copy()) for a in baked(program, arrays)]
+        self.contents = [(a, a.copy()) for a in baked(program, arrays_in(now))]
 
     def hold(self) -> bool:
         """Whether every name still holds what the program was made for."""
@@ -363,12 +366,10 @@ class NumpyWrites:
     chainrule's own in-place operations made are undone) raises for one whose contents
     changed. Arrays over ``limit`` bytes are not checked (their digest costs a pass)."""
 
-    def __init__(self, found: list, arrays: dict, limit: int = 1 << 26) -> None:
+    def __init__(self, found: list, limit: int = 1 << 26) -> None:
         names = {id(v): w for _s, _n, v, w in found}
         self.before = [
-            (a, names.get(id(a), "an array"), _digest(a))
-            for a in arrays.values()
-            if a.nbytes <= limit
+            (a, names[key], _digest(a)) for key, a in arrays_in(found).items() if a.nbytes <= limit
         ]
 
     def check(self, transform: str, name: str) -> None:
@@ -385,5 +386,5 @@ class NumpyWrites:
 def _digest(a: np.ndarray) -> int:
     import zlib
 
-    data = a if a.flags.c_contiguous else np.ascontiguousarray(a)
-    return zlib.crc32(data.view(np.uint8).reshape(-1)) if data.size else 0
+    data = np.ascontiguousarray(a).reshape(-1)  # (a view where it can be)
+    return zlib.crc32(data.view(np.uint8)) if data.size else 0

@@ -516,7 +516,7 @@ class _Entry:
         outside = jit_outside.reads(owner._f)
         tracer.outside = jit_outside.outside_arrays(outside)
         draws = jit_outside.NumpyDraws(outside)
-        writes = jit_outside.NumpyWrites(outside, tracer.outside)
+        writes = jit_outside.NumpyWrites(outside)
         fixed = {i % len(args) for i in owner._static} if args else set()
         dyn_args = tuple(None if i in fixed else a for i, a in enumerate(args))
         names = _leaf_names(owner._f, dyn_args, kwargs, len(sig.leaves))
@@ -601,7 +601,7 @@ class _Entry:
         # (a new Parameter, tied weights, ``lr = 0.05``, ``w = new``) makes this code
         # invalid, as eager code would read the new one. Arrays read from outside that the
         # program holds as constants (an index) are compared by contents.
-        self.guards = jit_outside.Guards(outside, tracer.modules.values(), program, tracer.outside)
+        self.guards = jit_outside.Guards(outside, tracer.modules.values(), program)
         self.program = optimize(program)
         for e in self.program.eqns:
             if e.meta.get("call") is not None and e.prim.name not in _BREAK_WARNED:

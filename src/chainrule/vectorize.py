@@ -591,7 +591,7 @@ class _Vmapped:
         if size > 1:
             _check_against_f(self.fn, program, leaves, treedef, axes, kinds, size - 1)
         keep = [x for x in leaves if _leaf_key(x)[0] == 2]
-        guards = Guards(tracer.found, tracer.modules.values(), program, tracer.outside)
+        guards = Guards(tracer.found, tracer.modules.values(), program)
         return _Entry(batched, bp_leaves, list(tracer.captured), out_def, keep, size, guards)
 
     def _trace(self, leaves, treedef, axes, kinds) -> tuple[Program, _VmapTracer, Any]:
