@@ -244,8 +244,14 @@ def test_an_epilogue_reads_the_inputs_by_position():
     (out,) = compiled.fn(np.full(3, 2.0), acc)
     np.testing.assert_array_equal(out, 4.0)
     np.testing.assert_array_equal(acc, 2.0)
-    with pytest.raises(ValueError, match="taken"):
-        _compile_arrays(program, "f", dest={0: "x0"})  # the input's name
+    # a destination named like the input: the input yields its name (x0 -> x0_1)
+    named = _compile_arrays(program, "f", dest={0: "x0"})
+    into = np.zeros(3)
+    assert named.fn(np.full(3, 2.0), into) == ()
+    np.testing.assert_array_equal(into, 4.0)
+    for bad in ("np", "softmax", "1x"):  # the module's own names, or not a name
+        with pytest.raises(ValueError, match="taken"):
+            _compile_arrays(program, "f", dest={0: bad})
 
 
 # --------------------------------------------------------------------------- CompiledLoss

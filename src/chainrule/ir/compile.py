@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .lower import (
+    KERNELS,
     CodegenError,
     Constants,
     compile_module,
@@ -107,11 +108,23 @@ class Compiled:
         self.scalar = scalar
 
 
+#: The names a generated module defines at its top (imports, the ufuncs bound once, the
+#: scalar code's helper, the table of graph breaks) and ``chainrule.kernels``' functions it
+#: may import: no argument, value or function of the generated code is given one. (A
+#: parameter ``t0`` once met the scalar code's ``t0`` temporary and read its value; a
+#: function named ``softmax`` called itself instead of the kernel.)
+MODULE_NAMES = frozenset(
+    {"np", "math", "CONST", "CALL", "run_region", "_sigmoid", "_square"}
+    | {"_" + fn.split(".")[-1] for fn, _ in UFUNCS.values()}
+    | KERNELS
+)
+
+
 def _identifier(text: str | None, taken: set[str], fallback: str) -> str:
     base = "".join(c if c.isalnum() or c == "_" else "_" for c in (text or "")) or fallback
     if base[0].isdigit():
         base = "v" + base
-    if keyword.iskeyword(base) or base in ("np", "math", "CONST", "CALL"):
+    if keyword.iskeyword(base) or base in MODULE_NAMES:
         base += "_"
     name, k = base, 1
     while name in taken:
@@ -119,6 +132,12 @@ def _identifier(text: str | None, taken: set[str], fallback: str) -> str:
         k += 1
     taken.add(name)
     return name
+
+
+def _function_name(name: str) -> str:
+    """``name`` made a valid name for the generated function that no name of its module
+    shadows (``softmax`` -> ``softmax_``)."""
+    return _identifier(name, set(), "compiled")
 
 
 #: The code generators ``compile_program`` knows (``numba`` needs the optional extra ``fast``).
@@ -208,15 +227,16 @@ def _compile_arrays(
     consts = Constants()
     taken: set[str] = set()
     names: dict[Var, str] = {}
+    dest = dest or {}
+    extra_args, epilogue_lines = epilogue
+    # the caller's names first: an input or value named like one (a parameter ``lr``) yields
+    for a in [*dest.values(), *extra_args]:
+        if a in taken or not a.isidentifier() or keyword.iskeyword(a) or a in MODULE_NAMES:
+            raise ValueError(f"compile: argument name {a!r} is taken or not an identifier")
+        taken.add(a)
     args = [_identifier(v.hint, taken, f"x{i}") for i, v in enumerate(program.inputs)]
     for v, a in zip(program.inputs, args):
         names[v] = a
-    dest = dest or {}
-    extra_args, epilogue_lines = epilogue
-    for a in [*dest.values(), *extra_args]:
-        if a in taken or not a.isidentifier() or keyword.iskeyword(a):
-            raise ValueError(f"compile: argument name {a!r} is taken or not an identifier")
-        taken.add(a)
     # an output computed straight into its destination: the equation that makes it
     into: dict[Var, str] = {}
     for k, target in dest.items():
@@ -409,6 +429,7 @@ def _compile_arrays(
     ]
     lines.append(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
     body = "".join(f"    {line}\n" for line in lines)
+    name = _function_name(name)
     fn_text = f"def {name}({', '.join([*args, *dest.values(), *extra_args])}):\n{body}"
     bound = "".join(f"{k} = {v}\n" for k, v in sorted(bindings.items()))
     source = module_header(lines) + imports + (("\n" + bound) if bound else "") + "\n\n" + fn_text
@@ -525,6 +546,7 @@ def _scalar_output_type(o: Var | Literal) -> type | None:
 
 
 def _compile_scalar(program: Program, name: str) -> Compiled:
+    name = _function_name(name)
     taken: set[str] = set()
     names: dict[Var, str] = {}
     args = [_identifier(v.hint, taken, f"x{i}") for i, v in enumerate(program.inputs)]
@@ -542,11 +564,10 @@ def _compile_scalar(program: Program, name: str) -> Compiled:
         return names[v]
 
     for k, e in enumerate(program.eqns):
-        out = e.out
-        names[out] = f"t{k}"
         ins = [atom(v) for v in e.inputs]
+        names[e.out] = temp = _identifier(f"t{k}", taken, "t")  # (never an input's name)
         template = SCALAR.get(e.prim.name, "{0}")
-        lines.append(f"t{k} = {template.format(*ins)}")
+        lines.append(f"{temp} = {template.format(*ins)}")
     outs = [atom(o) for o in program.outputs]
     lines.append(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
     body = "".join(f"    {line}\n" for line in lines)

@@ -31,7 +31,7 @@ from ..ir.lower import (
 from ..ir.passes import simplify
 from ..ir.trace import Tracer
 from ..tensor import Tensor
-from .graph import Graph, Var
+from .graph import RESERVED, Graph, Var
 
 __all__ = [
     "CodegenError",
@@ -398,10 +398,12 @@ def _indent(lines: list[str]) -> str:
 
 
 def _fn_name(graph: Graph, name: str | None, suffix: str = "") -> str:
-    if name:
-        return name
-    base = graph.name if graph.name and graph.name.isidentifier() else "f"
-    return base + suffix
+    """The generated function's name: ``name``, or the graph's with ``suffix``; never one
+    the module's imports use (a function ``softmax`` calling the kernel ``softmax``)."""
+    if not name:
+        base = graph.name if graph.name and graph.name.isidentifier() else "f"
+        name = base + suffix
+    return name + "_" if name in RESERVED else name
 
 
 def _returns(names: list[str]) -> str:
