@@ -31,7 +31,7 @@ import numpy as np
 from . import _jit_outside as jit_outside
 from . import state, versions
 from .engine import Node
-from .ir import Program, Var, run_on_tensors
+from .ir import LengthChanged, Program, Var, run_on_tensors
 from .ir.compile import BACKENDS, Compiled, _compile_arrays, compile_program
 from .ir.passes import cse, dce, fold, simplify_more
 from .ir.program import Literal
@@ -301,7 +301,10 @@ class Jitted:
                     break
             else:
                 if is_grad_enabled() is grad:
-                    out = entry.run_again(args)
+                    try:
+                        out = entry.run_again(args)
+                    except LengthChanged as e:
+                        return self._refit(entry, e, args, kwargs)
                     if out is not _INVALID:
                         self._hits += 1
                         return out
@@ -329,7 +332,43 @@ class Jitted:
             if all(type(a) is np.ndarray for a in args):
                 shapes = tuple(a.shape for a in args)
                 self._again = (shapes, tuple(a.dtype for a in args), is_grad_enabled(), entry)
-        return entry.run(sig.leaves, sig.plain)
+        try:
+            return entry.run(sig.leaves, sig.plain)
+        except LengthChanged as e:
+            return self._refit(entry, e, args, kwargs, sig)
+
+    def _refit(
+        self,
+        entry: _Entry,
+        error: LengthChanged,
+        args: tuple,
+        kwargs: dict,
+        sig: _Signature | None = None,
+    ) -> Any:
+        """The call for ``entry``'s code met a length other than it was traced with (the
+        positions ``argwhere`` finds: see ``ir.VALUE_SHAPED``): the code kept beside it
+        for that length runs, or the function is traced again, and kept beside."""
+        if sig is None:
+            sig = self._signature(args, kwargs)
+        entry.length_changed = error.prim
+        for other in entry.others:
+            if not other.valid():
+                continue
+            try:
+                out = other.run(sig.leaves, sig.plain)
+            except LengthChanged:
+                continue
+            other.length_changed = None
+            other.others = [entry, *(o for o in entry.others if o is not other)]
+            entry.others = []
+            self._cache[sig.key] = other
+            self._last = (sig.key, other)
+            self._again = None
+            self._hits += 1
+            return out
+        new = self._compile(sig, args, kwargs)
+        self._last = (sig.key, new)
+        return new.run(sig.leaves, sig.plain)
 
     def _other(self, key: Any, current: _Entry) -> _Entry:
         """A valid program kept beside ``current`` for this key, made the key's entry (with
@@ -355,12 +394,21 @@ class Jitted:
             old.others = []
             self._refits += 1
             if self._refits == _REFITS_WARNED:
+                name = getattr(self._f, "__name__", "the function")
+                if old.length_changed:
+                    why = (
+                        f"the length {old.length_changed} found changed (the code is made "
+                        f"for the lengths it was traced with)"
+                    )
+                else:
+                    why = (
+                        f"{old.stale()} changed (it is read from outside the arguments, and "
+                        f"the code was made for the value it had): pass a value that "
+                        f"changes from call to call as an argument"
+                    )
                 warnings.warn(
-                    f"jit: {getattr(self._f, '__name__', 'the function')} compiled again "
-                    f"{self._refits} times for the same arguments' shapes, last because "
-                    f"{old.stale()} changed (it is read from outside the arguments, and "
-                    f"the code was made for the value it had): pass a value that changes "
-                    f"from call to call as an argument",
+                    f"jit: {name} compiled again {self._refits} times for the same "
+                    f"arguments' shapes, last because {why}",
                     RuntimeWarning,
                     stacklevel=3,
                 )
@@ -507,6 +555,7 @@ class _Entry:
 
     def __init__(self, owner: Jitted, sig: _Signature, args: tuple, kwargs: dict) -> None:
         self.others: list[_Entry] = []  # programs for the same signature, other modes
+        self.length_changed: str | None = None  # a call met another length (see _refit)
         self.name = getattr(owner._f, "__name__", "f")
         if not self.name.isidentifier():
             self.name = "f"
@@ -818,7 +867,15 @@ class _Entry:
         return self._recorded(arrays, tuple(edges), args)
 
     def _plain(self, arrays: list, leaves: Any) -> Any:
-        outs = self.compiled.fn(*arrays)
+        if self.rngs:
+            draws = [gen.bit_generator.state for gen in self.rngs]
+            try:
+                outs = self.compiled.fn(*arrays)
+            except LengthChanged:
+                self._undraw(draws)
+                raise
+        else:
+            outs = self.compiled.fn(*arrays)
         if self.effects:
             outs = self._write_back(outs, leaves)
         return self.rebuild(list(map(_wrap, outs)))
@@ -863,7 +920,11 @@ class _Entry:
         """Run the forward-with-residuals and record one node (over the concatenated
         differentiable outputs when there are several) whose backward is the compiled one."""
         draws = [gen.bit_generator.state for gen in self.rngs] if self.rngs else None
-        results = self.fwd.fn(*arrays)
+        try:
+            results = self.fwd.fn(*arrays)
+        except LengthChanged:  # (traced again: the generators start where they were)
+            self._undraw(draws)
+            raise
         n_out = self.n_out
         outs, residuals = results[:n_out], results[n_out:]
         if self.effects:
@@ -894,6 +955,10 @@ class _Entry:
             params_ = {"entry": self, "residuals": residuals, "arrays": arrays, "draws": draws}
             wrapped = self._multi(outs, list(edges), arrays, params_, wrapped)
         return self.rebuild(wrapped)
+
+    def _undraw(self, draws: list | None) -> None:
+        for gen, before in zip(self.rngs, draws or ()):
+            gen.bit_generator.state = before
 
     def _write_back(self, outs: tuple, leaves: list) -> tuple:
         """Put the final values of the inputs the function changed in place (the outputs

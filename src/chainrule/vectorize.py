@@ -29,7 +29,17 @@ from ._jit_outside import Guards, NumpyDraws, outside_arrays, reads
 from .backend import stored
 from .batching import STRUCTURED, Basis, BatchContext, BatchingError, NotBatchable
 from .ir.passes import dce
-from .ir.program import Eqn, Literal, Program, Var, evaluate, run_on_tensors
+from .ir.program import (
+    VALUE_SHAPED,
+    Eqn,
+    LengthChanged,
+    Literal,
+    Program,
+    Var,
+    check_length,
+    evaluate,
+    run_on_tensors,
+)
 from .ir.trace import _REPLAY, Tracer
 from .pytree import TreeDef, flatten, unflatten
 from .tensor import Tensor, _wrap, as_tensor
@@ -443,6 +453,8 @@ class _Runner:
                 params: dict = {}
             else:
                 fn, params = e.prim.impl, e.params
+            if e.prim.name in VALUE_SHAPED:  # the program holds for the traced length
+                fn = functools.partial(_length_checked, fn, e)
             steps.append((fn, ins, params))
             slot[e.out] = len(slot)
         self.steps = steps
@@ -455,6 +467,12 @@ class _Runner:
             args = [env[i] if type(i) is int else i.value for i in ins]
             append(fn(*args, **params) if params else fn(*args))
         return [env[i] if type(i) is int else i.value for i in self.outs]
+
+
+def _length_checked(fn: Callable, eqn: Eqn, *args: Any, **params: Any) -> Any:
+    out = fn(*args, **params)
+    check_length(eqn, out)
+    return out
 
 
 def _compiled(program: Program, runner: Callable[[list], Any]) -> Callable[[list], Any]:
@@ -556,7 +574,15 @@ class _Vmapped:
             self.hits += 1
             self._cache.move_to_end(key)
         self._last = entry
-        return self._run(entry, leaves)
+        try:
+            return self._run(entry, leaves)
+        except LengthChanged:
+            # a length the values decide (argwhere's) differs from the traced one: the
+            # program holds for that length only, so f is traced again at these inputs
+            self.misses += 1
+            leaves, treedef = flatten((args, kwargs))
+            entry = self._cache[key] = self._last = self._build(args, kwargs, leaves, treedef)
+            return self._run(entry, leaves)
 
     def _cache_info(self) -> dict:
         return {"hits": self.hits, "misses": self.misses, "size": len(self._cache)}
@@ -568,7 +594,7 @@ class _Vmapped:
             tensors = [leaves[j] for j in entry.bp_leaves]
             tensors = [x if isinstance(x, Tensor) else _wrap(x) for x in tensors]
             tensors.extend(entry.captured)
-            env = run_on_tensors(program, tensors)
+            env = run_on_tensors(program, tensors, lengths=True)
             outs = [env[o] if isinstance(o, Var) else o.value for o in program.outputs]
         else:
             arrays = [_data(leaves[j]) for j in entry.bp_leaves]
@@ -632,7 +658,9 @@ class _Vmapped:
                 outputs.append(tracer.output(o))
         program = tracer.program
         program.outputs = outputs
-        program = dce(program)
+        # (a length no output needs is not batched: examples may differ in it, as in the
+        # unique values of unique(x, return_inverse=True)[1])
+        program = dce(program, lengths=False)
         for e in program.eqns:
             if e.prim.name.startswith("not_differentiable("):
                 raise BatchingError(

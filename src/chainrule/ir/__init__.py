@@ -6,11 +6,22 @@ is a program too (the VJP rules, recorded while traced). Pictures, flat code, ``
 and compiled code are views of it; ``lower`` turns it into Python source.
 """
 
-from .program import Eqn, Literal, Program, Var, evaluate, run_on_tensors
+from .program import (
+    VALUE_SHAPED,
+    Eqn,
+    LengthChanged,
+    Literal,
+    Program,
+    Var,
+    evaluate,
+    run_on_tensors,
+)
 from .trace import Tracer, trace_program
 
 __all__ = [
+    "VALUE_SHAPED",
     "Eqn",
+    "LengthChanged",
     "Literal",
     "Program",
     "Tracer",

@@ -30,7 +30,7 @@ from .lower import (
     tidy,
 )
 from .passes import last_uses, memory_plan
-from .program import Eqn, Literal, Program, Var
+from .program import VALUE_SHAPED, Eqn, LengthChanged, Literal, Program, Var
 
 __all__ = ["BACKENDS", "Compiled", "compile_program", "UFUNCS"]
 
@@ -114,7 +114,7 @@ class Compiled:
 #: parameter ``t0`` once met the scalar code's ``t0`` temporary and read its value; a
 #: function named ``softmax`` called itself instead of the kernel.)
 MODULE_NAMES = frozenset(
-    {"np", "math", "CONST", "CALL", "run_region", "_sigmoid", "_square"}
+    {"np", "math", "CONST", "CALL", "LengthChanged", "run_region", "_sigmoid", "_square"}
     | {"_" + fn.split(".")[-1] for fn, _ in UFUNCS.values()}
     | KERNELS
 )
@@ -326,7 +326,14 @@ def _compile_arrays(
     reused: set[Var] = set()  # buffers a later value took over: freed under that name
 
     def _emit_frees(k: int) -> None:
-        out = program.eqns[k].out
+        e = program.eqns[k]
+        out = e.out
+        if e.prim.name in VALUE_SHAPED and out in names:  # the code holds for this length
+            n = names[out]
+            lines.append(
+                f"if {n}.shape != {out.shape!r}: raise LengthChanged({e.prim.name!r}, "
+                f"{out.shape!r}, {n}.shape)"
+            )
         for v in free_at.get(k, ()):
             if v is not out and v in names and v not in inline and v not in reused:
                 lines.append(f"del {names[v]}")
@@ -435,6 +442,7 @@ def _compile_arrays(
     source = module_header(lines) + imports + (("\n" + bound) if bound else "") + "\n\n" + fn_text
     namespace = compile_module(source, consts.values, f"<compiled {name}>")
     namespace["CALL"] = calls
+    namespace["LengthChanged"] = LengthChanged
     plan = memory_plan(program, owner)
     return Compiled(source, namespace[name], plan["peak_bytes"], breaks, False)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .program import Eqn, Literal, Program, Var
+from .program import VALUE_SHAPED, Eqn, Literal, Program, Var
 
 __all__ = ["cse", "dce", "fold", "last_uses", "memory_plan", "simplify", "simplify_more"]
 
@@ -27,9 +27,11 @@ def _copy(program: Program, eqns: list[Eqn], outputs: list | None = None) -> Pro
     return out
 
 
-def dce(program: Program, keep: set[Var] | None = None) -> Program:
+def dce(program: Program, keep: set[Var] | None = None, lengths: bool = True) -> Program:
     """Drop equations whose results no output (nor ``keep``) needs: a gradient nobody
-    asked for is never computed.
+    asked for is never computed. ``lengths``: keep those whose result's length the values
+    decide (``VALUE_SHAPED``), needed or not: the trace may have read that length, and the
+    compiled code checks it at every call.
 
     Examples
     --------
@@ -42,7 +44,7 @@ def dce(program: Program, keep: set[Var] | None = None) -> Program:
     live: set[Var] = {o for o in program.outputs if isinstance(o, Var)} | (keep or set())
     kept: list[Eqn] = []
     for e in reversed(program.eqns):
-        if e.out in live:
+        if e.out in live or (lengths and e.prim.name in VALUE_SHAPED):
             kept.append(e)
             live.update(v for v in e.inputs if isinstance(v, Var))
     kept.reverse()

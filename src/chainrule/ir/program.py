@@ -17,7 +17,63 @@ import numpy as np
 
 from ..primitives import Primitive
 
-__all__ = ["Eqn", "Literal", "Program", "Var", "evaluate", "run_on_tensors"]
+__all__ = [
+    "VALUE_SHAPED",
+    "Eqn",
+    "LengthChanged",
+    "Literal",
+    "Program",
+    "Var",
+    "check_length",
+    "evaluate",
+    "run_on_tensors",
+]
+
+#: Primitives whose result's length depends on the values (the positions ``argwhere``
+#: finds, the values ``unique`` keeps). A program is made for the lengths it was traced
+#: with: Python code that ran then may have decided on them (``piecewise`` skips a piece
+#: that selects nothing, a shape is read to size a buffer), so every replay checks them.
+VALUE_SHAPED = frozenset({"argwhere", "unique_part"})
+
+
+class LengthChanged(RuntimeError):
+    """A replayed program met a length other than the one it was traced with (see
+    ``VALUE_SHAPED``): ``cr.jit`` and ``cr.vmap`` trace again when their code raises it.
+
+    Examples
+    --------
+    >>> str(LengthChanged("argwhere", (3, 1), (2, 1)))[:52]
+    'argwhere gave shape (2, 1) where the program was tra'
+    """
+
+    def __init__(self, prim: str, traced: tuple, now: tuple) -> None:
+        super().__init__(
+            f"{prim} gave shape {tuple(now)} where the program was traced with "
+            f"{tuple(traced)}: the code is made for the lengths it was traced with (trace "
+            f"it again at these inputs)"
+        )
+        self.prim = prim
+
+
+def check_length(eqn: Eqn, value: Any) -> None:
+    """Raise ``LengthChanged`` if ``value`` (the result of a ``VALUE_SHAPED`` equation)
+    does not have the shape the program was traced with.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> from chainrule.ir import trace_program
+    >>> p, _ = trace_program(lambda x: cr.numpy.argwhere(x > 0), np.array([1.0, -1.0]))
+    >>> check_length(p.eqns[-1], np.zeros((1, 1)))  # one position, as traced: holds
+    >>> try:
+    ...     check_length(p.eqns[-1], np.zeros((2, 1)))
+    ... except LengthChanged as e:
+    ...     print(str(e)[:51])
+    argwhere gave shape (2, 1) where the program was tr
+    """
+    if np.shape(value) != eqn.out.shape:
+        raise LengthChanged(eqn.prim.name, eqn.out.shape, np.shape(value))
+
 
 _ids = itertools.count()
 
@@ -207,10 +263,13 @@ def evaluate(program: Program, args: Any, keep: bool = False) -> Any:
     return [_value(o, env) for o in program.outputs]
 
 
-def run_on_tensors(program: Program, tensors: list, hook: Callable | None = None) -> dict:
+def run_on_tensors(
+    program: Program, tensors: list, hook: Callable | None = None, lengths: bool = False
+) -> dict:
     """Run ``program`` with chainrule operations on Tensors (recording, so the result can
     be differentiated, or traced again); returns Var -> Tensor. ``hook(eqn, tensor)`` is
-    told about each result.
+    told about each result. ``lengths``: raise ``LengthChanged`` where a length the values
+    decide differs from the traced one (for a caller that can trace again).
 
     Examples
     --------
@@ -236,6 +295,8 @@ def run_on_tensors(program: Program, tensors: list, hook: Callable | None = None
             out = e.prim(*args, **e.params)
         if not hasattr(out, "_node"):  # every input was a constant: still a Tensor here
             out = as_tensor(out)
+        if lengths and e.prim.name in VALUE_SHAPED:
+            check_length(e, out)
         env[e.out] = out
         if hook is not None:
             hook(e, out)
