@@ -128,7 +128,11 @@ class _Code:
             roots = [o for o in outs if o._rg]
             self.grads = _reverse(roots, [None] * len(roots), aliases, True, retain=True)
         self.tracer = tracer
+        forward = {e.out for e in tracer.program.eqns[: self.n_forward]}
         program, replaced = simplify(tracer.program)
+        # (simplify drops equations, a forward ``x * 1`` among them: the forward is the
+        # equations left of those the trace made before the backward)
+        self.n_forward = sum(1 for e in program.eqns if e.out in forward)
         self.program: Program = program
         self.replaced = replaced
 
@@ -148,11 +152,19 @@ class _Code:
             tv: [(pos, sub(gv), owner) for pos, gv, owner in items]
             for tv, items in tracer.contributions.items()
         }
+        # The aliases made above for the inputs stand for them: their gradient is the
+        # input's (dx). An alias of the function's own (an inner cr.grad's argument) is a
+        # value of its own, with a gradient of its own added to its input's at its rule.
+        own_aliases = {tracer.var_of(a) for a in aliases}
         self.alias_of: dict[PVar, PVar] = {}
+        self.inner_aliases: set[PVar] = set()
         for e in self.program.eqns[: self.n_forward]:
             if e.prim.name == "alias":
-                self.alias_of[e.out] = e.inputs[0]
                 self.forward_of[e.out] = self.forward_of[e.inputs[0]]
+                if e.out in own_aliases:
+                    self.alias_of[e.out] = e.inputs[0]
+                else:
+                    self.inner_aliases.add(e.out)
 
     # ------------------------------------------------------------------ naming
     def _name_everything(self) -> None:
@@ -160,10 +172,20 @@ class _Code:
         names: dict[PVar, str] = {v: view.name for v, view in self.forward_of.items()}
         self.uses = _uses(prog, self.outputs, self.grad_vars)
         grad_name = {}  # forward Var -> its gradient's name
+        taken = set(self.dname.values()) | {v.name for v in self.graph.nodes}
         for fv in list(self.upstream) + list(self.contributions):
             view = self.forward_of.get(fv)
-            if view is not None:
-                grad_name[fv] = self.dname[view.index]
+            if view is not None and fv not in grad_name:
+                name = self.dname[view.index]
+                if fv in self.inner_aliases:
+                    # shown by its input's name (x), but a value of its own: its gradient
+                    # is added to dx by its rule, so it needs a name apart (dx_1)
+                    k = 1
+                    while f"{name}_{k}" in taken:
+                        k += 1
+                    name = f"{name}_{k}"
+                    taken.add(name)
+                grad_name[fv] = name
         self.grad_name = grad_name
         # The seeds: named after the output they start from.
         for fv, sv in tracer.seeds.items():
