@@ -8,7 +8,6 @@ traced lengths: it checks them at every call and traces again when they differ.
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 
 import numpy as np
@@ -17,27 +16,7 @@ import pytest
 import chainrule as cr
 import chainrule.numpy as cnp
 from chainrule.ir import trace_program
-
-HAVE_NUMBA = importlib.util.find_spec("numba") is not None
-BACKENDS = [
-    "numpy",
-    pytest.param("numba", marks=pytest.mark.skipif(not HAVE_NUMBA, reason="numba")),
-]
-
-
-def _eager_grads(f, args):
-    ts = [cr.tensor(a, requires_grad=True) for a in args]
-    out = f(*ts)
-    (out.sum() if out.ndim else out).backward()
-    return out.numpy(), [t.grad.numpy() for t in ts]
-
-
-def _jit_grads(f, args, backend="numpy"):
-    ts = [cr.tensor(a, requires_grad=True) for a in args]
-    out = cr.jit(f, backend=backend)(*ts)
-    (out.sum() if out.ndim else out).backward()
-    return out.numpy(), [t.grad.numpy() for t in ts]
-
+from jit_support import BACKENDS, eager_grads, jit_grads
 
 NEG = np.array([-1.0, -2.0, -3.0, -0.5])
 MIX = np.array([1.0, -2.0, 3.0, 0.5])
@@ -63,8 +42,8 @@ def test_jit_follows_lengths_the_values_decide(f, backend):
         np.testing.assert_allclose(jitted(a).numpy(), f(cr.tensor(a)).numpy(), rtol=1e-12)
         np.testing.assert_allclose(loss(a).numpy(), eager_loss(a).numpy(), rtol=1e-12)
         if a is not NEG or f is by_count:
-            want, (g_want,) = _eager_grads(f, [a])
-            got, (g_got,) = _jit_grads(f, [a], backend)
+            want, (g_want,) = eager_grads(f, [a])
+            got, (g_got,) = jit_grads(f, [a], backend)
             np.testing.assert_allclose(got, want, rtol=1e-12)
             np.testing.assert_allclose(g_got, g_want, rtol=1e-12)
     info = jitted.cache_info()

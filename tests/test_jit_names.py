@@ -9,33 +9,11 @@ value, silently).
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
 import chainrule as cr
-
-HAVE_NUMBA = importlib.util.find_spec("numba") is not None
-BACKENDS = [
-    "numpy",
-    pytest.param("numba", marks=pytest.mark.skipif(not HAVE_NUMBA, reason="numba")),
-]
-
-
-def _eager_grads(f, args):
-    ts = [cr.tensor(a, requires_grad=True) for a in args]
-    out = f(*ts)
-    (out.sum() if out.ndim else out).backward()
-    return out.numpy(), [t.grad.numpy() for t in ts]
-
-
-def _jit_grads(f, args, backend="numpy"):
-    ts = [cr.tensor(a, requires_grad=True) for a in args]
-    out = cr.jit(f, backend=backend)(*ts)
-    (out.sum() if out.ndim else out).backward()
-    return out.numpy(), [t.grad.numpy() for t in ts]
-
+from jit_support import BACKENDS, eager_grads, jit_grads
 
 # --------------------------------------------------------------------------- names
 
@@ -83,8 +61,8 @@ def test_functions_and_arguments_named_like_the_codes_own_names(backend, dtype):
         jitted = cr.jit(f, backend=backend)
         for a in (x, z):  # the first call traces, the second runs the code
             np.testing.assert_allclose(jitted(a).numpy(), f(cr.tensor(a)).numpy(), rtol=tol)
-        want, (g_want,) = _eager_grads(f, [x])
-        got, (g_got,) = _jit_grads(f, [x], backend)
+        want, (g_want,) = eager_grads(f, [x])
+        got, (g_got,) = jit_grads(f, [x], backend)
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
         np.testing.assert_allclose(g_got, g_want, rtol=tol, atol=tol)
     f = cr.jit(lambda a, b: scores(a, b, labels), backend=backend)
@@ -116,7 +94,7 @@ def test_flat_code_of_functions_and_arguments_named_like_kernels():
     for f, args in ((total, (x,)), (lambda nll, softmax: scores(nll, softmax, labels), (x, z))):
         graph = cr.trace(f, *[cr.tensor(a, requires_grad=True) for a in args])
         value, grads = graph.compile_flat()(*args)
-        want, want_grads = _eager_grads(f, args)
+        want, want_grads = eager_grads(f, args)
         np.testing.assert_allclose(value, want, rtol=1e-12)
         for g, w in zip(grads, want_grads):
             np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14)
