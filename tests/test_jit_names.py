@@ -134,3 +134,22 @@ def test_a_parameter_named_like_the_optimizers_code_trains_like_eager():
         assert abs(loss - want.item()) < 1e-5
     for p, q in zip(fused.parameters(), eager.parameters()):
         np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_the_graph_keeps_names_like_kernels_and_only_the_code_renames_them():
+    def f(x, beta):
+        gamma = cr.special.gamma(x) * beta
+        sigmoid = 1 / (1 + cr.exp(-gamma))
+        return sigmoid.sum()
+
+    x, b = np.array([0.7, 1.3, 2.1]), np.array([0.5, -1.0, 2.0])
+    graph = cr.trace(f, cr.tensor(x, requires_grad=True), cr.tensor(b, requires_grad=True))
+    names = [v.name for v in graph.nodes]
+    assert {"beta", "gamma", "sigmoid"} <= set(names)  # the pictures' names, as written
+    source = graph.flat_code()
+    assert "gamma0 = gamma(x)" in source and "gamma_ = gamma0 * beta_" in source
+    value, (dx, db) = graph.compile_flat()(x=x, beta=b)  # called by the graph's names
+    want, (wx, wb) = eager_grads(f, [x, b])
+    np.testing.assert_allclose(value, want, rtol=1e-12)
+    np.testing.assert_allclose(dx, wx, rtol=1e-12)
+    np.testing.assert_allclose(db, wb, rtol=1e-12)

@@ -20,6 +20,7 @@ import numpy as np
 from ..ir import Literal, Program, run_on_tensors
 from ..ir import Var as PVar
 from ..ir.lower import (
+    KERNELS,
     CodegenError,
     Constants,
     Writer,
@@ -31,7 +32,7 @@ from ..ir.lower import (
 from ..ir.passes import simplify
 from ..ir.trace import Tracer
 from ..tensor import Tensor
-from .graph import RESERVED, Graph, Var
+from .graph import Graph, Var
 
 __all__ = [
     "CodegenError",
@@ -83,6 +84,17 @@ class _Code:
         self.graph = graph
         self.consts = Constants()
         self.dname = _grad_names(graph, prefix)
+        # A value the graph calls like a kernel the code imports (gamma, sigmoid, softmax)
+        # is written under another name in the code (gamma_): the graph keeps its name.
+        taken = {v.name for v in graph.nodes} | set(self.dname.values())
+        self.code_name: dict[str, str] = {}
+        for v in graph.nodes:
+            if v.name in KERNELS:
+                new = v.name + "_"
+                while new in taken:
+                    new += "_"
+                taken.add(new)
+                self.code_name[v.name] = new
         self._trace()
         self._name_everything()
 
@@ -101,7 +113,7 @@ class _Code:
             leaf = Tensor(np.array(view.value, dtype=view.dtype, copy=True))
             if view.requires_grad:
                 leaf.requires_grad = True
-            names[tracer.input(leaf, program.roles[pv], view.name)] = view
+            names[tracer.input(leaf, program.roles[pv], self.named(view.name))] = view
             leaves.append(leaf)
         self.forward_of: dict[PVar, Var] = dict(names)  # new program Var -> graph Var
         with tracer.active():
@@ -169,7 +181,7 @@ class _Code:
     # ------------------------------------------------------------------ naming
     def _name_everything(self) -> None:
         prog, tracer = self.program, self.tracer
-        names: dict[PVar, str] = {v: view.name for v, view in self.forward_of.items()}
+        names = {v: self.named(view.name) for v, view in self.forward_of.items()}
         self.uses = _uses(prog, self.outputs, self.grad_vars)
         grad_name = {}  # forward Var -> its gradient's name
         taken = set(self.dname.values()) | {v.name for v in self.graph.nodes}
@@ -373,6 +385,13 @@ class _Code:
         self.final_names = names
         return seeds, lines
 
+    def named(self, name: str) -> str:
+        """The name the code gives the graph's value ``name``."""
+        return self.code_name.get(name, name)
+
+    def input_names(self) -> list[str]:
+        return [self.named(k) for k in self.graph.inputs]
+
     def gradient_names(self) -> list[str]:
         """The names of the inputs' gradients (zeros when no gradient reached one)."""
         out = []
@@ -425,7 +444,7 @@ def _fn_name(graph: Graph, name: str | None, suffix: str = "") -> str:
     if not name:
         base = graph.name if graph.name and graph.name.isidentifier() else "f"
         name = base + suffix
-    return name + "_" if name in RESERVED else name
+    return name + "_" if name in KERNELS else name
 
 
 def _returns(names: list[str]) -> str:
@@ -435,7 +454,7 @@ def _returns(names: list[str]) -> str:
 def _forward_function(code: _Code, name: str) -> tuple[str, list[str]]:
     body = [line for _, lines, _ in code.forward_statements() for line in lines]
     body.append(f"return {_returns(code.output_names())}")
-    params = ", ".join(code.graph.inputs)
+    params = ", ".join(code.input_names())
     return f"def {name}({params}):\n" + _indent(body), body
 
 
@@ -451,7 +470,7 @@ def _backward_function(code: _Code, name: str) -> tuple[str, list[str]]:
     lines = lines + code.zero_lines()
     grads = code.gradient_names()
     used = _used(lines)
-    forward_names = [v.name for v in code.graph.nodes if v.op != "const"]
+    forward_names = [code.named(v.name) for v in code.graph.nodes if v.op != "const"]
     cached = [n for n in forward_names if n in used]
     seed_params, seed_fixes = [], []
     for line in seeds:
@@ -479,7 +498,7 @@ def _flat_function(code: _Code, name: str) -> tuple[str, list[str]]:
         outs = f"({outs})"
     grads_text = f"({grads[0]},)" if len(grads) == 1 else f"({', '.join(grads)})"
     body.append(f"return {outs}, {grads_text}")
-    return f"def {name}({', '.join(code.graph.inputs)}):\n" + _indent(body), body
+    return f"def {name}({', '.join(code.input_names())}):\n" + _indent(body), body
 
 
 def _module(functions: list[tuple[str, list[str]]]) -> str:

@@ -25,7 +25,6 @@ from .. import engine
 from ..engine import Node
 from ..ir import Program, evaluate, run_on_tensors
 from ..ir import Var as PVar
-from ..ir.lower import KERNELS
 from ..ir.passes import dce, simplify
 from ..ir.trace import Tracer
 from ..primitives import REGISTRY, Primitive
@@ -36,10 +35,8 @@ __all__ = ["Graph", "Step", "Var", "name", "trace"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-#: Names the generated code needs for itself, and the kernels it may import (a function
-#: ``softmax`` traced would otherwise name its output like the kernel its code calls):
-#: never given to a variable.
-RESERVED = frozenset({"np", "math", "CONST", "slice", "None", "True", "False"}) | KERNELS
+#: Names the generated code needs for itself: never given to a variable.
+RESERVED = frozenset({"np", "CONST", "slice", "None", "True", "False"})
 
 
 @dataclass(eq=False)
@@ -412,23 +409,21 @@ class _Namer:
                 self.suffixes[base] = k + 1
             self.taken.add(candidate)
             return candidate
-        stem = _identifier(op, numbered=True)
+        stem = _identifier(op)
         while True:
             k = self.counts.get(stem, 0)
             self.counts[stem] = k + 1
             candidate = f"{stem}{k}"
-            if candidate not in self.taken and candidate not in RESERVED:
+            if candidate not in self.taken:
                 self.taken.add(candidate)
                 return candidate
 
 
-def _identifier(text: str, numbered: bool = False) -> str:
-    """``text`` made a name; ``numbered``: a stem a number will follow (``softmax0``), so a
-    reserved word is no clash."""
+def _identifier(text: str) -> str:
     cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in text).strip("_") or "v"
     if cleaned[0].isdigit():
         cleaned = "v" + cleaned
-    if not numbered and (keyword.iskeyword(cleaned) or cleaned in RESERVED):
+    if keyword.iskeyword(cleaned) or cleaned in RESERVED:
         cleaned += "_"
     return cleaned
 
