@@ -359,10 +359,7 @@ class Jitted:
             except LengthChanged:
                 continue
             other.length_changed = None
-            other.others = [entry, *(o for o in entry.others if o is not other)]
-            entry.others = []
-            self._cache[sig.key] = other
-            self._last = (sig.key, other)
+            self._last = (sig.key, self._promote(sig.key, entry, other))
             self._again = None
             self._hits += 1
             return out
@@ -375,11 +372,15 @@ class Jitted:
         ``current`` kept beside it); ``current`` when none is valid."""
         for e in current.others:
             if e.valid():
-                e.others = [current, *(o for o in current.others if o is not e)]
-                current.others = []
-                self._cache[key] = e
-                return e
+                return self._promote(key, current, e)
         return current
+
+    def _promote(self, key: Any, current: _Entry, e: _Entry) -> _Entry:
+        """Make ``e`` (one of ``current.others``) the key's entry, ``current`` kept beside."""
+        e.others = [current, *(o for o in current.others if o is not e)]
+        current.others = []
+        self._cache[key] = e
+        return e
 
     def _compile(self, sig: _Signature, args: tuple, kwargs: dict) -> _Entry:
         # the new entry is the newest, and may push out the last call's
@@ -867,15 +868,12 @@ class _Entry:
         return self._recorded(arrays, tuple(edges), args)
 
     def _plain(self, arrays: list, leaves: Any) -> Any:
-        if self.rngs:
-            draws = [gen.bit_generator.state for gen in self.rngs]
-            try:
-                outs = self.compiled.fn(*arrays)
-            except LengthChanged:
-                self._undraw(draws)
-                raise
-        else:
+        draws = [gen.bit_generator.state for gen in self.rngs] if self.rngs else None
+        try:
             outs = self.compiled.fn(*arrays)
+        except LengthChanged:  # (traced again: the generators start where they were)
+            self._undraw(draws)
+            raise
         if self.effects:
             outs = self._write_back(outs, leaves)
         return self.rebuild(list(map(_wrap, outs)))

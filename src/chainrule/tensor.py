@@ -538,13 +538,17 @@ def _jit_tracing() -> bool:
     return not _fast and any(getattr(o, "strict", None) == "cr.jit" for o in _ctx.observers)
 
 
-def _is_traced(t: Any) -> bool:
+def _is_traced(t: Any, strict: bool = True) -> bool:
     """Whether ``t`` is a Tensor that a strict tracer (``cr.jit``, ``cr.vmap``) is tracing:
-    its value is an input of the program, so code must not compute with its array."""
+    its value is an input of the program, so code must not compute with its array. With
+    ``strict=False``, any tracer (``cr.trace`` too): its program is replayed at other
+    inputs, so code must not decide on ``t``'s length either."""
     if _fast or not isinstance(t, Tensor):
         return False
     return any(
-        getattr(obs, "strict", False) and obs.var_of(t) is not None for obs in _ctx.observers
+        (getattr(obs, "strict", False) or (not strict and hasattr(obs, "var_of")))
+        and obs.var_of(t) is not None
+        for obs in _ctx.observers
     )
 
 

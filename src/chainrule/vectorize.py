@@ -564,12 +564,7 @@ class _Vmapped:
         entry = self._cache.get(key)
         if entry is None or not entry.guards.hold():
             # (or a name f reads from outside holds another value now: see _jit_outside)
-            self.misses += 1
-            leaves, treedef = flatten((args, kwargs))
-            entry = self._build(args, kwargs, leaves, treedef)
-            self._cache[key] = entry
-            if len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
+            entry, leaves = self._miss(key, args, kwargs)
         else:
             self.hits += 1
             self._cache.move_to_end(key)
@@ -579,10 +574,17 @@ class _Vmapped:
         except LengthChanged:
             # a length the values decide (argwhere's) differs from the traced one: the
             # program holds for that length only, so f is traced again at these inputs
-            self.misses += 1
-            leaves, treedef = flatten((args, kwargs))
-            entry = self._cache[key] = self._last = self._build(args, kwargs, leaves, treedef)
-            return self._run(entry, leaves)
+            self._last, leaves = self._miss(key, args, kwargs)
+            return self._run(self._last, leaves)
+
+    def _miss(self, key: Any, args: tuple, kwargs: dict) -> tuple[_Entry, list]:
+        """Trace and batch ``f`` for this call: the key's entry, and the call's leaves."""
+        self.misses += 1
+        leaves, treedef = flatten((args, kwargs))
+        entry = self._cache[key] = self._build(args, kwargs, leaves, treedef)
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return entry, leaves
 
     def _cache_info(self) -> dict:
         return {"hits": self.hits, "misses": self.misses, "size": len(self._cache)}

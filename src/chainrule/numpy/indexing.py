@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops, state
+from .. import ops
 from .. import rules as P
 from .. import rules_numpy as R
-from ..tensor import Tensor, apply
+from ..tensor import Tensor, _is_traced, apply
 from ._common import finish, integer_cast, normalize_axis, tensor
 
 __all__ = [
@@ -195,7 +195,7 @@ def piecewise(x: Any, condlist: Any, funclist: Any, *args: Any, **kw: Any) -> Te
         # the selected elements in order, by position (no boolean indexing: cr.jit can
         # compile the positions' data-dependent length)
         places = mask_positions(mask)
-        if places.shape[0] == 0 and not _recorded(places):
+        if places.shape[0] == 0 and not _is_traced(places, strict=False):
             # NumPy calls no function on no elements; a trace (cr.jit, cr.vmap) calls it
             # on none, so that its program holds where the piece selects some
             continue
@@ -204,15 +204,6 @@ def piecewise(x: Any, condlist: Any, funclist: Any, *args: Any, **kw: Any) -> Te
             out = out.astype(t.dtype)
         y = ops.reshape(ops.index_put(ops.reshape(y, -1), places, out), t.shape)
     return y
-
-
-def _recorded(t: Any) -> bool:
-    """Whether a tracer (cr.jit, cr.vmap, cr.trace) records ``t``: its program is replayed
-    at other inputs, so the code must not decide on ``t``'s length."""
-    return isinstance(t, Tensor) and any(
-        getattr(obs, "var_of", None) is not None and obs.var_of(t) is not None
-        for obs in state.ctx.observers
-    )
 
 
 def mask_positions(mask: Any) -> Any:

@@ -86,14 +86,15 @@ class _Code:
         self.dname = _grad_names(graph, prefix)
         # A value the graph calls like a kernel the code imports (gamma, sigmoid, softmax)
         # is written under another name in the code (gamma_): the graph keeps its name.
-        taken = {v.name for v in graph.nodes} | set(self.dname.values())
+        # (every name the code has so far: the new ones made here and below avoid them)
+        self.taken = {v.name for v in graph.nodes} | set(self.dname.values())
         self.code_name: dict[str, str] = {}
         for v in graph.nodes:
             if v.name in KERNELS:
                 new = v.name + "_"
-                while new in taken:
+                while new in self.taken:
                     new += "_"
-                taken.add(new)
+                self.taken.add(new)
                 self.code_name[v.name] = new
         self._trace()
         self._name_everything()
@@ -184,7 +185,6 @@ class _Code:
         names = {v: self.named(view.name) for v, view in self.forward_of.items()}
         self.uses = _uses(prog, self.outputs, self.grad_vars)
         grad_name = {}  # forward Var -> its gradient's name
-        taken = set(self.dname.values()) | {v.name for v in self.graph.nodes}
         for fv in list(self.upstream) + list(self.contributions):
             view = self.forward_of.get(fv)
             if view is not None and fv not in grad_name:
@@ -193,10 +193,10 @@ class _Code:
                     # shown by its input's name (x), but a value of its own: its gradient
                     # is added to dx by its rule, so it needs a name apart (dx_1)
                     k = 1
-                    while f"{name}_{k}" in taken:
+                    while f"{name}_{k}" in self.taken:
                         k += 1
                     name = f"{name}_{k}"
-                    taken.add(name)
+                    self.taken.add(name)
                 grad_name[fv] = name
         self.grad_name = grad_name
         # The seeds: named after the output they start from.
